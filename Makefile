@@ -1,0 +1,40 @@
+# ckpt_pty — checkpointable pseudo terminals (Linux kernel module in Rust).
+#
+#   make             build ckpt_pty.ko against the project's test kernel
+#   make KDIR=/lib/modules/$(uname -r)/build    ... against your own Rust kernel
+#   make check       host tests, module build, QEMU run with KUnit + guest tests
+#   make demo        boot the test kernel and show what the module does
+#   make kernel      build (or reuse) the cached test kernel
+#   make clean
+# The kernel cache lives in $(CKPT_CACHE) (default /var/cache/ckpt_pty).
+
+KDIR ?=
+export CKPT_CACHE ?= /var/cache/ckpt_pty
+
+.PHONY: all module kernel deps check demo host-test clean
+
+all: module
+
+deps:
+	@tools/testing/install-deps.sh
+
+module: deps
+	@tools/testing/build-module.sh $(KDIR)
+
+kernel: deps
+	@tools/testing/build-kernel.sh
+
+host-test:
+	cargo test --workspace
+
+check:
+	@tools/testing/check.sh
+
+demo:
+	@tools/testing/demo.sh
+
+clean:
+	rm -rf build target
+	find . -name '*.o' -o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
+		-o -name '.*.cmd' -o -name 'Module.symvers' -o -name 'modules.order' | \
+		grep -v '^./target' | xargs rm -f

@@ -1,0 +1,10 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Pure logic of ckpt_pty: no kernel crate, no `unsafe`, no panics, no
+//! allocation on the data path. Files refer to each other with `super::` so
+//! they compile both as this module of the kernel crate and as the host crate.
+
+pub mod index;
+pub mod ldterm;
+pub mod queue;
+pub mod storage;
+pub mod termios;

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The ckpt_pty devices: the clone master `/dev/ckpt/ptmx` and the slave
+//! nodes `/dev/ckpt/pts/N`, each backed by one character device region.
+
+mod master;
+mod pair;
+mod slave;
+
+pub(crate) use pair::PairTable;
+
+use crate::seam::chrdev::{mkdev, CharDevice, DeviceClass, DeviceNode};
+use kernel::{c_str, prelude::*, sync::Arc};
+
+/// Everything the module registers; dropping it unregisters in reverse.
+pub(crate) struct Driver {
+    // Field order is drop order: nodes and regions go before the class.
+    _ptmx_node: DeviceNode,
+    _slaves: Pin<KBox<CharDevice<slave::SlaveDevice>>>,
+    _masters: Pin<KBox<CharDevice<master::MasterDevice>>>,
+    _class: Arc<DeviceClass>,
+}
+
+impl Driver {
+    pub(crate) fn register(module: &'static ThisModule, max_pairs: u32) -> Result<Self> {
+        let class = Arc::new(DeviceClass::create(c_str!("ckpt_pty"))?, GFP_KERNEL)?;
+        let slaves = CharDevice::register(c_str!("ckpt_pts"), max_pairs, module, |major| {
+            let table = PairTable::new(max_pairs as usize, class.clone(), major)?;
+            Ok(slave::SlaveDevice::new(table))
+        })?;
+        let table = slaves.ops().table().clone();
+        let masters = CharDevice::register(c_str!("ckpt_ptm"), 1, module, |_| {
+            Ok(master::MasterDevice::new(table))
+        })?;
+        let ptmx_node = DeviceNode::create(&class, mkdev(masters.major(), 0), c_str!("ckpt/ptmx"))?;
+        pr_info!(
+            "ckpt_pty: /dev/ckpt/ptmx (major {}), up to {} pairs (slave major {})\n",
+            masters.major(),
+            max_pairs,
+            slaves.major()
+        );
+        Ok(Self {
+            _ptmx_node: ptmx_node,
+            _slaves: slaves,
+            _masters: masters,
+            _class: class,
+        })
+    }
+}

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * One-line wrappers for static inline kernel functions and macros that Rust
+ * bindings cannot reach, in the style of the kernel's rust/helpers/. All logic
+ * stays in Rust; nothing here may grow beyond a forwarding call.
+ */
+#include <linux/capability.h>
+#include <linux/cdev.h>
+#include <linux/fs.h>
+#include <linux/pid.h>
+#include <linux/poll.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/wait.h>
+
+/* Prototypes keep -Wmissing-prototypes quiet; callers are in Rust. */
+void ckpt_pty_poll_wait(struct file *filp, wait_queue_head_t *head, poll_table *p);
+unsigned int ckpt_pty_iminor(const struct inode *inode);
+unsigned int ckpt_pty_imajor(const struct inode *inode);
+struct pid *ckpt_pty_task_pgrp_current(void);
+int ckpt_pty_signal_pending_current(void);
+void ckpt_pty_wake_up_interruptible_poll(wait_queue_head_t *head, __poll_t mask);
+struct pid *ckpt_pty_get_pid(struct pid *pid);
+struct cdev *ckpt_pty_cdev_alloc(const struct file_operations *fops);
+
+void ckpt_pty_poll_wait(struct file *filp, wait_queue_head_t *head, poll_table *p)
+{
+	poll_wait(filp, head, p);
+}
+
+unsigned int ckpt_pty_iminor(const struct inode *inode)
+{
+	return iminor(inode);
+}
+
+unsigned int ckpt_pty_imajor(const struct inode *inode)
+{
+	return imajor(inode);
+}
+
+struct pid *ckpt_pty_task_pgrp_current(void)
+{
+	return get_pid(task_pgrp(current));
+}
+
+int ckpt_pty_signal_pending_current(void)
+{
+	return signal_pending(current);
+}
+
+void ckpt_pty_wake_up_interruptible_poll(wait_queue_head_t *head, __poll_t mask)
+{
+	wake_up_interruptible_poll(head, mask);
+}
+
+struct pid *ckpt_pty_get_pid(struct pid *pid)
+{
+	return get_pid(pid);
+}
+
+/* struct cdev is opaque to 6.12's bindings: allocate and fill it here. */
+struct cdev *ckpt_pty_cdev_alloc(const struct file_operations *fops)
+{
+	struct cdev *cdev = cdev_alloc();
+
+	if (cdev) {
+		cdev->owner = fops->owner;
+		cdev->ops = fops;
+	}
+	return cdev;
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# `make check`: host tests + lint, module build, QEMU run (KUnit + guest
+# tests), then one verdict: a final line `N passed, N failed`.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+cd "$top"
+. "$here/env.sh"
+start=$(date +%s)
+out="$top/build/check"
+rm -rf "$out"
+mkdir -p "$out"
+stage() { echo "== $* ($(( $(date +%s) - start )) s)"; }
+die() { echo "check: $*" >&2; echo "0 passed, 1 failed"; exit 1; }
+
+stage "dependencies"
+"$here/install-deps.sh" || die "could not install dependencies"
+
+stage "host: cargo test"
+cargo test --workspace --color never 2>&1 | tee "$out/host.log" | grep -E '^(test result|test .* FAILED|error)' || true
+lint_fail=0
+stage "host: rustfmt + clippy"
+{ cargo fmt --all -- --check && rustfmt --check --edition 2021 rust/ckpt_pty.rs; } >"$out/fmt.log" 2>&1 || { echo "rustfmt: not clean (cargo fmt --all)"; lint_fail=1; }
+cargo clippy --workspace --all-targets --color never -- -D warnings >"$out/clippy.log" 2>&1 ||
+	{ tail -30 "$out/clippy.log"; echo "clippy: warnings"; lint_fail=1; }
+
+stage "test kernel (cached) + module"
+kdir=$("$here/build-kernel.sh") || die "kernel build failed"
+module=$("$here/build-module.sh") || die "module build failed"
+
+stage "guest programs (static)"
+RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --color never \
+	--target x86_64-unknown-linux-gnu --target-dir "$top/target/guest" \
+	-p ckpt_guest_tests 2>"$out/guest-build.log" || { cat "$out/guest-build.log"; die "guest build failed"; }
+guest_bin="$top/target/guest/x86_64-unknown-linux-gnu/release/ckpt-guest-tests"
+
+stage "initramfs + QEMU"
+"$here/mkinitramfs.sh" "$kdir" "$module" "$out/initramfs.cpio.gz" "$guest_bin" || die "initramfs failed"
+"$here/run-qemu.sh" "$kdir/arch/x86/boot/bzImage" "$out/initramfs.cpio.gz" "$out" test "${CKPT_FILTER:-}"
+qemu_rc=$?
+echo "console log: $out/console.log"
+
+stage "verdict"
+python3 "$here/ktap.py" --host "$out/host.log" --console "$out/console.log" --guest "$out/results.ktap" |
+	tee "$out/verdict.txt" | sed '$d'
+rc=${PIPESTATUS[0]}
+summary=$(tail -1 "$out/verdict.txt")
+passed=${summary%% passed*}
+failed=${summary#*, }; failed=${failed%% failed*}
+[ "$lint_fail" = 1 ] && { failed=$((failed + 1)); rc=1; }
+[ "$qemu_rc" != 0 ] && { echo "QEMU: exit $qemu_rc"; rc=1; [ "$failed" = 0 ] && failed=1; }
+echo "check: $(( $(date +%s) - start )) s, accel $(cat "$out/accel" 2>/dev/null || echo ?)"
+echo "$passed passed, $failed failed"
+exit $rc

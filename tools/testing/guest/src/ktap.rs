@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: GPL-2.0
+//! A tiny KTAP producer: each test is a named function returning
+//! `Result<(), String>`; failures print the reason as a KTAP diagnostic.
+
+use std::io::Write;
+
+pub type TestResult = Result<(), String>;
+pub type TestFn = fn() -> TestResult;
+
+/// Runs `tests` as one KTAP document on stdout; returns the failure count.
+pub fn run(suite: &str, tests: &[(&str, TestFn)], filter: Option<&str>) -> usize {
+    let selected: Vec<_> = tests
+        .iter()
+        .filter(|(name, _)| filter.is_none_or(|f| name.contains(f)))
+        .collect();
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "KTAP version 1");
+    let _ = writeln!(out, "# Subtest: {suite}");
+    let _ = writeln!(out, "1..{}", selected.len());
+    let mut failed = 0;
+    for (i, (name, test)) in selected.iter().enumerate() {
+        let _ = out.flush();
+        let result = std::panic::catch_unwind(test).unwrap_or_else(|e| {
+            let msg = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            Err(format!("panicked: {msg}"))
+        });
+        match result {
+            Ok(()) => {
+                let _ = writeln!(out, "ok {} {}", i + 1, name);
+            }
+            Err(why) => {
+                failed += 1;
+                for line in why.lines() {
+                    let _ = writeln!(out, "# {name}: {line}");
+                }
+                let _ = writeln!(out, "not ok {} {}", i + 1, name);
+            }
+        }
+    }
+    let _ = out.flush();
+    failed
+}
+
+/// `ensure!(cond, "format", args)`: fail the test with a message.
+#[macro_export]
+macro_rules! ensure {
+    ($cond:expr, $($fmt:tt)+) => {
+        if !($cond) {
+            return Err(format!("{}:{}: {}", file!(), line!(), format!($($fmt)+)));
+        }
+    };
+}
+
+/// `ensure_eq!(left, right)`: fail with both values shown.
+#[macro_export]
+macro_rules! ensure_eq {
+    ($left:expr, $right:expr $(,)?) => {{
+        let (l, r) = (&$left, &$right);
+        if l != r {
+            return Err(format!(
+                "{}:{}: {} == {} failed: {:?} != {:?}",
+                file!(),
+                line!(),
+                stringify!($left),
+                stringify!($right),
+                l,
+                r
+            ));
+        }
+    }};
+}

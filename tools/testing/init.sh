@@ -1,0 +1,51 @@
+#!/bin/sh
+# /init of the test guest (busybox). Mounts what the tests need, loads the
+# module (KUnit runs during insmod), runs the guest tests with their KTAP on
+# ttyS1, unloads, asks kmemleak for leaks, and powers off.
+export PATH=/bin:/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /dev/pts /tmp
+mount -t devpts -o ptmxmode=0666,newinstance devpts /dev/pts
+ln -sf pts/ptmx /dev/ptmx
+mount -t tmpfs tmpfs /tmp
+mount -t debugfs debugfs /sys/kernel/debug
+
+mode=$(sed -n 's/.*ckpt.mode=\([a-z]*\).*/\1/p' /proc/cmdline)
+filter=$(sed -n 's/.*ckpt.filter=\([^ ]*\).*/\1/p' /proc/cmdline)
+results=/dev/ttyS1
+
+echo "CKPT-STAGE: insmod"
+if ! insmod /ckpt_pty.ko; then
+	echo "CKPT-ERROR: insmod failed"
+fi
+
+case "$mode" in
+demo)
+	/bin/sh /demo.sh
+	;;
+probe)
+	echo "CKPT-PROBE-OK"
+	;;
+*)
+	echo "CKPT-STAGE: guest tests"
+	/bin/ckpt-guest-tests $filter > /tmp/guest.ktap 2>&1
+	echo "CKPT-GUEST-EXIT: $?"
+	cat /tmp/guest.ktap
+	cat /tmp/guest.ktap > $results
+	echo "CKPT-STAGE: rmmod"
+	rmmod ckpt_pty || echo "CKPT-ERROR: rmmod failed"
+	# kmemleak reports objects unreferenced for at least 5 s: wait, scan twice.
+	if [ -e /sys/kernel/debug/kmemleak ]; then
+		sleep 6
+		echo scan > /sys/kernel/debug/kmemleak
+		echo scan > /sys/kernel/debug/kmemleak
+		echo "CKPT-STAGE: kmemleak"
+		cat /sys/kernel/debug/kmemleak
+	fi
+	;;
+esac
+echo "CKPT-DONE"
+sync
+reboot -f

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Build the guest initramfs: busybox, /init, the module, the guest test
+# programs (static). Usage: mkinitramfs.sh KDIR MODULE OUT [EXTRA_BINARY...]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+kdir=$1 module=$2 out=$3
+shift 3
+
+spec=$(mktemp)
+trap 'rm -f "$spec"' EXIT
+{
+	echo "dir /dev 0755 0 0"
+	echo "nod /dev/console 0600 0 0 c 5 1"
+	for d in /bin /sbin /proc /sys /tmp /root /etc; do echo "dir $d 0755 0 0"; done
+	echo "file /bin/busybox /bin/busybox 0755 0 0"
+	for applet in $(/bin/busybox --list); do
+		[ "$applet" = busybox ] || echo "slink /bin/$applet /bin/busybox 0777 0 0"
+	done
+	echo "file /init $here/init.sh 0755 0 0"
+	echo "file /demo.sh $here/guest-demo.sh 0755 0 0"
+	echo "file /ckpt_pty.ko $module 0644 0 0"
+	for bin in "$@"; do
+		echo "file /bin/$(basename "$bin") $bin 0755 0 0"
+	done
+} > "$spec"
+
+gen="$kdir/usr/gen_init_cpio"
+[ -x "$gen" ] || { cc -O2 -o "$spec.gen" "$kdir/usr/gen_init_cpio.c"; gen="$spec.gen"; }
+"$gen" "$spec" | gzip -1 > "$out"
+rm -f "$spec.gen"
