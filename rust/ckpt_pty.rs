@@ -15,9 +15,10 @@ mod kunit_tests;
 // uses a subset of it.
 #[path = "core/mod.rs"]
 #[allow(dead_code)]
-mod pty_core;
+pub mod pty_core;
 mod seam;
-mod uapi;
+#[allow(dead_code)]
+pub mod uapi;
 
 module! {
     type: CkptPty,
@@ -43,6 +44,6 @@ impl kernel::Module for CkptPty {
 
 impl Drop for CkptPty {
     fn drop(&mut self) {
-        pr_info!("ckpt_pty: unloaded\n");
+        pr_info!("unloaded\n");
     }
 }

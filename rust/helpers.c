@@ -17,7 +17,6 @@
 void ckpt_pty_poll_wait(struct file *filp, wait_queue_head_t *head, poll_table *p);
 unsigned int ckpt_pty_iminor(const struct inode *inode);
 unsigned int ckpt_pty_imajor(const struct inode *inode);
-struct pid *ckpt_pty_task_pgrp_current(void);
 int ckpt_pty_signal_pending_current(void);
 void ckpt_pty_wake_up_interruptible_poll(wait_queue_head_t *head, __poll_t mask);
 struct pid *ckpt_pty_get_pid(struct pid *pid);
@@ -36,11 +35,6 @@ unsigned int ckpt_pty_iminor(const struct inode *inode)
 unsigned int ckpt_pty_imajor(const struct inode *inode)
 {
 	return imajor(inode);
-}
-
-struct pid *ckpt_pty_task_pgrp_current(void)
-{
-	return get_pid(task_pgrp(current));
 }
 
 int ckpt_pty_signal_pending_current(void)

@@ -35,9 +35,13 @@
 //!   in the sink and [`OutputSink::flush`] decides what "flush output"
 //!   means (Linux itself only drops what the master's side has not yet
 //!   taken in).
-//! - `VREPRINT` and visible kill/word-erase are processed a character at a
-//!   time so their echo fits any sink; the stored partial progress makes the
-//!   result identical.
+//! - `VREPRINT` and visible kill/word erase are processed a character at a
+//!   time so that their echo fits any sink; a stall in between is resumed
+//!   where it stopped ([`Partial`]), so the result is identical. (`n_tty`
+//!   queues such an echo whole and drops it if its echo buffer overflows.)
+//! - `n_tty` checks for room before each received batch and then processes
+//!   the batch whole; here the same check is made before each byte, which
+//!   accepts the same bytes.
 //! - `ECHOPRT` echoes at most [`ECHOPRT_CONT_MAX`] UTF-8 continuation
 //!   bytes of one erased character (only malformed input has more).
 //! - `EXTPROC` is treated as clear (no external line editing), and there are
@@ -174,7 +178,9 @@ pub enum Stall {
     /// All input was consumed.
     #[default]
     None,
-    /// The processed-input queue is full: retry after a read (or flush).
+    /// The processed-input queue is full: retry after a read (or flush),
+    /// and meanwhile pass the unprocessed input to [`Ldterm::lookahead`] so
+    /// that `^S`/`^Q` still act.
     ReadFull,
     /// The echo does not fit the sink: retry when the master has read.
     EchoFull,
@@ -204,15 +210,13 @@ pub enum ReadOutcome {
     Empty,
 }
 
-/// Step of an erase or reprint that stalled halfway, so that retrying the
+/// A reprint that stalled halfway, so that retrying the
 /// same input byte continues exactly where it stopped.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub enum Partial {
     /// No step in progress.
     #[default]
     None,
-    /// A word erase has already removed part of the word.
-    Werase,
     /// A reprint has echoed its header and this many line bytes.
     Reprint(u16),
 }
@@ -486,8 +490,7 @@ impl LdtermState {
             | u8::from(self.tco_stopped) << 3;
         let (kind, pos) = match self.partial {
             Partial::None => (0u8, 0u16),
-            Partial::Werase => (1, 0),
-            Partial::Reprint(p) => (2, p),
+            Partial::Reprint(p) => (1, p),
         };
         let tail = [flags, kind];
         let p = pos.to_le_bytes();
@@ -516,8 +519,7 @@ impl LdtermState {
         }
         let partial = match kind {
             0 => Partial::None,
-            1 => Partial::Werase,
-            2 => Partial::Reprint(u16::from_le_bytes(*pos)),
+            1 => Partial::Reprint(u16::from_le_bytes(*pos)),
             _ => return None,
         };
         Some(Self {
@@ -706,7 +708,8 @@ impl<S: Storage> Ldterm<S> {
     }
 
     /// Drop all processed input (`TCIFLUSH`, hangup): `n_tty`'s
-    /// `reset_buffer_flags`.
+    /// `reset_buffer_flags`. Also call it when the unprocessed input is
+    /// flushed, as Linux does, so that [`Self::lookahead`] starts afresh.
     pub fn flush_input(&mut self) {
         self.input.clear();
         self.lines.clear();
@@ -1176,8 +1179,10 @@ impl<S: Storage> Ldterm<S> {
     }
 
     /// `VERASE`, `VWERASE`, `VKILL` (`n_tty`'s `eraser`). One character
-    /// is erased per step; a word erase that stalls halfway remembers it
-    /// in `partial`.
+    /// is erased per step, so a stall leaves a shorter line to erase the
+    /// rest of: resuming gives the same result. (A word erase never stalls
+    /// between its word and the separator before it, where the separator
+    /// check needs no echo, so it needs no memory of having seen the word.)
     fn eraser(
         &mut self,
         c: u8,
@@ -1213,7 +1218,7 @@ impl<S: Storage> Ldterm<S> {
             }
             KillType::Kill
         };
-        let mut seen_alnums = kill_type == KillType::Werase && self.partial == Partial::Werase;
+        let mut seen_alnums = false;
         while self.input.len() > self.readable {
             let end = self.input.len();
             // Erase a single, possibly multi-byte, character.
@@ -1243,12 +1248,7 @@ impl<S: Storage> Ldterm<S> {
                     step.stage.finish_erasing(&t);
                 }
             }
-            if let Err(stall) = Self::fits(&step, echo) {
-                if seen_alnums {
-                    self.partial = Partial::Werase;
-                }
-                return Err(stall);
-            }
+            Self::fits(&step, echo)?;
             self.commit(&mut step, echo, ev);
             self.input.truncate(head);
             if kill_type == KillType::Erase {

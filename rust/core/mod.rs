@@ -7,4 +7,5 @@ pub mod index;
 pub mod ldterm;
 pub mod queue;
 pub mod storage;
+pub mod stream;
 pub mod termios;

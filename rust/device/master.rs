@@ -1,13 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The master end (ptm): `/dev/ckpt/ptmx` clones a new pair on every open.
 
+use super::end::{self, End};
 use super::pair::{Pair, PairTable};
-use crate::seam::{chrdev::FileOperations, file::File};
+use crate::pty_core::stream::Effects;
+use crate::seam::{
+    chrdev::FileOperations,
+    file::{open_fd, File},
+    poll::PollTable,
+};
 use crate::uapi;
 use kernel::{
+    fmt,
     prelude::*,
+    str::CString,
     sync::{Arc, ArcBorrow},
-    uaccess::UserSlice,
+    uaccess::{UserSlice, UserSliceReader, UserSliceWriter},
 };
 
 pub(crate) struct MasterDevice {
@@ -20,6 +28,9 @@ impl MasterDevice {
     }
 }
 
+/// Highest signal number `TIOCSIG` accepts (`_NSIG`).
+const NSIG: i32 = 64;
+
 #[vtable]
 impl FileOperations for MasterDevice {
     type Open = Arc<Pair>;
@@ -29,26 +40,69 @@ impl FileOperations for MasterDevice {
     }
 
     fn release(&self, pair: Arc<Pair>, _file: &File) {
+        {
+            let mut guard = pair.streams.lock();
+            let mut fx = Effects::default();
+            guard.pty.master_released(&mut fx);
+            pair.settle(&guard, fx);
+        }
         self.table.unlink(&pair);
     }
 
+    fn read(pair: ArcBorrow<'_, Pair>, file: &File, buf: &mut UserSliceWriter) -> Result<usize> {
+        end::read(&pair, End::Master, file, buf)
+    }
+
+    fn write(pair: ArcBorrow<'_, Pair>, file: &File, buf: &mut UserSliceReader) -> Result<usize> {
+        end::write(&pair, End::Master, file, buf)
+    }
+
+    fn poll(pair: ArcBorrow<'_, Pair>, file: &File, table: &PollTable) -> u32 {
+        end::poll(&pair, End::Master, file, table)
+    }
+
     fn ioctl(pair: ArcBorrow<'_, Pair>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        let user = |len| UserSlice::new(arg, len);
         match cmd {
             uapi::TIOCGPTN => {
-                UserSlice::new(arg, 4).writer().write(&pair.index)?;
+                user(4).writer().write(&pair.index)?;
                 Ok(0)
             }
             uapi::TIOCSPTLCK => {
-                let lock: i32 = UserSlice::new(arg, 4).reader().read()?;
+                let lock: i32 = user(4).reader().read()?;
                 pair.set_locked(lock != 0);
                 Ok(0)
             }
             uapi::TIOCGPTLCK => {
-                let locked = i32::from(pair.is_locked());
-                UserSlice::new(arg, 4).writer().write(&locked)?;
+                user(4).writer().write(&i32::from(pair.is_locked()))?;
                 Ok(0)
             }
-            _ => Err(ENOTTY),
+            uapi::TIOCPKT => {
+                let on: i32 = user(4).reader().read()?;
+                pair.streams.lock().pty.set_packet(on != 0);
+                Ok(0)
+            }
+            uapi::TIOCGPKT => {
+                let on = pair.streams.lock().pty.master.ptm.packet;
+                user(4).writer().write(&i32::from(on))?;
+                Ok(0)
+            }
+            uapi::TIOCSIG => {
+                let sig = arg as i32;
+                if sig <= 0 || sig > NSIG {
+                    return Err(EINVAL);
+                }
+                if let Some(fg) = &pair.streams.lock().foreground {
+                    fg.signal(sig);
+                }
+                Ok(0)
+            }
+            uapi::TIOCGPTPEER => {
+                let path = CString::try_from_fmt(fmt!("{}/{}", uapi::PTS_DIR, pair.index))?;
+                let fd = open_fd(&path, arg as u32)?;
+                Ok(fd as isize)
+            }
+            _ => end::tty_ioctl(&pair, End::Master, cmd, arg),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! The ckpt_pty devices: the clone master `/dev/ckpt/ptmx` and the slave
 //! nodes `/dev/ckpt/pts/N`, each backed by one character device region.
 
+mod end;
 mod master;
 mod pair;
 mod slave;
@@ -33,7 +34,7 @@ impl Driver {
         })?;
         let ptmx_node = DeviceNode::create(&class, mkdev(masters.major(), 0), c_str!("ckpt/ptmx"))?;
         pr_info!(
-            "ckpt_pty: /dev/ckpt/ptmx (major {}), up to {} pairs (slave major {})\n",
+            "/dev/ckpt/ptmx (major {}), up to {} pairs (slave major {})\n",
             masters.major(),
             max_pairs,
             slaves.major()

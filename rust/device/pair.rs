@@ -8,17 +8,33 @@
 //! still holds the old pair.
 
 use crate::pty_core::index::{IndexAllocator, IndexError};
+use crate::pty_core::stream::{Effects, PtyPair, Signals, Wake};
 use crate::seam::chrdev::{mkdev, DeviceClass, DeviceNode};
+use crate::seam::poll::{events::*, PollQueue};
+use crate::seam::process::ProcessGroup;
 use crate::seam::storage::KernelStorage;
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{
-    fmt, new_mutex,
+    c_str, fmt, new_condvar, new_mutex,
     prelude::*,
+    static_lock_class,
     str::CString,
-    sync::{Arc, Mutex},
+    sync::{Arc, CondVar, Mutex},
 };
 
+/// The state behind a pair's lock.
+pub(crate) struct Streams {
+    /// Both streams and every byte in flight between them.
+    pub(crate) pty: PtyPair<KernelStorage>,
+    /// The slave's foreground process group (`TIOCSPGRP`), which receives
+    /// the job-control signals and `SIGWINCH`.
+    pub(crate) foreground: Option<ProcessGroup>,
+    /// `TIOCEXCL` per end: further opens of that end need `CAP_SYS_ADMIN`.
+    pub(crate) exclusive: [bool; 2],
+}
+
 /// One pty.
+#[pin_data(PinnedDrop)]
 pub(crate) struct Pair {
     pub(crate) index: u32,
     /// The slave cannot be opened while set (TIOCSPTLCK); a fresh pair is
@@ -26,6 +42,17 @@ pub(crate) struct Pair {
     locked: AtomicBool,
     /// Gives the index back when the last end drops the pair.
     table: Arc<PairTable>,
+    /// One lock for both streams: every operation touches both ends
+    /// (echo, output, flow control), so one lock keeps the data path free
+    /// of lock ordering. Never held across a user copy.
+    #[pin]
+    pub(crate) streams: Mutex<Streams>,
+    /// Blocked readers and writers of both ends.
+    #[pin]
+    pub(crate) waiters: CondVar,
+    /// `poll` registrations of both ends.
+    #[pin]
+    pub(crate) pollers: PollQueue,
 }
 
 impl Pair {
@@ -36,10 +63,55 @@ impl Pair {
     pub(crate) fn set_locked(&self, locked: bool) {
         self.locked.store(locked, Ordering::Release)
     }
+
+    /// Carries out what an operation on the streams asked for. Called with
+    /// the lock held: wake-ups and `kill_pgrp` do not take it.
+    pub(crate) fn settle(&self, streams: &Streams, fx: Effects) {
+        if !fx.wake.is_empty() {
+            self.waiters.notify_all();
+            self.pollers.wake(poll_mask(fx.wake));
+        }
+        if fx.signals.is_empty() {
+            return;
+        }
+        if let Some(fg) = &streams.foreground {
+            for (sig, signo) in [
+                (Signals::INT, SIGINT),
+                (Signals::QUIT, SIGQUIT),
+                (Signals::TSTP, SIGTSTP),
+                (Signals::WINCH, SIGWINCH),
+            ] {
+                if fx.signals.contains(sig) {
+                    fg.signal(signo);
+                }
+            }
+        }
+    }
 }
 
-impl Drop for Pair {
-    fn drop(&mut self) {
+/// Poll bits a wake-up concerns.
+fn poll_mask(wake: Wake) -> u32 {
+    let mut mask = 0;
+    if wake.intersects(Wake::MASTER_READ | Wake::SLAVE_READ) {
+        mask |= POLLIN | POLLRDNORM | POLLPRI;
+    }
+    if wake.intersects(Wake::MASTER_WRITE | Wake::SLAVE_WRITE) {
+        mask |= POLLOUT | POLLWRNORM;
+    }
+    if wake == Wake::ALL {
+        mask |= POLLHUP | POLLERR;
+    }
+    mask
+}
+
+const SIGINT: i32 = 2;
+const SIGQUIT: i32 = 3;
+const SIGTSTP: i32 = 20;
+const SIGWINCH: i32 = 28;
+
+#[pinned_drop]
+impl PinnedDrop for Pair {
+    fn drop(self: Pin<&mut Self>) {
         self.table.release_index(self.index as usize);
     }
 }
@@ -129,12 +201,22 @@ impl PairTable {
         let index = u32::try_from(index).map_err(|_| ENXIO)?;
         let name = CString::try_from_fmt(fmt!("ckpt/pts/{}", index))?;
         let node = DeviceNode::create(&self.class, mkdev(self.slave_major, index), &name)?;
-        let pair = Arc::new(
-            Pair {
+        let pair = Arc::pin_init(
+            pin_init!(Pair {
                 index,
                 locked: AtomicBool::new(true),
                 table: self.clone(),
-            },
+                streams <- new_mutex!(
+                    Streams {
+                        pty: PtyPair::new(KernelStorage::new),
+                        foreground: None,
+                        exclusive: [false; 2],
+                    },
+                    "ckpt_pty::Pair::streams"
+                ),
+                waiters <- new_condvar!("ckpt_pty::Pair::waiters"),
+                pollers <- PollQueue::new(c_str!("ckpt_pty::Pair::pollers"), static_lock_class!()),
+            }),
             GFP_KERNEL,
         );
         match pair {
@@ -143,7 +225,7 @@ impl PairTable {
                 _slave_node: node,
             }),
             // The index is still ours: `install` releases it.
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         }
     }
 

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The slave end (pts): `/dev/ckpt/pts/N`.
 
+use super::end::{self, End};
 use super::pair::{Pair, PairTable};
-use crate::seam::{chrdev::FileOperations, file::File};
+use crate::pty_core::stream::Effects;
+use crate::seam::{chrdev::FileOperations, file::File, poll::PollTable, process};
+use crate::uapi;
 use kernel::{
     prelude::*,
     sync::{Arc, ArcBorrow},
+    uaccess::{UserSliceReader, UserSliceWriter},
 };
 
 pub(crate) struct SlaveDevice {
@@ -28,15 +32,48 @@ impl FileOperations for SlaveDevice {
 
     fn open(&self, minor: u32, _file: &File) -> Result<Arc<Pair>> {
         // Linux: no master -> the node is gone (ENOENT before we get here,
-        // EIO in a race); locked -> EIO.
+        // EIO in a race); locked -> EIO; exclusive -> EBUSY unless admin.
         let pair = self.table.lookup(minor as usize).ok_or(EIO)?;
         if pair.is_locked() {
             return Err(EIO);
         }
+        if end::is_exclusive(&pair, End::Slave) && !process::is_admin() {
+            return Err(EBUSY);
+        }
+        {
+            let mut guard = pair.streams.lock();
+            if guard.pty.life.master_closed {
+                return Err(EIO);
+            }
+            guard.pty.slave_opened();
+        }
         Ok(pair)
     }
 
-    fn ioctl(_pair: ArcBorrow<'_, Pair>, _file: &File, _cmd: u32, _arg: usize) -> Result<isize> {
-        Err(ENOTTY)
+    fn release(&self, pair: Arc<Pair>, _file: &File) {
+        let mut guard = pair.streams.lock();
+        let mut fx = Effects::default();
+        guard.pty.slave_released(&mut fx);
+        pair.settle(&guard, fx);
+    }
+
+    fn read(pair: ArcBorrow<'_, Pair>, file: &File, buf: &mut UserSliceWriter) -> Result<usize> {
+        end::read(&pair, End::Slave, file, buf)
+    }
+
+    fn write(pair: ArcBorrow<'_, Pair>, file: &File, buf: &mut UserSliceReader) -> Result<usize> {
+        end::write(&pair, End::Slave, file, buf)
+    }
+
+    fn poll(pair: ArcBorrow<'_, Pair>, file: &File, table: &PollTable) -> u32 {
+        end::poll(&pair, End::Slave, file, table)
+    }
+
+    fn ioctl(pair: ArcBorrow<'_, Pair>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        // A hung-up slave answers like Linux's hung_up_tty_ioctl.
+        if pair.streams.lock().pty.life.master_closed {
+            return Err(if cmd == uapi::TIOCSPGRP { ENOTTY } else { EIO });
+        }
+        end::tty_ioctl(&pair, End::Slave, cmd, arg)
     }
 }

@@ -18,6 +18,8 @@ use kernel::{
 
 // `linux/cdev.h` is not among 6.12's binding headers (`struct cdev` is
 // opaque to Rust there): the cdev is allocated in C, the rest is exported.
+// Pointers to kernel structs that bindgen left empty (as the kernel crate does).
+#[allow(improper_ctypes)]
 extern "C" {
     fn ckpt_pty_cdev_alloc(fops: *const bindings::file_operations) -> *mut bindings::cdev;
     fn cdev_add(cdev: *mut bindings::cdev, dev: bindings::dev_t, count: c_uint) -> c_int;

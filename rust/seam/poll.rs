@@ -8,6 +8,8 @@ use kernel::{
     types::Opaque,
 };
 
+// Pointers to kernel structs that bindgen left empty (as the kernel crate does).
+#[allow(improper_ctypes)]
 extern "C" {
     fn ckpt_pty_poll_wait(
         filp: *mut bindings::file,

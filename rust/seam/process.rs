@@ -3,19 +3,19 @@
 
 use kernel::bindings;
 
+// Pointers to kernel structs that bindgen left empty (as the kernel crate does).
+#[allow(improper_ctypes)]
 extern "C" {
-    fn ckpt_pty_task_pgrp_current() -> *mut bindings::pid;
     fn ckpt_pty_get_pid(pid: *mut bindings::pid) -> *mut bindings::pid;
 }
 
-/// `CAP_SYS_ADMIN` and `CAP_CHECKPOINT_RESTORE` (`uapi/linux/capability.h`).
+/// `CAP_SYS_ADMIN` (`uapi/linux/capability.h`).
 const CAP_SYS_ADMIN: i32 = 21;
-const CAP_CHECKPOINT_RESTORE: i32 = 40;
 
-/// Whether the caller may restore checkpointed state (as CRIU requires).
-pub(crate) fn may_restore() -> bool {
+/// Whether the caller has `CAP_SYS_ADMIN` (exclusive-mode override).
+pub(crate) fn is_admin() -> bool {
     // SAFETY: `capable` has no preconditions beyond process context.
-    unsafe { bindings::capable(CAP_CHECKPOINT_RESTORE) || bindings::capable(CAP_SYS_ADMIN) }
+    unsafe { bindings::capable(CAP_SYS_ADMIN) }
 }
 
 /// A counted reference to a `struct pid` used as a process-group id.
@@ -33,13 +33,6 @@ unsafe impl Send for ProcessGroup {}
 unsafe impl Sync for ProcessGroup {}
 
 impl ProcessGroup {
-    /// The caller's process group.
-    pub(crate) fn current() -> Option<Self> {
-        // SAFETY: takes a reference on the current task's pgrp (or null).
-        let ptr = unsafe { ckpt_pty_task_pgrp_current() };
-        (!ptr.is_null()).then_some(Self { ptr })
-    }
-
     /// Looks up a process group by its number in the caller's namespace.
     pub(crate) fn from_nr(nr: i32) -> Option<Self> {
         // SAFETY: `find_get_pid` returns a counted reference or null.

@@ -11,9 +11,10 @@ mkdir -p "$out"
 kdir=$("$here/build-kernel.sh")
 module=$("$here/build-module.sh")
 RUSTFLAGS="-C target-feature=+crt-static" cargo build -q --release \
-	--target x86_64-unknown-linux-gnu --target-dir "$top/target/guest" -p ckpt_guest_tests
+	--target x86_64-unknown-linux-gnu --target-dir "$top/target/guest" -p ckpt_guest_tests -p ckpt_session
 "$here/mkinitramfs.sh" "$kdir" "$module" "$out/initramfs.cpio.gz" \
-	"$top/target/guest/x86_64-unknown-linux-gnu/release/ckpt-guest-tests"
+	"$top/target/guest/x86_64-unknown-linux-gnu/release/ckpt-guest-tests" \
+	"$top/target/guest/x86_64-unknown-linux-gnu/release/ckpt-session"
 "$here/run-qemu.sh" "$kdir/arch/x86/boot/bzImage" "$out/initramfs.cpio.gz" "$out" demo || true
 echo "--- kernel: module load ---"
 grep -E 'ckpt_pty' "$out/console.log" | grep -v 'KTAP\|^\s*#' | sed 's/^\[[^]]*\] //' | head -5

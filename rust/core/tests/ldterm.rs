@@ -127,7 +127,9 @@ fn signals_flush_and_echo() {
     feed(&mut l, b"line\n");
     let mut sink = Sink::default();
     let r = l.receive(b"ab\x03", &mut sink);
-    assert!(r.events.contains(Events::SIGINT | Events::FLUSH_READ | Events::FLUSH_WRITE));
+    assert!(r
+        .events
+        .contains(Events::SIGINT | Events::FLUSH_READ | Events::FLUSH_WRITE));
     assert_eq!(sink.flushes, 1);
     assert_eq!(sink.out, b"ab^C");
     assert!(!l.has_input());
@@ -199,7 +201,10 @@ fn read_full_stall_and_lookahead() {
     assert!(read(&mut l, 10).is_ok());
     let r = l.receive(&pending, &mut sink);
     assert_eq!(r.consumed, 3);
-    assert!(!r.events.contains(Events::STOP_OUTPUT), "not acted on twice");
+    assert!(
+        !r.events.contains(Events::STOP_OUTPUT),
+        "not acted on twice"
+    );
 }
 
 #[test]
@@ -369,7 +374,9 @@ const ALPHABET: &[u8] = &[
 
 fn arb_termios() -> impl Strategy<Value = Termios> {
     (any::<u16>(), any::<u8>(), any::<u16>()).prop_map(|(i, o, l)| {
-        let iflags = [ICRNL, INLCR, IGNCR, ISTRIP, IUTF8, IUCLC, PARMRK, IXON, IXANY];
+        let iflags = [
+            ICRNL, INLCR, IGNCR, ISTRIP, IUTF8, IUCLC, PARMRK, IXON, IXANY,
+        ];
         let oflags = [OPOST, ONLCR, OCRNL, ONOCR, ONLRET, OLCUC, XTABS];
         let lflags = [
             ISIG, ICANON, ECHO, ECHOE, ECHOK, ECHONL, ECHOCTL, ECHOKE, IEXTEN, NOFLSH, ECHOPRT,
@@ -509,4 +516,35 @@ proptest! {
         prop_assert_eq!(s2.out, s1.out);
         prop_assert_eq!(parts.column(), whole.column());
     }
+}
+
+#[test]
+fn word_erase_resumes_after_stall() {
+    let mut l = ld(Termios::pty_slave_default());
+    feed(&mut l, b"ab cd");
+    // Room for erasing one character ("\b \b"), not two.
+    let mut sink = Sink {
+        room: Some(4),
+        ..Sink::default()
+    };
+    let r = l.receive(b"\x17", &mut sink);
+    assert_eq!((r.consumed, r.stall), (0, Stall::EchoFull));
+    assert_eq!(l.pending_line().collect::<Vec<_>>(), b"ab c");
+    sink.room = Some(100);
+    let r = l.receive(b"\x17\n", &mut sink);
+    assert_eq!(r.consumed, 2);
+    assert_eq!(read(&mut l, 64), Ok(b"ab \n".to_vec()));
+
+    // A reprint that stalls halfway continues where it stopped.
+    let mut l = ld(Termios::pty_slave_default());
+    feed(&mut l, b"hello");
+    let mut sink = Sink {
+        room: Some(7),
+        ..Sink::default()
+    };
+    assert_eq!(l.receive(b"\x12", &mut sink).consumed, 0);
+    assert!(matches!(l.save().partial, Partial::Reprint(_)));
+    sink.room = None;
+    assert_eq!(l.receive(b"\x12", &mut sink).consumed, 1);
+    assert_eq!(sink.out, b"^R\r\nhello");
 }

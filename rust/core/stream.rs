@@ -1,0 +1,790 @@
+// SPDX-License-Identifier: GPL-2.0
+//! One pty as two streams, as pure logic.
+//!
+//! ```text
+//!   master fd                                                  slave fd
+//!   stream head ── tioc ── ptm ═══════════ pts ── ldterm ── tioc ── stream head
+//!   (MasterHead)   (Tioc)  (Ptm)    (Pts: unprocessed input)  (Ldterm)
+//! ```
+//!
+//! Bytes the master writes cross ptm → pts and wait, *unprocessed*, in the
+//! pts input queue until ldterm takes them; ldterm keeps *processed* input
+//! (complete lines and the half-typed line) for the slave's reader and sends
+//! echo up to the master's stream head. Bytes the slave writes go through
+//! ldterm's output processing straight to the master's stream head. So every
+//! byte in flight sits in exactly one named queue, and a checkpoint never
+//! has to run a byte through the line discipline twice.
+//!
+//! The kernel wraps a [`PtyPair`] in the pair's lock and does the blocking,
+//! user copies, wake-ups and signals that the [`Effects`] ask for. The host
+//! tests drive the very same code.
+
+use super::ldterm::{Events, Ldterm, OutputSink, ReadOutcome, Stall};
+use super::queue::ByteQueue;
+use super::storage::{AllocError, Storage};
+use super::termios::{
+    Termios, TCIFLUSH, TCIOFF, TCIOFLUSH, TCION, TCOFLUSH, TCOOFF, TCOON, VSTART, VSTOP,
+};
+
+/// Bound of the pts input queue: bytes the master wrote that ldterm has not
+/// taken yet. A master writer blocks (or gets `EAGAIN`) beyond it.
+pub const PTS_INPUT_BOUND: usize = 64 * 1024;
+
+/// Bound of the master's stream-head queue: slave output and echo waiting
+/// for the master's reader. A slave writer blocks beyond it.
+pub const MASTER_HEAD_BOUND: usize = 64 * 1024;
+
+/// `TIOCPKT` status bits (`include/uapi/asm-generic/ioctls.h`).
+pub mod packet {
+    /// Data follows (the leading byte of a data read).
+    pub const DATA: u8 = 0;
+    /// The slave's input was flushed.
+    pub const FLUSHREAD: u8 = 1;
+    /// The slave's output was flushed.
+    pub const FLUSHWRITE: u8 = 2;
+    /// Output was stopped (`^S`).
+    pub const STOP: u8 = 4;
+    /// Output was restarted (`^Q`).
+    pub const START: u8 = 8;
+    /// `^S`/`^Q` are no longer the flow-control characters.
+    pub const NOSTOP: u8 = 16;
+    /// `^S`/`^Q` became the flow-control characters.
+    pub const DOSTOP: u8 = 32;
+}
+
+/// `struct winsize` (`TIOCGWINSZ`/`TIOCSWINSZ`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Winsize {
+    /// Rows, in characters.
+    pub rows: u16,
+    /// Columns, in characters.
+    pub cols: u16,
+    /// Width in pixels (unused by the pty itself).
+    pub xpixel: u16,
+    /// Height in pixels (unused by the pty itself).
+    pub ypixel: u16,
+}
+
+impl Winsize {
+    /// Size of the user-space structure.
+    pub const SIZE: usize = 8;
+
+    /// Native-endian bytes of the user-space structure.
+    pub fn to_bytes(self) -> [u8; Self::SIZE] {
+        let [r0, r1] = self.rows.to_ne_bytes();
+        let [c0, c1] = self.cols.to_ne_bytes();
+        let [x0, x1] = self.xpixel.to_ne_bytes();
+        let [y0, y1] = self.ypixel.to_ne_bytes();
+        [r0, r1, c0, c1, x0, x1, y0, y1]
+    }
+
+    /// From the user-space structure's bytes.
+    pub fn from_bytes(b: [u8; Self::SIZE]) -> Self {
+        let [r0, r1, c0, c1, x0, x1, y0, y1] = b;
+        Self {
+            rows: u16::from_ne_bytes([r0, r1]),
+            cols: u16::from_ne_bytes([c0, c1]),
+            xpixel: u16::from_ne_bytes([x0, x1]),
+            ypixel: u16::from_ne_bytes([y0, y1]),
+        }
+    }
+}
+
+/// The tioc module of a stream: terminal ioctls that are not line
+/// discipline, here the window size.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tioc {
+    /// Window size as last set through this end.
+    pub winsize: Winsize,
+}
+
+/// The ptm module: the master's driver end.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ptm {
+    /// `TIOCPKT` packet mode.
+    pub packet: bool,
+    /// Pending `TIOCPKT_*` status for the master's next read.
+    pub packet_status: u8,
+    /// `TCXONC TCOOFF` on the master: master writes wait for `TCOON`.
+    pub output_stopped: bool,
+}
+
+/// The pts module: the slave's driver end, holding the unprocessed input
+/// that crossed from the master.
+pub struct Pts<S: Storage> {
+    /// Bytes written by the master that ldterm has not taken yet.
+    pub input: ByteQueue<S>,
+}
+
+/// The master's stream head: what the master's reader gets.
+pub struct MasterHead<S: Storage> {
+    /// Slave output (already through `OPOST`) and echo.
+    pub read: ByteQueue<S>,
+    /// Echo produced while the slave's output is stopped (`^S`), held at
+    /// the back of `read` out of the master's sight until output restarts,
+    /// as `n_tty` holds it in its echo buffer.
+    pub held: usize,
+}
+
+impl<S: Storage> MasterHead<S> {
+    /// Bytes the master may read now: all but the held echo.
+    pub fn visible(&self) -> usize {
+        self.read.len().saturating_sub(self.held)
+    }
+}
+
+/// The master stream: head → tioc → ptm.
+pub struct MasterStream<S: Storage> {
+    /// Stream head.
+    pub head: MasterHead<S>,
+    /// Terminal ioctls.
+    pub tioc: Tioc,
+    /// Driver end.
+    pub ptm: Ptm,
+}
+
+/// The slave stream: head → tioc → ldterm → pts. The slave's stream head
+/// reads ldterm's processed input directly.
+pub struct SlaveStream<S: Storage> {
+    /// Terminal ioctls.
+    pub tioc: Tioc,
+    /// Line discipline.
+    pub ldterm: Ldterm<S>,
+    /// Driver end.
+    pub pts: Pts<S>,
+}
+
+/// Who must be woken after an operation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Wake(u8);
+
+impl Wake {
+    /// Nobody.
+    pub const NONE: Self = Self(0);
+    /// Master readers (and pollers for `POLLIN`).
+    pub const MASTER_READ: Self = Self(1);
+    /// Master writers (`POLLOUT`).
+    pub const MASTER_WRITE: Self = Self(2);
+    /// Slave readers.
+    pub const SLAVE_READ: Self = Self(4);
+    /// Slave writers.
+    pub const SLAVE_WRITE: Self = Self(8);
+    /// Everybody (hangup, flush).
+    pub const ALL: Self = Self(15);
+
+    /// Whether any of `other` is set.
+    pub fn intersects(self, other: Self) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// Whether nothing is set.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl core::ops::BitOr for Wake {
+    type Output = Self;
+    fn bitor(self, rhs: Self) -> Self {
+        Self(self.0 | rhs.0)
+    }
+}
+
+impl core::ops::BitOrAssign for Wake {
+    fn bitor_assign(&mut self, rhs: Self) {
+        self.0 |= rhs.0;
+    }
+}
+
+/// Signals for the slave's foreground process group.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Signals(u8);
+
+impl Signals {
+    /// None.
+    pub const NONE: Self = Self(0);
+    /// `SIGINT` (`VINTR`).
+    pub const INT: Self = Self(1);
+    /// `SIGQUIT` (`VQUIT`).
+    pub const QUIT: Self = Self(2);
+    /// `SIGTSTP` (`VSUSP`).
+    pub const TSTP: Self = Self(4);
+    /// `SIGWINCH` (window size changed).
+    pub const WINCH: Self = Self(8);
+
+    /// Whether every signal of `other` is set.
+    pub fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Whether none is set.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl core::ops::BitOrAssign for Signals {
+    fn bitor_assign(&mut self, rhs: Self) {
+        self.0 |= rhs.0;
+    }
+}
+
+/// What the kernel must do after an operation: wake-ups and signals.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Effects {
+    /// Wake these waiters.
+    pub wake: Wake,
+    /// Send these signals to the slave's foreground process group.
+    pub signals: Signals,
+}
+
+/// Result of a read or write on one end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Io {
+    /// This many bytes moved.
+    Done(usize),
+    /// Nothing can move now: block, or `EAGAIN` with `O_NONBLOCK`.
+    WouldBlock,
+    /// End of file: `read` returns 0.
+    Eof,
+    /// The other end is gone: `EIO`.
+    Hangup,
+    /// A queue could not grow and nothing moved: `ENOMEM`.
+    NoMemory,
+}
+
+/// Poll readiness of one end.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ready {
+    /// A read would not block.
+    pub readable: bool,
+    /// A write would not block.
+    pub writable: bool,
+    /// The other end hung up.
+    pub hangup: bool,
+    /// Packet-mode status is pending (`POLLPRI`).
+    pub priority: bool,
+}
+
+/// Why an ioctl-level request was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestError {
+    /// An argument is out of range (`EINVAL`).
+    Invalid,
+    /// The end is hung up (`EIO`).
+    Hangup,
+}
+
+/// Where ldterm's echo goes during one batch of input: the master's stream
+/// head. Echo is always queued, so input processing (signals, `IXANY`,
+/// complete lines) goes on while output is stopped; `run_input` then
+/// holds it out of the master's sight, like `n_tty`'s echo buffer.
+struct ToMaster<'a, S: Storage> {
+    queue: &'a mut ByteQueue<S>,
+    /// Visible bytes when this batch of input began: a flush (signal
+    /// character) drops what came after them. Earlier bytes count as
+    /// taken in by the master, which a flush leaves alone on Linux; echo of
+    /// the same batch and held echo are discarded as `n_tty` does.
+    keep: usize,
+    flushed: bool,
+}
+
+impl<S: Storage> OutputSink for ToMaster<'_, S> {
+    fn room(&self) -> usize {
+        self.queue.room()
+    }
+
+    fn push(&mut self, bytes: &[u8]) -> usize {
+        self.queue.push(bytes).unwrap_or(0)
+    }
+
+    fn flush(&mut self) {
+        self.queue.truncate(self.keep);
+        self.flushed = true;
+    }
+}
+
+/// Open/closed bookkeeping that decides hangup semantics, as Linux does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Lifecycle {
+    /// Open slave files.
+    pub slave_opens: u32,
+    /// The last slave file closed (Linux `TTY_OTHER_CLOSED` on the master):
+    /// master reads return `EIO` once drained, until the slave is reopened.
+    pub slave_closed: bool,
+    /// The master closed: the slave is hung up (reads 0, writes `EIO`).
+    pub master_closed: bool,
+}
+
+/// One pty: both streams and everything in flight between them.
+pub struct PtyPair<S: Storage> {
+    /// The master stream.
+    pub master: MasterStream<S>,
+    /// The slave stream.
+    pub slave: SlaveStream<S>,
+    /// Which ends are open.
+    pub life: Lifecycle,
+}
+
+impl<S: Storage> PtyPair<S> {
+    /// A fresh pair with Linux's unix98 pty defaults; `storage` supplies
+    /// the (initially empty) memory of each queue.
+    pub fn new(mut storage: impl FnMut() -> S) -> Self {
+        Self {
+            master: MasterStream {
+                head: MasterHead {
+                    read: ByteQueue::new(storage(), MASTER_HEAD_BOUND),
+                    held: 0,
+                },
+                tioc: Tioc::default(),
+                ptm: Ptm::default(),
+            },
+            slave: SlaveStream {
+                tioc: Tioc::default(),
+                ldterm: Ldterm::new(storage(), storage(), Termios::pty_slave_default()),
+                pts: Pts {
+                    input: ByteQueue::new(storage(), PTS_INPUT_BOUND),
+                },
+            },
+            life: Lifecycle::default(),
+        }
+    }
+
+    /// Turns ldterm events into packet status, signals and wake-ups.
+    fn absorb(&mut self, ev: Events, fx: &mut Effects) {
+        let mut status = 0u8;
+        if ev.contains(Events::FLUSH_READ) {
+            status |= packet::FLUSHREAD;
+            fx.wake |= Wake::MASTER_WRITE;
+        }
+        if ev.contains(Events::FLUSH_WRITE) {
+            status |= packet::FLUSHWRITE;
+            fx.wake |= Wake::SLAVE_WRITE;
+        }
+        // Both in one batch (`^S^Q`): as `pty_stop`/`pty_start` one after
+        // the other, the last one wins, which is the state output is in.
+        let stopped = self.slave.ldterm.output_stopped();
+        let (stop, start) = (
+            ev.contains(Events::STOP_OUTPUT),
+            ev.contains(Events::START_OUTPUT),
+        );
+        if stop && (stopped || !start) {
+            status |= packet::STOP;
+        }
+        if start {
+            if !stopped || !stop {
+                status |= packet::START;
+            }
+            fx.wake |= Wake::SLAVE_WRITE | Wake::MASTER_READ;
+        }
+        if ev.contains(Events::DOSTOP) {
+            status |= packet::DOSTOP;
+        }
+        if ev.contains(Events::NOSTOP) {
+            status |= packet::NOSTOP;
+        }
+        if ev.contains(Events::READ_READY) {
+            fx.wake |= Wake::SLAVE_READ;
+        }
+        if ev.contains(Events::SIGINT) {
+            fx.signals |= Signals::INT;
+        }
+        if ev.contains(Events::SIGQUIT) {
+            fx.signals |= Signals::QUIT;
+        }
+        if ev.contains(Events::SIGTSTP) {
+            fx.signals |= Signals::TSTP;
+        }
+        self.post_status(status, fx);
+    }
+
+    /// Records packet status for the master, as `pty.c` does: STOP and
+    /// START cancel each other, as do DOSTOP and NOSTOP.
+    fn post_status(&mut self, status: u8, fx: &mut Effects) {
+        if status == 0 || !self.master.ptm.packet {
+            return;
+        }
+        let ptm = &mut self.master.ptm;
+        if status & packet::STOP != 0 {
+            ptm.packet_status &= !packet::START;
+        }
+        if status & packet::START != 0 {
+            ptm.packet_status &= !packet::STOP;
+        }
+        if status & packet::DOSTOP != 0 {
+            ptm.packet_status &= !packet::NOSTOP;
+        }
+        if status & packet::NOSTOP != 0 {
+            ptm.packet_status &= !packet::DOSTOP;
+        }
+        ptm.packet_status |= status;
+        fx.wake |= Wake::MASTER_READ;
+    }
+
+    /// Lets ldterm take as much unprocessed input as it can.
+    fn run_input(&mut self, fx: &mut Effects) {
+        let visible_before = self.master.head.visible();
+        loop {
+            let (front, _) = self.slave.pts.input.front_slices();
+            if front.is_empty() {
+                break;
+            }
+            let mut sink = ToMaster {
+                queue: &mut self.master.head.read,
+                keep: visible_before,
+                flushed: false,
+            };
+            let r = self.slave.ldterm.receive(front, &mut sink);
+            let flushed = sink.flushed;
+            self.slave.pts.input.discard(r.consumed);
+            if r.consumed > 0 {
+                fx.wake |= Wake::MASTER_WRITE;
+            }
+            if flushed {
+                fx.wake |= Wake::SLAVE_WRITE;
+            }
+            self.absorb(r.events, fx);
+            if r.stall == Stall::None {
+                continue;
+            }
+            // Stalled: ^S/^Q further on must still act (n_tty lookahead).
+            let (front, _) = self.slave.pts.input.front_slices();
+            let ev = self.slave.ldterm.lookahead(front);
+            self.absorb(ev, fx);
+            if r.consumed == 0 {
+                break;
+            }
+        }
+        // As `n_tty` flushes its echo buffer at the end of a batch: if
+        // output is stopped now, all echo of the batch is held (with what
+        // was held before); otherwise all of it goes out.
+        let head = &mut self.master.head;
+        head.held = if self.slave.ldterm.output_stopped() {
+            head.read.len().saturating_sub(visible_before)
+        } else {
+            0
+        };
+        if head.visible() != visible_before {
+            fx.wake |= Wake::MASTER_READ;
+        }
+    }
+
+    /// `write(2)` on the master: the bytes enter the pts input queue and
+    /// ldterm processes what it can.
+    pub fn master_write(&mut self, data: &[u8], fx: &mut Effects) -> Io {
+        if data.is_empty() {
+            return Io::Done(0);
+        }
+        if self.master.ptm.output_stopped {
+            return Io::WouldBlock;
+        }
+        let n = match self.slave.pts.input.push(data) {
+            Ok(0) => return Io::WouldBlock,
+            Ok(n) => n,
+            Err(AllocError) => return Io::NoMemory,
+        };
+        self.run_input(fx);
+        Io::Done(n)
+    }
+
+    /// `read(2)` on the master. In packet mode a pending status byte comes
+    /// alone; data comes after a leading [`packet::DATA`] byte.
+    pub fn master_read(&mut self, out: &mut [u8], fx: &mut Effects) -> Io {
+        if out.is_empty() {
+            return Io::Done(0);
+        }
+        let mut written = 0usize;
+        if self.master.ptm.packet {
+            let status = self.master.ptm.packet_status;
+            if status != 0 {
+                self.master.ptm.packet_status = 0;
+                if let Some(b) = out.first_mut() {
+                    *b = status;
+                }
+                return Io::Done(1);
+            }
+            if self.master.head.visible() == 0 {
+                return self.master_empty();
+            }
+            if let Some(b) = out.first_mut() {
+                *b = packet::DATA;
+            }
+            written = 1;
+        }
+        let visible = self.master.head.visible();
+        let rest = out.get_mut(written..).unwrap_or(&mut []);
+        let take = rest.len().min(visible);
+        let rest = rest.get_mut(..take).unwrap_or(&mut []);
+        let n = self.master.head.read.pop(rest);
+        if n == 0 && written == 0 {
+            return self.master_empty();
+        }
+        fx.wake |= Wake::SLAVE_WRITE;
+        // Room for echo: input that stalled on it may go on.
+        self.run_input(fx);
+        Io::Done(n.saturating_add(written))
+    }
+
+    fn master_empty(&self) -> Io {
+        if self.life.slave_closed {
+            Io::Hangup
+        } else {
+            Io::WouldBlock
+        }
+    }
+
+    /// `read(2)` on the slave.
+    pub fn slave_read(&mut self, out: &mut [u8], fx: &mut Effects) -> Io {
+        if self.life.master_closed {
+            return Io::Eof;
+        }
+        let r = match self.slave.ldterm.read(out) {
+            ReadOutcome::Data(n) => Io::Done(n),
+            ReadOutcome::Eof => Io::Eof,
+            ReadOutcome::Empty => return Io::WouldBlock,
+        };
+        // Room in the read side: unprocessed input may go on.
+        self.run_input(fx);
+        r
+    }
+
+    /// `write(2)` on the slave: output processing into the master's head.
+    pub fn slave_write(&mut self, data: &[u8], fx: &mut Effects) -> Io {
+        if self.life.master_closed {
+            return Io::Hangup;
+        }
+        if data.is_empty() {
+            return Io::Done(0);
+        }
+        let n = self
+            .slave
+            .ldterm
+            .process_output(data, &mut self.master.head.read);
+        if n == 0 {
+            return Io::WouldBlock;
+        }
+        fx.wake |= Wake::MASTER_READ;
+        Io::Done(n)
+    }
+
+    /// Readiness of the master for `poll`.
+    pub fn master_ready(&self) -> Ready {
+        let pending_status = self.master.ptm.packet && self.master.ptm.packet_status != 0;
+        Ready {
+            readable: self.master.head.visible() > 0 || pending_status,
+            writable: !self.master.ptm.output_stopped && self.slave.pts.input.room() > 0,
+            hangup: self.life.slave_closed,
+            priority: pending_status,
+        }
+    }
+
+    /// Readiness of the slave for `poll`.
+    pub fn slave_ready(&self) -> Ready {
+        if self.life.master_closed {
+            return Ready {
+                readable: true,
+                writable: true,
+                hangup: true,
+                priority: false,
+            };
+        }
+        Ready {
+            readable: self.slave.ldterm.readable(),
+            writable: !self.slave.ldterm.output_stopped() && self.master.head.read.room() > 0,
+            hangup: false,
+            priority: false,
+        }
+    }
+
+    /// Whether a blocked master reader should wake up (data, status, hangup).
+    pub fn master_read_ready(&self) -> bool {
+        let r = self.master_ready();
+        r.readable || r.hangup
+    }
+
+    /// Whether a blocked slave reader with this many bytes already copied
+    /// should look again.
+    pub fn slave_read_ready(&self) -> bool {
+        self.life.master_closed || self.slave.ldterm.has_input()
+    }
+
+    /// The slave's settings (`TCGETS` on either end: Linux answers the
+    /// master's `TCGETS` with the slave's termios too).
+    pub fn termios(&self) -> Termios {
+        *self.slave.ldterm.termios()
+    }
+
+    /// `TCSETS`/`TCSETSW`/`TCSETSF` on either end (pty writes need no
+    /// draining, so `TCSETSW` is `TCSETS`); `flush` is `TCSETSF`.
+    pub fn set_termios(&mut self, mut t: Termios, flush: bool, fx: &mut Effects) {
+        t.pty_fixup();
+        if flush {
+            self.flush_slave_input(fx);
+            self.post_status(packet::FLUSHREAD, fx);
+        }
+        let ev = self.slave.ldterm.set_termios(t);
+        self.absorb(ev, fx);
+        // New settings may let stalled input through, or make data readable.
+        self.run_input(fx);
+        fx.wake |= Wake::SLAVE_READ | Wake::SLAVE_WRITE;
+    }
+
+    /// Window size (both ends see the last one set, as with Linux ptys).
+    pub fn winsize(&self) -> Winsize {
+        self.slave.tioc.winsize
+    }
+
+    /// `TIOCSWINSZ` on either end: `SIGWINCH` when it changed.
+    pub fn set_winsize(&mut self, ws: Winsize, fx: &mut Effects) {
+        if self.slave.tioc.winsize == ws {
+            return;
+        }
+        self.slave.tioc.winsize = ws;
+        self.master.tioc.winsize = ws;
+        fx.signals |= Signals::WINCH;
+    }
+
+    fn flush_slave_input(&mut self, fx: &mut Effects) {
+        self.slave.pts.input.clear();
+        self.slave.ldterm.flush_input();
+        fx.wake |= Wake::MASTER_WRITE;
+    }
+
+    /// `TCFLSH` on the slave. Input: unprocessed and processed input.
+    /// Output: what the slave wrote has already reached the master's
+    /// stream head, which counts as transmitted (as a settled Linux pty
+    /// shows), so only the packet status reports it.
+    pub fn slave_flush(&mut self, which: u32, fx: &mut Effects) -> Result<(), RequestError> {
+        let (input, output) = flush_selector(which)?;
+        let mut status = 0;
+        if input {
+            self.flush_slave_input(fx);
+            status |= packet::FLUSHREAD;
+        }
+        if output {
+            status |= packet::FLUSHWRITE;
+        }
+        self.post_status(status, fx);
+        Ok(())
+    }
+
+    /// `TCFLSH` on the master. Input: the master's stream head. Output:
+    /// what the master wrote that ldterm has not taken yet.
+    pub fn master_flush(&mut self, which: u32, fx: &mut Effects) -> Result<(), RequestError> {
+        let (input, output) = flush_selector(which)?;
+        if input {
+            // Held echo is still the slave's (n_tty's echo buffer).
+            let visible = self.master.head.visible();
+            self.master.head.read.discard(visible);
+            fx.wake |= Wake::SLAVE_WRITE;
+            self.run_input(fx);
+        }
+        if output {
+            self.slave.pts.input.clear();
+            fx.wake |= Wake::MASTER_WRITE;
+        }
+        Ok(())
+    }
+
+    /// `TCXONC` on the slave.
+    pub fn slave_flow(&mut self, action: u32, fx: &mut Effects) -> Result<(), RequestError> {
+        match action {
+            TCOOFF => {
+                let ev = self.slave.ldterm.stop_output();
+                self.absorb(ev, fx);
+            }
+            TCOON => {
+                let ev = self.slave.ldterm.start_output();
+                self.absorb(ev, fx);
+                self.run_input(fx);
+            }
+            // The STOP/START character goes to the master unprocessed, as
+            // `tty_send_xchar` writes it on a pty, even while output is
+            // stopped (held echo then comes out before it).
+            TCIOFF | TCION => {
+                let cc = if action == TCIOFF { VSTOP } else { VSTART };
+                let c = self.slave.ldterm.termios().cc(cc);
+                self.master.head.held = 0;
+                if c != 0 && self.master.head.read.push(&[c]) == Ok(1) {
+                    fx.wake |= Wake::MASTER_READ;
+                }
+            }
+            _ => return Err(RequestError::Invalid),
+        }
+        Ok(())
+    }
+
+    /// `TCXONC` on the master.
+    pub fn master_flow(&mut self, action: u32, fx: &mut Effects) -> Result<(), RequestError> {
+        match action {
+            TCOOFF => self.master.ptm.output_stopped = true,
+            TCOON => {
+                self.master.ptm.output_stopped = false;
+                fx.wake |= Wake::MASTER_WRITE;
+            }
+            TCIOFF | TCION => {
+                let cc = if action == TCIOFF { VSTOP } else { VSTART };
+                // The master's own termios is raw; its c_cc are the defaults.
+                let c = Termios::pty_master_default().cc(cc);
+                if self.slave.pts.input.push(&[c]) == Ok(1) {
+                    self.run_input(fx);
+                }
+            }
+            _ => return Err(RequestError::Invalid),
+        }
+        Ok(())
+    }
+
+    /// `TIOCPKT`: packet mode on or off; turning it on clears old status.
+    pub fn set_packet(&mut self, on: bool) {
+        if on && !self.master.ptm.packet {
+            self.master.ptm.packet_status = 0;
+        }
+        self.master.ptm.packet = on;
+    }
+
+    /// `FIONREAD` on the master (held echo does not count).
+    pub fn master_inq(&self) -> usize {
+        self.master.head.visible()
+    }
+
+    /// `FIONREAD` on the slave.
+    pub fn slave_inq(&self) -> usize {
+        self.slave.ldterm.input_available()
+    }
+
+    /// A slave file was opened: the master's "other closed" state ends.
+    pub fn slave_opened(&mut self) {
+        self.life.slave_opens = self.life.slave_opens.saturating_add(1);
+        self.life.slave_closed = false;
+    }
+
+    /// A slave file was closed; the last one makes master reads fail with
+    /// `EIO` once drained, and `POLLHUP`.
+    pub fn slave_released(&mut self, fx: &mut Effects) {
+        self.life.slave_opens = self.life.slave_opens.saturating_sub(1);
+        if self.life.slave_opens == 0 {
+            self.life.slave_closed = true;
+            fx.wake |= Wake::ALL;
+        }
+    }
+
+    /// The master closed: the slave is hung up; its input is dropped.
+    pub fn master_released(&mut self, fx: &mut Effects) {
+        self.life.master_closed = true;
+        self.flush_slave_input(fx);
+        self.master.head.read.clear();
+        self.master.head.held = 0;
+        fx.wake |= Wake::ALL;
+    }
+}
+
+/// Decodes a `TCFLSH` selector into (input, output).
+fn flush_selector(which: u32) -> Result<(bool, bool), RequestError> {
+    match which {
+        TCIFLUSH => Ok((true, false)),
+        TCOFLUSH => Ok((false, true)),
+        TCIOFLUSH => Ok((true, true)),
+        _ => Err(RequestError::Invalid),
+    }
+}

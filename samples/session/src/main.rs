@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: GPL-2.0
+//! ckpt-session: serve a login-like session on a pseudo terminal.
+//!
+//! A shell runs on the slave end as the session leader; this program sits
+//! on the master end like sshd or `script` would, types what a script says
+//! and prints a transcript of what comes back.
+//!
+//! ```text
+//! ckpt-session [--native] [--shell PATH] STEP...
+//!   type:TEXT     type TEXT (\n, \r, \t, \xHH and ^C-style escapes)
+//!   expect:TEXT   wait (up to 10 s) until TEXT has come back
+//!   sleep:MS      wait MS milliseconds, showing what arrives
+//!   winsize:RxC   set the window size
+//! ```
+//! `--native` uses the kernel's own /dev/ptmx instead of /dev/ckpt/ptmx.
+
+use std::ffi::CString;
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+const TIOCGPTN: u64 = 0x8004_5430;
+const TIOCSPTLCK: u64 = 0x4004_5431;
+
+fn fail(msg: impl std::fmt::Display) -> ! {
+    eprintln!("ckpt-session: {msg}");
+    std::process::exit(2)
+}
+
+fn open(path: &str, flags: i32) -> std::io::Result<OwnedFd> {
+    let c = CString::new(path).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: valid C string; the fd is owned from here on.
+    let fd = unsafe { libc::open(c.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Opens a pair: (master, slave path).
+fn open_pair(native: bool) -> std::io::Result<(OwnedFd, String)> {
+    let (ptmx, dir) = if native {
+        ("/dev/ptmx", "/dev/pts")
+    } else {
+        ("/dev/ckpt/ptmx", "/dev/ckpt/pts")
+    };
+    let m = open(ptmx, libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC)?;
+    let mut n: u32 = 0;
+    let zero: i32 = 0;
+    // SAFETY: the pointers are valid for the ioctls' sizes.
+    unsafe {
+        if libc::ioctl(m.as_raw_fd(), TIOCSPTLCK as _, &zero) < 0
+            || libc::ioctl(m.as_raw_fd(), TIOCGPTN as _, &mut n) < 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok((m, format!("{dir}/{n}")))
+}
+
+fn unescape(s: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match (b[i], b.get(i + 1)) {
+            (b'\\', Some(b'n')) => (out.push(b'\n'), i += 2).1,
+            (b'\\', Some(b'r')) => (out.push(b'\r'), i += 2).1,
+            (b'\\', Some(b't')) => (out.push(b'\t'), i += 2).1,
+            (b'\\', Some(b'\\')) => (out.push(b'\\'), i += 2).1,
+            (b'\\', Some(b'x')) if i + 4 <= b.len() => {
+                let hex = std::str::from_utf8(&b[i + 2..i + 4]).unwrap_or("00");
+                out.push(u8::from_str_radix(hex, 16).unwrap_or(0));
+                i += 4;
+            }
+            (b'^', Some(&c)) if c.is_ascii_uppercase() || c == b'[' || c == b'\\' => {
+                out.push(c & 0x1f);
+                i += 2;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Shows bytes the way a reader of the transcript can see them.
+fn visible(bytes: &[u8]) -> String {
+    let mut s = String::new();
+    for &c in bytes {
+        match c {
+            b'\n' => s.push_str("\n"),
+            b'\r' => {}
+            0x20..=0x7e => s.push(c as char),
+            _ => s.push_str(&format!("<{c:02x}>")),
+        }
+    }
+    s
+}
+
+struct Master {
+    fd: OwnedFd,
+    seen: Vec<u8>,
+}
+
+impl Master {
+    /// Reads whatever arrives within `wait`, echoing it to the transcript.
+    fn pump(&mut self, wait: Duration) -> bool {
+        let mut pfd = libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let ms = wait.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd.
+        if unsafe { libc::poll(&mut pfd, 1, ms) } <= 0 {
+            return false;
+        }
+        let mut buf = [0u8; 4096];
+        // SAFETY: the buffer is valid for its length.
+        let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            return false;
+        }
+        let got = &buf[..n as usize];
+        self.seen.extend_from_slice(got);
+        print!("{}", visible(got));
+        let _ = std::io::stdout().flush();
+        true
+    }
+
+    fn type_bytes(&mut self, bytes: &[u8]) {
+        // SAFETY: valid buffer.
+        let n = unsafe { libc::write(self.fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
+        if n != bytes.len() as isize {
+            fail(format!("write to master: {}", std::io::Error::last_os_error()));
+        }
+    }
+
+    fn expect(&mut self, text: &[u8]) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if self.seen.windows(text.len().max(1)).any(|w| w == text) {
+                self.seen.clear();
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            self.pump(left.min(Duration::from_millis(200)));
+        }
+    }
+}
+
+fn main() {
+    let mut native = false;
+    let mut shell = "/bin/sh".to_string();
+    let mut steps = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--native" => native = true,
+            "--shell" => shell = args.next().unwrap_or_else(|| fail("--shell needs a path")),
+            "-h" | "--help" => {
+                println!("usage: ckpt-session [--native] [--shell PATH] STEP...  (see source)");
+                return;
+            }
+            _ => steps.push(a),
+        }
+    }
+    let (master, slave_path) = open_pair(native).unwrap_or_else(|e| fail(format!("open pair: {e}")));
+    println!("[session on {slave_path}]");
+    // SAFETY: fork in a single-threaded program.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        fail("fork failed");
+    }
+    if pid == 0 {
+        // The shell: new session, the slave as stdio, its own group in the
+        // foreground of the terminal.
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            libc::setsid();
+            let path = CString::new(slave_path.clone()).unwrap_or_default();
+            let s = libc::open(path.as_ptr(), libc::O_RDWR);
+            if s < 0 {
+                libc::_exit(126);
+            }
+            if native {
+                libc::ioctl(s, libc::TIOCSCTTY, 0);
+            }
+            let pg = libc::getpid();
+            libc::ioctl(s, libc::TIOCSPGRP, &pg);
+            libc::dup2(s, 0);
+            libc::dup2(s, 1);
+            libc::dup2(s, 2);
+            let sh = CString::new(shell.clone()).unwrap_or_default();
+            let i = CString::new("-i").unwrap_or_default();
+            let env = CString::new("PS1=$ ").unwrap_or_default();
+            let argv = [sh.as_ptr(), i.as_ptr(), std::ptr::null()];
+            let envp = [env.as_ptr(), std::ptr::null()];
+            libc::execve(sh.as_ptr(), argv.as_ptr(), envp.as_ptr());
+            libc::_exit(127);
+        }
+    }
+    let mut m = Master { fd: master, seen: Vec::new() };
+    let mut ok = true;
+    for step in &steps {
+        let (verb, arg) = step.split_once(':').unwrap_or((step.as_str(), ""));
+        match verb {
+            "type" => m.type_bytes(&unescape(arg)),
+            "expect" => {
+                if !m.expect(&unescape(arg)) {
+                    println!("\n[expected {arg:?}, not seen]");
+                    ok = false;
+                    break;
+                }
+            }
+            "sleep" => {
+                let end = Instant::now() + Duration::from_millis(arg.parse().unwrap_or(0));
+                while Instant::now() < end {
+                    m.pump(end.saturating_duration_since(Instant::now()));
+                }
+            }
+            "winsize" => {
+                let (r, c) = arg.split_once('x').unwrap_or(("24", "80"));
+                let ws = libc::winsize {
+                    ws_row: r.parse().unwrap_or(24),
+                    ws_col: c.parse().unwrap_or(80),
+                    ws_xpixel: 0,
+                    ws_ypixel: 0,
+                };
+                // SAFETY: valid winsize.
+                unsafe { libc::ioctl(m.fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+            }
+            _ => fail(format!("unknown step {step:?}")),
+        }
+    }
+    // Let the shell go, then collect it.
+    m.type_bytes(b"exit\n");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut status = 0;
+    loop {
+        // SAFETY: waiting for our own child.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if r == pid || Instant::now() > deadline {
+            if r != pid {
+                // SAFETY: our own child.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            break;
+        }
+        m.pump(Duration::from_millis(50));
+    }
+    println!("\n[session over: {}]", if ok { "ok" } else { "FAILED" });
+    std::process::exit(if ok { 0 } else { 1 });
+}
