@@ -92,7 +92,7 @@ fn visible(bytes: &[u8]) -> String {
     let mut s = String::new();
     for &c in bytes {
         match c {
-            b'\n' => s.push_str("\n"),
+            b'\n' => s.push('\n'),
             b'\r' => {}
             0x20..=0x7e => s.push(c as char),
             _ => s.push_str(&format!("<{c:02x}>")),
@@ -109,7 +109,11 @@ struct Master {
 impl Master {
     /// Reads whatever arrives within `wait`, echoing it to the transcript.
     fn pump(&mut self, wait: Duration) -> bool {
-        let mut pfd = libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
         let ms = wait.as_millis().min(i32::MAX as u128) as i32;
         // SAFETY: one valid pollfd.
         if unsafe { libc::poll(&mut pfd, 1, ms) } <= 0 {
@@ -132,7 +136,10 @@ impl Master {
         // SAFETY: valid buffer.
         let n = unsafe { libc::write(self.fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
         if n != bytes.len() as isize {
-            fail(format!("write to master: {}", std::io::Error::last_os_error()));
+            fail(format!(
+                "write to master: {}",
+                std::io::Error::last_os_error()
+            ));
         }
     }
 
@@ -168,7 +175,8 @@ fn main() {
             _ => steps.push(a),
         }
     }
-    let (master, slave_path) = open_pair(native).unwrap_or_else(|e| fail(format!("open pair: {e}")));
+    let (master, slave_path) =
+        open_pair(native).unwrap_or_else(|e| fail(format!("open pair: {e}")));
     println!("[session on {slave_path}]");
     // SAFETY: fork in a single-threaded program.
     let pid = unsafe { libc::fork() };
@@ -203,7 +211,10 @@ fn main() {
             libc::_exit(127);
         }
     }
-    let mut m = Master { fd: master, seen: Vec::new() };
+    let mut m = Master {
+        fd: master,
+        seen: Vec::new(),
+    };
     let mut ok = true;
     for step in &steps {
         let (verb, arg) = step.split_once(':').unwrap_or((step.as_str(), ""));
