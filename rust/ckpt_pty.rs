@@ -28,8 +28,27 @@ module! {
     license: "GPL",
 }
 
-/// Default bound on the number of pairs (Linux's default pty max is 4096).
-const MAX_PAIRS: u32 = 4096;
+seam::param::uint_param!(
+    MAX_PAIRS,
+    max_pairs,
+    "max_pairs",
+    4096,
+    "Most AT&T (/dev/ckpt/ptmx) pairs at once (default 4096, like Linux's pty max)"
+);
+
+seam::param::uint_param!(
+    BSD_PAIRS,
+    bsd_pairs,
+    "bsd_pairs",
+    16,
+    "Number of BSD-style named pairs /dev/ckpt/ptyN + /dev/ckpt/ttyN (default 16, 0 for none)"
+);
+
+/// Upper limit for `bsd_pairs` (each has two nodes).
+const BSD_PAIRS_LIMIT: u32 = 1024;
+
+/// Upper limit for `max_pairs`: minors are 20 bits.
+const MAX_PAIRS_LIMIT: u32 = 1 << 20;
 
 struct CkptPty {
     _driver: device::Driver,
@@ -37,7 +56,25 @@ struct CkptPty {
 
 impl kernel::Module for CkptPty {
     fn init(module: &'static ThisModule) -> Result<Self> {
-        let driver = device::Driver::register(module, MAX_PAIRS)?;
+        let max = max_pairs();
+        if max == 0 || max > MAX_PAIRS_LIMIT {
+            pr_warn!(
+                "max_pairs={} is out of range 1..={}\n",
+                max,
+                MAX_PAIRS_LIMIT
+            );
+            return Err(EINVAL);
+        }
+        let bsd = bsd_pairs();
+        if bsd > BSD_PAIRS_LIMIT {
+            pr_warn!(
+                "bsd_pairs={} is out of range 0..={}\n",
+                bsd,
+                BSD_PAIRS_LIMIT
+            );
+            return Err(EINVAL);
+        }
+        let driver = device::Driver::register(module, max, bsd)?;
         Ok(Self { _driver: driver })
     }
 }

@@ -9,3 +9,4 @@ pub mod queue;
 pub mod storage;
 pub mod stream;
 pub mod termios;
+pub mod waitlist;

@@ -204,6 +204,22 @@ impl<S: Storage> ByteQueue<S> {
         (a, b)
     }
 
+    /// Moves the queued bytes to the start of the storage so that they are
+    /// one slice, and returns it (for scans that must see all pending
+    /// input at once, like flow-control lookahead).
+    pub fn make_contiguous(&mut self) -> &[u8] {
+        let cap = self.capacity();
+        if self.head != 0 {
+            if let Some(all) = self.storage.as_mut_slice().get_mut(..cap) {
+                if self.head < all.len() {
+                    all.rotate_left(self.head);
+                }
+            }
+            self.head = 0;
+        }
+        self.storage.as_slice().get(..self.len).unwrap_or(&[])
+    }
+
     /// Iterate over the queued bytes without consuming them (checkpoint
     /// serialization).
     pub fn iter(&self) -> impl Iterator<Item = u8> + '_ {

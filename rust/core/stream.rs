@@ -23,7 +23,8 @@ use super::ldterm::{Events, Ldterm, OutputSink, ReadOutcome, Stall};
 use super::queue::ByteQueue;
 use super::storage::{AllocError, Storage};
 use super::termios::{
-    Termios, TCIFLUSH, TCIOFF, TCIOFLUSH, TCION, TCOFLUSH, TCOOFF, TCOON, VSTART, VSTOP,
+    Termios, ADDRB, ISTRIP, IXON, TCIFLUSH, TCIOFF, TCIOFLUSH, TCION, TCOFLUSH, TCOOFF, TCOON,
+    VSTART, VSTOP,
 };
 
 /// Bound of the pts input queue: bytes the master wrote that ldterm has not
@@ -304,6 +305,31 @@ impl<S: Storage> OutputSink for ToMaster<'_, S> {
     }
 }
 
+/// The slave's output path into the master's head, remembering whether a
+/// push failed for lack of memory (so the writer gets `ENOMEM` instead of
+/// sleeping for room that will never come).
+struct OutputToMaster<'a, S: Storage> {
+    queue: &'a mut ByteQueue<S>,
+    no_memory: bool,
+}
+
+impl<S: Storage> OutputSink for OutputToMaster<'_, S> {
+    fn room(&self) -> usize {
+        self.queue.room()
+    }
+
+    fn push(&mut self, bytes: &[u8]) -> usize {
+        self.queue.push(bytes).unwrap_or_else(|AllocError| {
+            self.no_memory = true;
+            0
+        })
+    }
+
+    fn flush(&mut self) {
+        self.queue.clear();
+    }
+}
+
 /// Open/closed bookkeeping that decides hangup semantics, as Linux does.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Lifecycle {
@@ -421,21 +447,50 @@ impl<S: Storage> PtyPair<S> {
         fx.wake |= Wake::MASTER_READ;
     }
 
-    /// Lets ldterm take as much unprocessed input as it can.
+    /// Lets ldterm take as much unprocessed input as it can: one batch, in
+    /// `n_tty`'s terms.
+    ///
+    /// Echo follows `n_tty`'s echo buffer: it goes out at the end of the
+    /// batch, or earlier where `^Q` (or an `IXANY` restart) processes
+    /// echoes, and what is left when the batch ends with output stopped is
+    /// held. To see where that happens, input is handed to ldterm in
+    /// pieces that end at each `VSTART`/`VSTOP` byte, and a byte at a time
+    /// while output is stopped; how input is cut never changes what ldterm
+    /// does.
     fn run_input(&mut self, fx: &mut Effects) {
         let visible_before = self.master.head.visible();
+        let len_before_batch = self.master.head.read.len();
+        // Echo before this point has gone out.
+        let mut out_mark = visible_before;
         loop {
+            let stopped = self.slave.ldterm.output_stopped();
+            let t = *self.slave.ldterm.termios();
+            let strip = |c: u8| if t.iflag(ISTRIP) { c & 0x7f } else { c };
+            let is_start = |c: u8| t.iflag(IXON) && c != 0 && strip(c) == t.cc(VSTART);
+            let is_stop = |c: u8| t.iflag(IXON) && c != 0 && strip(c) == t.cc(VSTOP);
             let (front, _) = self.slave.pts.input.front_slices();
             if front.is_empty() {
                 break;
             }
+            let piece = if stopped {
+                1
+            } else {
+                front
+                    .iter()
+                    .position(|&c| is_start(c) || is_stop(c))
+                    .map_or(front.len(), |i| i.saturating_add(1))
+            };
+            let piece = front.get(..piece).unwrap_or(front);
+            let last = piece.last().copied().unwrap_or(0);
+            let len_before = self.master.head.read.len();
             let mut sink = ToMaster {
                 queue: &mut self.master.head.read,
                 keep: visible_before,
                 flushed: false,
             };
-            let r = self.slave.ldterm.receive(front, &mut sink);
+            let r = self.slave.ldterm.receive(piece, &mut sink);
             let flushed = sink.flushed;
+            let whole = r.consumed == piece.len();
             self.slave.pts.input.discard(r.consumed);
             if r.consumed > 0 {
                 fx.wake |= Wake::MASTER_WRITE;
@@ -443,27 +498,43 @@ impl<S: Storage> PtyPair<S> {
             if flushed {
                 fx.wake |= Wake::SLAVE_WRITE;
             }
+            let len_now = self.master.head.read.len();
+            if !self.slave.ldterm.output_stopped() {
+                if stopped {
+                    // Restarted by this byte: echo before it goes out.
+                    out_mark = len_before.min(len_now);
+                } else if whole && is_start(last) {
+                    // `^Q` processes echoes even when output runs.
+                    out_mark = len_now;
+                }
+            }
             self.absorb(r.events, fx);
             if r.stall == Stall::None {
                 continue;
             }
-            // Stalled: ^S/^Q further on must still act (n_tty lookahead).
-            let (front, _) = self.slave.pts.input.front_slices();
-            let ev = self.slave.ldterm.lookahead(front);
+            // Stalled: ^S/^Q further on must still act (n_tty lookahead),
+            // wherever they sit in the ring.
+            let pending = self.slave.pts.input.make_contiguous();
+            let ev = self.slave.ldterm.lookahead(pending);
+            if ev.contains(Events::START_OUTPUT) {
+                out_mark = self.master.head.read.len();
+            }
             self.absorb(ev, fx);
             if r.consumed == 0 {
                 break;
             }
         }
-        // As `n_tty` flushes its echo buffer at the end of a batch: if
-        // output is stopped now, all echo of the batch is held (with what
-        // was held before); otherwise all of it goes out.
+        // The end of the batch (`flush_echoes`): if output is stopped now,
+        // what was not out already is held; otherwise new echo goes out
+        // with the held echo before it. (A batch without echo leaves held
+        // echo alone, as `flush_echoes` does after `TCOON`.)
         let head = &mut self.master.head;
-        head.held = if self.slave.ldterm.output_stopped() {
-            head.read.len().saturating_sub(visible_before)
-        } else {
-            0
-        };
+        let len = head.read.len();
+        if self.slave.ldterm.output_stopped() {
+            head.held = len.saturating_sub(out_mark.min(len));
+        } else if len != len_before_batch || out_mark != visible_before {
+            head.held = 0;
+        }
         if head.visible() != visible_before {
             fx.wake |= Wake::MASTER_READ;
         }
@@ -556,12 +627,19 @@ impl<S: Storage> PtyPair<S> {
         if data.is_empty() {
             return Io::Done(0);
         }
-        let n = self
-            .slave
-            .ldterm
-            .process_output(data, &mut self.master.head.read);
+        // `n_tty_write` first writes out pending echo (`process_echoes`).
+        self.release_echo(fx);
+        let mut sink = OutputToMaster {
+            queue: &mut self.master.head.read,
+            no_memory: false,
+        };
+        let n = self.slave.ldterm.process_output(data, &mut sink);
         if n == 0 {
-            return Io::WouldBlock;
+            return if sink.no_memory {
+                Io::NoMemory
+            } else {
+                Io::WouldBlock
+            };
         }
         fx.wake |= Wake::MASTER_READ;
         Io::Done(n)
@@ -618,12 +696,21 @@ impl<S: Storage> PtyPair<S> {
     /// draining, so `TCSETSW` is `TCSETS`); `flush` is `TCSETSF`.
     pub fn set_termios(&mut self, mut t: Termios, flush: bool, fx: &mut Effects) {
         t.pty_fixup();
+        // `tty_set_termios` keeps `ADDRB`: only RS-485 configuration may
+        // change it, and a pty has none.
+        let old = self.slave.ldterm.termios().c_cflag;
+        t.c_cflag = (t.c_cflag & !ADDRB) | (old & ADDRB);
         if flush {
             self.flush_slave_input(fx);
             self.post_status(packet::FLUSHREAD, fx);
         }
+        let ixon_cleared = self.termios().iflag(IXON) && !t.iflag(IXON);
         let ev = self.slave.ldterm.set_termios(t);
         self.absorb(ev, fx);
+        if ixon_cleared {
+            // `n_tty_set_termios` restarts output and processes echoes.
+            self.release_echo(fx);
+        }
         // New settings may let stalled input through, or make data readable.
         self.run_input(fx);
         fx.wake |= Wake::SLAVE_READ | Wake::SLAVE_WRITE;
@@ -699,19 +786,53 @@ impl<S: Storage> PtyPair<S> {
                 self.run_input(fx);
             }
             // The STOP/START character goes to the master unprocessed, as
-            // `tty_send_xchar` writes it on a pty, even while output is
-            // stopped (held echo then comes out before it).
+            // `tty_send_xchar` writes it on a pty: past a `^S` stop (which
+            // it lifts for the moment: START then STOP in packet mode),
+            // ahead of held echo, and not at all after `TCOOFF`.
             TCIOFF | TCION => {
                 let cc = if action == TCIOFF { VSTOP } else { VSTART };
                 let c = self.slave.ldterm.termios().cc(cc);
-                self.master.head.held = 0;
-                if c != 0 && self.master.head.read.push(&[c]) == Ok(1) {
+                if c == 0 || self.slave.ldterm.save().tco_stopped {
+                    return Ok(());
+                }
+                if self.slave.ldterm.output_stopped() {
+                    self.post_status(packet::START, fx);
+                    self.post_status(packet::STOP, fx);
+                }
+                if self.push_before_held(c) {
                     fx.wake |= Wake::MASTER_READ;
                 }
             }
             _ => return Err(RequestError::Invalid),
         }
         Ok(())
+    }
+
+    /// `process_echoes`: held echo goes out unless output is stopped.
+    fn release_echo(&mut self, fx: &mut Effects) {
+        if self.master.head.held > 0 && !self.slave.ldterm.output_stopped() {
+            self.master.head.held = 0;
+            fx.wake |= Wake::MASTER_READ;
+        }
+    }
+
+    /// Queues `c` for the master in front of the held echo.
+    fn push_before_held(&mut self, c: u8) -> bool {
+        let read = &mut self.master.head.read;
+        let at = read.len().saturating_sub(self.master.head.held);
+        if read.push(&[c]) != Ok(1) {
+            return false;
+        }
+        let mut i = read.len().saturating_sub(1);
+        while i > at {
+            let prev = i.saturating_sub(1);
+            if let Some(b) = read.get(prev) {
+                read.set(i, b);
+            }
+            i = prev;
+        }
+        read.set(at, c);
+        true
     }
 
     /// `TCXONC` on the master.
@@ -722,6 +843,9 @@ impl<S: Storage> PtyPair<S> {
                 self.master.ptm.output_stopped = false;
                 fx.wake |= Wake::MASTER_WRITE;
             }
+            // Dropped while the master's output is stopped (`TCOOFF`), as
+            // the pty write of `tty_send_xchar` then takes nothing.
+            TCIOFF | TCION if self.master.ptm.output_stopped => {}
             TCIOFF | TCION => {
                 let cc = if action == TCIOFF { VSTOP } else { VSTART };
                 // The master's own termios is raw; its c_cc are the defaults.

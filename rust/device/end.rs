@@ -8,16 +8,19 @@
 //! User copies happen outside the lock, through a bounce buffer.
 
 use super::pair::{Pair, Streams};
+use crate::pty_core::ldterm::{ReadDecision, ReadPolicy};
 use crate::pty_core::stream::{Effects, Io, Ready, RequestError, Winsize};
 use crate::pty_core::termios::{Termios, ICANON};
-use crate::pty_core::ldterm::{ReadDecision, ReadPolicy};
 use crate::seam::file::File;
 use crate::seam::poll::{events::*, PollTable};
 use crate::seam::process::ProcessGroup;
 use crate::uapi::*;
 use kernel::{
     prelude::*,
-    sync::{lock::{mutex::MutexBackend, Guard}, CondVarTimeoutResult},
+    sync::{
+        lock::{mutex::MutexBackend, Guard},
+        CondVarTimeoutResult,
+    },
     time::msecs_to_jiffies,
     uaccess::{UserSlice, UserSliceReader, UserSliceWriter},
 };
@@ -88,7 +91,12 @@ fn wait(pair: &Pair, guard: &mut Guard<'_, Streams, MutexBackend>) -> Result {
 }
 
 /// `read(2)` on either end.
-pub(crate) fn read(pair: &Pair, end: End, file: &File, writer: &mut UserSliceWriter) -> Result<usize> {
+pub(crate) fn read(
+    pair: &Pair,
+    end: End,
+    file: &File,
+    writer: &mut UserSliceWriter,
+) -> Result<usize> {
     let want = writer.len();
     if want == 0 {
         return Ok(0);
@@ -179,7 +187,10 @@ fn read_slave(pair: &Pair, file: &File, buf: &mut [u8]) -> Result<usize> {
             Some(left) if !(restart_on_byte && got > 0) => left,
             _ => full,
         };
-        match pair.waiters.wait_interruptible_timeout(&mut guard, left as _) {
+        match pair
+            .waiters
+            .wait_interruptible_timeout(&mut guard, left as _)
+        {
             CondVarTimeoutResult::Timeout => timer_expired = true,
             CondVarTimeoutResult::Woken { jiffies } => remaining = Some(jiffies as usize),
             CondVarTimeoutResult::Signal { .. } => return interrupted(copied),
@@ -189,7 +200,12 @@ fn read_slave(pair: &Pair, file: &File, buf: &mut [u8]) -> Result<usize> {
 
 /// `write(2)` on either end: blocks until everything is taken (or a
 /// signal, or `O_NONBLOCK`), returning a partial count when some went.
-pub(crate) fn write(pair: &Pair, end: End, file: &File, reader: &mut UserSliceReader) -> Result<usize> {
+pub(crate) fn write(
+    pair: &Pair,
+    end: End,
+    file: &File,
+    reader: &mut UserSliceReader,
+) -> Result<usize> {
     let total = reader.len();
     let mut bounce = Bounce::new(total)?;
     let buf = bounce.as_mut();
@@ -273,14 +289,16 @@ fn baud_rate(code: u32) -> u32 {
         0, 50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800, 9600, 19200, 38400,
     ];
     const HIGH: [u32; 15] = [
-        57600, 115200, 230400, 460800, 500000, 576000, 921600, 1000000, 1152000, 1500000,
-        2000000, 2500000, 3000000, 3500000, 4000000,
+        57600, 115200, 230400, 460800, 500000, 576000, 921600, 1000000, 1152000, 1500000, 2000000,
+        2500000, 3000000, 3500000, 4000000,
     ];
     const CBAUDEX: u32 = 0o010000;
     if code & CBAUDEX == 0 {
         RATES.get((code & 0o17) as usize).copied().unwrap_or(0)
     } else {
-        HIGH.get(((code & 0o17) as usize).wrapping_sub(1)).copied().unwrap_or(0)
+        HIGH.get(((code & 0o17) as usize).wrapping_sub(1))
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -290,7 +308,12 @@ pub(crate) fn tty_ioctl(pair: &Pair, end: End, cmd: u32, arg: usize) -> Result<i
     match cmd {
         TCGETS | TCGETS2 => {
             let t = pair.streams.lock().pty.termios();
-            let mut w = user(if cmd == TCGETS { Termios::SIZE } else { Termios::SIZE + 8 }).writer();
+            let mut w = user(if cmd == TCGETS {
+                Termios::SIZE
+            } else {
+                Termios::SIZE + 8
+            })
+            .writer();
             w.write_slice(&t.to_bytes())?;
             if cmd == TCGETS2 {
                 let speed = baud_rate(t.c_cflag & 0o010017);
@@ -305,7 +328,9 @@ pub(crate) fn tty_ioctl(pair: &Pair, end: End, cmd: u32, arg: usize) -> Result<i
             let t = Termios::from_bytes(&bytes);
             let mut guard = pair.streams.lock();
             let mut fx = Effects::default();
-            guard.pty.set_termios(t, cmd == TCSETSF || cmd == TCSETSF2, &mut fx);
+            guard
+                .pty
+                .set_termios(t, cmd == TCSETSF || cmd == TCSETSF2, &mut fx);
             pair.settle(&guard, fx);
             Ok(0)
         }
@@ -398,6 +423,15 @@ pub(crate) fn tty_ioctl(pair: &Pair, end: End, cmd: u32, arg: usize) -> Result<i
         }
         _ => Err(ENOTTY),
     }
+}
+
+/// The slave's ioctls: a hung-up slave answers like Linux's
+/// `hung_up_tty_ioctl`.
+pub(crate) fn slave_ioctl(pair: &Pair, cmd: u32, arg: usize) -> Result<isize> {
+    if pair.streams.lock().pty.life.master_closed {
+        return Err(if cmd == TIOCSPGRP { ENOTTY } else { EIO });
+    }
+    tty_ioctl(pair, End::Slave, cmd, arg)
 }
 
 /// Whether `end` was made exclusive (`TIOCEXCL`).

@@ -36,13 +36,16 @@ impl FileOperations for MasterDevice {
     type Open = Arc<Pair>;
 
     fn open(&self, _minor: u32, _file: &File) -> Result<Arc<Pair>> {
-        self.table.allocate()
+        let pair = self.table.allocate()?;
+        pair.streams.lock().master_open = true;
+        Ok(pair)
     }
 
     fn release(&self, pair: Arc<Pair>, _file: &File) {
         {
             let mut guard = pair.streams.lock();
             let mut fx = Effects::default();
+            guard.master_open = false;
             guard.pty.master_released(&mut fx);
             pair.settle(&guard, fx);
         }
@@ -68,41 +71,50 @@ impl FileOperations for MasterDevice {
                 user(4).writer().write(&pair.index)?;
                 Ok(0)
             }
-            uapi::TIOCSPTLCK => {
-                let lock: i32 = user(4).reader().read()?;
-                pair.set_locked(lock != 0);
-                Ok(0)
-            }
-            uapi::TIOCGPTLCK => {
-                user(4).writer().write(&i32::from(pair.is_locked()))?;
-                Ok(0)
-            }
-            uapi::TIOCPKT => {
-                let on: i32 = user(4).reader().read()?;
-                pair.streams.lock().pty.set_packet(on != 0);
-                Ok(0)
-            }
-            uapi::TIOCGPKT => {
-                let on = pair.streams.lock().pty.master.ptm.packet;
-                user(4).writer().write(&i32::from(on))?;
-                Ok(0)
-            }
-            uapi::TIOCSIG => {
-                let sig = arg as i32;
-                if sig <= 0 || sig > NSIG {
-                    return Err(EINVAL);
-                }
-                if let Some(fg) = &pair.streams.lock().foreground {
-                    fg.signal(sig);
-                }
-                Ok(0)
-            }
             uapi::TIOCGPTPEER => {
                 let path = CString::try_from_fmt(fmt!("{}/{}", uapi::PTS_DIR, pair.index))?;
                 let fd = open_fd(&path, arg as u32)?;
                 Ok(fd as isize)
             }
-            _ => end::tty_ioctl(&pair, End::Master, cmd, arg),
+            _ => pty_ioctl(&pair, cmd, arg)
+                .unwrap_or_else(|| end::tty_ioctl(&pair, End::Master, cmd, arg)),
         }
     }
+}
+
+/// The pty-driver ioctls of a master, AT&T or BSD (Linux's
+/// `pty_bsd_ioctl`); `None` when `cmd` is not one of them.
+pub(crate) fn pty_ioctl(pair: &Pair, cmd: u32, arg: usize) -> Option<Result<isize>> {
+    let user = |len| UserSlice::new(arg, len);
+    let r = match cmd {
+        uapi::TIOCSPTLCK => user(4).reader().read::<i32>().map(|lock| {
+            pair.set_locked(lock != 0);
+            0
+        }),
+        uapi::TIOCGPTLCK => user(4)
+            .writer()
+            .write(&i32::from(pair.is_locked()))
+            .map(|()| 0),
+        uapi::TIOCPKT => user(4).reader().read::<i32>().map(|on| {
+            pair.streams.lock().pty.set_packet(on != 0);
+            0
+        }),
+        uapi::TIOCGPKT => {
+            let on = pair.streams.lock().pty.master.ptm.packet;
+            user(4).writer().write(&i32::from(on)).map(|()| 0)
+        }
+        uapi::TIOCSIG => {
+            let sig = arg as i32;
+            if sig <= 0 || sig > NSIG {
+                Err(EINVAL)
+            } else {
+                if let Some(fg) = &pair.streams.lock().foreground {
+                    fg.signal(sig);
+                }
+                Ok(0)
+            }
+        }
+        _ => return None,
+    };
+    Some(r)
 }

@@ -24,6 +24,9 @@ use kernel::{
 
 /// The state behind a pair's lock.
 pub(crate) struct Streams {
+    /// A master file is open (BSD pairs reopen their master; AT&T masters
+    /// are open from creation to unlink).
+    pub(crate) master_open: bool,
     /// Both streams and every byte in flight between them.
     pub(crate) pty: PtyPair<KernelStorage>,
     /// The slave's foreground process group (`TIOCSPGRP`), which receives
@@ -33,15 +36,28 @@ pub(crate) struct Streams {
     pub(crate) exclusive: [bool; 2],
 }
 
+impl Streams {
+    pub(crate) fn new() -> Self {
+        Self {
+            master_open: false,
+            pty: PtyPair::new(KernelStorage::new),
+            foreground: None,
+            exclusive: [false; 2],
+        }
+    }
+}
+
 /// One pty.
 #[pin_data(PinnedDrop)]
 pub(crate) struct Pair {
+    /// Slave index (AT&T) or BSD pair number.
     pub(crate) index: u32,
-    /// The slave cannot be opened while set (TIOCSPTLCK); a fresh pair is
-    /// locked, as on Linux, until the master unlocks it.
+    /// The slave cannot be opened while set (TIOCSPTLCK); a fresh AT&T pair
+    /// is locked, as on Linux, until the master unlocks it.
     locked: AtomicBool,
-    /// Gives the index back when the last end drops the pair.
-    table: Arc<PairTable>,
+    /// AT&T pairs: the table that gets the index back when the last end
+    /// drops the pair. BSD pairs live as long as the module: `None`.
+    table: Option<Arc<PairTable>>,
     /// One lock for both streams: every operation touches both ends
     /// (echo, output, flow control), so one lock keeps the data path free
     /// of lock ordering. Never held across a user copy.
@@ -56,6 +72,23 @@ pub(crate) struct Pair {
 }
 
 impl Pair {
+    /// A fresh pair: AT&T when `table` is given (locked, index owned by
+    /// the table), BSD otherwise (unlocked).
+    pub(crate) fn new(index: u32, table: Option<Arc<PairTable>>) -> Result<Arc<Self>> {
+        let locked = table.is_some();
+        Arc::pin_init(
+            pin_init!(Pair {
+                index,
+                locked: AtomicBool::new(locked),
+                table,
+                streams <- new_mutex!(Streams::new(), "ckpt_pty::Pair::streams"),
+                waiters <- new_condvar!("ckpt_pty::Pair::waiters"),
+                pollers <- PollQueue::new(c_str!("ckpt_pty::Pair::pollers"), static_lock_class!()),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
     pub(crate) fn is_locked(&self) -> bool {
         self.locked.load(Ordering::Acquire)
     }
@@ -112,7 +145,9 @@ const SIGWINCH: i32 = 28;
 #[pinned_drop]
 impl PinnedDrop for Pair {
     fn drop(self: Pin<&mut Self>) {
-        self.table.release_index(self.index as usize);
+        if let Some(table) = &self.table {
+            table.release_index(self.index as usize);
+        }
     }
 }
 
@@ -201,25 +236,7 @@ impl PairTable {
         let index = u32::try_from(index).map_err(|_| ENXIO)?;
         let name = CString::try_from_fmt(fmt!("ckpt/pts/{}", index))?;
         let node = DeviceNode::create(&self.class, mkdev(self.slave_major, index), &name)?;
-        let pair = Arc::pin_init(
-            pin_init!(Pair {
-                index,
-                locked: AtomicBool::new(true),
-                table: self.clone(),
-                streams <- new_mutex!(
-                    Streams {
-                        pty: PtyPair::new(KernelStorage::new),
-                        foreground: None,
-                        exclusive: [false; 2],
-                    },
-                    "ckpt_pty::Pair::streams"
-                ),
-                waiters <- new_condvar!("ckpt_pty::Pair::waiters"),
-                pollers <- PollQueue::new(c_str!("ckpt_pty::Pair::pollers"), static_lock_class!()),
-            }),
-            GFP_KERNEL,
-        );
-        match pair {
+        match Pair::new(index, Some(self.clone())) {
             Ok(pair) => Ok(Slot {
                 pair,
                 _slave_node: node,

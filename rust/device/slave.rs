@@ -5,7 +5,6 @@ use super::end::{self, End};
 use super::pair::{Pair, PairTable};
 use crate::pty_core::stream::Effects;
 use crate::seam::{chrdev::FileOperations, file::File, poll::PollTable, process};
-use crate::uapi;
 use kernel::{
     prelude::*,
     sync::{Arc, ArcBorrow},
@@ -70,10 +69,6 @@ impl FileOperations for SlaveDevice {
     }
 
     fn ioctl(pair: ArcBorrow<'_, Pair>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        // A hung-up slave answers like Linux's hung_up_tty_ioctl.
-        if pair.streams.lock().pty.life.master_closed {
-            return Err(if cmd == uapi::TIOCSPGRP { ENOTTY } else { EIO });
-        }
-        end::tty_ioctl(&pair, End::Slave, cmd, arg)
+        end::slave_ioctl(&pair, cmd, arg)
     }
 }

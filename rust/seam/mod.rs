@@ -13,6 +13,7 @@
 pub(crate) mod chrdev;
 pub(crate) mod file;
 pub(crate) mod kunit;
+pub(crate) mod param;
 pub(crate) mod poll;
 pub(crate) mod process;
 pub(crate) mod storage;

@@ -3,10 +3,23 @@
 //! one KTAP document, exit non-zero on failure.
 //!
 //! Usage: `ckpt-guest-tests [FILTER]` runs the tests whose name contains FILTER.
+//!
+//! Environment (mostly for running on a host, which has only native ptys):
+//! - `CKPT_GUEST_NATIVE_ONLY=1`: differential scripts run twice on the
+//!   native pty instead of native vs ckpt, e.g.
+//!   `CKPT_GUEST_NATIVE_ONLY=1 cargo run -p ckpt_guest_tests -- diff_`;
+//! - `CKPT_GUEST_VERBOSE=1`: print each script's native transcript;
+//! - `CKPT_GUEST_QUIET_MS=N`: settle quiet period instead of calibrating it;
+//! - `CKPT_GUEST_SHELL=path`: the shell of `prog_sh_interactive`.
 
 mod ktap;
+mod pty;
+mod script;
 mod sys;
 mod tests_device;
+mod tests_differential;
+mod tests_modes;
+mod tests_programs;
 
 #[path = "../../../../rust/uapi.rs"]
 #[allow(dead_code)]
@@ -14,6 +27,13 @@ mod uapi;
 
 fn main() {
     let filter = std::env::args().nth(1);
-    let failed = ktap::run("ckpt_pty_guest", tests_device::TESTS, filter.as_deref());
+    let tests = [
+        tests_device::TESTS,
+        tests_differential::TESTS,
+        tests_modes::TESTS,
+        tests_programs::TESTS,
+    ]
+    .concat();
+    let failed = ktap::run("ckpt_pty_guest", &tests, filter.as_deref());
     std::process::exit(if failed == 0 { 0 } else { 1 });
 }

@@ -4,21 +4,48 @@
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, Once};
+use std::time::{Duration, Instant};
 
 /// The errno of a failed call, as a name for readable failures.
 pub fn errno_name(e: &io::Error) -> String {
     match e.raw_os_error() {
-        Some(libc::EIO) => "EIO".into(),
-        Some(libc::ENOENT) => "ENOENT".into(),
-        Some(libc::ENOTTY) => "ENOTTY".into(),
-        Some(libc::EFAULT) => "EFAULT".into(),
-        Some(libc::EBUSY) => "EBUSY".into(),
-        Some(libc::EAGAIN) => "EAGAIN".into(),
-        Some(libc::EINVAL) => "EINVAL".into(),
-        Some(libc::ENXIO) => "ENXIO".into(),
-        Some(n) => format!("errno {n}"),
+        Some(n) => errno_str(n),
         None => e.to_string(),
     }
+}
+
+/// The symbolic name of an errno value.
+pub fn errno_str(n: i32) -> String {
+    let name = match n {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::ESRCH => "ESRCH",
+        libc::EINTR => "EINTR",
+        libc::EIO => "EIO",
+        libc::ENXIO => "ENXIO",
+        libc::EBADF => "EBADF",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EFAULT => "EFAULT",
+        libc::EBUSY => "EBUSY",
+        libc::ENODEV => "ENODEV",
+        libc::EINVAL => "EINVAL",
+        libc::ENOTTY => "ENOTTY",
+        libc::ENOSPC => "ENOSPC",
+        libc::EPIPE => "EPIPE",
+        libc::ENOSYS => "ENOSYS",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        _ => return format!("errno {n}"),
+    };
+    name.to_string()
+}
+
+/// The errno of the last failed call, as a name.
+pub fn last_errno() -> String {
+    errno_name(&io::Error::last_os_error())
 }
 
 pub fn open(path: &str, flags: i32) -> io::Result<OwnedFd> {
@@ -73,4 +100,141 @@ pub fn sh(cmd: &str) -> (i32, String) {
         }
         Err(e) => (-1, e.to_string()),
     }
+}
+
+/// ioctl whose argument is a plain integer (TCFLSH, TCXONC, TIOCSCTTY...).
+pub fn ioctl_val(fd: &OwnedFd, cmd: u32, arg: usize) -> io::Result<i32> {
+    // SAFETY: the argument is passed by value; no memory is shared.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), cmd as _, arg) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+/// The `revents` of one `poll(2)` on `fd` for `events`; 0 on timeout.
+/// A negative `timeout_ms` waits forever (callers never do).
+pub fn poll_events(fd: &OwnedFd, events: i16, timeout_ms: i32) -> io::Result<i16> {
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(p.revents)
+    }
+}
+
+/// One `read(2)` of at most `n` bytes.
+pub fn read_once(fd: &OwnedFd, n: usize) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; n];
+    // SAFETY: `buf` is valid for `n` bytes.
+    let r = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), n) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    buf.truncate(r as usize);
+    Ok(buf)
+}
+
+/// One `write(2)`; returns how much was taken.
+pub fn write_once(fd: &OwnedFd, data: &[u8]) -> io::Result<usize> {
+    // SAFETY: `data` is valid for its length.
+    let r = unsafe { libc::write(fd.as_raw_fd(), data.as_ptr().cast(), data.len()) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// Sets or clears `O_NONBLOCK` on the open file description.
+pub fn set_nonblocking(fd: &OwnedFd, on: bool) -> io::Result<()> {
+    // SAFETY: F_GETFL/F_SETFL on a valid descriptor.
+    unsafe {
+        let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        if flags < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let flags = if on {
+            flags | libc::O_NONBLOCK
+        } else {
+            flags & !libc::O_NONBLOCK
+        };
+        if libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// The signal that interrupts a blocking call at its deadline. Its handler
+/// does nothing and is installed without `SA_RESTART`, so a blocked
+/// `read`/`write`/`poll` returns (`EINTR`, or the partial count the kernel
+/// has by then).
+const DEADLINE_SIGNAL: i32 = libc::SIGUSR2;
+
+extern "C" fn on_deadline_signal(_: i32) {}
+
+fn install_deadline_handler() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: installing a handler that does nothing is always sound.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_deadline_signal as *const () as usize;
+            sa.sa_flags = 0;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(DEADLINE_SIGNAL, &sa, std::ptr::null_mut());
+        }
+    });
+}
+
+/// Runs `op` (a blocking system call) on this thread, interrupting it with a
+/// signal if it is still running after `deadline`. Returns the result and
+/// whether the deadline passed. The signal is repeated every 20 ms until
+/// `op` returns, in case the first one arrived just before the call blocked.
+pub fn with_deadline<R>(deadline: Duration, op: impl FnOnce() -> R) -> (R, bool) {
+    install_deadline_handler();
+    // SAFETY: pthread_self has no preconditions.
+    let target = unsafe { libc::pthread_self() };
+    let done = Arc::new((Mutex::new(false), Condvar::new()));
+    let fired = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let watchdog = {
+        let done = Arc::clone(&done);
+        let fired = Arc::clone(&fired);
+        std::thread::spawn(move || {
+            let (lock, cv) = &*done;
+            let mut finished = lock.lock().unwrap_or_else(|e| e.into_inner());
+            // Checked before every wait: `op` may be done before we start.
+            while !*finished {
+                let wait = deadline
+                    .checked_sub(start.elapsed())
+                    .unwrap_or(Duration::from_millis(20));
+                finished = cv
+                    .wait_timeout(finished, wait)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+                if !*finished && start.elapsed() >= deadline {
+                    fired.store(true, Ordering::SeqCst);
+                    // SAFETY: `target` is alive: it waits for us below.
+                    unsafe { libc::pthread_kill(target, DEADLINE_SIGNAL) };
+                }
+            }
+        })
+    };
+    let result = op();
+    {
+        let (lock, cv) = &*done;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cv.notify_one();
+    }
+    let _ = watchdog.join();
+    (result, fired.load(Ordering::SeqCst))
 }
