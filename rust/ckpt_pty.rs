@@ -19,6 +19,7 @@ pub mod pty_core;
 mod seam;
 #[allow(dead_code)]
 pub mod uapi;
+mod uapi_bytes;
 
 module! {
     type: CkptPty,

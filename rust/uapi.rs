@@ -71,3 +71,224 @@ pub const TIOCGPTLCK: u32 = 0x8004_5439;
 pub const TIOCGEXCL: u32 = 0x8004_5440;
 /// Open the slave from its master and return the new fd.
 pub const TIOCGPTPEER: u32 = 0x5441;
+
+// ckpt_pty's own ioctls (type 0xC7), on either end of a pair.
+
+/// The ioctl type of ckpt_pty's own commands.
+pub const CKPT_IOC_TYPE: u32 = 0xC7;
+
+const fn ioc(dir: u32, nr: u32, size: usize) -> u32 {
+    (dir << 30) | ((size as u32) << 16) | (CKPT_IOC_TYPE << 8) | nr
+}
+const IOC_NONE: u32 = 0;
+const IOC_WRITE: u32 = 1;
+const IOC_READ: u32 = 2;
+
+/// Freeze this end's stream: no data moves on either end until thawed.
+pub const CKPT_FREEZE: u32 = ioc(IOC_NONE, 1, 0);
+/// Thaw this end's stream.
+pub const CKPT_THAW: u32 = ioc(IOC_NONE, 2, 0);
+/// Read this stream's [`StreamStatus`].
+pub const CKPT_STATUS: u32 = ioc(IOC_READ, 3, core::mem::size_of::<StreamStatus>());
+
+/// [`StreamStatus::support`]: every module of the stream can be checkpointed.
+pub const CKPT_SUPPORT_CHECKPOINT: u32 = 1;
+/// [`StreamStatus::support`]: the stream can be restarted from an image.
+pub const CKPT_SUPPORT_RESTART: u32 = 2;
+
+/// [`StreamStatus::frozen`] bits.
+pub const CKPT_FROZEN_MASTER: u32 = 1;
+/// The slave stream is frozen.
+pub const CKPT_FROZEN_SLAVE: u32 = 2;
+
+/// [`StreamStatus::last_op`] values.
+pub const CKPT_OP_NONE: u32 = 0;
+/// Last operation: freeze.
+pub const CKPT_OP_FREEZE: u32 = 1;
+/// Last operation: thaw.
+pub const CKPT_OP_THAW: u32 = 2;
+/// Last operation: checkpoint.
+pub const CKPT_OP_CHECKPOINT: u32 = 3;
+/// Last operation: restart.
+pub const CKPT_OP_RESTART: u32 = 4;
+
+/// Status and statistics of one stream (`CKPT_STATUS`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamStatus {
+    /// `CKPT_SUPPORT_*` bits.
+    pub support: u32,
+    /// `CKPT_FROZEN_*` bits of the pair.
+    pub frozen: u32,
+    /// `CKPT_OP_*` of the last checkpoint-related operation on this stream.
+    pub last_op: u32,
+    /// The pair's index (AT&T slave index, or BSD pair number).
+    pub index: u32,
+    /// 1 for the master stream, 2 for the slave stream.
+    pub end: u32,
+    /// 0 AT&T, 1 BSD.
+    pub mode: u32,
+    /// Bytes waiting for the master's reader.
+    pub to_master: u32,
+    /// Bytes on their way to the slave's reader (unprocessed and processed).
+    pub to_slave: u32,
+    /// Checkpoints taken of this stream.
+    pub checkpoints: u64,
+    /// Restarts of this stream.
+    pub restarts: u64,
+    /// Image bytes produced by checkpoints of this stream.
+    pub checkpoint_bytes: u64,
+    /// Image bytes consumed by restarts of this stream.
+    pub restart_bytes: u64,
+}
+
+/// Path of the control device (restart sessions, global status).
+pub const CONTROL_PATH: &str = "/dev/ckpt/control";
+
+/// Checkpoint this end's stream into a user buffer ([`CheckpointArg`]).
+pub const CKPT_CHECKPOINT: u32 = ioc(
+    IOC_READ | IOC_WRITE,
+    4,
+    core::mem::size_of::<CheckpointArg>(),
+);
+/// Give this end its restart image ([`RestartArg`]): inside a restart
+/// session for AT&T pairs, directly for BSD pairs.
+pub const CKPT_RESTART: u32 = ioc(IOC_WRITE, 5, core::mem::size_of::<RestartArg>());
+
+/// [`CheckpointArg::flags`]: leave the stream frozen afterwards (the
+/// departure side of a migration).
+pub const CKPT_LEAVE_FROZEN: u32 = 1;
+
+/// Argument of [`CKPT_CHECKPOINT`]. With `buf_len` 0 it only reports the
+/// size needed in `image_len`; a too small buffer gives `ERANGE` (and the
+/// size). The stream is frozen for the checkpoint and thawed afterwards
+/// unless [`CKPT_LEAVE_FROZEN`] (or it was frozen before).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CheckpointArg {
+    /// User address of the image buffer.
+    pub buf: u64,
+    /// Its size in bytes.
+    pub buf_len: u32,
+    /// `CKPT_LEAVE_FROZEN`.
+    pub flags: u32,
+    /// Identifies the checkpoint (stored in the image's status block).
+    pub checkpoint_id: u64,
+    /// Out: bytes written, or needed.
+    pub image_len: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
+}
+
+/// Argument of [`CKPT_RESTART`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RestartArg {
+    /// User address of the image.
+    pub buf: u64,
+    /// Its length.
+    pub buf_len: u32,
+    /// Reserved, zero.
+    pub flags: u32,
+}
+
+/// Begin a restart session on the control device ([`SessionArg`] with
+/// [`RestartEntry`] records): claims every listed index (`EBUSY` if one is
+/// held) and creates the pairs frozen, so their ends can be opened in any
+/// order — slaves at `/dev/ckpt/pts/N`, masters with [`CKPT_OPEN_MASTER`].
+pub const CKPT_SESSION_BEGIN: u32 = ioc(IOC_WRITE, 16, core::mem::size_of::<SessionArg>());
+/// Commit the session: succeeds when every expected end (and socket) was
+/// restored; otherwise fails with `ENXIO`, fills the orphan records and
+/// rolls the session back.
+pub const CKPT_SESSION_COMMIT: u32 =
+    ioc(IOC_READ | IOC_WRITE, 17, core::mem::size_of::<CommitArg>());
+/// Abort the session: every pair it created is hung up and removed.
+pub const CKPT_SESSION_ABORT: u32 = ioc(IOC_NONE, 18, 0);
+/// Open the master of a pair of the session at its original index; returns
+/// the new file descriptor (an open file of `/dev/ckpt/ptmx`).
+pub const CKPT_OPEN_MASTER: u32 = ioc(IOC_WRITE, 19, core::mem::size_of::<OpenMasterArg>());
+/// Read the module's [`GlobalStatus`].
+pub const CKPT_GLOBAL_STATUS: u32 = ioc(IOC_READ, 20, core::mem::size_of::<GlobalStatus>());
+
+/// [`RestartEntry::ends`] bits.
+pub const CKPT_END_MASTER: u32 = 1;
+/// The slave end is expected.
+pub const CKPT_END_SLAVE: u32 = 2;
+
+/// One expected pair of a restart session.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RestartEntry {
+    /// The pair's original index.
+    pub index: u32,
+    /// `CKPT_END_*` bits: which ends will be restored.
+    pub ends: u32,
+}
+
+/// Argument of [`CKPT_SESSION_BEGIN`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionArg {
+    /// User address of `count` [`RestartEntry`] records.
+    pub entries: u64,
+    /// Number of records.
+    pub count: u32,
+    /// Reserved, zero.
+    pub flags: u32,
+}
+
+/// Size of one orphan record written by a failed commit: `u32 index; u16
+/// kind (1 master, 2 slave, 3 socket); u16 reserved; socket identity`.
+pub const ORPHAN_RECORD_LEN: usize = 52;
+
+/// Argument of [`CKPT_SESSION_COMMIT`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CommitArg {
+    /// User address for orphan records.
+    pub orphans: u64,
+    /// Room for this many records.
+    pub orphans_cap: u32,
+    /// Out: number of orphans (all of them, even beyond `orphans_cap`).
+    pub orphans_count: u32,
+}
+
+/// Argument of [`CKPT_OPEN_MASTER`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpenMasterArg {
+    /// The pair's index.
+    pub index: u32,
+    /// Open flags (`O_RDWR`, `O_NONBLOCK`, `O_CLOEXEC`...).
+    pub flags: u32,
+}
+
+/// Module-wide status ([`CKPT_GLOBAL_STATUS`]).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GlobalStatus {
+    /// Image format version this module writes and reads.
+    pub format_version: u32,
+    /// Live AT&T pairs.
+    pub pairs: u32,
+    /// `max_pairs` parameter.
+    pub max_pairs: u32,
+    /// `bsd_pairs` parameter.
+    pub bsd_pairs: u32,
+    /// 1 while a restart session is open.
+    pub session_active: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
+    /// Checkpoints taken since load.
+    pub checkpoints: u64,
+    /// Stream restarts since load.
+    pub restarts: u64,
+    /// Image bytes written since load.
+    pub checkpoint_bytes: u64,
+    /// Image bytes consumed since load.
+    pub restart_bytes: u64,
+    /// Sessions committed since load.
+    pub sessions_committed: u64,
+    /// Sessions rolled back (failed commit or abort) since load.
+    pub sessions_rolled_back: u64,
+}

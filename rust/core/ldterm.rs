@@ -500,6 +500,34 @@ impl LdtermState {
         out
     }
 
+    /// Whether this state fits processed input of `input_len` bytes whose
+    /// complete lines have `line_lengths` (oldest first): the consistency
+    /// checks of [`Ldterm::restore`], without changing anything.
+    pub fn fits(&self, input_len: usize, line_lengths: impl Iterator<Item = u16>) -> bool {
+        let Ok(readable) = usize::try_from(self.readable) else {
+            return false;
+        };
+        let (mut count, mut total, mut empty_line) = (0usize, 0usize, false);
+        for l in line_lengths {
+            count = count.saturating_add(1);
+            total = total.saturating_add(usize::from(l));
+            empty_line |= l == 0;
+        }
+        input_len <= INPUT_BOUND
+            && readable <= input_len
+            && count <= LINES_BOUND / 2
+            && if self.termios.lflag(ICANON) {
+                total == readable && !empty_line
+            } else {
+                count == 0 && readable == input_len
+            }
+            && (!self.tco_stopped || self.output_stopped)
+            && match self.partial {
+                Partial::Reprint(p) => usize::from(p) <= input_len.saturating_sub(readable),
+                Partial::None => true,
+            }
+    }
+
     /// Decode [`Self::to_bytes`]; `None` if short or malformed.
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
         let termios = Termios::from_slice(bytes)?;
@@ -1599,32 +1627,43 @@ impl<S: Storage> Ldterm<S> {
         input: &[u8],
         line_lengths: &[u16],
     ) -> Result<(), RestoreError> {
-        let readable = usize::try_from(state.readable).map_err(|_| RestoreError::Inconsistent)?;
-        let canon = state.termios.lflag(ICANON);
-        let total: usize = line_lengths.iter().map(|&l| usize::from(l)).sum();
-        let consistent = input.len() <= INPUT_BOUND
-            && readable <= input.len()
-            && line_lengths.len() <= LINES_BOUND / 2
-            && if canon {
-                total == readable && line_lengths.iter().all(|&l| l > 0)
-            } else {
-                line_lengths.is_empty() && readable == input.len()
-            }
-            && (!state.tco_stopped || state.output_stopped)
-            && match state.partial {
-                Partial::Reprint(p) => usize::from(p) <= input.len().saturating_sub(readable),
-                _ => true,
-            };
-        if !consistent {
+        self.restore_parts(state, &[input], line_lengths.iter().copied())
+    }
+
+    /// [`Self::restore`] with the processed input given in pieces (e.g. the
+    /// readable bytes and the half-typed line, which a checkpoint image
+    /// keeps apart) and the line lengths from any iterator. Memory is
+    /// reserved before anything changes: a line discipline that holds no
+    /// input is left exactly as it was on error; one that does loses its
+    /// input only if the new state's memory cannot be had.
+    pub fn restore_parts(
+        &mut self,
+        state: &LdtermState,
+        input: &[&[u8]],
+        line_lengths: impl Iterator<Item = u16> + Clone,
+    ) -> Result<(), RestoreError> {
+        let input_len = input
+            .iter()
+            .try_fold(0usize, |n, p| n.checked_add(p.len()))
+            .ok_or(RestoreError::Inconsistent)?;
+        if !state.fits(input_len, line_lengths.clone()) {
             return Err(RestoreError::Inconsistent);
         }
-        self.flush_input();
-        if self.input.push(input) != Ok(input.len()) {
+        let readable = usize::try_from(state.readable).map_err(|_| RestoreError::Inconsistent)?;
+        let lines_len = line_lengths.clone().count().saturating_mul(2);
+        if !self.input.is_empty() || !self.lines.is_empty() {
             self.flush_input();
+        }
+        if self.input.try_reserve(input_len).is_err() || self.lines.try_reserve(lines_len).is_err()
+        {
+            self.input.shrink_if_empty();
+            self.lines.shrink_if_empty();
             return Err(RestoreError::NoMemory);
         }
-        self.lines
-            .try_reserve(line_lengths.len().saturating_mul(2))?;
+        // Reserved: these pushes cannot fail.
+        for piece in input {
+            let _ = self.input.push(piece);
+        }
         for l in line_lengths {
             let _ = self.lines.push(&l.to_le_bytes());
         }

@@ -3,6 +3,8 @@
 //! allocation on the data path. Files refer to each other with `super::` so
 //! they compile both as this module of the kernel crate and as the host crate.
 
+pub mod checkpoint;
+pub mod image;
 pub mod index;
 pub mod ldterm;
 pub mod queue;

@@ -342,6 +342,24 @@ pub struct Lifecycle {
     pub master_closed: bool,
 }
 
+/// Which streams are frozen. A frozen stream passes only checkpoint and
+/// restart messages: reads and writes on *both* ends wait (bytes cross
+/// between the streams), and nothing queued is lost or reordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Freeze {
+    /// The master stream is frozen.
+    pub master: bool,
+    /// The slave stream is frozen.
+    pub slave: bool,
+}
+
+impl Freeze {
+    /// Whether either stream is frozen (then no data moves).
+    pub fn any(self) -> bool {
+        self.master || self.slave
+    }
+}
+
 /// One pty: both streams and everything in flight between them.
 pub struct PtyPair<S: Storage> {
     /// The master stream.
@@ -350,6 +368,8 @@ pub struct PtyPair<S: Storage> {
     pub slave: SlaveStream<S>,
     /// Which ends are open.
     pub life: Lifecycle,
+    /// Which streams are frozen.
+    pub freeze: Freeze,
 }
 
 impl<S: Storage> PtyPair<S> {
@@ -373,6 +393,29 @@ impl<S: Storage> PtyPair<S> {
                 },
             },
             life: Lifecycle::default(),
+            freeze: Freeze::default(),
+        }
+    }
+
+    /// Freezes the stream of `master` (true) or slave end: from now on no
+    /// data moves on either end until both streams are thawed.
+    pub fn freeze(&mut self, master: bool) {
+        if master {
+            self.freeze.master = true;
+        } else {
+            self.freeze.slave = true;
+        }
+    }
+
+    /// Thaws one stream; when none is frozen any more, waiters go on.
+    pub fn thaw(&mut self, master: bool, fx: &mut Effects) {
+        if master {
+            self.freeze.master = false;
+        } else {
+            self.freeze.slave = false;
+        }
+        if !self.freeze.any() {
+            fx.wake |= Wake::ALL;
         }
     }
 
@@ -543,6 +586,9 @@ impl<S: Storage> PtyPair<S> {
     /// `write(2)` on the master: the bytes enter the pts input queue and
     /// ldterm processes what it can.
     pub fn master_write(&mut self, data: &[u8], fx: &mut Effects) -> Io {
+        if self.freeze.any() {
+            return Io::WouldBlock;
+        }
         if data.is_empty() {
             return Io::Done(0);
         }
@@ -561,6 +607,9 @@ impl<S: Storage> PtyPair<S> {
     /// `read(2)` on the master. In packet mode a pending status byte comes
     /// alone; data comes after a leading [`packet::DATA`] byte.
     pub fn master_read(&mut self, out: &mut [u8], fx: &mut Effects) -> Io {
+        if self.freeze.any() {
+            return Io::WouldBlock;
+        }
         if out.is_empty() {
             return Io::Done(0);
         }
@@ -606,6 +655,9 @@ impl<S: Storage> PtyPair<S> {
 
     /// `read(2)` on the slave.
     pub fn slave_read(&mut self, out: &mut [u8], fx: &mut Effects) -> Io {
+        if self.freeze.any() {
+            return Io::WouldBlock;
+        }
         if self.life.master_closed {
             return Io::Eof;
         }
@@ -621,6 +673,9 @@ impl<S: Storage> PtyPair<S> {
 
     /// `write(2)` on the slave: output processing into the master's head.
     pub fn slave_write(&mut self, data: &[u8], fx: &mut Effects) -> Io {
+        if self.freeze.any() {
+            return Io::WouldBlock;
+        }
         if self.life.master_closed {
             return Io::Hangup;
         }
@@ -648,11 +703,12 @@ impl<S: Storage> PtyPair<S> {
     /// Readiness of the master for `poll`.
     pub fn master_ready(&self) -> Ready {
         let pending_status = self.master.ptm.packet && self.master.ptm.packet_status != 0;
+        let flowing = !self.freeze.any();
         Ready {
-            readable: self.master.head.visible() > 0 || pending_status,
-            writable: !self.master.ptm.output_stopped && self.slave.pts.input.room() > 0,
+            readable: flowing && (self.master.head.visible() > 0 || pending_status),
+            writable: flowing && !self.master.ptm.output_stopped && self.slave.pts.input.room() > 0,
             hangup: self.life.slave_closed,
-            priority: pending_status,
+            priority: flowing && pending_status,
         }
     }
 
@@ -666,9 +722,12 @@ impl<S: Storage> PtyPair<S> {
                 priority: false,
             };
         }
+        let flowing = !self.freeze.any();
         Ready {
-            readable: self.slave.ldterm.readable(),
-            writable: !self.slave.ldterm.output_stopped() && self.master.head.read.room() > 0,
+            readable: flowing && self.slave.ldterm.readable(),
+            writable: flowing
+                && !self.slave.ldterm.output_stopped()
+                && self.master.head.read.room() > 0,
             hangup: false,
             priority: false,
         }
@@ -896,6 +955,9 @@ impl<S: Storage> PtyPair<S> {
     /// The master closed: the slave is hung up; its input is dropped.
     pub fn master_released(&mut self, fx: &mut Effects) {
         self.life.master_closed = true;
+        // A hung-up pair has nothing left to protect: its slave's readers
+        // must see the hangup even if it was left frozen for migration.
+        self.freeze = Freeze::default();
         self.flush_slave_input(fx);
         self.master.head.read.clear();
         self.master.head.held = 0;

@@ -108,11 +108,11 @@ impl FileOperations for BsdDevice {
         end::poll(&f.pair, f.end, file, table)
     }
 
-    fn ioctl(f: &BsdFile, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    fn ioctl(f: &BsdFile, file: &File, cmd: u32, arg: usize) -> Result<isize> {
         match f.end {
-            End::Master => master::pty_ioctl(&f.pair, cmd, arg)
-                .unwrap_or_else(|| end::tty_ioctl(&f.pair, End::Master, cmd, arg)),
-            End::Slave => end::slave_ioctl(&f.pair, cmd, arg),
+            End::Master => master::pty_ioctl(&f.pair, file, cmd, arg)
+                .unwrap_or_else(|| end::tty_ioctl(&f.pair, End::Master, file, cmd, arg)),
+            End::Slave => end::slave_ioctl(&f.pair, file, cmd, arg),
         }
     }
 }

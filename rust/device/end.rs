@@ -33,7 +33,11 @@ pub(crate) enum End {
 }
 
 impl End {
-    fn slot(self) -> usize {
+    pub(crate) fn is_master(self) -> bool {
+        self == End::Master
+    }
+
+    pub(crate) fn slot(self) -> usize {
         match self {
             End::Master => 0,
             End::Slave => 1,
@@ -302,8 +306,96 @@ fn baud_rate(code: u32) -> u32 {
     }
 }
 
+/// Waits until no stream of the pair is frozen (a frozen stream passes no
+/// message that changes state); returns the lock held.
+pub(crate) fn lock_thawed<'a>(
+    pair: &'a Pair,
+    file: &File,
+) -> Result<Guard<'a, Streams, MutexBackend>> {
+    let mut guard = pair.streams.lock();
+    while guard.pty.freeze.any() {
+        if file.is_nonblocking() {
+            return Err(EAGAIN);
+        }
+        wait(pair, &mut guard)?;
+    }
+    Ok(guard)
+}
+
+/// ckpt_pty's own ioctls on either end; `None` when `cmd` is not one.
+pub(crate) fn ckpt_ioctl(pair: &Pair, end: End, cmd: u32, arg: usize) -> Option<Result<isize>> {
+    let slot = end.slot();
+    let r = match cmd {
+        CKPT_FREEZE => {
+            let mut guard = pair.streams.lock();
+            guard.pty.freeze(end.is_master());
+            if let Some(st) = guard.stats.get_mut(slot) {
+                st.last_op = CKPT_OP_FREEZE;
+            }
+            Ok(0)
+        }
+        CKPT_THAW => {
+            let mut guard = pair.streams.lock();
+            let mut fx = Effects::default();
+            guard.pty.thaw(end.is_master(), &mut fx);
+            if let Some(st) = guard.stats.get_mut(slot) {
+                st.last_op = CKPT_OP_THAW;
+            }
+            pair.settle(&guard, fx);
+            Ok(0)
+        }
+        CKPT_CHECKPOINT => super::restart::checkpoint_ioctl(pair, end, arg),
+        CKPT_RESTART => super::restart::restart_ioctl(pair, end, arg),
+        CKPT_STATUS => {
+            let status = stream_status(pair, end);
+            UserSlice::new(arg, core::mem::size_of::<StreamStatus>())
+                .writer()
+                .write(&status)
+                .map(|()| 0)
+        }
+        _ => return None,
+    };
+    Some(r)
+}
+
+fn stream_status(pair: &Pair, end: End) -> StreamStatus {
+    let guard = pair.streams.lock();
+    let st = guard.stats.get(end.slot()).copied().unwrap_or_default();
+    let pty = &guard.pty;
+    let mut frozen = 0;
+    if pty.freeze.master {
+        frozen |= CKPT_FROZEN_MASTER;
+    }
+    if pty.freeze.slave {
+        frozen |= CKPT_FROZEN_SLAVE;
+    }
+    let to_slave = pty
+        .slave
+        .pts
+        .input
+        .len()
+        .saturating_add(pty.slave.ldterm.processed_input().len());
+    StreamStatus {
+        support: CKPT_SUPPORT_CHECKPOINT | CKPT_SUPPORT_RESTART,
+        frozen,
+        last_op: st.last_op,
+        index: pair.index,
+        end: if end.is_master() { 1 } else { 2 },
+        mode: u32::from(pair.is_bsd()),
+        to_master: pty.master.head.read.len() as u32,
+        to_slave: to_slave as u32,
+        checkpoints: st.checkpoints,
+        restarts: st.restarts,
+        checkpoint_bytes: st.checkpoint_bytes,
+        restart_bytes: st.restart_bytes,
+    }
+}
+
 /// The terminal ioctls both ends answer (tioc and ldterm settings).
-pub(crate) fn tty_ioctl(pair: &Pair, end: End, cmd: u32, arg: usize) -> Result<isize> {
+pub(crate) fn tty_ioctl(pair: &Pair, end: End, file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    if let Some(r) = ckpt_ioctl(pair, end, cmd, arg) {
+        return r;
+    }
     let user = |len| UserSlice::new(arg, len);
     match cmd {
         TCGETS | TCGETS2 => {
@@ -326,7 +418,7 @@ pub(crate) fn tty_ioctl(pair: &Pair, end: End, cmd: u32, arg: usize) -> Result<i
             let mut bytes = [0u8; Termios::SIZE];
             user(Termios::SIZE).reader().read_slice(&mut bytes)?;
             let t = Termios::from_bytes(&bytes);
-            let mut guard = pair.streams.lock();
+            let mut guard = lock_thawed(pair, file)?;
             let mut fx = Effects::default();
             guard
                 .pty
@@ -337,7 +429,7 @@ pub(crate) fn tty_ioctl(pair: &Pair, end: End, cmd: u32, arg: usize) -> Result<i
         // A pty has no line to drain or break to send.
         TCSBRK | TCSBRKP => Ok(0),
         TCXONC | TCFLSH => {
-            let mut guard = pair.streams.lock();
+            let mut guard = lock_thawed(pair, file)?;
             let mut fx = Effects::default();
             let arg = arg as u32;
             let r = match (cmd, end) {
@@ -357,7 +449,7 @@ pub(crate) fn tty_ioctl(pair: &Pair, end: End, cmd: u32, arg: usize) -> Result<i
         TIOCSWINSZ => {
             let mut bytes = [0u8; Winsize::SIZE];
             user(Winsize::SIZE).reader().read_slice(&mut bytes)?;
-            let mut guard = pair.streams.lock();
+            let mut guard = lock_thawed(pair, file)?;
             let mut fx = Effects::default();
             guard.pty.set_winsize(Winsize::from_bytes(bytes), &mut fx);
             pair.settle(&guard, fx);
@@ -379,7 +471,7 @@ pub(crate) fn tty_ioctl(pair: &Pair, end: End, cmd: u32, arg: usize) -> Result<i
                 return Err(EINVAL);
             }
             let pg = ProcessGroup::from_nr(nr).ok_or(ESRCH)?;
-            let old = pair.streams.lock().foreground.replace(pg);
+            let old = lock_thawed(pair, file)?.foreground.replace(pg);
             // The old reference is dropped outside the lock.
             drop(old);
             Ok(0)
@@ -400,7 +492,7 @@ pub(crate) fn tty_ioctl(pair: &Pair, end: End, cmd: u32, arg: usize) -> Result<i
             Ok(0)
         }
         TIOCEXCL | TIOCNXCL => {
-            if let Some(x) = pair.streams.lock().exclusive.get_mut(end.slot()) {
+            if let Some(x) = lock_thawed(pair, file)?.exclusive.get_mut(end.slot()) {
                 *x = cmd == TIOCEXCL;
             }
             Ok(0)
@@ -427,11 +519,11 @@ pub(crate) fn tty_ioctl(pair: &Pair, end: End, cmd: u32, arg: usize) -> Result<i
 
 /// The slave's ioctls: a hung-up slave answers like Linux's
 /// `hung_up_tty_ioctl`.
-pub(crate) fn slave_ioctl(pair: &Pair, cmd: u32, arg: usize) -> Result<isize> {
+pub(crate) fn slave_ioctl(pair: &Pair, file: &File, cmd: u32, arg: usize) -> Result<isize> {
     if pair.streams.lock().pty.life.master_closed {
         return Err(if cmd == TIOCSPGRP { ENOTTY } else { EIO });
     }
-    tty_ioctl(pair, End::Slave, cmd, arg)
+    tty_ioctl(pair, End::Slave, file, cmd, arg)
 }
 
 /// Whether `end` was made exclusive (`TIOCEXCL`).

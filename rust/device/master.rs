@@ -36,6 +36,16 @@ impl FileOperations for MasterDevice {
     type Open = Arc<Pair>;
 
     fn open(&self, _minor: u32, _file: &File) -> Result<Arc<Pair>> {
+        // `CKPT_OPEN_MASTER` of this thread: the session's pair, not a new one.
+        if let Some(pair) = self.table.take_master_target() {
+            let mut guard = pair.streams.lock();
+            if guard.master_open {
+                return Err(EBUSY);
+            }
+            guard.master_open = true;
+            drop(guard);
+            return Ok(pair);
+        }
         let pair = self.table.allocate()?;
         pair.streams.lock().master_open = true;
         Ok(pair)
@@ -64,7 +74,7 @@ impl FileOperations for MasterDevice {
         end::poll(&pair, End::Master, file, table)
     }
 
-    fn ioctl(pair: ArcBorrow<'_, Pair>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    fn ioctl(pair: ArcBorrow<'_, Pair>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
         let user = |len| UserSlice::new(arg, len);
         match cmd {
             uapi::TIOCGPTN => {
@@ -76,15 +86,15 @@ impl FileOperations for MasterDevice {
                 let fd = open_fd(&path, arg as u32)?;
                 Ok(fd as isize)
             }
-            _ => pty_ioctl(&pair, cmd, arg)
-                .unwrap_or_else(|| end::tty_ioctl(&pair, End::Master, cmd, arg)),
+            _ => pty_ioctl(&pair, file, cmd, arg)
+                .unwrap_or_else(|| end::tty_ioctl(&pair, End::Master, file, cmd, arg)),
         }
     }
 }
 
 /// The pty-driver ioctls of a master, AT&T or BSD (Linux's
 /// `pty_bsd_ioctl`); `None` when `cmd` is not one of them.
-pub(crate) fn pty_ioctl(pair: &Pair, cmd: u32, arg: usize) -> Option<Result<isize>> {
+pub(crate) fn pty_ioctl(pair: &Pair, file: &File, cmd: u32, arg: usize) -> Option<Result<isize>> {
     let user = |len| UserSlice::new(arg, len);
     let r = match cmd {
         uapi::TIOCSPTLCK => user(4).reader().read::<i32>().map(|lock| {
@@ -95,9 +105,9 @@ pub(crate) fn pty_ioctl(pair: &Pair, cmd: u32, arg: usize) -> Option<Result<isiz
             .writer()
             .write(&i32::from(pair.is_locked()))
             .map(|()| 0),
-        uapi::TIOCPKT => user(4).reader().read::<i32>().map(|on| {
-            pair.streams.lock().pty.set_packet(on != 0);
-            0
+        uapi::TIOCPKT => user(4).reader().read::<i32>().and_then(|on| {
+            end::lock_thawed(pair, file)?.pty.set_packet(on != 0);
+            Ok(0)
         }),
         uapi::TIOCGPKT => {
             let on = pair.streams.lock().pty.master.ptm.packet;

@@ -6,6 +6,7 @@ mod bsd;
 mod end;
 mod master;
 mod pair;
+mod restart;
 mod slave;
 
 pub(crate) use pair::PairTable;
@@ -18,6 +19,8 @@ pub(crate) struct Driver {
     // Field order is drop order: nodes and regions go before the class.
     _bsd_nodes: KVec<DeviceNode>,
     _bsd: Option<Pin<KBox<CharDevice<bsd::BsdDevice>>>>,
+    _control_node: DeviceNode,
+    _control: Pin<KBox<CharDevice<restart::ControlDevice>>>,
     _ptmx_node: DeviceNode,
     _slaves: Pin<KBox<CharDevice<slave::SlaveDevice>>>,
     _masters: Pin<KBox<CharDevice<master::MasterDevice>>>,
@@ -32,7 +35,7 @@ impl Driver {
     ) -> Result<Self> {
         let class = Arc::new(DeviceClass::create(c_str!("ckpt_pty"))?, GFP_KERNEL)?;
         let slaves = CharDevice::register(c_str!("ckpt_pts"), max_pairs, module, |major| {
-            let table = PairTable::new(max_pairs as usize, class.clone(), major)?;
+            let table = PairTable::new(max_pairs as usize, bsd_pairs, class.clone(), major)?;
             Ok(slave::SlaveDevice::new(table))
         })?;
         let table = slaves.ops().table().clone();
@@ -40,6 +43,12 @@ impl Driver {
             Ok(master::MasterDevice::new(table))
         })?;
         let ptmx_node = DeviceNode::create(&class, mkdev(masters.major(), 0), c_str!("ckpt/ptmx"))?;
+        let control_table = slaves.ops().table().clone();
+        let control = CharDevice::register(c_str!("ckpt_control"), 1, module, |_| {
+            Ok(restart::ControlDevice::new(control_table))
+        })?;
+        let control_node =
+            DeviceNode::create(&class, mkdev(control.major(), 0), c_str!("ckpt/control"))?;
         let mut bsd_nodes = KVec::new();
         let bsd = if bsd_pairs > 0 {
             let region = CharDevice::register(c_str!("ckpt_bsd"), 2 * bsd_pairs, module, |_| {
@@ -66,6 +75,8 @@ impl Driver {
         Ok(Self {
             _bsd_nodes: bsd_nodes,
             _bsd: bsd,
+            _control_node: control_node,
+            _control: control,
             _ptmx_node: ptmx_node,
             _slaves: slaves,
             _masters: masters,

@@ -7,11 +7,12 @@
 //! last end of the pair is gone, so a number is never reused while anybody
 //! still holds the old pair.
 
+use super::restart::{GlobalStats, Session};
 use crate::pty_core::index::{IndexAllocator, IndexError};
 use crate::pty_core::stream::{Effects, PtyPair, Signals, Wake};
 use crate::seam::chrdev::{mkdev, DeviceClass, DeviceNode};
 use crate::seam::poll::{events::*, PollQueue};
-use crate::seam::process::ProcessGroup;
+use crate::seam::process::{self, ProcessGroup};
 use crate::seam::storage::KernelStorage;
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{
@@ -34,6 +35,18 @@ pub(crate) struct Streams {
     pub(crate) foreground: Option<ProcessGroup>,
     /// `TIOCEXCL` per end: further opens of that end need `CAP_SYS_ADMIN`.
     pub(crate) exclusive: [bool; 2],
+    /// Checkpoint statistics per stream (master, slave).
+    pub(crate) stats: [StreamStats; 2],
+}
+
+/// What `CKPT_STATUS` reports about one stream beyond its live state.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct StreamStats {
+    pub(crate) last_op: u32,
+    pub(crate) checkpoints: u64,
+    pub(crate) restarts: u64,
+    pub(crate) checkpoint_bytes: u64,
+    pub(crate) restart_bytes: u64,
 }
 
 impl Streams {
@@ -43,6 +56,7 @@ impl Streams {
             pty: PtyPair::new(KernelStorage::new),
             foreground: None,
             exclusive: [false; 2],
+            stats: [StreamStats::default(); 2],
         }
     }
 }
@@ -58,6 +72,10 @@ pub(crate) struct Pair {
     /// AT&T pairs: the table that gets the index back when the last end
     /// drops the pair. BSD pairs live as long as the module: `None`.
     table: Option<Arc<PairTable>>,
+    /// Created by a restart session and not committed yet: frozen, its
+    /// slave opens despite the lock, its master opens only through
+    /// `CKPT_OPEN_MASTER`.
+    restoring: AtomicBool,
     /// One lock for both streams: every operation touches both ends
     /// (echo, output, flow control), so one lock keeps the data path free
     /// of lock ordering. Never held across a user copy.
@@ -81,12 +99,45 @@ impl Pair {
                 index,
                 locked: AtomicBool::new(locked),
                 table,
+                restoring: AtomicBool::new(false),
                 streams <- new_mutex!(Streams::new(), "ckpt_pty::Pair::streams"),
                 waiters <- new_condvar!("ckpt_pty::Pair::waiters"),
                 pollers <- PollQueue::new(c_str!("ckpt_pty::Pair::pollers"), static_lock_class!()),
             }),
             GFP_KERNEL,
         )
+    }
+
+    pub(crate) fn is_bsd(&self) -> bool {
+        self.table.is_none()
+    }
+
+    pub(crate) fn table(&self) -> Option<&Arc<PairTable>> {
+        self.table.as_ref()
+    }
+
+    pub(crate) fn is_restoring(&self) -> bool {
+        self.restoring.load(Ordering::Acquire)
+    }
+
+    /// Session commit: the restored streams start running.
+    pub(crate) fn finish_restore(&self) {
+        let mut guard = self.streams.lock();
+        self.restoring.store(false, Ordering::Release);
+        let mut fx = Effects::default();
+        guard.pty.thaw(true, &mut fx);
+        guard.pty.thaw(false, &mut fx);
+        self.settle(&guard, fx);
+    }
+
+    /// Session rollback: whoever holds an end sees a hangup.
+    pub(crate) fn abandon(&self) {
+        let mut guard = self.streams.lock();
+        self.restoring.store(false, Ordering::Release);
+        let mut fx = Effects::default();
+        guard.pty.master_released(&mut fx);
+        guard.pty.life.slave_closed = true;
+        self.settle(&guard, fx);
     }
 
     pub(crate) fn is_locked(&self) -> bool {
@@ -173,11 +224,23 @@ pub(crate) struct PairTable {
     inner: Mutex<TableInner>,
     class: Arc<DeviceClass>,
     slave_major: u32,
+    max_pairs: u32,
+    bsd_pairs: u32,
+    /// The restart session, if one is open. Lock order: session, then a
+    /// pair's streams, then `inner`.
+    #[pin]
+    pub(crate) session: Mutex<Option<Session>>,
+    /// A `CKPT_OPEN_MASTER` in progress: (thread, index). The ptmx open of
+    /// that thread attaches to the pair instead of allocating one.
+    #[pin]
+    master_target: Mutex<Option<(i32, u32)>>,
+    pub(crate) stats: GlobalStats,
 }
 
 impl PairTable {
     pub(crate) fn new(
         max_pairs: usize,
+        bsd_count: u32,
         class: Arc<DeviceClass>,
         slave_major: u32,
     ) -> Result<Arc<Self>> {
@@ -191,6 +254,11 @@ impl PairTable {
                 inner <- new_mutex!(TableInner { indexes, slots }, "ckpt_pty::PairTable::inner"),
                 class,
                 slave_major,
+                max_pairs: max_pairs as u32,
+                bsd_pairs: bsd_count,
+                session <- new_mutex!(None, "ckpt_pty::PairTable::session"),
+                master_target <- new_mutex!(None, "ckpt_pty::PairTable::master_target"),
+                stats: GlobalStats::default(),
             }),
             GFP_KERNEL,
         )
@@ -203,15 +271,66 @@ impl PairTable {
         self.install(&mut inner, index)
     }
 
-    /// A new pair at exactly `index` (restart): EBUSY if it is held.
-    #[expect(dead_code)]
-    pub(crate) fn claim(self: &Arc<Self>, index: usize) -> Result<Arc<Pair>> {
+    /// A new pair at exactly `index` for a restart session, in O(1):
+    /// `EBUSY` if a live pair holds it. It starts frozen and restoring.
+    pub(crate) fn claim_for_restore(self: &Arc<Self>, index: usize) -> Result<Arc<Pair>> {
         let mut inner = self.inner.lock();
         inner.indexes.claim(index).map_err(|e| match e {
             IndexError::Busy => EBUSY,
             IndexError::OutOfRange => ENXIO,
         })?;
-        self.install(&mut inner, index)
+        let pair = self.install(&mut inner, index)?;
+        drop(inner);
+        pair.restoring.store(true, Ordering::Release);
+        {
+            let mut guard = pair.streams.lock();
+            guard.pty.freeze(true);
+            guard.pty.freeze(false);
+        }
+        Ok(pair)
+    }
+
+    pub(crate) fn max_pairs(&self) -> u32 {
+        self.max_pairs
+    }
+
+    pub(crate) fn bsd_pairs(&self) -> u32 {
+        self.bsd_pairs
+    }
+
+    /// Indexes in use (live pairs, including masters closed while their
+    /// slave is still open).
+    pub(crate) fn live_pairs(&self) -> u32 {
+        self.inner.lock().indexes.used() as u32
+    }
+
+    /// Arms `CKPT_OPEN_MASTER` for the calling thread.
+    pub(crate) fn set_master_target(&self, index: u32) -> Result {
+        let mut t = self.master_target.lock();
+        if t.is_some() {
+            return Err(EBUSY);
+        }
+        *t = Some((process::current_tid(), index));
+        Ok(())
+    }
+
+    pub(crate) fn clear_master_target(&self) {
+        *self.master_target.lock() = None;
+    }
+
+    /// The restoring pair this thread's ptmx open must attach to, if any.
+    pub(crate) fn take_master_target(&self) -> Option<Arc<Pair>> {
+        let index = {
+            let mut t = self.master_target.lock();
+            match *t {
+                Some((tid, index)) if tid == process::current_tid() => {
+                    *t = None;
+                    index
+                }
+                _ => return None,
+            }
+        };
+        self.lookup(index as usize).filter(|p| p.is_restoring())
     }
 
     /// Creates the pair and its node for a freshly taken `index`, or gives

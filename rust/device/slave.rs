@@ -33,7 +33,7 @@ impl FileOperations for SlaveDevice {
         // Linux: no master -> the node is gone (ENOENT before we get here,
         // EIO in a race); locked -> EIO; exclusive -> EBUSY unless admin.
         let pair = self.table.lookup(minor as usize).ok_or(EIO)?;
-        if pair.is_locked() {
+        if pair.is_locked() && !pair.is_restoring() {
             return Err(EIO);
         }
         if end::is_exclusive(&pair, End::Slave) && !process::is_admin() {
@@ -68,7 +68,7 @@ impl FileOperations for SlaveDevice {
         end::poll(&pair, End::Slave, file, table)
     }
 
-    fn ioctl(pair: ArcBorrow<'_, Pair>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        end::slave_ioctl(&pair, cmd, arg)
+    fn ioctl(pair: ArcBorrow<'_, Pair>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        end::slave_ioctl(&pair, file, cmd, arg)
     }
 }

@@ -9,8 +9,21 @@ extern "C" {
     fn ckpt_pty_get_pid(pid: *mut bindings::pid) -> *mut bindings::pid;
 }
 
-/// `CAP_SYS_ADMIN` (`uapi/linux/capability.h`).
+/// `CAP_SYS_ADMIN` and `CAP_CHECKPOINT_RESTORE` (`uapi/linux/capability.h`).
 const CAP_SYS_ADMIN: i32 = 21;
+const CAP_CHECKPOINT_RESTORE: i32 = 40;
+
+/// Whether the caller may restore checkpointed state (as CRIU requires:
+/// `CAP_CHECKPOINT_RESTORE` or `CAP_SYS_ADMIN`).
+pub(crate) fn may_restore() -> bool {
+    // SAFETY: `capable` has no preconditions beyond process context.
+    unsafe { bindings::capable(CAP_CHECKPOINT_RESTORE) || bindings::capable(CAP_SYS_ADMIN) }
+}
+
+/// The calling thread's id (for matching a request to its own open).
+pub(crate) fn current_tid() -> i32 {
+    kernel::current!().pid()
+}
 
 /// Whether the caller has `CAP_SYS_ADMIN` (exclusive-mode override).
 pub(crate) fn is_admin() -> bool {

@@ -1871,3 +1871,41 @@ fn tcsets_keeps_addrb_as_linux_does() {
     p.set_termios(t, false, &mut fx);
     assert_eq!(p.termios().c_cflag & pty_core::termios::ADDRB, 0);
 }
+
+#[test]
+fn frozen_pair_moves_no_data_either_way_and_loses_nothing() {
+    let mut p = pair();
+    let mut fx = Effects::default();
+    p.set_termios(slave(|t| t.c_lflag &= !(ICANON | ECHO)), false, &mut fx);
+    assert_eq!(p.master_write(b"before", &mut fx), Io::Done(6));
+    p.freeze(false);
+    // Every data operation on both ends waits; poll shows nothing ready.
+    let mut buf = [0u8; 64];
+    assert_eq!(p.master_write(b"x", &mut fx), Io::WouldBlock);
+    assert_eq!(p.slave_write(b"y", &mut fx), Io::WouldBlock);
+    assert_eq!(p.slave_read(&mut buf, &mut fx), Io::WouldBlock);
+    assert_eq!(p.master_read(&mut buf, &mut fx), Io::WouldBlock);
+    assert!(!p.slave_ready().readable && !p.slave_ready().writable);
+    assert!(!p.master_ready().readable && !p.master_ready().writable);
+    // Both streams frozen, one thawed: still frozen.
+    p.freeze(true);
+    let mut fx = Effects::default();
+    p.thaw(false, &mut fx);
+    assert_eq!(p.slave_read(&mut buf, &mut fx), Io::WouldBlock);
+    assert!(fx.wake.is_empty());
+    p.thaw(true, &mut fx);
+    assert_eq!(fx.wake, Wake::ALL);
+    assert_eq!(p.slave_read(&mut buf, &mut fx), Io::Done(6));
+    assert_eq!(&buf[..6], b"before");
+}
+
+#[test]
+fn master_close_thaws_so_the_slave_sees_the_hangup() {
+    let mut p = pair();
+    let mut fx = Effects::default();
+    p.freeze(true);
+    p.master_released(&mut fx);
+    let mut buf = [0u8; 8];
+    assert_eq!(p.slave_read(&mut buf, &mut fx), Io::Eof);
+    assert!(p.slave_ready().hangup);
+}

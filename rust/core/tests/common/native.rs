@@ -79,6 +79,8 @@ impl NativePty {
     }
 
     pub fn inq(&self) -> usize {
+        // Let pending input reach n_tty first (poll waits for that work).
+        self.poll(self.slave);
         let mut n: libc::c_int = 0;
         // SAFETY: FIONREAD writes an int.
         check(

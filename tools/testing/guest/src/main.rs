@@ -16,10 +16,13 @@ mod ktap;
 mod pty;
 mod script;
 mod sys;
+mod tests_ckpt;
 mod tests_device;
 mod tests_differential;
 mod tests_modes;
 mod tests_programs;
+mod tests_restart;
+mod tests_stress;
 
 #[path = "../../../../rust/uapi.rs"]
 #[allow(dead_code)]
@@ -29,9 +32,12 @@ fn main() {
     let filter = std::env::args().nth(1);
     let tests = [
         tests_device::TESTS,
+        tests_ckpt::TESTS,
         tests_differential::TESTS,
         tests_modes::TESTS,
         tests_programs::TESTS,
+        tests_stress::TESTS,
+        tests_restart::TESTS,
     ]
     .concat();
     let failed = ktap::run("ckpt_pty_guest", &tests, filter.as_deref());

@@ -153,6 +153,28 @@ pub const NCCS: usize = 19;
 
 const _: () = assert!(std::mem::size_of::<Termios>() == 36);
 
+/// The kernel's `struct termios2` (44 bytes): `struct termios` plus the
+/// input and output speeds in bits per second (`TCGETS2`/`TCSETS2`).
+#[repr(C)]
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct Termios2 {
+    pub termios: Termios,
+    pub c_ispeed: u32,
+    pub c_ospeed: u32,
+}
+
+const _: () = assert!(std::mem::size_of::<Termios2>() == 44);
+
+impl fmt::Debug for Termios2 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:?} ispeed={} ospeed={}",
+            self.termios, self.c_ispeed, self.c_ospeed
+        )
+    }
+}
+
 pub fn get_termios(fd: &OwnedFd) -> std::io::Result<Termios> {
     let mut t = Termios::default();
     sys::ioctl_ptr(fd, TCGETS, &mut t)?;

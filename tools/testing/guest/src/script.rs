@@ -23,11 +23,14 @@ use std::time::{Duration, Instant};
 
 use crate::ktap::TestResult;
 use crate::pty::{
-    self, poll_names, DrainEnd, PtyKind, PtyPair, Termios, Winsize, FIONREAD, TCFLSH, TCSETS,
-    TCXONC, TIOCEXCL, TIOCGPGRP, TIOCGPTPEER, TIOCGWINSZ, TIOCNXCL, TIOCOUTQ, TIOCPKT, TIOCSCTTY,
-    TIOCSPGRP, TIOCSWINSZ,
+    self, poll_names, DrainEnd, PtyKind, PtyPair, Termios, Termios2, Winsize, FIONREAD, TCFLSH,
+    TCSETS, TCXONC, TIOCEXCL, TIOCGPGRP, TIOCGPTPEER, TIOCGWINSZ, TIOCNXCL, TIOCOUTQ, TIOCPKT,
+    TIOCSCTTY, TIOCSPGRP, TIOCSWINSZ,
 };
 use crate::sys::{self, errno_name, errno_str};
+use crate::uapi::{
+    TCGETS2, TCSBRK, TCSBRKP, TCSETS2, TCSETSF2, TCSETSW2, TIOCGETD, TIOCGEXCL, TIOCGPKT, TIOCSIG,
+};
 
 /// A foreground read or write still blocked after this is interrupted and
 /// reported as blocked. Generous for an emulated guest: only reads that are
@@ -70,6 +73,10 @@ pub enum IoctlArg {
     Int(i32),
     /// A pointer to this many zero bytes; their final value is recorded.
     Buffer(usize),
+    /// A pointer to this many zero bytes that end where an inaccessible
+    /// page begins: an ioctl that copies more than that must say `EFAULT`.
+    /// Only the result is recorded.
+    ShortBuffer(usize),
 }
 
 /// Whether the pair starts with its slave open.
@@ -90,6 +97,15 @@ pub enum Step {
         change: fn(&mut Termios),
     },
     GetTermios(End),
+    /// `TCGETS2` on `end`, `change`, then `how` (`TCSETS2`/`TCSETSW2`/`TCSETSF2`).
+    SetTermios2 {
+        end: End,
+        how: u32,
+        what: &'static str,
+        change: fn(&mut Termios2),
+    },
+    /// `TCGETS2`: termios with the input and output speeds.
+    GetTermios2(End),
     /// One `write(2)`; a write still blocked at the deadline is interrupted.
     Write(End, Vec<u8>),
     /// One `read(2)` of at most n bytes, timed (see [`Timing`]).
@@ -133,6 +149,11 @@ pub enum Step {
     OpenSlave,
     /// Opens the slave through `TIOCGPTPEER` on the master.
     OpenPeer,
+    /// `TIOCGPTPEER` on `end` with these open flags; a new descriptor
+    /// becomes the slave.
+    OpenPeerWith(End, usize),
+    /// The access mode, `O_NONBLOCK` and `FD_CLOEXEC` of `end`'s descriptor.
+    FdFlags(End),
     /// Opens the slave node from a child without `CAP_SYS_ADMIN`.
     OpenSlaveWithoutAdmin,
     /// Closes every slave descriptor.
@@ -147,6 +168,8 @@ impl Step {
         matches!(
             self,
             Step::GetTermios(_)
+                | Step::GetTermios2(_)
+                | Step::FdFlags(_)
                 | Step::Poll(_)
                 | Step::InQ(_)
                 | Step::OutQ(_)
@@ -164,6 +187,10 @@ impl Step {
                 format!("{} {}: {what}", end.name(), ioctl_name(*how))
             }
             Step::GetTermios(end) => format!("{} TCGETS", end.name()),
+            Step::SetTermios2 { end, how, what, .. } => {
+                format!("{} {}: {what}", end.name(), ioctl_name(*how))
+            }
+            Step::GetTermios2(end) => format!("{} TCGETS2", end.name()),
             Step::Write(end, data) => format!("{} write {}", end.name(), escaped(data)),
             Step::Read(end, n) => format!("{} read({n})", end.name()),
             Step::Drain(end) => format!("{} drain", end.name()),
@@ -191,6 +218,10 @@ impl Step {
             Step::Pgrp(end) => format!("{} TIOCGPGRP", end.name()),
             Step::OpenSlave => "open slave".into(),
             Step::OpenPeer => "open slave by TIOCGPTPEER".into(),
+            Step::OpenPeerWith(end, flags) => {
+                format!("{} TIOCGPTPEER {}", end.name(), open_flags_name(*flags))
+            }
+            Step::FdFlags(end) => format!("{} descriptor flags", end.name()),
             Step::OpenSlaveWithoutAdmin => "open slave without CAP_SYS_ADMIN".into(),
             Step::CloseSlave => "close slave".into(),
             Step::CloseMaster => "close master".into(),
@@ -272,10 +303,16 @@ pub enum Obs {
     },
     Poll(Result<i16, String>),
     Termios(Result<Termios, String>),
+    Termios2(Result<Termios2, String>),
     Winsize(Result<Winsize, String>),
     Ioctl {
         result: Result<i32, String>,
         out: Option<Vec<u8>>,
+    },
+    /// An ioctl on a pointer to an `int`, and that `int` afterwards.
+    IoctlInt {
+        result: Result<i32, String>,
+        value: i32,
     },
     Signals(Vec<String>),
     Text(String),
@@ -316,6 +353,7 @@ impl fmt::Debug for Obs {
             }
             Obs::Poll(r) => show(r, |m| poll_names(*m)),
             Obs::Termios(r) => show(r, |t| format!("{t:?}")),
+            Obs::Termios2(r) => show(r, |t| format!("{t:?}")),
             Obs::Winsize(r) => show(r, |w| format!("{w:?}")),
             Obs::Ioctl { result, out } => {
                 let mut s = show(result, |v| format!("returned {v}"));
@@ -323,6 +361,9 @@ impl fmt::Debug for Obs {
                     s.push_str(&format!(", buffer {}", escaped(out)));
                 }
                 s
+            }
+            Obs::IoctlInt { result, value } => {
+                format!("{}, int {value}", show(result, |v| format!("returned {v}")))
             }
             Obs::Signals(s) if s.is_empty() => "none".into(),
             Obs::Signals(s) => s.join(" "),
@@ -522,6 +563,26 @@ impl Runner {
             Step::GetTermios(end) => {
                 Obs::Termios(pty::get_termios(self.fd(*end)?).map_err(|e| errno_name(&e)))
             }
+            Step::SetTermios2 {
+                end, how, change, ..
+            } => {
+                let fd = self.fd(*end)?;
+                let mut t = Termios2::default();
+                Obs::Done(
+                    sys::ioctl_ptr(fd, TCGETS2, &mut t)
+                        .and_then(|_| {
+                            change(&mut t);
+                            sys::ioctl_ptr(fd, *how, &mut t)
+                        })
+                        .map(|_| ())
+                        .map_err(|e| errno_name(&e)),
+                )
+            }
+            Step::GetTermios2(end) => {
+                let mut t = Termios2::default();
+                let r = sys::ioctl_ptr(self.fd(*end)?, TCGETS2, &mut t);
+                Obs::Termios2(r.map(|_| t).map_err(|e| errno_name(&e)))
+            }
             Step::Write(end, data) => {
                 let fd = self.fd(*end)?;
                 let (result, fired) = sys::with_deadline(DEADLINE, || sys::write_once(fd, data));
@@ -669,6 +730,17 @@ impl Runner {
                     Err(e) => Obs::Done(Err(errno_name(&e))),
                 }
             }
+            Step::OpenPeerWith(end, flags) => {
+                match sys::ioctl_val(self.fd(*end)?, TIOCGPTPEER, *flags) {
+                    Ok(raw) => {
+                        // SAFETY: TIOCGPTPEER returned a new descriptor we own.
+                        self.keep_as_slave(unsafe { OwnedFd::from_raw_fd(raw) });
+                        Obs::Done(Ok(()))
+                    }
+                    Err(e) => Obs::Done(Err(errno_name(&e))),
+                }
+            }
+            Step::FdFlags(end) => Obs::Text(fd_flags(self.fd(*end)?)),
             Step::OpenSlaveWithoutAdmin => Obs::Done(open_without_admin(&self.slave_path)?),
             Step::CloseSlave => {
                 self.slave = None;
@@ -723,10 +795,12 @@ impl Runner {
             IoctlArg::Int(v) => {
                 let mut v = *v;
                 let result = sys::ioctl_ptr(fd, cmd, &mut v).map_err(errno);
-                Obs::Ioctl {
-                    result,
-                    out: Some(v.to_ne_bytes().to_vec()),
-                }
+                Obs::IoctlInt { result, value: v }
+            }
+            IoctlArg::ShortBuffer(n) => {
+                let page = GuardedPage::new()?;
+                let result = sys::ioctl_ptr(fd, cmd, page.tail(*n)).map_err(errno);
+                Obs::Ioctl { result, out: None }
             }
             IoctlArg::Buffer(n) => {
                 let mut buf = vec![0u8; *n];
@@ -770,11 +844,118 @@ pub fn ioctl_name(cmd: u32) -> String {
         (crate::uapi::TIOCGPTN, "TIOCGPTN"),
         (crate::uapi::TIOCSPTLCK, "TIOCSPTLCK"),
         (crate::uapi::TIOCGPTLCK, "TIOCGPTLCK"),
+        (TCGETS2, "TCGETS2"),
+        (TCSETS2, "TCSETS2"),
+        (TCSETSW2, "TCSETSW2"),
+        (TCSETSF2, "TCSETSF2"),
+        (TCSBRK, "TCSBRK"),
+        (TCSBRKP, "TCSBRKP"),
+        (TIOCGEXCL, "TIOCGEXCL"),
+        (TIOCGPKT, "TIOCGPKT"),
+        (TIOCGETD, "TIOCGETD"),
+        (TIOCSIG, "TIOCSIG"),
     ];
     known
         .iter()
         .find(|(c, _)| *c == cmd)
         .map_or_else(|| format!("{cmd:#x}"), |(_, name)| name.to_string())
+}
+
+/// `O_RDWR|O_NOCTTY|...` for the flags of an open.
+fn open_flags_name(flags: usize) -> String {
+    let flags = flags as i32;
+    let mut parts = vec![match flags & libc::O_ACCMODE {
+        libc::O_RDONLY => "O_RDONLY".to_string(),
+        libc::O_WRONLY => "O_WRONLY".to_string(),
+        libc::O_RDWR => "O_RDWR".to_string(),
+        other => format!("access {other}"),
+    }];
+    let mut known = libc::O_ACCMODE;
+    for (bit, name) in [
+        (libc::O_NOCTTY, "O_NOCTTY"),
+        (libc::O_NONBLOCK, "O_NONBLOCK"),
+        (libc::O_CLOEXEC, "O_CLOEXEC"),
+        (libc::O_APPEND, "O_APPEND"),
+    ] {
+        known |= bit;
+        if flags & bit != 0 {
+            parts.push(name.to_string());
+        }
+    }
+    if flags & !known != 0 {
+        parts.push(format!("{:#o}", flags & !known));
+    }
+    parts.join("|")
+}
+
+/// What `F_GETFL` and `F_GETFD` say about `fd` that an open decides:
+/// the access mode, `O_NONBLOCK` and `FD_CLOEXEC` (`O_LARGEFILE` and the
+/// like depend on how the kernel opened the file, not on the device).
+fn fd_flags(fd: &OwnedFd) -> String {
+    // SAFETY: F_GETFL and F_GETFD on a valid descriptor.
+    let (fl, fdfl) = unsafe {
+        (
+            libc::fcntl(fd.as_raw_fd(), libc::F_GETFL),
+            libc::fcntl(fd.as_raw_fd(), libc::F_GETFD),
+        )
+    };
+    if fl < 0 || fdfl < 0 {
+        return format!("fcntl: {}", sys::last_errno());
+    }
+    let mut s = open_flags_name((fl & (libc::O_ACCMODE | libc::O_NONBLOCK)) as usize);
+    if fdfl & libc::FD_CLOEXEC != 0 {
+        s.push_str(", FD_CLOEXEC");
+    }
+    s
+}
+
+/// Two anonymous pages, the second inaccessible, for [`IoctlArg::ShortBuffer`].
+struct GuardedPage {
+    base: *mut u8,
+    page: usize,
+}
+
+impl GuardedPage {
+    fn new() -> Result<Self, String> {
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+        // SAFETY: a fresh private anonymous mapping that nothing else uses.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                2 * page,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(format!("mmap: {}", sys::last_errno()));
+        }
+        let this = Self {
+            base: base.cast(),
+            page,
+        };
+        // SAFETY: the second page belongs to the mapping made above.
+        if unsafe { libc::mprotect(this.base.add(page).cast(), page, libc::PROT_NONE) } < 0 {
+            return Err(format!("mprotect: {}", sys::last_errno()));
+        }
+        Ok(this)
+    }
+
+    /// A pointer to the last `n` (zero) bytes before the inaccessible page.
+    fn tail(&self, n: usize) -> *mut u8 {
+        // SAFETY: stays within the first page of the mapping (n <= page).
+        unsafe { self.base.add(self.page - n.min(self.page)) }
+    }
+}
+
+impl Drop for GuardedPage {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `new`.
+        unsafe { libc::munmap(self.base.cast(), 2 * self.page) };
+    }
 }
 
 fn flush_name(arg: usize) -> String {

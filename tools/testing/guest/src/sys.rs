@@ -35,6 +35,11 @@ pub fn errno_str(n: i32) -> String {
         libc::EINVAL => "EINVAL",
         libc::ENOTTY => "ENOTTY",
         libc::ENOSPC => "ENOSPC",
+        libc::ERANGE => "ERANGE",
+        libc::EBADMSG => "EBADMSG",
+        libc::EPROTONOSUPPORT => "EPROTONOSUPPORT",
+        libc::EOVERFLOW => "EOVERFLOW",
+        libc::ESRCH => "ESRCH",
         libc::EPIPE => "EPIPE",
         libc::ENOSYS => "ENOSYS",
         libc::EOPNOTSUPP => "EOPNOTSUPP",
@@ -177,11 +182,13 @@ pub fn set_nonblocking(fd: &OwnedFd, on: bool) -> io::Result<()> {
 /// does nothing and is installed without `SA_RESTART`, so a blocked
 /// `read`/`write`/`poll` returns (`EINTR`, or the partial count the kernel
 /// has by then).
-const DEADLINE_SIGNAL: i32 = libc::SIGUSR2;
+pub const DEADLINE_SIGNAL: i32 = libc::SIGUSR2;
 
 extern "C" fn on_deadline_signal(_: i32) {}
 
-fn install_deadline_handler() {
+/// Installs the do-nothing handler of [`DEADLINE_SIGNAL`] (once), so that
+/// sending it interrupts a blocking call instead of killing the process.
+pub fn install_deadline_handler() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // SAFETY: installing a handler that does nothing is always sound.
@@ -237,4 +244,21 @@ pub fn with_deadline<R>(deadline: Duration, op: impl FnOnce() -> R) -> (R, bool)
     }
     let _ = watchdog.join();
     (result, fired.load(Ordering::SeqCst))
+}
+
+/// The calling thread's kernel id (for `/proc/self/task/TID` and tgkill).
+pub fn gettid() -> i32 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::syscall(libc::SYS_gettid) as i32 }
+}
+
+/// Sends `sig` to thread `tid` of this process.
+pub fn signal_thread(tid: i32, sig: i32) -> io::Result<()> {
+    // SAFETY: tgkill only sends a signal.
+    let r = unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, sig) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }

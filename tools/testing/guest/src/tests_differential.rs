@@ -20,12 +20,16 @@
 //!   native answers anyone.
 //! - **Background job control.** `SIGTTIN`/`SIGTTOU` (and `TOSTOP`) for a
 //!   background group touching its controlling tty need a controlling tty.
-//! - **ioctls the ckpt device does not answer** (`ENOTTY` there): termios2
-//!   (`TCGETS2`...), `TCSBRK`/`TCSBRKP` (`tcdrain`, `tcsendbreak`),
-//!   `TIOCSTI`, `TIOCGEXCL`, `TIOCGPKT`, `TIOCSETD`/`TIOCGETD`,
-//!   `TIOCSIG`, `TIOCVHANGUP`, `TIOCCONS`, `TIOCGDEV`, the modem ioctls,
-//!   `TIOCGLCKTRMIOS`/`TIOCSLCKTRMIOS`. Only ioctls that are `ENOTTY` on
-//!   both are used to probe "unknown ioctl".
+//! - **ioctls the ckpt device does not answer** (`ENOTTY` there):
+//!   `TIOCSTI`, `TIOCSETD`, `TIOCVHANGUP`, `TIOCCONS`, `TIOCGDEV`,
+//!   `TIOCSBRK`/`TIOCCBRK`, the modem ioctls (`TIOCMGET`...), the serial
+//!   ones (`TIOCGSERIAL`, `TIOCGICOUNT`...), `TIOCGLCKTRMIOS`/
+//!   `TIOCSLCKTRMIOS`, and the old `struct termio` ones (`TCGETA`...). Only
+//!   ioctls that are `ENOTTY` on both are used to probe "unknown ioctl".
+//!   The ones it does answer are compared like any other: termios2
+//!   (`TCGETS2`, `TCSETS2`, `TCSETSW2`, `TCSETSF2`), `TCSBRK`/`TCSBRKP`
+//!   (succeed at once, as on a native pty, which has no break to send),
+//!   `TIOCGEXCL`, `TIOCGPKT`, `TIOCGETD`, `TIOCSIG` and `TIOCGPTPEER`.
 //! - **Indexes, paths and node ownership.** The slave index comes from a
 //!   different allocator, the nodes live in devtmpfs with its owner and
 //!   mode rather than devpts' `uid=`/`gid=`/`mode=`.
@@ -46,12 +50,16 @@
 
 use crate::ktap::{TestFn, TestResult};
 use crate::pty::{
-    PtyKind, PtyPair, Winsize, FIONREAD, TCGETS, TCSETS, TCSETSF, TCSETSW, TCXONC, TIOCGPGRP,
-    TIOCGWINSZ, TIOCINQ, TIOCOUTQ, TIOCPKT, TIOCSWINSZ,
+    PtyKind, PtyPair, Termios2, Winsize, FIONREAD, TCGETS, TCSETS, TCSETSF, TCSETSW, TCXONC,
+    TIOCGPGRP, TIOCGWINSZ, TIOCINQ, TIOCOUTQ, TIOCPKT, TIOCSWINSZ,
 };
 use crate::script::{
     compare, compare_with, drain_master, drain_slave, native_only, output, raw_mode, read_slave,
     termios, type_in, End, IoctlArg, Setup, Step,
+};
+use crate::uapi::{
+    TCGETS2, TCSBRK, TCSBRKP, TCSETS2, TCSETSF2, TCSETSW2, TIOCGETD, TIOCGEXCL, TIOCGPKT, TIOCSIG,
+    TIOCSPTLCK,
 };
 use crate::{ensure, ensure_eq, pty, sys};
 use libc::{
@@ -124,6 +132,22 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ("diff_bad_pointers", bad_pointers),
     ("diff_invalid_arguments", invalid_arguments),
     ("diff_bulk_raw", bulk_raw),
+    ("diff_termios2", termios2),
+    ("diff_termios2_arbitrary_speeds", termios2_arbitrary_speeds),
+    ("diff_termios2_short_buffer", termios2_short_buffer),
+    ("diff_break_and_drain", break_and_drain),
+    ("diff_tiocgexcl", tiocgexcl),
+    ("diff_tiocgpkt", tiocgpkt),
+    ("diff_tiocgetd", tiocgetd),
+    ("diff_tiocsig", tiocsig),
+    ("diff_tiocsig_other_signals", tiocsig_other_signals),
+    ("diff_peer_open_flags", peer_open_flags),
+    ("diff_peer_open_odd_flags", peer_open_odd_flags),
+    ("diff_peer_from_slave", peer_from_slave),
+    (
+        "diff_newer_ioctls_one_end_closed",
+        newer_ioctls_one_end_closed,
+    ),
 ];
 
 const DEL: u8 = 0x7f;
@@ -1555,4 +1579,393 @@ fn bulk_one(kind: PtyKind) -> TestResult {
         0
     );
     Ok(())
+}
+
+/// `TCGETS2` on `end`, `change`, then `how`.
+fn set2(end: End, how: u32, what: &'static str, change: fn(&mut Termios2)) -> Step {
+    Step::SetTermios2 {
+        end,
+        how,
+        what,
+        change,
+    }
+}
+
+/// Replaces the output speed code (`CBAUD`) of `t`.
+fn set_cbaud(t: &mut Termios2, code: u32) {
+    t.termios.c_cflag = (t.termios.c_cflag & !libc::CBAUD) | code;
+}
+
+/// termios2 with speeds given as `Bnnn` codes: the speeds follow `CBAUD`
+/// whatever the speed fields say; `TCSETSW2`/`TCSETSF2` behave like their
+/// old counterparts.
+fn termios2() -> TestResult {
+    on_both(|end| {
+        vec![
+            Step::GetTermios2(End::Master),
+            Step::GetTermios2(End::Slave),
+            set2(end, TCSETS2, "B9600, ECHO off", |t| {
+                set_cbaud(t, libc::B9600);
+                t.termios.c_lflag &= !ECHO;
+            }),
+            Step::GetTermios2(End::Slave),
+            Step::GetTermios2(End::Master),
+            Step::GetTermios(End::Slave),
+            type_in(b"quiet\n"),
+            drain_master(),
+            read_slave(100),
+            set2(end, TCSETS2, "B115200, speed fields 1 and 2", |t| {
+                set_cbaud(t, libc::B115200);
+                t.c_ispeed = 1;
+                t.c_ospeed = 2;
+            }),
+            Step::GetTermios2(End::Slave),
+            set2(end, TCSETS2, "B4000000", |t| set_cbaud(t, libc::B4000000)),
+            Step::GetTermios2(End::Slave),
+            set2(end, TCSETS2, "B50", |t| set_cbaud(t, libc::B50)),
+            Step::GetTermios2(End::Slave),
+            set2(end, TCSETS2, "B0", |t| set_cbaud(t, libc::B0)),
+            Step::GetTermios2(End::Slave),
+            // The old TCSETS changes the speeds TCGETS2 reports.
+            Step::SetTermios {
+                end,
+                how: TCSETS,
+                what: "B2400",
+                change: |t| t.c_cflag = (t.c_cflag & !libc::CBAUD) | libc::B2400,
+            },
+            Step::GetTermios2(End::Slave),
+            type_in(b"line\npart"),
+            output(b"out"),
+            set2(end, TCSETSW2, "VERASE = #", |t| {
+                t.termios.c_cc[VERASE] = b'#'
+            }),
+            Step::InQ(End::Slave),
+            Step::InQ(End::Master),
+            set2(end, TCSETSF2, "ECHO on, B38400", |t| {
+                t.termios.c_lflag |= ECHO;
+                set_cbaud(t, libc::B38400);
+            }),
+            Step::InQ(End::Slave),
+            Step::InQ(End::Master),
+            Step::GetTermios2(End::Slave),
+            type_in(b"ab#c\n"),
+            drain_master(),
+            read_slave(100),
+            Step::Ioctl(end, TCGETS2, IoctlArg::BadPointer),
+            Step::Ioctl(end, TCSETS2, IoctlArg::BadPointer),
+            Step::Ioctl(end, TCSETSW2, IoctlArg::BadPointer),
+            Step::Ioctl(end, TCSETSF2, IoctlArg::BadPointer),
+            Step::GetTermios2(End::Slave),
+        ]
+    })
+}
+
+/// Speeds that are not a `CBAUD` code of their own: `BOTHER` (the speed
+/// fields are the speeds), a separate input speed in `CIBAUD`, and the old
+/// `TCSETS` with `BOTHER` (which keeps the speeds set before).
+fn termios2_arbitrary_speeds() -> TestResult {
+    on_both(|end| {
+        vec![
+            set2(end, TCSETS2, "BOTHER, speed fields 0 and 12345", |t| {
+                set_cbaud(t, libc::BOTHER);
+                t.c_ispeed = 0;
+                t.c_ospeed = 12345;
+            }),
+            Step::GetTermios2(End::Slave),
+            Step::GetTermios(End::Slave),
+            set2(end, TCSETS2, "B9600, input speed B4800 in CIBAUD", |t| {
+                t.termios.c_cflag &= !libc::CIBAUD;
+                set_cbaud(t, libc::B9600);
+                t.termios.c_cflag |= libc::B4800 << libc::IBSHIFT;
+            }),
+            Step::GetTermios2(End::Slave),
+            set2(end, TCSETS2, "B38400, input BOTHER 777", |t| {
+                t.termios.c_cflag &= !libc::CIBAUD;
+                set_cbaud(t, libc::B38400);
+                t.termios.c_cflag |= libc::BOTHER << libc::IBSHIFT;
+                t.c_ispeed = 777;
+            }),
+            Step::GetTermios2(End::Slave),
+            set2(end, TCSETS2, "B19200, no CIBAUD", |t| {
+                t.termios.c_cflag &= !libc::CIBAUD;
+                set_cbaud(t, libc::B19200);
+            }),
+            Step::SetTermios {
+                end,
+                how: TCSETS,
+                what: "BOTHER",
+                change: |t| t.c_cflag = (t.c_cflag & !libc::CBAUD) | libc::BOTHER,
+            },
+            Step::GetTermios2(End::Slave),
+        ]
+    })
+}
+
+/// A `struct termios2` must be whole: 36 readable bytes (a `struct
+/// termios`) before an inaccessible page are not enough.
+fn termios2_short_buffer() -> TestResult {
+    on_both(|end| {
+        vec![
+            Step::Ioctl(end, TCGETS2, IoctlArg::ShortBuffer(44)),
+            Step::Ioctl(end, TCGETS2, IoctlArg::ShortBuffer(36)),
+            Step::Ioctl(end, TCSETS2, IoctlArg::ShortBuffer(36)),
+            Step::Ioctl(end, TCSETSW2, IoctlArg::ShortBuffer(36)),
+            Step::Ioctl(end, TCSETSF2, IoctlArg::ShortBuffer(36)),
+            Step::GetTermios(End::Slave),
+            // The old ioctls copy only a `struct termios`.
+            Step::Ioctl(end, TCSETS, IoctlArg::ShortBuffer(36)),
+            Step::GetTermios(End::Slave),
+        ]
+    })
+}
+
+/// `tcsendbreak` and `tcdrain`: a pty has no break to send and nothing
+/// to wait for, so they succeed at once and change nothing.
+fn break_and_drain() -> TestResult {
+    on_both(|end| {
+        vec![
+            termios("ECHO off, BRKINT PARMRK", |t| {
+                t.c_lflag &= !ECHO;
+                t.c_iflag |= libc::BRKINT | libc::PARMRK;
+                t.c_iflag &= !libc::IGNBRK;
+            }),
+            type_in(b"typed"),
+            output(b"shown"),
+            Step::Ioctl(end, TCSBRK, IoctlArg::Value(0)),
+            Step::Ioctl(end, TCSBRK, IoctlArg::Value(1)),
+            Step::Ioctl(end, TCSBRKP, IoctlArg::Value(0)),
+            Step::Ioctl(end, TCSBRKP, IoctlArg::Value(3)),
+            Step::InQ(End::Slave),
+            Step::InQ(End::Master),
+            drain_master(),
+            type_in(b"\n"),
+            read_slave(100),
+            // Stopped output has nothing to drain either.
+            type_in(b"\x13"),
+            Step::Ioctl(end, TCSBRK, IoctlArg::Value(1)),
+            Step::Ioctl(end, TCSBRKP, IoctlArg::Value(1)),
+            type_in(b"\x11"),
+            output(b"after"),
+            drain_master(),
+        ]
+    })
+}
+
+fn get_int(end: End, cmd: u32) -> Step {
+    Step::Ioctl(end, cmd, IoctlArg::Int(-1))
+}
+
+fn tiocgexcl() -> TestResult {
+    use End::{Master, Slave};
+    compare(&[
+        get_int(Master, TIOCGEXCL),
+        get_int(Slave, TIOCGEXCL),
+        Step::Exclusive(Slave, true),
+        get_int(Slave, TIOCGEXCL),
+        get_int(Master, TIOCGEXCL),
+        Step::Exclusive(Master, true),
+        get_int(Master, TIOCGEXCL),
+        Step::Exclusive(Slave, false),
+        get_int(Slave, TIOCGEXCL),
+        get_int(Master, TIOCGEXCL),
+        Step::Exclusive(Master, false),
+        get_int(Master, TIOCGEXCL),
+        // The slave's flag outlives its descriptors.
+        Step::Exclusive(Slave, true),
+        Step::CloseSlave,
+        Step::OpenSlave,
+        get_int(Slave, TIOCGEXCL),
+        Step::OpenPeer,
+        get_int(Slave, TIOCGEXCL),
+        Step::Ioctl(Master, TIOCGEXCL, IoctlArg::BadPointer),
+        Step::Ioctl(Slave, TIOCGEXCL, IoctlArg::BadPointer),
+    ])
+}
+
+fn tiocgpkt() -> TestResult {
+    use End::{Master, Slave};
+    compare(&[
+        get_int(Master, TIOCGPKT),
+        Step::Packet(Master, true),
+        get_int(Master, TIOCGPKT),
+        Step::Ioctl(Master, TIOCPKT, IoctlArg::Int(7)),
+        get_int(Master, TIOCGPKT),
+        Step::Packet(Master, false),
+        get_int(Master, TIOCGPKT),
+        Step::Ioctl(Master, TIOCPKT, IoctlArg::Int(-1)),
+        get_int(Master, TIOCGPKT),
+        // A master ioctl only.
+        get_int(Slave, TIOCGPKT),
+        Step::Ioctl(Master, TIOCGPKT, IoctlArg::BadPointer),
+        // Closing and reopening the slave leaves packet mode alone.
+        Step::CloseSlave,
+        get_int(Master, TIOCGPKT),
+        Step::OpenSlave,
+        get_int(Master, TIOCGPKT),
+    ])
+}
+
+fn tiocgetd() -> TestResult {
+    on_both(|end| {
+        vec![
+            get_int(end, TIOCGETD),
+            Step::Ioctl(end, TIOCGETD, IoctlArg::BadPointer),
+            // c_line in termios is not the line discipline.
+            termios("c_line = 7", |t| t.c_line = 7),
+            get_int(end, TIOCGETD),
+            Step::GetTermios(end),
+        ]
+    })
+}
+
+fn tiocsig_step(sig: usize) -> Step {
+    Step::Ioctl(End::Master, TIOCSIG, IoctlArg::Value(sig))
+}
+
+/// `TIOCSIG` on the master signals the slave's foreground process group;
+/// unlike the signal characters it flushes nothing.
+fn tiocsig() -> TestResult {
+    use End::{Master, Slave};
+    let sig = |s: i32| tiocsig_step(s as usize);
+    compare(&[
+        // No foreground group yet: nobody to signal, still no error.
+        sig(libc::SIGINT),
+        Step::ForegroundChild,
+        type_in(b"typed"),
+        output(b"shown"),
+        sig(libc::SIGINT),
+        Step::Signals,
+        sig(libc::SIGQUIT),
+        Step::Signals,
+        sig(libc::SIGTSTP),
+        Step::Signals,
+        Step::InQ(Slave),
+        Step::InQ(Master),
+        drain_master(),
+        // Numbers that are no signal.
+        sig(0),
+        sig(-1),
+        sig(65),
+        tiocsig_step(usize::MAX),
+        Step::Signals,
+        // The argument is an int: the upper half of the long is ignored.
+        tiocsig_step((1 << 32) | libc::SIGINT as usize),
+        Step::Signals,
+        // ISIG is about characters, not this ioctl.
+        termios("ISIG off", |t| t.c_lflag &= !ISIG),
+        sig(libc::SIGQUIT),
+        Step::Signals,
+        // A master ioctl only.
+        Step::Ioctl(Slave, TIOCSIG, IoctlArg::Value(libc::SIGINT as usize)),
+        Step::Signals,
+        Step::Pgrp(Master),
+    ])
+}
+
+/// Valid signal numbers other than `SIGINT`, `SIGQUIT` and `SIGTSTP`.
+fn tiocsig_other_signals() -> TestResult {
+    let sig = |s: i32| tiocsig_step(s as usize);
+    compare(&[
+        Step::ForegroundChild,
+        sig(libc::SIGWINCH),
+        Step::Signals,
+        sig(libc::SIGHUP),
+        Step::Signals,
+        sig(libc::SIGCONT),
+        Step::Signals,
+        sig(libc::SIGTTIN),
+        Step::Signals,
+        sig(libc::SIGTTOU),
+        Step::Signals,
+    ])
+}
+
+/// `TIOCGPTPEER` opens with the flags it is given, and not while the slave
+/// is locked.
+fn peer_open_flags() -> TestResult {
+    use End::{Master, Slave};
+    let peer = |flags: i32| Step::OpenPeerWith(Master, flags as usize);
+    let nocty = libc::O_NOCTTY;
+    compare(&[
+        Step::FdFlags(Master),
+        Step::FdFlags(Slave),
+        peer(libc::O_RDONLY | nocty),
+        Step::FdFlags(Slave),
+        output(b"x"),
+        type_in(b"in\n"),
+        read_slave(100),
+        peer(libc::O_WRONLY | nocty),
+        Step::FdFlags(Slave),
+        read_slave(100),
+        output(b"out"),
+        drain_master(),
+        peer(libc::O_RDWR | nocty | libc::O_NONBLOCK),
+        Step::FdFlags(Slave),
+        read_slave(100),
+        peer(libc::O_RDWR | nocty | libc::O_CLOEXEC),
+        Step::FdFlags(Slave),
+        peer(libc::O_RDWR | nocty | libc::O_APPEND),
+        Step::FdFlags(Slave),
+        Step::Ioctl(Master, TIOCSPTLCK, IoctlArg::Int(1)),
+        peer(libc::O_RDWR | nocty),
+        Step::OpenSlave,
+        Step::Ioctl(Master, TIOCSPTLCK, IoctlArg::Int(0)),
+        peer(libc::O_RDWR | nocty),
+        Step::FdFlags(Slave),
+    ])
+}
+
+/// Open flags that matter to a path lookup: natively `TIOCGPTPEER` opens
+/// the slave's dentry directly, so they make no difference.
+fn peer_open_odd_flags() -> TestResult {
+    use End::{Master, Slave};
+    let peer = |flags: i32| Step::OpenPeerWith(Master, flags as usize);
+    let rw = libc::O_RDWR | libc::O_NOCTTY;
+    compare(&[
+        peer(rw | libc::O_DIRECTORY),
+        Step::FdFlags(Slave),
+        peer(rw | libc::O_CREAT | libc::O_EXCL),
+        Step::FdFlags(Slave),
+        peer(rw | libc::O_NOFOLLOW | libc::O_TRUNC),
+        Step::FdFlags(Slave),
+        type_in(b"still a slave\n"),
+        read_slave(100),
+    ])
+}
+
+/// `TIOCGPTPEER` is for masters.
+fn peer_from_slave() -> TestResult {
+    compare(&[
+        Step::OpenPeerWith(End::Slave, (libc::O_RDWR | libc::O_NOCTTY) as usize),
+        Step::Poll(End::Master),
+    ])
+}
+
+/// The newer ioctls on a master whose slave is closed, and on a slave
+/// whose master is gone (hung up).
+fn newer_ioctls_one_end_closed() -> TestResult {
+    use End::{Master, Slave};
+    compare(&[
+        Step::CloseSlave,
+        get_int(Master, TIOCGETD),
+        get_int(Master, TIOCGEXCL),
+        get_int(Master, TIOCGPKT),
+        Step::GetTermios2(Master),
+        set2(Master, TCSETS2, "B1200", |t| set_cbaud(t, libc::B1200)),
+        Step::GetTermios2(Master),
+        Step::Ioctl(Master, TCSBRK, IoctlArg::Value(1)),
+        Step::Ioctl(Master, TCSBRKP, IoctlArg::Value(0)),
+        tiocsig_step(libc::SIGINT as usize),
+        Step::OpenSlave,
+        Step::CloseMaster,
+        get_int(Slave, TIOCGETD),
+        get_int(Slave, TIOCGEXCL),
+        get_int(Slave, TIOCGPKT),
+        Step::GetTermios2(Slave),
+        set2(Slave, TCSETS2, "B300", |t| set_cbaud(t, libc::B300)),
+        Step::Ioctl(Slave, TCSBRK, IoctlArg::Value(1)),
+        Step::Ioctl(Slave, TCSBRKP, IoctlArg::Value(0)),
+        Step::Ioctl(Slave, TIOCSIG, IoctlArg::Value(libc::SIGINT as usize)),
+        Step::OpenPeerWith(Slave, (libc::O_RDWR | libc::O_NOCTTY) as usize),
+    ])
 }

@@ -1,0 +1,530 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Checkpoint and restart of whole pairs: images out of live pairs, restart
+//! sessions that bring them back at their original indexes in any order
+//! (also on a freshly loaded module instance), and every kind of bad input.
+
+use crate::ktap::{TestFn, TestResult};
+use crate::sys::{self, errno_name};
+use crate::uapi::*;
+use crate::{ensure, ensure_eq};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+pub const TESTS: &[(&str, TestFn)] = &[
+    ("restart_checkpoint_size_query", checkpoint_size_query),
+    ("restart_round_trip_slave_first", round_trip_slave_first),
+    ("restart_round_trip_master_first", round_trip_master_first),
+    (
+        "restart_half_typed_line_survives_rmmod",
+        half_typed_line_survives_rmmod,
+    ),
+    ("restart_busy_index_refused", busy_index_refused),
+    ("restart_commit_names_orphans", commit_names_orphans),
+    ("restart_bad_images_refused", bad_images_refused),
+    (
+        "restart_wrong_end_and_double_restart",
+        wrong_end_and_double_restart,
+    ),
+    ("restart_needs_privilege", needs_privilege),
+    ("restart_leave_frozen", leave_frozen),
+    ("restart_many_pairs_random_orders", many_pairs_random_orders),
+];
+
+const RW: i32 = libc::O_RDWR | libc::O_NOCTTY;
+
+fn e(err: std::io::Error) -> String {
+    errno_name(&err)
+}
+
+pub fn open_pair() -> Result<(OwnedFd, OwnedFd, u32), String> {
+    let m = sys::open(PTMX_PATH, RW).map_err(e)?;
+    sys::set_i32(&m, TIOCSPTLCK, 0).map_err(e)?;
+    let n = sys::get_u32(&m, TIOCGPTN).map_err(e)?;
+    let s = sys::open(&format!("{PTS_DIR}/{n}"), RW).map_err(e)?;
+    Ok((m, s, n))
+}
+
+/// Checkpoints one end; returns the image.
+pub fn checkpoint(fd: &OwnedFd, id: u64, flags: u32) -> Result<Vec<u8>, String> {
+    let mut a = CheckpointArg {
+        checkpoint_id: id,
+        flags,
+        ..Default::default()
+    };
+    sys::ioctl_ptr(fd, CKPT_CHECKPOINT, &mut a).map_err(|err| format!("size query: {}", e(err)))?;
+    let mut buf = vec![0u8; a.image_len as usize];
+    a.buf = buf.as_mut_ptr() as u64;
+    a.buf_len = buf.len() as u32;
+    sys::ioctl_ptr(fd, CKPT_CHECKPOINT, &mut a).map_err(|err| format!("checkpoint: {}", e(err)))?;
+    buf.truncate(a.image_len as usize);
+    Ok(buf)
+}
+
+pub fn restart(fd: &OwnedFd, image: &[u8]) -> Result<(), String> {
+    let mut a = RestartArg {
+        buf: image.as_ptr() as u64,
+        buf_len: image.len() as u32,
+        flags: 0,
+    };
+    sys::ioctl_ptr(fd, CKPT_RESTART, &mut a)
+        .map(|_| ())
+        .map_err(e)
+}
+
+pub fn control() -> Result<OwnedFd, String> {
+    sys::open(CONTROL_PATH, libc::O_RDWR).map_err(|err| format!("open {CONTROL_PATH}: {}", e(err)))
+}
+
+pub fn begin(ctl: &OwnedFd, entries: &[RestartEntry]) -> Result<(), String> {
+    let mut a = SessionArg {
+        entries: entries.as_ptr() as u64,
+        count: entries.len() as u32,
+        flags: 0,
+    };
+    sys::ioctl_ptr(ctl, CKPT_SESSION_BEGIN, &mut a)
+        .map(|_| ())
+        .map_err(e)
+}
+
+pub fn open_master(ctl: &OwnedFd, index: u32) -> Result<OwnedFd, String> {
+    let mut a = OpenMasterArg {
+        index,
+        flags: RW as u32,
+    };
+    let fd = sys::ioctl_ptr(ctl, CKPT_OPEN_MASTER, &mut a).map_err(e)?;
+    // SAFETY: the ioctl returned a new descriptor that we now own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Commits; on failure returns the errno and the orphan records as
+/// (index, kind) pairs.
+pub fn commit(ctl: &OwnedFd) -> Result<(), (String, Vec<(u32, u16)>)> {
+    let mut records = vec![0u8; 64 * ORPHAN_RECORD_LEN];
+    let mut a = CommitArg {
+        orphans: records.as_mut_ptr() as u64,
+        orphans_cap: 64,
+        orphans_count: 0,
+    };
+    match sys::ioctl_ptr(ctl, CKPT_SESSION_COMMIT, &mut a) {
+        Ok(_) => Ok(()),
+        Err(err) => {
+            let n = (a.orphans_count as usize).min(64);
+            let orphans = (0..n)
+                .map(|i| {
+                    let r = &records[i * ORPHAN_RECORD_LEN..];
+                    (
+                        u32::from_ne_bytes([r[0], r[1], r[2], r[3]]),
+                        u16::from_ne_bytes([r[4], r[5]]),
+                    )
+                })
+                .collect();
+            Err((e(err), orphans))
+        }
+    }
+}
+
+fn raw(fd: &OwnedFd) -> Result<(), String> {
+    let mut t = [0u8; 36];
+    sys::ioctl_ptr(fd, TCGETS, t.as_mut_ptr()).map_err(e)?;
+    t[12..16].copy_from_slice(&0u32.to_ne_bytes());
+    t[4..8].copy_from_slice(&0u32.to_ne_bytes());
+    sys::ioctl_ptr(fd, TCSETS, t.as_mut_ptr()).map_err(e)?;
+    Ok(())
+}
+
+fn read_exact(fd: &OwnedFd, n: usize) -> Result<Vec<u8>, String> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        match sys::poll_events(fd, libc::POLLIN, 3000) {
+            Ok(ev) if ev & libc::POLLIN != 0 => {}
+            other => {
+                return Err(format!(
+                    "only {} of {n} bytes arrived ({other:?}): {got:?}",
+                    got.len()
+                ))
+            }
+        }
+        got.extend(sys::read_once(fd, n - got.len()).map_err(e)?);
+    }
+    Ok(got)
+}
+
+fn nothing_more(fd: &OwnedFd) -> TestResult {
+    let ev = sys::poll_events(fd, libc::POLLIN, 100).map_err(e)?;
+    ensure!(ev & libc::POLLIN == 0, "unexpected extra data");
+    Ok(())
+}
+
+fn entry(index: u32, ends: u32) -> RestartEntry {
+    RestartEntry { index, ends }
+}
+
+const BOTH: u32 = CKPT_END_MASTER | CKPT_END_SLAVE;
+
+fn checkpoint_size_query() -> TestResult {
+    let (m, _s, _) = open_pair()?;
+    let mut a = CheckpointArg::default();
+    sys::ioctl_ptr(&m, CKPT_CHECKPOINT, &mut a).map_err(e)?;
+    ensure!(a.image_len >= 72, "size {} too small", a.image_len);
+    // A buffer one byte short is refused with the size reported.
+    let mut buf = vec![0u8; a.image_len as usize];
+    let need = a.image_len;
+    a.buf = buf.as_mut_ptr() as u64;
+    a.buf_len = need - 1;
+    let r = sys::ioctl_ptr(&m, CKPT_CHECKPOINT, &mut a).map_err(e);
+    ensure_eq!(r, Err("ERANGE".to_string()));
+    ensure_eq!(a.image_len, need);
+    // Bad pointer: EFAULT; unknown flag: EINVAL.
+    let r = sys::ioctl_ptr(&m, CKPT_CHECKPOINT, 8usize as *mut CheckpointArg).map_err(e);
+    ensure_eq!(r, Err("EFAULT".to_string()));
+    let mut bad = CheckpointArg {
+        flags: 0x80,
+        ..Default::default()
+    };
+    ensure_eq!(
+        sys::ioctl_ptr(&m, CKPT_CHECKPOINT, &mut bad).map_err(e),
+        Err("EINVAL".to_string())
+    );
+    Ok(())
+}
+
+/// A pair with state in both directions: raw slave, winsize, bytes queued
+/// each way. Returns (master image, slave image, index).
+fn checkpointed_pair() -> Result<(Vec<u8>, Vec<u8>, u32), String> {
+    let (m, s, n) = open_pair()?;
+    raw(&s)?;
+    let ws = [33u16, 99, 0, 0];
+    sys::ioctl_ptr(&m, TIOCSWINSZ, ws.as_ptr().cast_mut()).map_err(e)?;
+    sys::write_once(&m, b"to-slave").map_err(e)?;
+    sys::write_once(&s, b"to-master").map_err(e)?;
+    let mi = checkpoint(&m, 7, 0)?;
+    let si = checkpoint(&s, 7, 0)?;
+    Ok((mi, si, n))
+}
+
+fn verify_restored(m: &OwnedFd, s: &OwnedFd) -> TestResult {
+    let mut ws = [0u16; 4];
+    sys::ioctl_ptr(s, TIOCGWINSZ, ws.as_mut_ptr()).map_err(e)?;
+    ensure_eq!(ws, [33, 99, 0, 0]);
+    ensure_eq!(read_exact(s, 8)?, b"to-slave".to_vec());
+    ensure_eq!(read_exact(m, 9)?, b"to-master".to_vec());
+    nothing_more(m)?;
+    nothing_more(s)?;
+    // And the pair works as a pair afterwards.
+    sys::write_once(m, b"again").map_err(e)?;
+    ensure_eq!(read_exact(s, 5)?, b"again".to_vec());
+    Ok(())
+}
+
+fn round_trip_slave_first() -> TestResult {
+    let (mi, si, n) = checkpointed_pair()?;
+    // The original pair is gone (closed); its index is free again.
+    let ctl = control()?;
+    begin(&ctl, &[entry(n, BOTH)])?;
+    let s = sys::open(&format!("{PTS_DIR}/{n}"), RW).map_err(e)?;
+    restart(&s, &si)?;
+    let m = open_master(&ctl, n)?;
+    ensure_eq!(sys::get_u32(&m, TIOCGPTN).map_err(e)?, n);
+    restart(&m, &mi)?;
+    commit(&ctl).map_err(|(err, o)| format!("commit: {err} {o:?}"))?;
+    verify_restored(&m, &s)
+}
+
+fn round_trip_master_first() -> TestResult {
+    let (mi, si, n) = checkpointed_pair()?;
+    let ctl = control()?;
+    begin(&ctl, &[entry(n, BOTH)])?;
+    let m = open_master(&ctl, n)?;
+    restart(&m, &mi)?;
+    // Frozen until commit: nothing moves yet.
+    sys::set_nonblocking(&m, true).map_err(e)?;
+    ensure_eq!(sys::read_once(&m, 4).map_err(e), Err("EAGAIN".to_string()));
+    sys::set_nonblocking(&m, false).map_err(e)?;
+    let s = sys::open(&format!("{PTS_DIR}/{n}"), RW).map_err(e)?;
+    restart(&s, &si)?;
+    commit(&ctl).map_err(|(err, o)| format!("commit: {err} {o:?}"))?;
+    verify_restored(&m, &s)
+}
+
+fn half_typed_line_survives_rmmod() -> TestResult {
+    let (m, s, n) = open_pair()?;
+    // Canonical mode with echo (the defaults); a complete line and half of
+    // the next one typed, output pending toward the master.
+    sys::write_once(&m, b"first\nls -l").map_err(e)?;
+    let echo = read_exact(&m, 12)?;
+    ensure_eq!(echo, b"first\r\nls -l".to_vec());
+    sys::write_once(&s, b"$ ").map_err(e)?;
+    let mi = checkpoint(&m, 1, CKPT_LEAVE_FROZEN)?;
+    let si = checkpoint(&s, 1, CKPT_LEAVE_FROZEN)?;
+    drop((m, s));
+    // A fresh module instance, as on an arrival machine.
+    let (st, out) = sys::sh("rmmod ckpt_pty && insmod /ckpt_pty.ko 2>&1");
+    ensure_eq!((st, out.as_str()), (0, ""));
+    let ctl = control()?;
+    begin(&ctl, &[entry(n, BOTH)])?;
+    let m = open_master(&ctl, n)?;
+    let s = sys::open(&format!("{PTS_DIR}/{n}"), RW).map_err(e)?;
+    restart(&s, &si)?;
+    restart(&m, &mi)?;
+    commit(&ctl).map_err(|(err, o)| format!("commit: {err} {o:?}"))?;
+    // Pending output arrives once; the half-typed line completes; erase
+    // still works on it; echo is not duplicated.
+    ensure_eq!(read_exact(&m, 2)?, b"$ ".to_vec());
+    sys::write_once(&m, b"x\x7fa\n").map_err(e)?;
+    ensure_eq!(read_exact(&s, 6)?, b"first\n".to_vec());
+    ensure_eq!(read_exact(&s, 7)?, b"ls -la\n".to_vec());
+    ensure_eq!(read_exact(&m, 7)?, b"x\x08 \x08a\r\n".to_vec());
+    nothing_more(&m)?;
+    Ok(())
+}
+
+fn busy_index_refused() -> TestResult {
+    let (_m, _s, n) = open_pair()?;
+    let ctl = control()?;
+    ensure_eq!(begin(&ctl, &[entry(n, BOTH)]), Err("EBUSY".to_string()));
+    // Nothing half-claimed: another session can begin right away.
+    begin(&ctl, &[entry(n + 1, BOTH)])?;
+    ensure!(
+        sys::exists(&format!("{PTS_DIR}/{}", n + 1)),
+        "claimed node missing"
+    );
+    ensure_eq!(
+        sys::ioctl_val(&ctl, CKPT_SESSION_ABORT, 0).map_err(e),
+        Ok(0)
+    );
+    ensure!(
+        !sys::exists(&format!("{PTS_DIR}/{}", n + 1)),
+        "aborted node left"
+    );
+    Ok(())
+}
+
+fn commit_names_orphans() -> TestResult {
+    let (mi, si, n) = checkpointed_pair()?;
+    let ctl = control()?;
+    let k = n + 2;
+    begin(&ctl, &[entry(n, BOTH), entry(k, CKPT_END_SLAVE)])?;
+    let s = sys::open(&format!("{PTS_DIR}/{n}"), RW).map_err(e)?;
+    restart(&s, &si)?;
+    let _ = mi;
+    let r = commit(&ctl);
+    // Pair n lacks its master, pair k its slave: both named, in order.
+    ensure_eq!(r, Err(("ENXIO".to_string(), vec![(n, 1), (k, 2)])));
+    // Rolled back: the restored slave is hung up, the nodes are gone.
+    ensure_eq!(sys::read_once(&s, 4).map_err(e)?, Vec::<u8>::new());
+    ensure!(!sys::exists(&format!("{PTS_DIR}/{k}")), "orphan node left");
+    Ok(())
+}
+
+fn bad_images_refused() -> TestResult {
+    let (mi, si, n) = checkpointed_pair()?;
+    let ctl = control()?;
+    begin(&ctl, &[entry(n, BOTH)])?;
+    let s = sys::open(&format!("{PTS_DIR}/{n}"), RW).map_err(e)?;
+    let mut cases: Vec<(&str, Vec<u8>, &str)> = Vec::new();
+    let mut bad = si.clone();
+    bad[24] ^= 0x55;
+    cases.push(("checkpoint id byte flipped", bad, "EBADMSG"));
+    cases.push(("truncated", si[..si.len() - 8].to_vec(), "EINVAL"));
+    let mut bad = si.clone();
+    bad[8] = 99;
+    cases.push(("unknown format version", bad, "EPROTONOSUPPORT"));
+    let mut bad = si.clone();
+    bad[0] = b'X';
+    cases.push(("bad magic", bad, "EINVAL"));
+    cases.push(("master image to a slave", mi.clone(), "EINVAL"));
+    cases.push(("empty", Vec::new(), "EINVAL"));
+    for (what, image, want) in &cases {
+        let r = if image.is_empty() {
+            let mut a = RestartArg::default();
+            sys::ioctl_ptr(&s, CKPT_RESTART, &mut a)
+                .map(|_| ())
+                .map_err(e)
+        } else {
+            restart(&s, image)
+        };
+        ensure_eq!((*what, r), (*what, Err(want.to_string())));
+    }
+    // Bad pointer.
+    let mut a = RestartArg {
+        buf: 8,
+        buf_len: 100,
+        flags: 0,
+    };
+    ensure_eq!(
+        sys::ioctl_ptr(&s, CKPT_RESTART, &mut a).map_err(e),
+        Err("EFAULT".to_string())
+    );
+    // The good image still works afterwards: nothing was half-loaded.
+    restart(&s, &si)?;
+    sys::ioctl_val(&ctl, CKPT_SESSION_ABORT, 0).map_err(e)?;
+    Ok(())
+}
+
+fn wrong_end_and_double_restart() -> TestResult {
+    let (mi, si, n) = checkpointed_pair()?;
+    let ctl = control()?;
+    begin(&ctl, &[entry(n, BOTH)])?;
+    let m = open_master(&ctl, n)?;
+    ensure_eq!(restart(&m, &si), Err("EINVAL".to_string()));
+    restart(&m, &mi)?;
+    ensure_eq!(restart(&m, &mi), Err("EBUSY".to_string()));
+    // A second master of the same pair cannot be opened.
+    ensure_eq!(open_master(&ctl, n).map(|_| ()), Err("EBUSY".to_string()));
+    // A second session cannot begin while one runs.
+    let ctl2 = control()?;
+    ensure_eq!(
+        begin(&ctl2, &[entry(n + 5, BOTH)]),
+        Err("EBUSY".to_string())
+    );
+    // Closing the control file abandons the session: rolled back.
+    drop(ctl);
+    ensure!(
+        !sys::exists(&format!("{PTS_DIR}/{n}")),
+        "abandoned session left its node"
+    );
+    drop(m);
+    begin(&ctl2, &[entry(n, BOTH)])?;
+    sys::ioctl_val(&ctl2, CKPT_SESSION_ABORT, 0).map_err(e)?;
+    Ok(())
+}
+
+fn needs_privilege() -> TestResult {
+    let (m, _s, n) = open_pair()?;
+    // SAFETY: fork in a test thread; the child only makes raw syscalls
+    // and exits.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: plain syscalls in the child.
+        unsafe {
+            let code = (|| -> i32 {
+                if libc::setresuid(65534, 65534, 65534) != 0 {
+                    return 10;
+                }
+                // Checkpoint works on an fd the caller holds.
+                let mut a = CheckpointArg::default();
+                if libc::ioctl(m.as_raw_fd(), CKPT_CHECKPOINT as _, &mut a) != 0 {
+                    return 11;
+                }
+                let mut r = RestartArg::default();
+                if libc::ioctl(m.as_raw_fd(), CKPT_RESTART as _, &mut r) == 0
+                    || *libc::__errno_location() != libc::EPERM
+                {
+                    return 12;
+                }
+                let c = libc::open(c"/dev/ckpt/control".as_ptr(), libc::O_RDWR);
+                if c >= 0 {
+                    let entries = [RestartEntry {
+                        index: n + 3,
+                        ends: 3,
+                    }];
+                    let mut s = SessionArg {
+                        entries: entries.as_ptr() as u64,
+                        count: 1,
+                        flags: 0,
+                    };
+                    if libc::ioctl(c, CKPT_SESSION_BEGIN as _, &mut s) == 0
+                        || *libc::__errno_location() != libc::EPERM
+                    {
+                        return 13;
+                    }
+                }
+                0
+            })();
+            libc::_exit(code);
+        }
+    }
+    let mut status = 0;
+    // SAFETY: our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    ensure_eq!(libc::WEXITSTATUS(status), 0);
+    Ok(())
+}
+
+fn leave_frozen() -> TestResult {
+    let (m, s, _) = open_pair()?;
+    let _ = checkpoint(&s, 3, CKPT_LEAVE_FROZEN)?;
+    let mut st = StreamStatus::default();
+    sys::ioctl_ptr(&m, CKPT_STATUS, &mut st).map_err(e)?;
+    ensure_eq!(st.frozen, CKPT_FROZEN_SLAVE);
+    let mut st = StreamStatus::default();
+    sys::ioctl_ptr(&s, CKPT_STATUS, &mut st).map_err(e)?;
+    ensure_eq!((st.last_op, st.checkpoints), (CKPT_OP_CHECKPOINT, 1));
+    ensure!(st.checkpoint_bytes > 0, "no bytes counted");
+    let _ = checkpoint(&m, 4, 0)?;
+    let mut st2 = StreamStatus::default();
+    sys::ioctl_ptr(&m, CKPT_STATUS, &mut st2).map_err(e)?;
+    ensure_eq!(st2.frozen, CKPT_FROZEN_SLAVE);
+    sys::ioctl_val(&s, CKPT_THAW, 0).map_err(e)?;
+    Ok(())
+}
+
+/// xorshift, so the orders are reproducible from the seed in the message.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            v.swap(i, j);
+        }
+    }
+}
+
+fn many_pairs_random_orders() -> TestResult {
+    for (count, seed) in [(64usize, 1u64), (64, 2), (256, 3)] {
+        // Checkpoint `count` pairs with distinct data both ways.
+        let mut images = Vec::new();
+        {
+            let mut held = Vec::new();
+            for i in 0..count {
+                let (m, s, n) = open_pair()?;
+                raw(&s)?;
+                sys::write_once(&m, format!("in{i}").as_bytes()).map_err(e)?;
+                sys::write_once(&s, format!("out{i}").as_bytes()).map_err(e)?;
+                images.push((n, checkpoint(&m, seed, 0)?, checkpoint(&s, seed, 0)?, i));
+                held.push((m, s));
+            }
+        }
+        let ctl = control()?;
+        let entries: Vec<_> = images.iter().map(|(n, ..)| entry(*n, BOTH)).collect();
+        begin(&ctl, &entries)?;
+        // Every end in a random order (always some slave before its master
+        // and some higher minor before a lower one, statistically).
+        let mut ends: Vec<(usize, bool)> =
+            (0..count).flat_map(|i| [(i, true), (i, false)]).collect();
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        rng.shuffle(&mut ends);
+        let mut fds: Vec<(Option<OwnedFd>, Option<OwnedFd>)> =
+            (0..count).map(|_| (None, None)).collect();
+        for (i, master) in ends {
+            let (n, mi, si, _) = &images[i];
+            if master {
+                let m =
+                    open_master(&ctl, *n).map_err(|x| format!("seed {seed}: master {n}: {x}"))?;
+                restart(&m, mi).map_err(|x| format!("seed {seed}: master {n}: {x}"))?;
+                fds[i].0 = Some(m);
+            } else {
+                let s = sys::open(&format!("{PTS_DIR}/{n}"), RW).map_err(e)?;
+                restart(&s, si).map_err(|x| format!("seed {seed}: slave {n}: {x}"))?;
+                fds[i].1 = Some(s);
+            }
+        }
+        commit(&ctl).map_err(|(err, o)| format!("seed {seed}: commit {err} {o:?}"))?;
+        for (i, (m, s)) in fds.iter().enumerate() {
+            let (m, s) = (
+                m.as_ref().ok_or("no master")?,
+                s.as_ref().ok_or("no slave")?,
+            );
+            let want_in = format!("in{i}");
+            let want_out = format!("out{i}");
+            ensure_eq!(read_exact(s, want_in.len())?, want_in.into_bytes());
+            ensure_eq!(read_exact(m, want_out.len())?, want_out.into_bytes());
+        }
+    }
+    Ok(())
+}
