@@ -604,6 +604,7 @@ pub fn checkpoint<S: Storage>(
             offset,
             ..
         } => FieldError::Invalid { offset }.in_module(module, part),
+        // Not produced by parsing; kept total without a panic.
         _ => ImageError::ModuleState {
             module: ModuleName::Head,
             part: ModulePart::Internal,
@@ -1009,8 +1010,10 @@ fn parse_slave<'a>(image: &StreamImage<'a>) -> Result<SlaveSaved<'a>, RestoreErr
 // ---------------------------------------------------------------------
 
 /// Whether the `kind` stream of `pair` holds no data and no pending
-/// state, so that an image may be restored into it. Settings (termios,
-/// window size) do not count: restore replaces them.
+/// state, so that an image may be restored into it: its queues are empty,
+/// no echo is held, no packet status or flow stop is pending, and the pair
+/// is not hung up. Settings (termios, window size) do not count: restore
+/// replaces them.
 pub fn is_fresh<S: Storage>(pair: &PtyPair<S>, kind: StreamKind) -> bool {
     if pair.life.master_closed {
         return false;

@@ -596,6 +596,9 @@ impl<S: Storage> PtyPair<S> {
             return Io::WouldBlock;
         }
         let n = match self.slave.pts.input.push(data) {
+            // Full with no slave open: nobody can make room until a slave
+            // reopens, so the writer is not left asleep (EIO).
+            Ok(0) if self.life.slave_closed => return Io::Hangup,
             Ok(0) => return Io::WouldBlock,
             Ok(n) => n,
             Err(AllocError) => return Io::NoMemory,

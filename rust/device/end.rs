@@ -139,6 +139,7 @@ fn read_slave(pair: &Pair, file: &File, buf: &mut [u8]) -> Result<usize> {
     let mut copied = 0usize;
     let mut timer_expired = false;
     let mut remaining: Option<usize> = None;
+    let mut waited = false;
     loop {
         let termios = guard.pty.termios();
         let mut fx = Effects::default();
@@ -149,6 +150,9 @@ fn read_slave(pair: &Pair, file: &File, buf: &mut [u8]) -> Result<usize> {
         let mut got = 0;
         match io {
             Io::Done(n) => got = n,
+            // A reader asleep when the master closed gets EIO (n_tty's
+            // TTY_OTHER_CLOSED); reads after the hangup see end of file.
+            Io::Eof if waited && copied == 0 && guard.pty.life.master_closed => return Err(EIO),
             Io::Eof => return Ok(copied),
             Io::Hangup => return if copied > 0 { Ok(copied) } else { Err(EIO) },
             Io::NoMemory => return if copied > 0 { Ok(copied) } else { Err(ENOMEM) },
@@ -165,6 +169,7 @@ fn read_slave(pair: &Pair, file: &File, buf: &mut [u8]) -> Result<usize> {
             if wait(pair, &mut guard).is_err() {
                 return interrupted(copied);
             }
+            waited = true;
             continue;
         }
         if copied >= buf.len() {
@@ -180,6 +185,7 @@ fn read_slave(pair: &Pair, file: &File, buf: &mut [u8]) -> Result<usize> {
         if file.is_nonblocking() {
             return if copied > 0 { Ok(copied) } else { Err(EAGAIN) };
         }
+        waited = true;
         let Some(ds) = timeout_ds else {
             if wait(pair, &mut guard).is_err() {
                 return interrupted(copied);
@@ -285,6 +291,31 @@ fn request(r: core::result::Result<(), RequestError>) -> Result<isize> {
         Err(RequestError::Invalid) => Err(EINVAL),
         Err(RequestError::Hangup) => Err(EIO),
     }
+}
+
+/// `BOTHER`: the speed is given in `c_ispeed`/`c_ospeed`.
+const BOTHER: u32 = 0o010000;
+const CBAUD: u32 = 0o010017;
+/// `IBSHIFT`: where the input speed code sits in `c_cflag` (`CIBAUD`).
+const IBSHIFT: u32 = 16;
+
+/// (input, output) speeds after a `TCSETS*`, as `tty_termios_baud_rate`
+/// and `tty_termios_input_baud_rate` compute them.
+/// `BOTHER` without termios2 numbers (plain `TCSETS`) keeps the speeds
+/// already set, as the kernel's stored `c_ispeed`/`c_ospeed` stay.
+pub(crate) fn speeds_of(cflag: u32, given: Option<[u32; 2]>, old: [u32; 2]) -> [u32; 2] {
+    let [old_in, old_out] = old;
+    let out_code = cflag & CBAUD;
+    let in_code = (cflag >> IBSHIFT) & CBAUD;
+    let pick = |code: u32, given: Option<u32>, keep: u32, fallback: u32| match code {
+        BOTHER => given.unwrap_or(keep),
+        0 => fallback,
+        c => baud_rate(c),
+    };
+    let ospeed = pick(out_code, given.map(|g| g[1]), old_out, 0);
+    // An input code of 0 means "same as output".
+    let ispeed = pick(in_code, given.map(|g| g[0]), old_in, ospeed);
+    [ispeed, ospeed]
 }
 
 /// Speed in bits/s of a `CBAUD` code, for `struct termios2`.
@@ -399,30 +430,51 @@ pub(crate) fn tty_ioctl(pair: &Pair, end: End, file: &File, cmd: u32, arg: usize
     let user = |len| UserSlice::new(arg, len);
     match cmd {
         TCGETS | TCGETS2 => {
-            let t = pair.streams.lock().pty.termios();
-            let mut w = user(if cmd == TCGETS {
-                Termios::SIZE
-            } else {
-                Termios::SIZE + 8
-            })
-            .writer();
+            let (t, speeds) = {
+                let guard = pair.streams.lock();
+                (guard.pty.termios(), guard.speeds)
+            };
+            let two = cmd == TCGETS2;
+            let mut w = user(Termios::SIZE + if two { 8 } else { 0 }).writer();
             w.write_slice(&t.to_bytes())?;
-            if cmd == TCGETS2 {
-                let speed = baud_rate(t.c_cflag & 0o010017);
-                w.write_slice(&speed.to_ne_bytes())?;
-                w.write_slice(&speed.to_ne_bytes())?;
+            if two {
+                for speed in speeds {
+                    w.write_slice(&speed.to_ne_bytes())?;
+                }
             }
             Ok(0)
         }
         TCSETS | TCSETSW | TCSETSF | TCSETS2 | TCSETSW2 | TCSETSF2 => {
-            let mut bytes = [0u8; Termios::SIZE];
-            user(Termios::SIZE).reader().read_slice(&mut bytes)?;
-            let t = Termios::from_bytes(&bytes);
+            let two = matches!(cmd, TCSETS2 | TCSETSW2 | TCSETSF2);
+            // termios2 is read whole, as Linux does (a short buffer faults).
+            let mut bytes = [0u8; Termios::SIZE + 8];
+            let len = Termios::SIZE + if two { 8 } else { 0 };
+            user(len)
+                .reader()
+                .read_slice(bytes.get_mut(..len).unwrap_or(&mut []))?;
+            let (head, tail) = bytes.split_at(Termios::SIZE);
+            let t = Termios::from_slice(head).ok_or(EINVAL)?;
+            let asked = [
+                u32::from_ne_bytes(
+                    tail.get(..4)
+                        .and_then(|b| b.try_into().ok())
+                        .unwrap_or_default(),
+                ),
+                u32::from_ne_bytes(
+                    tail.get(4..8)
+                        .and_then(|b| b.try_into().ok())
+                        .unwrap_or_default(),
+                ),
+            ];
             let mut guard = lock_thawed(pair, file)?;
             let mut fx = Effects::default();
             guard
                 .pty
                 .set_termios(t, cmd == TCSETSF || cmd == TCSETSF2, &mut fx);
+            // Speeds mean nothing to a pty but are kept as given: BOTHER
+            // takes termios2's numbers, a CBAUD code its table speed.
+            let cflag = guard.pty.termios().c_cflag;
+            guard.speeds = speeds_of(cflag, two.then_some(asked), guard.speeds);
             pair.settle(&guard, fx);
             Ok(0)
         }
@@ -522,6 +574,10 @@ pub(crate) fn tty_ioctl(pair: &Pair, end: End, file: &File, cmd: u32, arg: usize
 pub(crate) fn slave_ioctl(pair: &Pair, file: &File, cmd: u32, arg: usize) -> Result<isize> {
     if pair.streams.lock().pty.life.master_closed {
         return Err(if cmd == TIOCSPGRP { ENOTTY } else { EIO });
+    }
+    // Linux answers TIOCGPTPEER on a slave with EIO (not its master).
+    if cmd == TIOCGPTPEER {
+        return Err(EIO);
     }
     tty_ioctl(pair, End::Slave, file, cmd, arg)
 }

@@ -28,8 +28,13 @@ impl MasterDevice {
     }
 }
 
-/// Highest signal number `TIOCSIG` accepts (`_NSIG`).
-const NSIG: i32 = 64;
+const SIGINT: i32 = 2;
+const SIGQUIT: i32 = 3;
+const SIGTSTP: i32 = 20;
+
+/// Open flags `TIOCGPTPEER` honours (others are ignored, as Linux's
+/// `ptm_open_peer` ignores path-walk flags like `O_DIRECTORY`).
+const PEER_FLAGS: u32 = 0o3 | 0o400 | 0o4000 | 0o2000 | 0o2000000; // ACCMODE NOCTTY NONBLOCK APPEND CLOEXEC
 
 #[vtable]
 impl FileOperations for MasterDevice {
@@ -83,7 +88,7 @@ impl FileOperations for MasterDevice {
             }
             uapi::TIOCGPTPEER => {
                 let path = CString::try_from_fmt(fmt!("{}/{}", uapi::PTS_DIR, pair.index))?;
-                let fd = open_fd(&path, arg as u32)?;
+                let fd = open_fd(&path, arg as u32 & PEER_FLAGS)?;
                 Ok(fd as isize)
             }
             _ => pty_ioctl(&pair, file, cmd, arg)
@@ -114,8 +119,9 @@ pub(crate) fn pty_ioctl(pair: &Pair, file: &File, cmd: u32, arg: usize) -> Optio
             user(4).writer().write(&i32::from(on)).map(|()| 0)
         }
         uapi::TIOCSIG => {
+            // Linux's pty_signal: only the three job-control signals.
             let sig = arg as i32;
-            if sig <= 0 || sig > NSIG {
+            if !matches!(sig, SIGINT | SIGQUIT | SIGTSTP) {
                 Err(EINVAL)
             } else {
                 if let Some(fg) = &pair.streams.lock().foreground {

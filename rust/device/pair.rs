@@ -37,6 +37,8 @@ pub(crate) struct Streams {
     pub(crate) exclusive: [bool; 2],
     /// Checkpoint statistics per stream (master, slave).
     pub(crate) stats: [StreamStats; 2],
+    /// Line speeds (input, output) as `TCGETS2` reports them.
+    pub(crate) speeds: [u32; 2],
 }
 
 /// What `CKPT_STATUS` reports about one stream beyond its live state.
@@ -57,6 +59,7 @@ impl Streams {
             foreground: None,
             exclusive: [false; 2],
             stats: [StreamStats::default(); 2],
+            speeds: [38400; 2],
         }
     }
 }

@@ -1909,3 +1909,18 @@ fn master_close_thaws_so_the_slave_sees_the_hangup() {
     assert_eq!(p.slave_read(&mut buf, &mut fx), Io::Eof);
     assert!(p.slave_ready().hangup);
 }
+
+#[test]
+fn master_writer_on_full_queue_gets_hangup_when_no_slave_is_open() {
+    let mut p = pair();
+    let mut fx = Effects::default();
+    p.set_termios(slave(|t| t.c_lflag &= !(ICANON | ECHO)), false, &mut fx);
+    let big = vec![b'x'; 200 * 1024];
+    let mut sent = 0;
+    while let Io::Done(n) = p.master_write(&big[sent..], &mut fx) {
+        sent += n;
+    }
+    assert_eq!(p.master_write(b"y", &mut fx), Io::WouldBlock);
+    p.slave_released(&mut fx);
+    assert_eq!(p.master_write(b"y", &mut fx), Io::Hangup);
+}

@@ -29,6 +29,13 @@ mod tests_stress;
 mod uapi;
 
 fn main() {
+    // Scale tests hold thousands of pty files.
+    let limit = libc::rlimit {
+        rlim_cur: 65536,
+        rlim_max: 65536,
+    };
+    // SAFETY: a valid rlimit; failure only leaves the default in place.
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
     let filter = std::env::args().nth(1);
     let tests = [
         tests_device::TESTS,

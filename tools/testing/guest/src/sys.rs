@@ -39,7 +39,6 @@ pub fn errno_str(n: i32) -> String {
         libc::EBADMSG => "EBADMSG",
         libc::EPROTONOSUPPORT => "EPROTONOSUPPORT",
         libc::EOVERFLOW => "EOVERFLOW",
-        libc::ESRCH => "ESRCH",
         libc::EPIPE => "EPIPE",
         libc::ENOSYS => "ENOSYS",
         libc::EOPNOTSUPP => "EOPNOTSUPP",

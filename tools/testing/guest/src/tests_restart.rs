@@ -27,6 +27,8 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ("restart_needs_privilege", needs_privilege),
     ("restart_leave_frozen", leave_frozen),
     ("restart_many_pairs_random_orders", many_pairs_random_orders),
+    ("restart_bsd_pair_directly", bsd_pair_directly),
+    ("restart_scale_after_reload", scale_after_reload),
 ];
 
 const RW: i32 = libc::O_RDWR | libc::O_NOCTTY;
@@ -174,7 +176,12 @@ fn checkpoint_size_query() -> TestResult {
     ensure_eq!(r, Err("ERANGE".to_string()));
     ensure_eq!(a.image_len, need);
     // Bad pointer: EFAULT; unknown flag: EINVAL.
-    let r = sys::ioctl_ptr(&m, CKPT_CHECKPOINT, 8usize as *mut CheckpointArg).map_err(e);
+    let r = sys::ioctl_ptr(
+        &m,
+        CKPT_CHECKPOINT,
+        std::ptr::dangling_mut::<CheckpointArg>(),
+    )
+    .map_err(e);
     ensure_eq!(r, Err("EFAULT".to_string()));
     let mut bad = CheckpointArg {
         flags: 0x80,
@@ -525,6 +532,130 @@ fn many_pairs_random_orders() -> TestResult {
             ensure_eq!(read_exact(s, want_in.len())?, want_in.into_bytes());
             ensure_eq!(read_exact(m, want_out.len())?, want_out.into_bytes());
         }
+    }
+    Ok(())
+}
+
+fn bsd_pair_directly() -> TestResult {
+    let m = sys::open("/dev/ckpt/pty9", RW).map_err(e)?;
+    let s = sys::open("/dev/ckpt/tty9", RW).map_err(e)?;
+    sys::write_once(&m, b"half").map_err(e)?;
+    let _ = read_exact(&m, 4)?; // echo
+    sys::write_once(&s, b"out").map_err(e)?;
+    let mi = checkpoint(&m, 9, 0)?;
+    let si = checkpoint(&s, 9, 0)?;
+    drop((m, s));
+    // No session: either end first, restored directly at its fixed name.
+    let s = sys::open("/dev/ckpt/tty9", RW).map_err(e)?;
+    restart(&s, &si)?;
+    let m = sys::open("/dev/ckpt/pty9", RW).map_err(e)?;
+    restart(&m, &mi)?;
+    ensure_eq!(read_exact(&m, 3)?, b"out".to_vec());
+    sys::write_once(&m, b" line\n").map_err(e)?;
+    ensure_eq!(read_exact(&s, 10)?, b"half line\n".to_vec());
+    // A second image for a stream that now holds data is refused.
+    sys::write_once(&s, b"busy").map_err(e)?;
+    ensure_eq!(restart(&m, &mi), Err("EBUSY".to_string()));
+    Ok(())
+}
+
+/// Many pairs with varied state, a fresh module instance, and restore in
+/// seeded random orders; every byte, termios and window size checked, and
+/// the line discipline working afterwards.
+fn scale_after_reload() -> TestResult {
+    let count: usize = std::env::var("CKPT_SCALE_PAIRS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024);
+    let seed = 0x5eed_u64 + count as u64;
+    let mut rng = Rng(seed);
+    struct Saved {
+        n: u32,
+        mi: Vec<u8>,
+        si: Vec<u8>,
+        to_slave: Vec<u8>,
+        to_master: Vec<u8>,
+        half: Vec<u8>,
+        ws: [u16; 4],
+        termios: [u8; 36],
+    }
+    let mut saved = Vec::with_capacity(count);
+    {
+        let mut held = Vec::with_capacity(count);
+        for i in 0..count {
+            let (m, s, n) = open_pair()?;
+            let ws = [(i % 200) as u16 + 1, (i % 300) as u16 + 1, 0, 0];
+            sys::ioctl_ptr(&m, TIOCSWINSZ, ws.as_ptr().cast_mut()).map_err(e)?;
+            let mut termios = [0u8; 36];
+            // Canonical with echo off; a complete line and a half-typed one.
+            sys::ioctl_ptr(&s, TCGETS, termios.as_mut_ptr()).map_err(e)?;
+            let mut lflag = u32::from_ne_bytes(termios[12..16].try_into().unwrap_or_default());
+            lflag &= !libc::ECHO;
+            termios[12..16].copy_from_slice(&lflag.to_ne_bytes());
+            sys::ioctl_ptr(&s, TCSETS, termios.as_mut_ptr()).map_err(e)?;
+            sys::ioctl_ptr(&s, TCGETS, termios.as_mut_ptr()).map_err(e)?;
+            let line = format!("line{i}-{}\n", rng.next() % 1000).into_bytes();
+            let half = format!("half{i}").into_bytes();
+            let out = format!("out{i}-{}", rng.next() % 1000).into_bytes();
+            sys::write_once(&m, &line).map_err(e)?;
+            sys::write_once(&m, &half).map_err(e)?;
+            sys::write_once(&s, &out).map_err(e)?;
+            let mi = checkpoint(&m, seed, CKPT_LEAVE_FROZEN)?;
+            let si = checkpoint(&s, seed, CKPT_LEAVE_FROZEN)?;
+            saved.push(Saved {
+                n,
+                mi,
+                si,
+                to_slave: line,
+                to_master: out,
+                half,
+                ws,
+                termios,
+            });
+            held.push((m, s));
+        }
+    }
+    let (st, out) = sys::sh("rmmod ckpt_pty && insmod /ckpt_pty.ko 2>&1");
+    ensure_eq!((st, out.as_str()), (0, ""));
+    let ctl = control()?;
+    let entries: Vec<_> = saved.iter().map(|x| entry(x.n, BOTH)).collect();
+    begin(&ctl, &entries)?;
+    let mut order: Vec<(usize, bool)> = (0..count).flat_map(|i| [(i, false), (i, true)]).collect();
+    rng.shuffle(&mut order);
+    let mut fds: Vec<(Option<OwnedFd>, Option<OwnedFd>)> =
+        (0..count).map(|_| (None, None)).collect();
+    for (i, master) in order {
+        let x = &saved[i];
+        if master {
+            let m =
+                open_master(&ctl, x.n).map_err(|y| format!("seed {seed}: master {}: {y}", x.n))?;
+            restart(&m, &x.mi).map_err(|y| format!("seed {seed}: master {}: {y}", x.n))?;
+            fds[i].0 = Some(m);
+        } else {
+            let s = sys::open(&format!("{PTS_DIR}/{}", x.n), RW).map_err(e)?;
+            restart(&s, &x.si).map_err(|y| format!("seed {seed}: slave {}: {y}", x.n))?;
+            fds[i].1 = Some(s);
+        }
+    }
+    commit(&ctl).map_err(|(err, o)| format!("seed {seed}: commit {err} {o:?}"))?;
+    for (x, (m, s)) in saved.iter().zip(fds.iter()) {
+        let (m, s) = (
+            m.as_ref().ok_or("no master")?,
+            s.as_ref().ok_or("no slave")?,
+        );
+        let mut ws = [0u16; 4];
+        sys::ioctl_ptr(s, TIOCGWINSZ, ws.as_mut_ptr()).map_err(e)?;
+        ensure_eq!(ws, x.ws);
+        let mut t = [0u8; 36];
+        sys::ioctl_ptr(s, TCGETS, t.as_mut_ptr()).map_err(e)?;
+        ensure_eq!(t, x.termios);
+        ensure_eq!(read_exact(m, x.to_master.len())?, x.to_master.clone());
+        ensure_eq!(read_exact(s, x.to_slave.len())?, x.to_slave.clone());
+        // The half-typed line completes, with an erase on the way.
+        sys::write_once(m, b"X\x7f!\n").map_err(e)?;
+        let mut want = x.half.clone();
+        want.extend_from_slice(b"!\n");
+        ensure_eq!(read_exact(s, want.len())?, want);
     }
     Ok(())
 }

@@ -1,0 +1,933 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Tests of stream checkpoint and restore (`pty_core::checkpoint`): round
+//! trips of random pair states followed by identical behaviour, explicit
+//! scenarios, rejection of every corrupt or inconsistent image with the
+//! pair left untouched, and size queries.
+
+mod common;
+
+use common::VecStorage;
+use proptest::prelude::*;
+use pty_core::checkpoint::*;
+use pty_core::image::{
+    decode, encode, encoded_len, ImageError, ModuleBlock, ModuleName, ModulePart, PtyMode,
+    StreamImage, StreamImageHeader, StreamKind,
+};
+use pty_core::ldterm::{LdtermState, Partial, N_TTY_BUF_SIZE};
+use pty_core::stream::*;
+use pty_core::termios::*;
+
+type Pair = PtyPair<VecStorage>;
+
+const EINVAL: i32 = 22;
+const EBUSY: i32 = 16;
+const ENOMEM: i32 = 12;
+const EBADMSG: i32 = 74;
+const ERANGE: i32 = 34;
+
+/// A pair whose slave has been opened once.
+fn pair() -> Pair {
+    let mut p = PtyPair::new(VecStorage::new);
+    p.slave_opened();
+    p
+}
+
+fn meta() -> PairMeta {
+    PairMeta::new(3, PtyMode::Att)
+}
+
+fn slave(f: impl FnOnce(&mut Termios)) -> Termios {
+    let mut t = Termios::pty_slave_default();
+    f(&mut t);
+    t
+}
+
+/// The image of one stream; checks that the size query is exact.
+fn ckpt_with(p: &Pair, kind: StreamKind, m: &PairMeta) -> Vec<u8> {
+    let len = checkpoint_len(p, kind, m).unwrap();
+    let mut out = vec![0u8; len + 16];
+    let n = checkpoint(p, kind, m, 42, &mut out).unwrap();
+    assert_eq!(n, len, "size query differs from the written size");
+    out.truncate(n);
+    out
+}
+
+fn ckpt(p: &Pair, kind: StreamKind) -> Vec<u8> {
+    ckpt_with(p, kind, &meta())
+}
+
+fn restore_bytes(p: &mut Pair, img: &[u8], kind: StreamKind) -> Result<MetaPart, RestoreError> {
+    let image = decode(img)?;
+    restore(p, &image, kind)
+}
+
+/// Checkpoints both streams of `p` (frozen, as the kernel does) and
+/// restores them into a fresh pair in the given order, then thaws both.
+fn clone_pair(p: &mut Pair, master_first: bool) -> Pair {
+    let mut fx = Effects::default();
+    p.freeze(true);
+    p.freeze(false);
+    let (mi, si) = (ckpt(p, StreamKind::Master), ckpt(p, StreamKind::Slave));
+    p.thaw(true, &mut fx);
+    p.thaw(false, &mut fx);
+    let mut r = pair();
+    let order = if master_first {
+        [(&mi, StreamKind::Master), (&si, StreamKind::Slave)]
+    } else {
+        [(&si, StreamKind::Slave), (&mi, StreamKind::Master)]
+    };
+    for (img, kind) in order {
+        restore_bytes(&mut r, img, kind).unwrap();
+        let frozen = match kind {
+            StreamKind::Master => r.freeze.master,
+            StreamKind::Slave => r.freeze.slave,
+        };
+        assert!(frozen, "restore must leave the stream frozen");
+    }
+    // Restored state saves to the very same images.
+    assert_eq!(ckpt(&r, StreamKind::Master), mi);
+    assert_eq!(ckpt(&r, StreamKind::Slave), si);
+    r.thaw(true, &mut fx);
+    r.thaw(false, &mut fx);
+    r
+}
+
+/// Everything about a pair that must not change when a restore is
+/// refused: its images (all of its state), freeze, lifecycle and the
+/// memory its visible queues hold.
+fn fingerprint(p: &Pair) -> (Vec<u8>, Vec<u8>, Freeze, Lifecycle, [usize; 3]) {
+    (
+        ckpt(p, StreamKind::Master),
+        ckpt(p, StreamKind::Slave),
+        p.freeze,
+        p.life,
+        [
+            p.master.head.read.capacity(),
+            p.slave.pts.input.capacity(),
+            p.slave.ldterm.processed_input().capacity(),
+        ],
+    )
+}
+
+// ---------------------------------------------------------------------
+// Driving a pair
+// ---------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+enum Op {
+    MasterWrite(Vec<u8>),
+    SlaveWrite(Vec<u8>),
+    MasterRead(usize),
+    SlaveRead(usize),
+    Packet(bool),
+    SlaveFlush(u32),
+    MasterFlush(u32),
+    SlaveFlow(u32),
+    MasterFlow(u32),
+    Set(Termios, bool),
+    Winsize(Winsize),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Res {
+    Io(Io, Vec<u8>),
+    Req(Result<(), RequestError>),
+    Unit,
+}
+
+/// What user space can see of a pair at any moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct View {
+    master: Ready,
+    slave: Ready,
+    master_inq: usize,
+    slave_inq: usize,
+    master_read_ready: bool,
+    slave_read_ready: bool,
+    termios: Termios,
+    winsize: Winsize,
+}
+
+fn view(p: &Pair) -> View {
+    View {
+        master: p.master_ready(),
+        slave: p.slave_ready(),
+        master_inq: p.master_inq(),
+        slave_inq: p.slave_inq(),
+        master_read_ready: p.master_read_ready(),
+        slave_read_ready: p.slave_read_ready(),
+        termios: p.termios(),
+        winsize: p.winsize(),
+    }
+}
+
+fn apply(p: &mut Pair, op: &Op) -> (Res, Effects, View) {
+    let mut fx = Effects::default();
+    let r = match op {
+        Op::MasterWrite(d) => Res::Io(p.master_write(d, &mut fx), Vec::new()),
+        Op::SlaveWrite(d) => Res::Io(p.slave_write(d, &mut fx), Vec::new()),
+        Op::MasterRead(n) => {
+            let mut buf = vec![0; *n];
+            let r = p.master_read(&mut buf, &mut fx);
+            if let Io::Done(k) = r {
+                buf.truncate(k);
+            }
+            Res::Io(r, buf)
+        }
+        Op::SlaveRead(n) => {
+            let mut buf = vec![0; *n];
+            let r = p.slave_read(&mut buf, &mut fx);
+            if let Io::Done(k) = r {
+                buf.truncate(k);
+            }
+            Res::Io(r, buf)
+        }
+        Op::Packet(on) => {
+            p.set_packet(*on);
+            Res::Unit
+        }
+        Op::SlaveFlush(w) => Res::Req(p.slave_flush(*w, &mut fx)),
+        Op::MasterFlush(w) => Res::Req(p.master_flush(*w, &mut fx)),
+        Op::SlaveFlow(a) => Res::Req(p.slave_flow(*a, &mut fx)),
+        Op::MasterFlow(a) => Res::Req(p.master_flow(*a, &mut fx)),
+        Op::Set(t, flush) => {
+            p.set_termios(*t, *flush, &mut fx);
+            Res::Unit
+        }
+        Op::Winsize(ws) => {
+            p.set_winsize(*ws, &mut fx);
+            Res::Unit
+        }
+    };
+    (r, fx, view(p))
+}
+
+fn run(p: &mut Pair, ops: &[Op]) {
+    for op in ops {
+        apply(p, op);
+    }
+}
+
+/// Drives all pairs with `ops` and asserts every observation is equal.
+fn same_behaviour(pairs: &mut [&mut Pair], ops: &[Op]) {
+    for (step, op) in ops.iter().enumerate() {
+        let mut seen = pairs.iter_mut().map(|p| apply(p, op));
+        let first = seen.next().unwrap();
+        for (k, other) in seen.enumerate() {
+            assert_eq!(
+                first,
+                other,
+                "restored pair {} differs at step {step}: {op:?}",
+                k + 1
+            );
+        }
+    }
+}
+
+/// Puts every stopped or held thing in motion and reads everything out.
+fn drain_ops() -> Vec<Op> {
+    let mut ops = vec![
+        Op::Set(Termios::pty_slave_default(), false),
+        Op::SlaveFlow(TCOON),
+        Op::MasterFlow(TCOON),
+        Op::MasterWrite(b"\x11".to_vec()),
+    ];
+    for _ in 0..6 {
+        ops.push(Op::MasterRead(100_000));
+        ops.push(Op::SlaveRead(8192));
+    }
+    ops.push(Op::Set(slave(|t| t.c_lflag &= !ICANON), false));
+    for _ in 0..4 {
+        ops.push(Op::SlaveRead(100_000));
+        ops.push(Op::MasterRead(100_000));
+    }
+    ops
+}
+
+fn arb_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let byte = prop_oneof![
+        8 => proptest::sample::select(b"abcxyz -".to_vec()),
+        2 => Just(b'\n'),
+        1 => Just(b'\r'),
+        2 => proptest::sample::select(vec![
+            0x03u8, 0x04, 0x11, 0x13, 0x15, 0x16, 0x17, 0x12, 0x7f, 0x08, b'\t', 0x1a, 0x1c,
+            0xff, 0xc3, 0xa9, 0x00,
+        ]),
+    ];
+    prop_oneof![
+        10 => proptest::collection::vec(byte, 1..12),
+        1 => (1usize..6000, any::<bool>())
+            .prop_map(|(n, nl)| vec![if nl { b'\n' } else { b'x' }; n]),
+    ]
+}
+
+fn arb_termios() -> impl Strategy<Value = Termios> {
+    (proptest::collection::vec(any::<bool>(), 12), 0u8..3, 0u8..2).prop_map(|(f, vmin, vtime)| {
+        slave(|t| {
+            let flip = |word: &mut u32, bit: u32, on: bool| {
+                if on {
+                    *word |= bit;
+                } else {
+                    *word &= !bit;
+                }
+            };
+            flip(&mut t.c_lflag, ICANON, f[0]);
+            flip(&mut t.c_lflag, ECHO, f[1]);
+            flip(&mut t.c_iflag, IXON, f[2]);
+            flip(&mut t.c_lflag, ISIG, f[3]);
+            flip(&mut t.c_lflag, NOFLSH, f[4]);
+            flip(&mut t.c_iflag, IXANY, f[5]);
+            flip(&mut t.c_iflag, ICRNL, f[6]);
+            flip(&mut t.c_oflag, OPOST, f[7]);
+            flip(&mut t.c_lflag, ECHOCTL, f[8]);
+            flip(&mut t.c_lflag, IEXTEN, f[9]);
+            flip(&mut t.c_lflag, ECHOPRT, f[10]);
+            flip(&mut t.c_lflag, ECHOE, !f[10] && f[11]);
+            t.set_cc(VMIN, vmin);
+            t.set_cc(VTIME, vtime);
+        })
+    })
+}
+
+fn arb_op() -> impl Strategy<Value = Op> {
+    let winsize = (0u16..300, 0u16..300).prop_map(|(rows, cols)| Winsize {
+        rows,
+        cols,
+        xpixel: rows.wrapping_mul(8),
+        ypixel: cols.wrapping_mul(16),
+    });
+    prop_oneof![
+        8 => arb_bytes().prop_map(Op::MasterWrite),
+        3 => arb_bytes().prop_map(Op::SlaveWrite),
+        1 => (1usize..70_000).prop_map(|n| Op::SlaveWrite(vec![b'o'; n])),
+        3 => prop_oneof![1usize..16, 1usize..100_000].prop_map(Op::MasterRead),
+        3 => prop_oneof![1usize..16, 1usize..8192].prop_map(Op::SlaveRead),
+        1 => any::<bool>().prop_map(Op::Packet),
+        1 => (0u32..4).prop_map(Op::SlaveFlush),
+        1 => (0u32..4).prop_map(Op::MasterFlush),
+        1 => (0u32..5).prop_map(Op::SlaveFlow),
+        1 => (0u32..5).prop_map(Op::MasterFlow),
+        2 => (arb_termios(), any::<bool>()).prop_map(|(t, f)| Op::Set(t, f)),
+        1 => winsize.prop_map(Op::Winsize),
+    ]
+}
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(128)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+    /// Any reachable state survives checkpoint and restore (in either
+    /// order of the two images): the restored pair then behaves exactly
+    /// as the original under any continuation, so nothing was lost,
+    /// duplicated or processed twice.
+    #[test]
+    fn round_trip_behaves_identically(
+        prefix in proptest::collection::vec(arb_op(), 0..40),
+        rest in proptest::collection::vec(arb_op(), 0..40),
+    ) {
+        let mut p = pair();
+        run(&mut p, &prefix);
+        let mut a = clone_pair(&mut p, true);
+        let mut b = clone_pair(&mut p, false);
+        let mut ops = rest;
+        ops.extend(drain_ops());
+        same_behaviour(&mut [&mut p, &mut a, &mut b], &ops);
+    }
+
+    /// The size query equals the written size, and nothing is written
+    /// into a buffer that is too small.
+    #[test]
+    fn size_query_is_exact(ops in proptest::collection::vec(arb_op(), 0..30)) {
+        let mut p = pair();
+        run(&mut p, &ops);
+        for kind in [StreamKind::Master, StreamKind::Slave] {
+            let len = checkpoint_len(&p, kind, &meta()).unwrap();
+            let mut exact = vec![0u8; len];
+            prop_assert_eq!(checkpoint(&p, kind, &meta(), 1, &mut exact), Ok(len));
+            let mut short = vec![0xa5u8; len - 1];
+            let e = checkpoint(&p, kind, &meta(), 1, &mut short).unwrap_err();
+            prop_assert_eq!(e, ImageError::OutputTooSmall { needed: len, available: len - 1 });
+            prop_assert_eq!(e.errno(), ERANGE);
+            prop_assert!(short.iter().all(|&b| b == 0xa5));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------
+// Explicit scenarios
+// ---------------------------------------------------------------------
+
+fn type_in(p: &mut Pair, data: &[u8]) {
+    assert_eq!(
+        p.master_write(data, &mut Effects::default()),
+        Io::Done(data.len())
+    );
+}
+
+fn drain_master(p: &mut Pair) -> Vec<u8> {
+    let mut buf = vec![0u8; 200_000];
+    match p.master_read(&mut buf, &mut Effects::default()) {
+        Io::Done(n) => buf[..n].to_vec(),
+        Io::WouldBlock => Vec::new(),
+        r => panic!("master read: {r:?}"),
+    }
+}
+
+fn sread(p: &mut Pair) -> Result<Vec<u8>, Io> {
+    let mut buf = vec![0u8; 8192];
+    match p.slave_read(&mut buf, &mut Effects::default()) {
+        Io::Done(n) => Ok(buf[..n].to_vec()),
+        r => Err(r),
+    }
+}
+
+#[test]
+fn half_typed_line_completes_after_restart() {
+    for master_first in [true, false] {
+        let mut p = pair();
+        assert_eq!(
+            p.slave_write(b"pending\n", &mut Effects::default()),
+            Io::Done(8)
+        );
+        type_in(&mut p, b"ls -l");
+        let mut r = clone_pair(&mut p, master_first);
+        assert_eq!(sread(&mut r), Err(Io::WouldBlock), "line not complete yet");
+        type_in(&mut r, b"a\n");
+        assert_eq!(sread(&mut r), Ok(b"ls -la\n".to_vec()));
+        assert_eq!(drain_master(&mut r), b"pending\r\nls -la\r\n".to_vec());
+        assert_eq!(drain_master(&mut r), b"");
+        // Erase still works, with its echo.
+        type_in(&mut r, b"xy\x7fz\n");
+        assert_eq!(sread(&mut r), Ok(b"xz\n".to_vec()));
+        assert_eq!(drain_master(&mut r), b"xy\x08 \x08z\r\n".to_vec());
+        assert_eq!(sread(&mut r), Err(Io::WouldBlock));
+    }
+}
+
+/// Checkpoints `p` and checks that copies restored in both orders then
+/// behave exactly as `p` under `ops` and a full drain.
+fn check_continuation(p: &mut Pair, ops: &[Op]) {
+    let mut a = clone_pair(p, true);
+    let mut b = clone_pair(p, false);
+    let mut ops = ops.to_vec();
+    ops.extend(drain_ops());
+    same_behaviour(&mut [p, &mut a, &mut b], &ops);
+}
+
+#[test]
+fn mid_edit_states_survive() {
+    let typed = |d: &[u8]| Op::MasterWrite(d.to_vec());
+    // ^V: the next byte is literal.
+    let mut p = pair();
+    type_in(&mut p, b"ab\x16");
+    assert!(p.slave.ldterm.save().lnext);
+    check_continuation(
+        &mut p,
+        &[typed(b"\x03\n"), Op::SlaveRead(64), Op::MasterRead(64)],
+    );
+
+    // ECHOPRT: inside a "\...": erased characters.
+    let mut p = pair();
+    let mut fx = Effects::default();
+    p.set_termios(slave(|t| t.c_lflag |= ECHOPRT), false, &mut fx);
+    type_in(&mut p, b"abc\x7f\x7f");
+    assert!(p.slave.ldterm.save().erasing);
+    check_continuation(
+        &mut p,
+        &[typed(b"\x7fd\n"), Op::MasterRead(64), Op::SlaveRead(64)],
+    );
+
+    // ^R whose echo stalled halfway: the reprint resumes where it stopped.
+    let mut p = pair();
+    type_in(&mut p, b"hello");
+    let n = MASTER_HEAD_BOUND - p.master.head.read.len() - 4;
+    assert_eq!(p.slave_write(&vec![b'z'; n], &mut fx), Io::Done(n));
+    type_in(&mut p, b"\x12x\n");
+    assert!(matches!(p.slave.ldterm.save().partial, Partial::Reprint(_)));
+    assert_eq!(p.slave.pts.input.len(), 3);
+    check_continuation(
+        &mut p,
+        &[
+            Op::MasterRead(MASTER_HEAD_BOUND - 3),
+            Op::MasterRead(3),
+            Op::MasterRead(64),
+            Op::SlaveRead(64),
+        ],
+    );
+}
+
+#[test]
+fn stopped_output_packet_status_and_winsize_survive() {
+    let mut p = pair();
+    let mut fx = Effects::default();
+    p.set_packet(true);
+    let ws = Winsize {
+        rows: 50,
+        cols: 132,
+        xpixel: 1,
+        ypixel: 2,
+    };
+    p.set_winsize(ws, &mut fx);
+    type_in(&mut p, b"\x13"); // ^S: output stopped, STOP status pending
+    type_in(&mut p, b"abc"); // echo held while stopped
+    assert_eq!(p.slave_write(b"out", &mut fx), Io::WouldBlock);
+    let mut r = clone_pair(&mut p, false);
+    assert_eq!(r.winsize(), ws);
+    assert_eq!(r.master.tioc.winsize, ws);
+    assert!(r.master_ready().priority);
+    let mut buf = [0u8; 64];
+    assert_eq!(r.master_read(&mut buf, &mut fx), Io::Done(1));
+    assert_eq!(buf[0], packet::STOP);
+    assert_eq!(r.master_read(&mut buf, &mut fx), Io::WouldBlock);
+    assert_eq!(r.slave_write(b"out", &mut fx), Io::WouldBlock);
+    type_in(&mut r, b"\x11");
+    assert_eq!(r.master_read(&mut buf, &mut fx), Io::Done(1));
+    assert_eq!(buf[0], packet::START);
+    assert_eq!(r.master_read(&mut buf, &mut fx), Io::Done(4));
+    assert_eq!(&buf[..4], b"\0abc");
+    assert_eq!(r.slave_write(b"out", &mut fx), Io::Done(3));
+}
+
+#[test]
+fn large_half_line_and_full_queues_round_trip() {
+    let mut p = pair();
+    let mut fx = Effects::default();
+    // 60 KiB of output toward the master, then a canonical line as long
+    // as it gets, whose echo fills the master head to its bound.
+    assert_eq!(
+        p.slave_write(&vec![b'o'; MASTER_HEAD_BOUND - N_TTY_BUF_SIZE], &mut fx),
+        Io::Done(MASTER_HEAD_BOUND - N_TTY_BUF_SIZE)
+    );
+    let typed = p.master_write(&vec![b'l'; N_TTY_BUF_SIZE], &mut fx);
+    assert_eq!(typed, Io::Done(N_TTY_BUF_SIZE));
+    // 64 KiB more typed: stuck, unprocessed, behind the full echo path.
+    let more: Vec<u8> = (0..PTS_INPUT_BOUND).map(|i| b"ab\n"[i % 3]).collect();
+    let _ = p.master_write(&more, &mut fx);
+    assert_eq!(p.master.head.read.len(), MASTER_HEAD_BOUND);
+    assert_eq!(p.slave.pts.input.len(), PTS_INPUT_BOUND);
+    let line = p.slave.ldterm.pending_line().count();
+    assert!(line >= N_TTY_BUF_SIZE - 1, "half line of {line} bytes");
+    for kind in [StreamKind::Master, StreamKind::Slave] {
+        assert_eq!(
+            ckpt(&p, kind).len(),
+            checkpoint_len(&p, kind, &meta()).unwrap()
+        );
+    }
+    let mut a = clone_pair(&mut p, true);
+    let mut b = clone_pair(&mut p, false);
+    let mut ops = Vec::new();
+    for _ in 0..40 {
+        ops.push(Op::MasterRead(70_000));
+        ops.push(Op::SlaveRead(8192));
+        ops.push(Op::SlaveRead(3));
+    }
+    ops.extend(drain_ops());
+    same_behaviour(&mut [&mut p, &mut a, &mut b], &ops);
+}
+
+#[test]
+fn meta_travels_in_its_blocks() {
+    let m = PairMeta {
+        index: 17,
+        mode: PtyMode::Bsd,
+        locked: true,
+        exclusive: [true, false],
+        foreground_pgrp: 4321,
+        master_open: true,
+    };
+    let mut p = pair();
+    p.slave_opened();
+    let mi = ckpt_with(&p, StreamKind::Master, &m);
+    let si = ckpt_with(&p, StreamKind::Slave, &m);
+    assert_eq!(decode(&mi).unwrap().mode(), PtyMode::Bsd);
+    let mut r = pair();
+    let mut got = PairMeta::new(0, PtyMode::Att);
+    let sp = restore_bytes(&mut r, &si, StreamKind::Slave).unwrap();
+    let MetaPart::Slave(s) = sp else {
+        panic!("{sp:?}")
+    };
+    assert_eq!((s.slave_opens, s.master_closed), (2, false));
+    sp.apply(&mut got);
+    restore_bytes(&mut r, &mi, StreamKind::Master)
+        .unwrap()
+        .apply(&mut got);
+    assert_eq!(got, m);
+}
+
+#[test]
+fn slave_closed_is_restored_only_without_open_slaves() {
+    let mut p = pair();
+    p.slave_released(&mut Effects::default());
+    assert!(p.life.slave_closed);
+    let mi = ckpt(&p, StreamKind::Master);
+    // No slave open in the new pair: master reads see the hangup.
+    let mut r = PtyPair::new(VecStorage::new);
+    let MetaPart::Master(m) = restore_bytes(&mut r, &mi, StreamKind::Master).unwrap() else {
+        panic!()
+    };
+    assert!(m.slave_closed);
+    assert!(r.life.slave_closed);
+    r.thaw(true, &mut Effects::default());
+    assert_eq!(drain_master_io(&mut r), Io::Hangup);
+    // A slave is open already: it is not closed.
+    let mut r = pair();
+    restore_bytes(&mut r, &mi, StreamKind::Master).unwrap();
+    assert!(!r.life.slave_closed);
+}
+
+fn drain_master_io(p: &mut Pair) -> Io {
+    let mut buf = [0u8; 16];
+    p.master_read(&mut buf, &mut Effects::default())
+}
+
+// ---------------------------------------------------------------------
+// Rejection
+// ---------------------------------------------------------------------
+
+/// Images of a pair with something in every queue and flag: output and
+/// echo toward the master with echo held by ^S, packet status pending,
+/// master output stopped, two complete lines, a half-typed line, and
+/// unprocessed input stuck behind the full echo path.
+fn images() -> (Vec<u8>, Vec<u8>) {
+    images_with(true)
+}
+
+/// As [`images`]; without `fill` the master head is small (and the
+/// unprocessed input empty), for tests that try every byte.
+fn images_with(fill: bool) -> (Vec<u8>, Vec<u8>) {
+    let mut p = pair();
+    let mut fx = Effects::default();
+    p.set_packet(true);
+    assert_eq!(p.slave_write(b"out\n", &mut fx), Io::Done(4));
+    if fill {
+        let n = MASTER_HEAD_BOUND - 5 - 14;
+        assert_eq!(p.slave_write(&vec![b'z'; n], &mut fx), Io::Done(n));
+    }
+    type_in(&mut p, b"one\ntwo\nhal\x13fg");
+    p.master_flow(TCOOFF, &mut fx).unwrap();
+    assert!(p.master.head.held > 0);
+    assert_eq!(p.slave.pts.input.len(), usize::from(fill));
+    (ckpt(&p, StreamKind::Master), ckpt(&p, StreamKind::Slave))
+}
+
+fn blocks<'a>(img: &'a StreamImage<'a>) -> Vec<ModuleBlock<'a>> {
+    img.modules().to_vec()
+}
+
+/// Re-encodes `img` (valid checksum) after `edit` changed its blocks.
+fn reseal(img: &[u8], edit: impl FnOnce(&mut Vec<(ModuleName, Vec<u8>, Vec<u8>)>)) -> Vec<u8> {
+    let d = decode(img).unwrap();
+    let mut parts: Vec<(ModuleName, Vec<u8>, Vec<u8>)> = blocks(&d)
+        .iter()
+        .map(|b| (b.name, b.internal.to_vec(), b.external.to_vec()))
+        .collect();
+    edit(&mut parts);
+    let mods: Vec<ModuleBlock<'_>> = parts
+        .iter()
+        .map(|(name, i, e)| ModuleBlock {
+            name: *name,
+            internal: i,
+            external: e,
+        })
+        .collect();
+    let header: StreamImageHeader = d.header();
+    let mut out = vec![0u8; encoded_len(&mods).unwrap()];
+    let n = encode(&header, &mods, &mut out).unwrap();
+    out.truncate(n);
+    out
+}
+
+fn with_header(img: &[u8], header: StreamImageHeader) -> Vec<u8> {
+    let d = decode(img).unwrap();
+    let mods = blocks(&d);
+    let mut out = vec![0u8; encoded_len(&mods).unwrap()];
+    let n = encode(&header, &mods, &mut out).unwrap();
+    out.truncate(n);
+    out
+}
+
+/// Restoring `img` as `kind` into a fresh pair fails with `expect`, and
+/// leaves the pair as it was.
+fn refused(img: &[u8], kind: StreamKind) -> RestoreError {
+    let mut target = pair();
+    let before = fingerprint(&target);
+    let e = restore_bytes(&mut target, img, kind).unwrap_err();
+    assert_eq!(
+        fingerprint(&target),
+        before,
+        "refused restore changed the pair"
+    );
+    assert!(!e.to_string().is_empty());
+    e
+}
+
+fn bad_state(e: RestoreError) -> (ModuleName, ModulePart, usize) {
+    match e {
+        RestoreError::BadState {
+            module,
+            part,
+            offset,
+            what,
+        } => {
+            assert!(!what.is_empty());
+            assert_eq!(e.errno(), EINVAL);
+            (module, part, offset)
+        }
+        other => panic!("expected BadState, got {other:?}"),
+    }
+}
+
+#[test]
+fn test_images_are_rich_and_valid() {
+    let (mi, si) = images();
+    let mut r = pair();
+    restore_bytes(&mut r, &mi, StreamKind::Master).unwrap();
+    restore_bytes(&mut r, &si, StreamKind::Slave).unwrap();
+    assert!(!r.master.head.read.is_empty() && r.master.head.held > 0);
+    assert!(r.master.ptm.packet && r.master.ptm.output_stopped);
+    assert!(r.master.ptm.packet_status != 0);
+    assert!(r.slave.ldterm.line_lengths().count() == 2);
+    assert!(r.slave.ldterm.pending_line().count() > 0);
+}
+
+#[test]
+fn every_single_byte_corruption_is_refused() {
+    let (mi, _) = images_with(false);
+    let (_, si) = images();
+    for (img, kind) in [(&mi, StreamKind::Master), (&si, StreamKind::Slave)] {
+        for i in 0..img.len() {
+            for x in [0x01u8, 0x80, 0xff] {
+                let mut bad = img.clone();
+                bad[i] ^= x;
+                refused(&bad, kind);
+            }
+        }
+    }
+    // The checksum is what catches payload damage.
+    let mut bad = si.clone();
+    let at = si.windows(3).position(|w| w == b"one").unwrap();
+    bad[at] ^= 1;
+    assert_eq!(refused(&bad, StreamKind::Slave).errno(), EBADMSG);
+}
+
+#[test]
+fn wrong_kind_and_wrong_chain_are_refused() {
+    let (mi, si) = images();
+    let e = refused(&mi, StreamKind::Slave);
+    assert_eq!(
+        e,
+        RestoreError::WrongKind {
+            expected: StreamKind::Slave,
+            found: StreamKind::Master
+        }
+    );
+    assert_eq!(e.errno(), EINVAL);
+    refused(&si, StreamKind::Master);
+    // A master image's blocks under a slave header: chain too short.
+    let mut h = decode(&mi).unwrap().header();
+    h.kind = StreamKind::Slave;
+    let e = refused(&with_header(&mi, h), StreamKind::Slave);
+    assert!(
+        matches!(e, RestoreError::Image(ImageError::ChainLength { .. })),
+        "{e:?}"
+    );
+    // Swapped blocks.
+    let swapped = reseal(&si, |p| p.swap(2, 3));
+    let e = refused(&swapped, StreamKind::Slave);
+    assert!(
+        matches!(e, RestoreError::Image(ImageError::ChainMismatch { .. })),
+        "{e:?}"
+    );
+    assert_eq!(e.errno(), EINVAL);
+}
+
+/// Index of each module in its chain.
+const HEAD: usize = 0;
+const TIOC: usize = 1;
+const PTM: usize = 2;
+const LDTERM: usize = 2;
+const PTS: usize = 3;
+
+#[test]
+fn resealed_inconsistent_master_blocks_are_refused() {
+    let (mi, _) = images();
+    let m = StreamKind::Master;
+    let bs = |img: Vec<u8>| bad_state(refused(&img, m));
+    // Held echo longer than the queue.
+    let img = reseal(&mi, |p| {
+        let len = p[HEAD].2.len() as u32;
+        p[HEAD].1 = (len + 1).to_le_bytes().to_vec();
+    });
+    assert_eq!(bs(img), (ModuleName::Head, ModulePart::Internal, 0));
+    // Oversized master head queue.
+    let img = reseal(&mi, |p| {
+        p[HEAD].1 = 0u32.to_le_bytes().to_vec();
+        p[HEAD].2 = vec![b'q'; MASTER_HEAD_BOUND + 1];
+    });
+    assert_eq!(bs(img).0, ModuleName::Head);
+    // Bad bool (packet mode).
+    let img = reseal(&mi, |p| p[PTM].1[6] = 2);
+    assert_eq!(bs(img), (ModuleName::Ptm, ModulePart::Internal, 6));
+    // Unknown pty mode, and one that differs from the header.
+    let img = reseal(&mi, |p| p[PTM].1[4] = 7);
+    assert_eq!(bs(img), (ModuleName::Ptm, ModulePart::Internal, 4));
+    let img = reseal(&mi, |p| p[PTM].1[4] = 1);
+    assert_eq!(bs(img), (ModuleName::Ptm, ModulePart::Internal, 4));
+    // Impossible packet status.
+    let img = reseal(&mi, |p| p[PTM].1[7] = 0x40);
+    assert_eq!(bs(img), (ModuleName::Ptm, ModulePart::Internal, 7));
+    let img = reseal(&mi, |p| p[PTM].1[7] = packet::STOP | packet::START);
+    assert_eq!(bs(img), (ModuleName::Ptm, ModulePart::Internal, 7));
+    // Truncated field, leftover bytes.
+    let img = reseal(&mi, |p| {
+        p[PTM].1.pop();
+    });
+    assert_eq!(bs(img).0, ModuleName::Ptm);
+    let img = reseal(&mi, |p| p[TIOC].1.push(0));
+    assert_eq!(bs(img), (ModuleName::Tioc, ModulePart::Internal, 9));
+    let img = reseal(&mi, |p| p[TIOC].2.push(0));
+    assert_eq!(bs(img), (ModuleName::Tioc, ModulePart::External, 0));
+    let img = reseal(&mi, |p| p[TIOC].1[8] = 3);
+    assert_eq!(bs(img), (ModuleName::Tioc, ModulePart::Internal, 8));
+}
+
+#[test]
+fn resealed_inconsistent_slave_blocks_are_refused() {
+    let (_, si) = images();
+    let s = StreamKind::Slave;
+    let bs = |img: Vec<u8>| bad_state(refused(&img, s));
+    let lines_at = 4; // ldterm external: count, then lengths
+                      // Line lengths that do not add up to the readable bytes.
+    let img = reseal(&si, |p| p[LDTERM].2[lines_at] += 1);
+    assert_eq!(bs(img).0, ModuleName::Ldterm);
+    // An empty line.
+    let img = reseal(&si, |p| {
+        p[LDTERM].2[lines_at] = 0;
+        p[LDTERM].2[lines_at + 1] = 0;
+    });
+    assert_eq!(
+        bs(img),
+        (ModuleName::Ldterm, ModulePart::External, lines_at)
+    );
+    // Line count past the data.
+    let img = reseal(&si, |p| p[LDTERM].2[0] = 200);
+    assert_eq!(bs(img).0, ModuleName::Ldterm);
+    // Truncated readable bytes; leftover after them.
+    let img = reseal(&si, |p| {
+        p[LDTERM].2.pop();
+    });
+    assert_eq!(bs(img).0, ModuleName::Ldterm);
+    let img = reseal(&si, |p| p[LDTERM].2.push(b'!'));
+    assert_eq!(bs(img).1, ModulePart::External);
+    // Half line length beyond its bytes, and leftover after them.
+    let pend_at = LdtermState::SIZE;
+    let img = reseal(&si, |p| p[LDTERM].1[pend_at] += 1);
+    assert_eq!(
+        bs(img),
+        (ModuleName::Ldterm, ModulePart::Internal, pend_at + 4)
+    );
+    let img = reseal(&si, |p| p[LDTERM].1.push(b'x'));
+    assert_eq!(bs(img).0, ModuleName::Ldterm);
+    // A termios the pty would never have (parity), unknown flags,
+    // TCOOFF without stopped output, unknown step, readable mismatch.
+    let img = reseal(&si, |p| p[LDTERM].1[9] |= (PARENB >> 8) as u8);
+    assert_eq!(bs(img), (ModuleName::Ldterm, ModulePart::Internal, 8));
+    let img = reseal(&si, |p| p[LDTERM].1[52] |= 0x10);
+    assert_eq!(bs(img), (ModuleName::Ldterm, ModulePart::Internal, 52));
+    let img = reseal(&si, |p| p[LDTERM].1[52] = 8);
+    assert_eq!(bs(img), (ModuleName::Ldterm, ModulePart::Internal, 52));
+    let img = reseal(&si, |p| p[LDTERM].1[53] = 2);
+    assert_eq!(bs(img), (ModuleName::Ldterm, ModulePart::Internal, 53));
+    let img = reseal(&si, |p| p[LDTERM].1[54] = 1);
+    assert_eq!(bs(img), (ModuleName::Ldterm, ModulePart::Internal, 54));
+    let img = reseal(&si, |p| p[LDTERM].1[44] += 1);
+    assert_eq!(bs(img).0, ModuleName::Ldterm);
+    // Non-canonical mode with a half-typed line.
+    let img = reseal(&si, |p| p[LDTERM].1[12] &= !(ICANON as u8));
+    assert_eq!(bs(img).0, ModuleName::Ldterm);
+    // Oversized unprocessed input; bad bool in pts.
+    let img = reseal(&si, |p| p[PTS].2 = vec![b'u'; PTS_INPUT_BOUND + 1]);
+    assert_eq!(
+        bs(img),
+        (ModuleName::Pts, ModulePart::External, PTS_INPUT_BOUND)
+    );
+    let img = reseal(&si, |p| p[PTS].1[9] = 9);
+    assert_eq!(bs(img), (ModuleName::Pts, ModulePart::Internal, 9));
+    let img = reseal(&si, |p| p[PTS].1.truncate(3));
+    assert_eq!(bs(img), (ModuleName::Pts, ModulePart::Internal, 0));
+    // The slave head has nothing of its own.
+    let img = reseal(&si, |p| p[HEAD].2.push(0));
+    assert_eq!(bs(img), (ModuleName::Head, ModulePart::External, 0));
+    // Foreground process group out of range.
+    let img = reseal(&si, |p| {
+        p[TIOC].1[9..13].copy_from_slice(&(-5i32).to_le_bytes())
+    });
+    assert_eq!(bs(img), (ModuleName::Tioc, ModulePart::Internal, 9));
+}
+
+#[test]
+fn restore_into_a_stream_with_data_is_refused() {
+    let (mi, si) = images();
+    let mut busy = pair();
+    assert_eq!(busy.slave_write(b"x", &mut Effects::default()), Io::Done(1));
+    let before = fingerprint(&busy);
+    let e = restore_bytes(&mut busy, &mi, StreamKind::Master).unwrap_err();
+    assert_eq!(
+        e,
+        RestoreError::NotFresh {
+            kind: StreamKind::Master
+        }
+    );
+    assert_eq!(e.errno(), EBUSY);
+    assert_eq!(fingerprint(&busy), before);
+    // Its slave stream is fresh though.
+    restore_bytes(&mut busy, &si, StreamKind::Slave).unwrap();
+    // Restoring a stream twice is refused.
+    let mut r = pair();
+    restore_bytes(&mut r, &si, StreamKind::Slave).unwrap();
+    let before = fingerprint(&r);
+    let e = restore_bytes(&mut r, &si, StreamKind::Slave).unwrap_err();
+    assert_eq!(e.errno(), EBUSY);
+    assert_eq!(fingerprint(&r), before);
+    let mut typed = pair();
+    type_in(&mut typed, b"x");
+    typed.master_read(&mut [0u8; 4], &mut Effects::default());
+    assert!(!is_fresh(&typed, StreamKind::Slave));
+    assert!(is_fresh(&typed, StreamKind::Master));
+}
+
+#[test]
+fn allocation_failure_leaves_the_pair_unchanged() {
+    let (mi, si) = images();
+    for (img, kind) in [(&mi, StreamKind::Master), (&si, StreamKind::Slave)] {
+        let mut p = PtyPair::new(|| VecStorage::limited(8));
+        p.slave_opened();
+        let before = fingerprint(&p);
+        let e = restore_bytes(&mut p, img, kind).unwrap_err();
+        assert_eq!(e, RestoreError::NoMemory);
+        assert_eq!(e.errno(), ENOMEM);
+        assert_eq!(fingerprint(&p), before);
+    }
+}
+
+#[test]
+fn aborted_and_foreign_images_are_refused() {
+    let e: RestoreError = ImageError::BadChecksum {
+        computed: 1,
+        stored: 2,
+    }
+    .into();
+    assert_eq!(e.errno(), EBADMSG);
+    assert!(e.to_string().contains("checksum"));
+    let (mi, _) = images();
+    assert!(matches!(
+        refused(&mi[..mi.len() - 8], StreamKind::Master),
+        RestoreError::Image(_)
+    ));
+}

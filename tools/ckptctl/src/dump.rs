@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: GPL-2.0
+//! `ckptctl dump`: freeze, checkpoint and (unless told otherwise) thaw
+//! every pty end some processes hold, and write one image file.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use pty_core::image::StreamKind;
+
+use crate::container::{
+    Container, FileRecord, HolderRecord, StreamRecord, FD_CLOEXEC, FLAG_LEFT_FROZEN,
+};
+use crate::ends::{self, HeldEnd, Pidfds, StreamKey};
+use crate::error::{Failure, Kind, Result};
+use crate::sys;
+use crate::uapi;
+
+/// What `dump` was asked to do.
+#[derive(Clone, Debug)]
+pub struct DumpOptions {
+    /// Processes whose ends to save.
+    pub pids: Vec<i32>,
+    /// Image file.
+    pub output: PathBuf,
+    /// Leave the streams frozen.
+    pub leave_frozen: bool,
+}
+
+/// A fresh checkpoint id: clock and pid mixed, never zero.
+fn new_checkpoint_id() -> u64 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut x = nanos ^ (u64::from(std::process::id()) << 40);
+    // splitmix64 finaliser.
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^= x >> 31;
+    x.max(1)
+}
+
+/// Whether two held ends are the same open file description: `kcmp` when
+/// the kernel has it; otherwise a master (only one file per pair) always,
+/// a slave when the open flags agree.
+fn same_file(a: &HeldEnd, b: &HeldEnd) -> bool {
+    if a.key != b.key {
+        return false;
+    }
+    match sys::same_file(a.fd(), b.fd()) {
+        Ok(same) => same,
+        Err(_) => a.key.kind() == StreamKind::Master || a.entry.flags == b.entry.flags,
+    }
+}
+
+/// The tables of a dump, before the images are taken.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Distinct streams, sorted.
+    pub streams: Vec<StreamKey>,
+    /// For each stream, the held end used to reach it.
+    pub reach: Vec<usize>,
+    /// Open file descriptions: (stream, flags, held end).
+    pub files: Vec<(usize, u32, usize)>,
+    /// Descriptors: (held end, file).
+    pub holders: Vec<(usize, usize)>,
+}
+
+/// Groups held ends (in pid, then fd order) into streams and files.
+pub fn plan(held: &[HeldEnd], same: impl Fn(&HeldEnd, &HeldEnd) -> bool) -> Plan {
+    let mut by_key: BTreeMap<StreamKey, usize> = BTreeMap::new();
+    for (i, h) in held.iter().enumerate() {
+        by_key.entry(h.key).or_insert(i);
+    }
+    let streams: Vec<StreamKey> = by_key.keys().copied().collect();
+    let reach: Vec<usize> = by_key.values().copied().collect();
+    // Files in stream order, then first appearance.
+    let mut files: Vec<(usize, u32, usize)> = Vec::new();
+    let mut file_of = vec![0usize; held.len()];
+    for (s, key) in streams.iter().enumerate() {
+        for (i, h) in held.iter().enumerate().filter(|(_, h)| h.key == *key) {
+            let existing = files
+                .iter()
+                .position(|&(fs, _, rep)| fs == s && same(&held[rep], h));
+            file_of[i] = match existing {
+                Some(f) => f,
+                None => {
+                    files.push((s, h.entry.flags, i));
+                    files.len() - 1
+                }
+            };
+        }
+    }
+    let holders = (0..held.len()).map(|i| (i, file_of[i])).collect();
+    Plan {
+        streams,
+        reach,
+        files,
+        holders,
+    }
+}
+
+/// Thaws the ends we froze; returns the first error.
+fn thaw_all(held: &[HeldEnd], frozen_by_us: &[(StreamKey, usize)]) -> Option<Failure> {
+    let mut first = None;
+    for &(key, i) in frozen_by_us {
+        if let Err(e) = sys::thaw(held[i].fd()) {
+            first.get_or_insert_with(|| ends::end_failure("thaw", key, &e));
+        }
+    }
+    first
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same
+/// directory, synced, then renamed over `path`.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EISDIR))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp.{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// What a dump did.
+#[derive(Debug)]
+pub struct DumpReport {
+    /// Streams saved.
+    pub streams: usize,
+    /// Pairs they belong to.
+    pub pairs: usize,
+    /// Descriptors recorded.
+    pub holders: usize,
+    /// File size.
+    pub bytes: usize,
+    /// Checkpoint id.
+    pub checkpoint_id: u64,
+    /// Streams that were frozen before the dump (left frozen).
+    pub already_frozen: Vec<StreamKey>,
+}
+
+/// Runs `dump`.
+pub fn run(proc: &Path, opts: &DumpOptions) -> Result<DumpReport> {
+    ends::require_module()?;
+    let mut pids = opts.pids.clone();
+    let mut seen = std::collections::HashSet::new();
+    pids.retain(|p| seen.insert(*p));
+    if let Some(p) = pids.iter().find(|&&p| p <= 0) {
+        return Err(Failure::usage(format!(
+            "--pid {p}: a pid is a positive number"
+        )));
+    }
+    let mut pidfds = Pidfds::default();
+    let mut held = Vec::new();
+    for &pid in &pids {
+        held.extend(ends::held_by(proc, &mut pidfds, pid)?);
+    }
+    if held.is_empty() {
+        let list: Vec<String> = pids.iter().map(|p| p.to_string()).collect();
+        return Err(Failure::other(format!(
+            "process{} {} hold{} no ckpt_pty end (no /dev/ckpt/... in /proc/PID/fd): nothing to \
+             dump",
+            if pids.len() == 1 { "" } else { "es" },
+            list.join(", "),
+            if pids.len() == 1 { "s" } else { "" },
+        )));
+    }
+    let plan = plan(&held, same_file);
+
+    // Freeze every stream first, so the images are one instant.
+    let mut frozen_by_us: Vec<(StreamKey, usize)> = Vec::new();
+    let mut already_frozen = Vec::new();
+    for (&key, &i) in plan.streams.iter().zip(&plan.reach) {
+        let fd = held[i].fd();
+        let bit = match key.kind() {
+            StreamKind::Master => uapi::CKPT_FROZEN_MASTER,
+            StreamKind::Slave => uapi::CKPT_FROZEN_SLAVE,
+        };
+        let was = match sys::stream_status(fd) {
+            Ok(st) => st.frozen & bit != 0,
+            Err(e) => {
+                let f = ends::end_failure("read the status of", key, &e);
+                thaw_all(&held, &frozen_by_us);
+                return Err(f);
+            }
+        };
+        if was {
+            already_frozen.push(key);
+            continue;
+        }
+        if let Err(e) = sys::freeze(fd) {
+            let f = ends::end_failure("freeze", key, &e);
+            thaw_all(&held, &frozen_by_us);
+            return Err(f);
+        }
+        frozen_by_us.push((key, i));
+    }
+
+    // Checkpoint each stream once; frozen streams stay frozen.
+    let checkpoint_id = new_checkpoint_id();
+    let mut streams = Vec::with_capacity(plan.streams.len());
+    for (&key, &i) in plan.streams.iter().zip(&plan.reach) {
+        match sys::checkpoint(held[i].fd(), checkpoint_id, false) {
+            Ok(image) => streams.push(StreamRecord {
+                index: key.index,
+                kind: key.kind(),
+                mode: key.mode(),
+                image,
+            }),
+            Err(e) => {
+                let f = ends::end_failure("checkpoint", key, &e);
+                thaw_all(&held, &frozen_by_us);
+                return Err(f);
+            }
+        }
+    }
+    if !opts.leave_frozen {
+        if let Some(f) = thaw_all(&held, &frozen_by_us) {
+            return Err(f);
+        }
+    }
+
+    let container = Container {
+        flags: if opts.leave_frozen {
+            FLAG_LEFT_FROZEN
+        } else {
+            0
+        },
+        checkpoint_id,
+        created: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        streams,
+        files: plan
+            .files
+            .iter()
+            .map(|&(stream, flags, _)| FileRecord {
+                stream: stream as u32,
+                flags,
+            })
+            .collect(),
+        holders: plan
+            .holders
+            .iter()
+            .map(|&(i, file)| HolderRecord {
+                pid: held[i].entry.pid as u32,
+                fd: held[i].entry.fd as u32,
+                file: file as u32,
+                fd_flags: if held[i].entry.cloexec { FD_CLOEXEC } else { 0 },
+            })
+            .collect(),
+    };
+    let bytes = container.encode().map_err(|e| {
+        Failure::new(
+            Kind::Image,
+            format!("the kernel produced an image ckptctl cannot store: {e}"),
+        )
+    })?;
+    write_atomically(&opts.output, &bytes)
+        .map_err(|e| Failure::io(format_args!("write {}", opts.output.display()), &e))?;
+    let mut pairs: Vec<_> = plan.streams.iter().map(|k| k.pair()).collect();
+    pairs.dedup();
+    Ok(DumpReport {
+        streams: plan.streams.len(),
+        pairs: pairs.len(),
+        holders: plan.holders.len(),
+        bytes: bytes.len(),
+        checkpoint_id,
+        already_frozen,
+    })
+}
