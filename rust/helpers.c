@@ -12,6 +12,8 @@
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/wait.h>
+#include <linux/net.h>
+#include <net/sock.h>
 
 /* Prototypes keep -Wmissing-prototypes quiet; callers are in Rust. */
 void ckpt_pty_poll_wait(struct file *filp, wait_queue_head_t *head, poll_table *p);
@@ -62,4 +64,17 @@ struct cdev *ckpt_pty_cdev_alloc(const struct file_operations *fops)
 		cdev->ops = fops;
 	}
 	return cdev;
+}
+
+u16 ckpt_pty_sock_protocol(struct socket *sock);
+void ckpt_pty_sockfd_put(struct socket *sock);
+
+u16 ckpt_pty_sock_protocol(struct socket *sock)
+{
+	return sock->sk ? sock->sk->sk_protocol : 0;
+}
+
+void ckpt_pty_sockfd_put(struct socket *sock)
+{
+	sockfd_put(sock);
 }

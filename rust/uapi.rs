@@ -292,3 +292,55 @@ pub struct GlobalStatus {
     /// Sessions rolled back (failed commit or abort) since load.
     pub sessions_rolled_back: u64,
 }
+
+/// Identity of a socket a pair serves (telnet/rlogin-style logins):
+/// addresses in network order, IPv4 in the first 4 bytes; ports in host
+/// order; AF_UNIX sockets have no addresses here.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SocketRecord {
+    /// `AF_INET`, `AF_INET6`, `AF_UNIX`...
+    pub family: u16,
+    /// `SOCK_STREAM`...
+    pub sock_type: u16,
+    /// `IPPROTO_TCP`...
+    pub protocol: u16,
+    /// Local port.
+    pub local_port: u16,
+    /// Remote port.
+    pub remote_port: u16,
+    /// Reserved, zero.
+    pub reserved: u16,
+    /// Local address.
+    pub local_addr: [u8; 16],
+    /// Remote address.
+    pub remote_addr: [u8; 16],
+}
+
+/// Record that this pair serves the socket whose descriptor is the
+/// argument (an int, not a pointer); its identity is kept with the pair.
+pub const CKPT_SOCKET_SET: u32 = ioc(IOC_NONE, 6, 0);
+/// Read the identity of the pair's associated socket ([`SocketRecord`]);
+/// `ENOENT` when none.
+pub const CKPT_SOCKET_GET: u32 = ioc(IOC_READ, 7, core::mem::size_of::<SocketRecord>());
+/// Begin a session whose pairs may expect sockets ([`SessionArg`] with
+/// [`RestartSocketEntry`] records).
+pub const CKPT_SESSION_BEGIN_SOCKETS: u32 = ioc(IOC_WRITE, 21, core::mem::size_of::<SessionArg>());
+/// On the control device: the socket whose descriptor is the argument was
+/// restored; the session matches it to the pair expecting its identity.
+/// Returns that pair's index.
+pub const CKPT_SOCKET_RESTORED: u32 = ioc(IOC_NONE, 22, 0);
+
+/// One expected pair of a session begun with [`CKPT_SESSION_BEGIN_SOCKETS`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RestartSocketEntry {
+    /// The pair's original index.
+    pub index: u32,
+    /// `CKPT_END_*` bits.
+    pub ends: u32,
+    /// 1 when `socket` is expected.
+    pub has_socket: u32,
+    /// The associated socket's identity.
+    pub socket: SocketRecord,
+}

@@ -30,4 +30,6 @@ plain_bytes!(
     CommitArg = 8 + 4 + 4,
     OpenMasterArg = 4 + 4,
     GlobalStatus = 6 * 4 + 6 * 8,
+    SocketRecord = 6 * 2 + 2 * 16,
+    RestartSocketEntry = 3 * 4 + 6 * 2 + 2 * 16,
 );

@@ -376,6 +376,20 @@ pub(crate) fn ckpt_ioctl(pair: &Pair, end: End, cmd: u32, arg: usize) -> Option<
             Ok(0)
         }
         CKPT_CHECKPOINT => super::restart::checkpoint_ioctl(pair, end, arg),
+        CKPT_SOCKET_SET => crate::seam::socket::identity(arg as i32).map(|id| {
+            pair.streams.lock().socket = Some(id);
+            0
+        }),
+        CKPT_SOCKET_GET => {
+            let id = pair.streams.lock().socket;
+            match id {
+                Some(id) => UserSlice::new(arg, core::mem::size_of::<SocketRecord>())
+                    .writer()
+                    .write(&id)
+                    .map(|()| 0),
+                None => Err(ENOENT),
+            }
+        }
         CKPT_RESTART => super::restart::restart_ioctl(pair, end, arg),
         CKPT_STATUS => {
             let status = stream_status(pair, end);

@@ -39,6 +39,8 @@ pub(crate) struct Streams {
     pub(crate) stats: [StreamStats; 2],
     /// Line speeds (input, output) as `TCGETS2` reports them.
     pub(crate) speeds: [u32; 2],
+    /// The socket this pair serves (`CKPT_SOCKET_SET`), by identity.
+    pub(crate) socket: Option<crate::uapi::SocketRecord>,
 }
 
 /// What `CKPT_STATUS` reports about one stream beyond its live state.
@@ -60,6 +62,7 @@ impl Streams {
             exclusive: [false; 2],
             stats: [StreamStats::default(); 2],
             speeds: [38400; 2],
+            socket: None,
         }
     }
 }

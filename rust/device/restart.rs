@@ -338,12 +338,19 @@ impl FileOperations for ControlDevice {
                     .write(&st)?;
                 Ok(0)
             }
-            CKPT_SESSION_BEGIN | CKPT_SESSION_COMMIT | CKPT_SESSION_ABORT | CKPT_OPEN_MASTER
+            CKPT_SESSION_BEGIN
+            | CKPT_SESSION_BEGIN_SOCKETS
+            | CKPT_SESSION_COMMIT
+            | CKPT_SESSION_ABORT
+            | CKPT_OPEN_MASTER
+            | CKPT_SOCKET_RESTORED
                 if !process::may_restore() =>
             {
                 Err(EPERM)
             }
-            CKPT_SESSION_BEGIN => begin(f, read_arg(arg)?),
+            CKPT_SESSION_BEGIN => begin(f, read_arg(arg)?, false),
+            CKPT_SESSION_BEGIN_SOCKETS => begin(f, read_arg(arg)?, true),
+            CKPT_SOCKET_RESTORED => socket_restored(f, arg as i32),
             CKPT_SESSION_COMMIT => commit(f, arg),
             CKPT_SESSION_ABORT => {
                 let s = f.table.session.lock().take().ok_or(ENOENT)?;
@@ -376,7 +383,7 @@ fn global_status(table: &PairTable) -> GlobalStatus {
 
 /// `CKPT_SESSION_BEGIN`: registers the image's pairs and claims their
 /// indexes, all or nothing.
-fn begin(f: &ControlFile, a: SessionArg) -> Result<isize> {
+fn begin(f: &ControlFile, a: SessionArg, with_sockets: bool) -> Result<isize> {
     if a.flags != 0 || a.count > MAX_SESSION_PAIRS {
         return Err(EINVAL);
     }
@@ -390,18 +397,32 @@ fn begin(f: &ControlFile, a: SessionArg) -> Result<isize> {
         KernelStorage::new(),
         table.max_pairs(),
     );
-    let size = core::mem::size_of::<RestartEntry>();
+    let size = if with_sockets {
+        core::mem::size_of::<RestartSocketEntry>()
+    } else {
+        core::mem::size_of::<RestartEntry>()
+    };
     let mut reader =
         UserSlice::new(a.entries as usize, (a.count as usize).saturating_mul(size)).reader();
     for _ in 0..a.count {
-        let e: RestartEntry = reader.read()?;
+        let e: RestartSocketEntry = if with_sockets {
+            reader.read()?
+        } else {
+            let plain: RestartEntry = reader.read()?;
+            RestartSocketEntry {
+                index: plain.index,
+                ends: plain.ends,
+                ..Default::default()
+            }
+        };
         let ends = Ends::from_parts(e.ends & CKPT_END_MASTER != 0, e.ends & CKPT_END_SLAVE != 0)
             .ok_or(EINVAL)?;
-        if e.ends & !(CKPT_END_MASTER | CKPT_END_SLAVE) != 0 {
+        if e.ends & !(CKPT_END_MASTER | CKPT_END_SLAVE) != 0 || e.has_socket > 1 {
             return Err(EINVAL);
         }
+        let socket = (e.has_socket == 1).then(|| socket_id(&e.socket));
         lists
-            .expect(e.index, ends, None)
+            .expect(e.index, ends, socket)
             .map_err(|e| session_errno(&e))?;
     }
     lists.seal().map_err(|e| {
@@ -431,6 +452,35 @@ fn begin(f: &ControlFile, a: SessionArg) -> Result<isize> {
         owner: f.id,
     });
     Ok(0)
+}
+
+fn socket_id(r: &SocketRecord) -> waitlist::SocketId {
+    waitlist::SocketId {
+        family: r.family,
+        sock_type: r.sock_type,
+        protocol: r.protocol,
+        local_addr: r.local_addr,
+        local_port: r.local_port,
+        remote_addr: r.remote_addr,
+        remote_port: r.remote_port,
+    }
+}
+
+/// `CKPT_SOCKET_RESTORED`: a restored socket finds its pair through the
+/// waiting-for-socket list, in whatever order it and the ends come back.
+fn socket_restored(f: &ControlFile, fd: i32) -> Result<isize> {
+    let record = crate::seam::socket::identity(fd)?;
+    let id = socket_id(&record);
+    let mut session = f.table.session.lock();
+    let s = session.as_mut().ok_or(ENOENT)?;
+    let index = s.lists.socket_restored(&id).map_err(|e| {
+        pr_warn!("restart session: socket {}: {}\n", id, e);
+        session_errno(&e)
+    })?;
+    if let Some(pair) = s.pairs.iter().find(|p| p.index == index) {
+        pair.streams.lock().socket = Some(record);
+    }
+    Ok(index as isize)
 }
 
 /// `CKPT_SESSION_COMMIT`.

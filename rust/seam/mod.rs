@@ -16,4 +16,5 @@ pub(crate) mod kunit;
 pub(crate) mod param;
 pub(crate) mod poll;
 pub(crate) mod process;
+pub(crate) mod socket;
 pub(crate) mod storage;

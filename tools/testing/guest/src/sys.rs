@@ -36,6 +36,7 @@ pub fn errno_str(n: i32) -> String {
         libc::ENOTTY => "ENOTTY",
         libc::ENOSPC => "ENOSPC",
         libc::ERANGE => "ERANGE",
+        libc::ENOTSOCK => "ENOTSOCK",
         libc::EBADMSG => "EBADMSG",
         libc::EPROTONOSUPPORT => "EPROTONOSUPPORT",
         libc::EOVERFLOW => "EOVERFLOW",

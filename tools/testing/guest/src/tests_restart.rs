@@ -29,6 +29,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ("restart_many_pairs_random_orders", many_pairs_random_orders),
     ("restart_bsd_pair_directly", bsd_pair_directly),
     ("restart_scale_after_reload", scale_after_reload),
+    ("restart_socket_association", socket_association),
 ];
 
 const RW: i32 = libc::O_RDWR | libc::O_NOCTTY;
@@ -657,5 +658,151 @@ fn scale_after_reload() -> TestResult {
         want.extend_from_slice(b"!\n");
         ensure_eq!(read_exact(s, want.len())?, want);
     }
+    Ok(())
+}
+
+/// A connected TCP pair on loopback with fixed ports: (server side, client).
+fn tcp_pair(server_port: u16, client_port: u16) -> Result<(OwnedFd, OwnedFd), String> {
+    let _ = sys::sh("ip link set lo up");
+    let sock = || {
+        // SAFETY: plain socket creation; the fd is owned right away.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(format!("socket: {}", e(std::io::Error::last_os_error())));
+        }
+        // SAFETY: a fresh descriptor.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let one: i32 = 1;
+        // SAFETY: valid option pointer and length.
+        unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_REUSEADDR,
+                (&one as *const i32).cast(),
+                4,
+            )
+        };
+        Ok(fd)
+    };
+    let addr = |port: u16| libc::sockaddr_in {
+        sin_family: libc::AF_INET as u16,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_be_bytes([127, 0, 0, 1]).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as u32;
+    let listener = sock()?;
+    let client = sock()?;
+    let (la, ca) = (addr(server_port), addr(client_port));
+    // SAFETY: valid sockaddr_in values and lengths.
+    unsafe {
+        if libc::bind(
+            listener.as_raw_fd(),
+            (&la as *const libc::sockaddr_in).cast(),
+            len,
+        ) != 0
+            || libc::listen(listener.as_raw_fd(), 1) != 0
+            || libc::bind(
+                client.as_raw_fd(),
+                (&ca as *const libc::sockaddr_in).cast(),
+                len,
+            ) != 0
+            || libc::connect(
+                client.as_raw_fd(),
+                (&la as *const libc::sockaddr_in).cast(),
+                len,
+            ) != 0
+        {
+            return Err(format!("tcp setup: {}", e(std::io::Error::last_os_error())));
+        }
+        let s = libc::accept(
+            listener.as_raw_fd(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        );
+        if s < 0 {
+            return Err(format!("accept: {}", e(std::io::Error::last_os_error())));
+        }
+        Ok((OwnedFd::from_raw_fd(s), client))
+    }
+}
+
+fn socket_get(fd: &OwnedFd) -> Result<SocketRecord, String> {
+    let mut r = SocketRecord::default();
+    sys::ioctl_ptr(fd, CKPT_SOCKET_GET, &mut r).map_err(e)?;
+    Ok(r)
+}
+
+fn begin_sockets(ctl: &OwnedFd, entries: &[RestartSocketEntry]) -> Result<(), String> {
+    let mut a = SessionArg {
+        entries: entries.as_ptr() as u64,
+        count: entries.len() as u32,
+        flags: 0,
+    };
+    sys::ioctl_ptr(ctl, CKPT_SESSION_BEGIN_SOCKETS, &mut a)
+        .map(|_| ())
+        .map_err(e)
+}
+
+fn socket_association() -> TestResult {
+    let (server, _client) = tcp_pair(4022, 4023)?;
+    let (m, s, n) = open_pair()?;
+    // Bad input first: not a socket, not a descriptor.
+    ensure_eq!(
+        sys::ioctl_val(&m, CKPT_SOCKET_SET, m.as_raw_fd() as usize).map_err(e),
+        Err("ENOTSOCK".to_string())
+    );
+    ensure_eq!(
+        sys::ioctl_val(&m, CKPT_SOCKET_SET, 999).map_err(e),
+        Err("EBADF".to_string())
+    );
+    ensure_eq!(socket_get(&m), Err("ENOENT".to_string()));
+    sys::ioctl_val(&m, CKPT_SOCKET_SET, server.as_raw_fd() as usize).map_err(e)?;
+    let id = socket_get(&s)?;
+    ensure_eq!((id.family, id.sock_type, id.protocol), (2, 1, 6));
+    ensure_eq!((id.local_port, id.remote_port), (4022, 4023));
+    ensure_eq!(
+        (&id.local_addr[..4], &id.remote_addr[..4]),
+        (&[127u8, 0, 0, 1][..], &[127u8, 0, 0, 1][..])
+    );
+    let mi = checkpoint(&m, 5, 0)?;
+    let si = checkpoint(&s, 5, 0)?;
+    drop((m, s));
+    let want = RestartSocketEntry {
+        index: n,
+        ends: BOTH,
+        has_socket: 1,
+        socket: id,
+    };
+    // Without the socket the commit names it as the orphan, and rolls back.
+    let ctl = control()?;
+    begin_sockets(&ctl, &[want])?;
+    let m = open_master(&ctl, n)?;
+    restart(&m, &mi)?;
+    let s = sys::open(&format!("{PTS_DIR}/{n}"), RW).map_err(e)?;
+    restart(&s, &si)?;
+    ensure_eq!(commit(&ctl), Err(("ENXIO".to_string(), vec![(n, 3)])));
+    drop((m, s));
+    // Socket first this time, then the ends: commit succeeds and the pair
+    // knows its socket again.
+    begin_sockets(&ctl, &[want])?;
+    let (_other, _c2) = tcp_pair(4024, 4025)?;
+    ensure_eq!(
+        sys::ioctl_val(&ctl, CKPT_SOCKET_RESTORED, _other.as_raw_fd() as usize).map_err(e),
+        Err("ENOENT".to_string())
+    );
+    ensure_eq!(
+        sys::ioctl_val(&ctl, CKPT_SOCKET_RESTORED, server.as_raw_fd() as usize).map_err(e),
+        Ok(n as i32)
+    );
+    let s = sys::open(&format!("{PTS_DIR}/{n}"), RW).map_err(e)?;
+    restart(&s, &si)?;
+    let m = open_master(&ctl, n)?;
+    restart(&m, &mi)?;
+    commit(&ctl).map_err(|(err, o)| format!("commit: {err} {o:?}"))?;
+    ensure_eq!(socket_get(&m)?, id);
     Ok(())
 }

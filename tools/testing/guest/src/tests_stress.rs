@@ -70,7 +70,7 @@ fn timed(test: fn() -> TestResult) -> TestResult {
 const PROMPT: Duration = Duration::from_secs(3);
 /// A call on a test thread still blocked after this is interrupted, and the
 /// test fails.
-const BACKSTOP: Duration = Duration::from_secs(10);
+const BACKSTOP: Duration = Duration::from_secs(5);
 
 const RW: i32 = libc::O_RDWR | libc::O_NOCTTY;
 
@@ -814,7 +814,7 @@ fn join_by<T>(
 
 const BULK: usize = 1 << 20;
 /// Each direction alternates one 64 KiB write with this many 1-byte writes.
-const SINGLE_BYTE_RUN: usize = 1024;
+const SINGLE_BYTE_RUN: usize = 256;
 
 fn pattern(seed: u32) -> Vec<u8> {
     (0..BULK as u32)
@@ -968,6 +968,30 @@ fn pts_entries() -> Result<usize, String> {
     }
 }
 
+/// Threads opening the pairs: node creation waits for devtmpfs, so a few
+/// openers keep both CPUs busy.
+const OPENERS: usize = 4;
+/// Pairs closed at random (leaving holes) and opened again.
+const HOLES: usize = 64;
+
+fn open_masters(count: usize) -> Result<Vec<(u32, OwnedFd)>, String> {
+    let mut masters = Vec::with_capacity(count);
+    for _ in 0..count {
+        let m = sys::open(PTMX_PATH, RW).map_err(|e| {
+            format!(
+                "open number {} of this thread: {}",
+                masters.len() + 1,
+                en(e)
+            )
+        })?;
+        let n = sys::get_u32(&m, TIOCGPTN).map_err(en)?;
+        masters.push((n, m));
+    }
+    Ok(masters)
+}
+
+/// `max_pairs` pairs open at once: every index once, then `ENOSPC`; freed
+/// indexes are given out again lowest first; all closed, index 0 is free.
 fn all_pairs_at_once() -> TestResult {
     if native_only() {
         println!("# stress_all_pairs_at_once: needs the ckpt device, skipped");
@@ -978,18 +1002,27 @@ fn all_pairs_at_once() -> TestResult {
     let old = raise_nofile(max as u64 + 256)?;
     let result = (|| -> TestResult {
         let start = Instant::now();
+        let mut openers = Vec::new();
+        for t in 0..OPENERS {
+            let count = max / OPENERS + usize::from(t < max % OPENERS);
+            openers.push(std::thread::spawn(move || open_masters(count)));
+        }
         let mut masters = Vec::with_capacity(max);
-        let mut seen = vec![false; max];
-        for i in 0..max {
-            let m = sys::open(PTMX_PATH, RW)
-                .map_err(|e| format!("open number {}: {}", i + 1, en(e)))?;
-            let n = sys::get_u32(&m, TIOCGPTN).map_err(en)? as usize;
-            ensure!(n < max, "index {n} out of 0..{max}");
-            ensure!(!seen[n], "index {n} given out twice");
-            seen[n] = true;
-            masters.push(m);
+        for o in openers {
+            masters.extend(o.join().map_err(|_| "opener panicked".to_string())??);
         }
         let opened = start.elapsed();
+        masters.sort_by_key(|(n, _)| *n);
+        let indexes: Vec<u32> = masters.iter().map(|(n, _)| *n).collect();
+        let expected: Vec<u32> = (0..max as u32).collect();
+        if indexes != expected {
+            let dup = indexes.windows(2).find(|w| w[0] == w[1]);
+            return Err(format!(
+                "indexes are not 0..{max} once each: first {:?}, last {:?}, a duplicate {dup:?}",
+                &indexes[..4],
+                &indexes[max - 4..]
+            ));
+        }
         match sys::open(PTMX_PATH, RW) {
             Err(e) => ensure_eq!(en(e), "ENOSPC"),
             Ok(m) => {
@@ -999,26 +1032,45 @@ fn all_pairs_at_once() -> TestResult {
         }
         ensure_eq!(pts_entries()?, max);
         // The last pair works like any other.
-        let last = masters.last().ok_or("no masters")?;
+        let (n, last) = masters.last().ok_or("no masters")?;
         sys::set_i32(last, TIOCSPTLCK, 0).map_err(en)?;
-        let n = sys::get_u32(last, TIOCGPTN).map_err(en)?;
         let slave = sys::open(&format!("{PTS_DIR}/{n}"), RW).map_err(en)?;
         sys::write_once(last, b"hi\n").map_err(en)?;
         let line = pty::read_timeout(&slave, 100, Duration::from_secs(5))?;
         ensure_eq!(line, Some(b"hi\n".to_vec()));
         drop(slave);
-        // Close in an order unlike the opening one.
-        let close_start = Instant::now();
+        // Holes at random: opened again, they are refilled lowest first.
         let mut rng = Rng::new(max as u64);
-        while !masters.is_empty() {
+        let mut holes = Vec::new();
+        while holes.len() < HOLES {
             let i = rng.below(masters.len());
-            masters.swap_remove(i);
+            holes.push(masters.remove(i).0);
         }
+        holes.sort_unstable();
+        let mut refilled = Vec::new();
+        for _ in 0..HOLES {
+            let m = sys::open(PTMX_PATH, RW).map_err(|e| format!("reopen: {}", en(e)))?;
+            refilled.push(sys::get_u32(&m, TIOCGPTN).map_err(en)?);
+            masters.push((refilled[refilled.len() - 1], m));
+        }
+        ensure_eq!(refilled, holes);
+        ensure!(
+            sys::open(PTMX_PATH, RW).is_err(),
+            "a pair beyond max_pairs after refilling"
+        );
+        // Oldest first: `device_destroy` searches the class's devices from
+        // the oldest, so this order keeps each search short.
+        let close_start = Instant::now();
+        let newest = masters.split_off(masters.len() - HOLES);
+        drop(masters);
+        drop(newest);
         let closed = close_start.elapsed();
         ensure_eq!(pts_entries()?, 0);
         let m = sys::open(PTMX_PATH, RW).map_err(en)?;
         ensure_eq!(sys::get_u32(&m, TIOCGPTN).map_err(en)?, 0);
-        println!("# all pairs: {max} opened in {opened:?}, closed in {closed:?}");
+        println!(
+            "# all pairs: {max} opened in {opened:?} ({OPENERS} threads), closed in {closed:?}"
+        );
         Ok(())
     })();
     // SAFETY: restores the limit read above.
@@ -1054,8 +1106,8 @@ impl Rng {
 }
 
 const CHAOS_THREADS: usize = 4;
-const CHAOS_OPS: usize = 400;
-const CHAOS_TIME: Duration = Duration::from_secs(8);
+const CHAOS_OPS: usize = 300;
+const CHAOS_TIME: Duration = Duration::from_secs(6);
 /// Bound of every blocking call of the random test.
 const CHAOS_CALL: Duration = Duration::from_millis(100);
 /// AT&T pairs shared by the threads; plus these BSD pairs.
