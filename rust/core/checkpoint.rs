@@ -37,8 +37,9 @@
 //!   slave tioc's, so *the slave image wins*.
 //! - Termios is ldterm's, slave image only (the master's `TCGETS` answers
 //!   with the slave's settings).
-//! - Packet mode and status, master `TCOOFF`, the lock (`TIOCSPTLCK`), and
-//!   whether a master file was open: master image (ptm).
+//! - Packet mode and status, master `TCOOFF`, the lock (`TIOCSPTLCK`),
+//!   whether a master file was open, and the identity of the socket the
+//!   pair serves (`CKPT_SOCKET_SET`), if any: master image (ptm).
 //! - `TIOCEXCL`: per end, in that end's tioc block. Foreground process
 //!   group: slave tioc block (meaningful only where pids are restored too,
 //!   as with CRIU; 0 = none).
@@ -81,6 +82,15 @@
 //!               8    1 master output stopped (TCXONC TCOOFF), bool
 //!               9    1 a master file was open, bool
 //!              10    1 slave closed (TTY_OTHER_CLOSED), bool
+//!              11    1 has socket: a socket is associated, bool
+//!              12   42 socket identity (all zero without a socket):
+//!              12    2   family
+//!              14    2   socket type
+//!              16    2   protocol
+//!              18    2   local port
+//!              20    2   remote port
+//!              22   16   local address
+//!              38   16   remote address
 //! ptm    E      -    0 (empty)
 //! ```
 //!
@@ -152,6 +162,7 @@ use super::queue::ByteQueue;
 use super::storage::Storage;
 use super::stream::{packet, Ptm, PtyPair, Winsize, MASTER_HEAD_BOUND, PTS_INPUT_BOUND};
 use super::termios::{Termios, ADDRB, CREAD, CS8, CSIZE, ICANON, PARENB};
+use super::waitlist::SocketId;
 
 /// Largest process group number a slave's foreground may have (the
 /// kernel's `PID_MAX_LIMIT` on 64-bit).
@@ -159,6 +170,9 @@ pub const PID_MAX_LIMIT: i32 = 4 * 1024 * 1024;
 
 /// Offset of the reprint position in ldterm's internal part.
 const REPRINT_POS_AT: usize = Termios::SIZE + 18;
+
+/// Bytes of a socket identity in the ptm block.
+const SOCKET_ID_LEN: usize = 42;
 
 // Positive errno values (asm-generic).
 const ENOMEM: i32 = 12;
@@ -182,11 +196,13 @@ pub struct PairMeta {
     pub foreground_pgrp: i32,
     /// A master file is open.
     pub master_open: bool,
+    /// The socket the pair serves (`CKPT_SOCKET_SET`), if any.
+    pub socket: Option<SocketId>,
 }
 
 impl PairMeta {
     /// Facts of a new pair: unlocked, not exclusive, no foreground group,
-    /// master open.
+    /// master open, no socket.
     pub const fn new(index: u32, mode: PtyMode) -> Self {
         Self {
             index,
@@ -195,6 +211,7 @@ impl PairMeta {
             exclusive: [false; 2],
             foreground_pgrp: 0,
             master_open: true,
+            socket: None,
         }
     }
 }
@@ -214,6 +231,8 @@ pub struct MasterMeta {
     pub master_open: bool,
     /// No slave file was open (`TTY_OTHER_CLOSED`).
     pub slave_closed: bool,
+    /// The socket the pair served, if any.
+    pub socket: Option<SocketId>,
 }
 
 /// What a slave image says about the pair (pts and slave tioc blocks).
@@ -268,6 +287,7 @@ impl MetaPart {
                 meta.locked = m.locked;
                 meta.exclusive[0] = m.exclusive;
                 meta.master_open = m.master_open;
+                meta.socket = m.socket;
             }
             Self::Slave(s) => {
                 meta.exclusive[1] = s.exclusive;
@@ -457,6 +477,21 @@ fn put_winsize(w: &mut FieldWriter<'_>, ws: Winsize) -> Result<(), FieldError> {
     w.put_u16(ws.ypixel)
 }
 
+/// Whether a socket is associated, then its identity (zeros without one).
+fn put_socket(w: &mut FieldWriter<'_>, socket: Option<&SocketId>) -> Result<(), FieldError> {
+    w.put_bool(socket.is_some())?;
+    let Some(s) = socket else {
+        return w.put_zeros(SOCKET_ID_LEN);
+    };
+    w.put_u16(s.family)?;
+    w.put_u16(s.sock_type)?;
+    w.put_u16(s.protocol)?;
+    w.put_u16(s.local_port)?;
+    w.put_u16(s.remote_port)?;
+    w.put_bytes(&s.local_addr)?;
+    w.put_bytes(&s.remote_addr)
+}
+
 fn empty(_: &mut FieldWriter<'_>) -> Result<(), FieldError> {
     Ok(())
 }
@@ -499,7 +534,8 @@ fn describe<S: Storage>(
                     w.put_u8(m.ptm.packet_status)?;
                     w.put_bool(m.ptm.output_stopped)?;
                     w.put_bool(meta.master_open)?;
-                    w.put_bool(pair.life.slave_closed)
+                    w.put_bool(pair.life.slave_closed)?;
+                    put_socket(w, meta.socket.as_ref())
                 },
                 &empty,
             )
@@ -696,6 +732,36 @@ impl<'a> Fields<'a> {
             .ok_or(self.bad(at, what))
     }
 
+    fn addr(&mut self) -> Result<[u8; 16], RestoreError> {
+        self.r.get_array().map_err(|e| self.field(e))
+    }
+
+    /// `n` bytes that must all be zero; `what` names the first that is not.
+    fn zeros(&mut self, n: usize, what: &'static str) -> Result<(), RestoreError> {
+        self.r.get_zeros(n).map_err(|e| match e {
+            FieldError::Invalid { offset } => self.bad(offset, what),
+            e => self.field(e),
+        })
+    }
+
+    /// Whether a socket is associated, then its identity, which must be
+    /// all zero without one.
+    fn socket(&mut self) -> Result<Option<SocketId>, RestoreError> {
+        if !self.bool()? {
+            self.zeros(SOCKET_ID_LEN, "socket identity without a socket")?;
+            return Ok(None);
+        }
+        Ok(Some(SocketId {
+            family: self.u16()?,
+            sock_type: self.u16()?,
+            protocol: self.u16()?,
+            local_port: self.u16()?,
+            remote_port: self.u16()?,
+            local_addr: self.addr()?,
+            remote_addr: self.addr()?,
+        }))
+    }
+
     fn bytes(&mut self, n: usize) -> Result<&'a [u8], RestoreError> {
         self.r.get_bytes(n).map_err(|e| self.field(e))
     }
@@ -803,6 +869,7 @@ fn parse_master<'a>(image: &StreamImage<'a>) -> Result<MasterSaved<'a>, RestoreE
     let output_stopped = i.bool()?;
     let master_open = i.bool()?;
     let slave_closed = i.bool()?;
+    let socket = i.socket()?;
     i.finish()?;
     Fields::external(ptm).finish()?;
 
@@ -822,6 +889,7 @@ fn parse_master<'a>(image: &StreamImage<'a>) -> Result<MasterSaved<'a>, RestoreE
             exclusive,
             master_open,
             slave_closed,
+            socket,
         },
     })
 }

@@ -82,6 +82,7 @@ fn meta_of(pair: &Pair, streams: &super::pair::Streams) -> PairMeta {
         exclusive: streams.exclusive,
         foreground_pgrp: streams.foreground.as_ref().map_or(0, |pg| pg.nr()),
         master_open: streams.master_open,
+        socket: streams.socket.as_ref().map(socket_id),
     }
 }
 
@@ -204,6 +205,10 @@ pub(crate) fn restart_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isize> 
         let mut meta = meta_of(pair, &guard);
         part.apply(&mut meta);
         guard.exclusive = meta.exclusive;
+        if let checkpoint::MetaPart::Master(m) = part {
+            // The association travels in the master image.
+            guard.socket = m.socket.map(|id| socket_record(&id));
+        }
         if let checkpoint::MetaPart::Slave(s) = part {
             // Process groups survive only where pids are restored (CRIU);
             // a number that names no group here is dropped.
@@ -463,6 +468,19 @@ fn socket_id(r: &SocketRecord) -> waitlist::SocketId {
         local_port: r.local_port,
         remote_addr: r.remote_addr,
         remote_port: r.remote_port,
+    }
+}
+
+fn socket_record(id: &waitlist::SocketId) -> SocketRecord {
+    SocketRecord {
+        family: id.family,
+        sock_type: id.sock_type,
+        protocol: id.protocol,
+        local_port: id.local_port,
+        remote_port: id.remote_port,
+        reserved: 0,
+        local_addr: id.local_addr,
+        remote_addr: id.remote_addr,
     }
 }
 

@@ -16,6 +16,7 @@ use pty_core::image::{
 use pty_core::ldterm::{LdtermState, Partial, N_TTY_BUF_SIZE};
 use pty_core::stream::*;
 use pty_core::termios::*;
+use pty_core::waitlist::SocketId;
 
 type Pair = PtyPair<VecStorage>;
 
@@ -540,6 +541,7 @@ fn meta_travels_in_its_blocks() {
         exclusive: [true, false],
         foreground_pgrp: 4321,
         master_open: true,
+        socket: Some(socket_id()),
     };
     let mut p = pair();
     p.slave_opened();
@@ -558,6 +560,160 @@ fn meta_travels_in_its_blocks() {
         .unwrap()
         .apply(&mut got);
     assert_eq!(got, m);
+}
+
+/// A socket identity with every field distinct and non-zero.
+fn socket_id() -> SocketId {
+    let mut local_addr = [0u8; 16];
+    let mut remote_addr = [0u8; 16];
+    for k in 0..16u8 {
+        local_addr[usize::from(k)] = 0x10 + k;
+        remote_addr[usize::from(k)] = 0xe0 + k;
+    }
+    SocketId {
+        family: 10,
+        sock_type: 1,
+        protocol: 6,
+        local_addr,
+        local_port: 23,
+        remote_addr,
+        remote_port: 0xc001,
+    }
+}
+
+/// Length of the master's ptm internal part.
+const PTM_INTERNAL_LEN: usize = 54;
+/// Offset of `has socket` in the ptm internal part.
+const HAS_SOCKET_AT: usize = 11;
+
+#[test]
+fn socket_identity_round_trips() {
+    assert_eq!(PairMeta::new(3, PtyMode::Att).socket, None);
+    let v4 = SocketId {
+        family: 2,
+        sock_type: 1,
+        protocol: 6,
+        local_addr: [127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        local_port: 513,
+        remote_addr: [10, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        remote_port: 1023,
+    };
+    let all_ones = SocketId {
+        family: u16::MAX,
+        sock_type: u16::MAX,
+        protocol: u16::MAX,
+        local_addr: [0xff; 16],
+        local_port: u16::MAX,
+        remote_addr: [0xff; 16],
+        remote_port: u16::MAX,
+    };
+    for socket in [
+        None,
+        Some(socket_id()),
+        Some(v4),
+        Some(all_ones),
+        Some(SocketId::default()),
+    ] {
+        let m = PairMeta { socket, ..meta() };
+        let p = pair();
+        let mi = ckpt_with(&p, StreamKind::Master, &m);
+        let d = decode(&mi).unwrap();
+        let ptm = &d.modules()[PTM];
+        assert_eq!(ptm.internal.len(), PTM_INTERNAL_LEN, "fixed ptm length");
+        assert_eq!(ptm.internal[HAS_SOCKET_AT], u8::from(socket.is_some()));
+        if let Some(s) = socket {
+            let id = &ptm.internal[HAS_SOCKET_AT + 1..];
+            assert_eq!(id[0..2], s.family.to_le_bytes());
+            assert_eq!(id[2..4], s.sock_type.to_le_bytes());
+            assert_eq!(id[4..6], s.protocol.to_le_bytes());
+            assert_eq!(id[6..8], s.local_port.to_le_bytes());
+            assert_eq!(id[8..10], s.remote_port.to_le_bytes());
+            assert_eq!(id[10..26], s.local_addr);
+            assert_eq!(id[26..42], s.remote_addr);
+        } else {
+            assert!(ptm.internal[HAS_SOCKET_AT + 1..].iter().all(|&b| b == 0));
+        }
+        // The slave image does not carry it.
+        assert_eq!(
+            ckpt_with(&p, StreamKind::Slave, &m),
+            ckpt(&p, StreamKind::Slave)
+        );
+        let mut r = pair();
+        let part = restore(&mut r, &d, StreamKind::Master).unwrap();
+        let MetaPart::Master(got) = part else {
+            panic!("{part:?}")
+        };
+        assert_eq!(got.socket, socket);
+        // Applied to whatever the pair had: replaced, both ways.
+        for before in [None, Some(v4)] {
+            let mut pm = PairMeta {
+                socket: before,
+                ..meta()
+            };
+            part.apply(&mut pm);
+            assert_eq!(pm, m);
+        }
+        // The restored pair checkpoints to the same image.
+        assert_eq!(ckpt_with(&r, StreamKind::Master, &m), mi);
+    }
+}
+
+#[test]
+fn malformed_socket_identity_is_refused() {
+    let p = pair();
+    let without = ckpt(&p, StreamKind::Master);
+    let with = ckpt_with(
+        &p,
+        StreamKind::Master,
+        &PairMeta {
+            socket: Some(socket_id()),
+            ..meta()
+        },
+    );
+    let bs = |img: Vec<u8>| bad_state(refused(&img, StreamKind::Master));
+    let ptm_internal = (ModuleName::Ptm, ModulePart::Internal);
+    for img in [&without, &with] {
+        // has_socket neither 0 nor 1.
+        for flag in [2u8, 3, 0x80, 0xff] {
+            let bad = reseal(img, |p| p[PTM].1[HAS_SOCKET_AT] = flag);
+            assert_eq!(bs(bad), (ptm_internal.0, ptm_internal.1, HAS_SOCKET_AT));
+        }
+        // Truncated identity, and bytes after it.
+        let bad = reseal(img, |p| {
+            p[PTM].1.pop();
+        });
+        assert_eq!(bs(bad).0, ModuleName::Ptm);
+        let bad = reseal(img, |p| p[PTM].1.truncate(HAS_SOCKET_AT + 1));
+        assert_eq!(bs(bad).0, ModuleName::Ptm);
+        let bad = reseal(img, |p| p[PTM].1.push(0));
+        assert_eq!(bs(bad), (ptm_internal.0, ptm_internal.1, PTM_INTERNAL_LEN));
+        // No socket field at all (the block without this field).
+        let bad = reseal(img, |p| p[PTM].1.truncate(HAS_SOCKET_AT));
+        assert_eq!(bs(bad), (ptm_internal.0, ptm_internal.1, HAS_SOCKET_AT));
+    }
+    // has_socket = 0 with any non-zero identity byte: refused at that byte.
+    for at in HAS_SOCKET_AT + 1..PTM_INTERNAL_LEN {
+        for x in [0x01u8, 0xff] {
+            let bad = reseal(&without, |p| p[PTM].1[at] = x);
+            let e = refused(&bad, StreamKind::Master);
+            let RestoreError::BadState { what, .. } = e else {
+                panic!("{e:?}")
+            };
+            assert!(what.contains("socket"), "{what}");
+            assert_eq!(bs(bad), (ptm_internal.0, ptm_internal.1, at));
+        }
+    }
+    // Clearing has_socket of an image with a socket leaves its identity.
+    let bad = reseal(&with, |p| p[PTM].1[HAS_SOCKET_AT] = 0);
+    let first_nonzero = HAS_SOCKET_AT + 1; // family
+    assert_eq!(bs(bad), (ptm_internal.0, ptm_internal.1, first_nonzero));
+    // Setting has_socket of an image without one yields an all-zero
+    // identity, which is well formed.
+    let zero = reseal(&without, |p| p[PTM].1[HAS_SOCKET_AT] = 1);
+    let MetaPart::Master(m) = restore_bytes(&mut pair(), &zero, StreamKind::Master).unwrap() else {
+        panic!()
+    };
+    assert_eq!(m.socket, Some(SocketId::default()));
 }
 
 #[test]

@@ -41,6 +41,8 @@ pub fn master_image(index: u32, mode: PtyMode, id: u64, queue: &[u8]) -> Vec<u8>
     // mode, locked, packet, packet status, output stopped, master open,
     // slave closed
     ptm_i.extend_from_slice(&[mode.as_u8(), 0, 0, 0, 0, 1, 0]);
+    // has socket (no), then the 42-byte identity, all zero
+    ptm_i.extend_from_slice(&[0u8; 43]);
     image(
         StreamKind::Master,
         mode,

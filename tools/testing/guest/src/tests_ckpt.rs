@@ -193,12 +193,31 @@ fn writers_across_many_freezes() -> TestResult {
         spawn_reader(clone(&m)?),
         spawn_reader(clone(&s)?),
     ];
+    // Alternate: freeze + checkpoint + thaw by hand, and the one-call
+    // checkpoint (which freezes and thaws itself), on either end.
     let mut freezes = 0;
+    let mut image = vec![0u8; 512 * 1024];
     while !threads.iter().all(|t| t.is_finished()) && freezes < 400 {
         let end = if freezes % 2 == 0 { &m } else { &s };
-        ioctl0(end, CKPT_FREEZE)?;
-        std::thread::sleep(Duration::from_millis(2));
-        ioctl0(end, CKPT_THAW)?;
+        let mut arg = CheckpointArg {
+            buf: image.as_mut_ptr() as u64,
+            buf_len: image.len() as u32,
+            checkpoint_id: freezes as u64,
+            ..Default::default()
+        };
+        if freezes % 4 < 2 {
+            ioctl0(end, CKPT_FREEZE)?;
+            std::thread::sleep(Duration::from_millis(2));
+            sys::ioctl_ptr(end, CKPT_CHECKPOINT, &mut arg).map_err(|e| errno_name(&e))?;
+            ioctl0(end, CKPT_THAW)?;
+        } else {
+            sys::ioctl_ptr(end, CKPT_CHECKPOINT, &mut arg).map_err(|e| errno_name(&e))?;
+        }
+        ensure!(
+            arg.image_len >= 72,
+            "checkpoint {freezes} wrote {} bytes",
+            arg.image_len
+        );
         freezes += 1;
     }
     for t in threads {

@@ -564,10 +564,17 @@ fn bsd_pair_directly() -> TestResult {
 /// seeded random orders; every byte, termios and window size checked, and
 /// the line discipline working afterwards.
 fn scale_after_reload() -> TestResult {
-    let count: usize = std::env::var("CKPT_SCALE_PAIRS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1024);
+    let counts: Vec<usize> = match std::env::var("CKPT_SCALE_PAIRS") {
+        Ok(v) => v.split(',').filter_map(|x| x.parse().ok()).collect(),
+        Err(_) => vec![1, 64, 1024, 4096],
+    };
+    for count in counts {
+        scale_once(count).map_err(|x| format!("{count} pairs: {x}"))?;
+    }
+    Ok(())
+}
+
+fn scale_once(count: usize) -> TestResult {
     let seed = 0x5eed_u64 + count as u64;
     let mut rng = Rng(seed);
     struct Saved {
@@ -579,12 +586,15 @@ fn scale_after_reload() -> TestResult {
         half: Vec<u8>,
         ws: [u16; 4],
         termios: [u8; 36],
+        /// 0 plain, 1 packet mode on the master, 2 slave output stopped.
+        variant: usize,
     }
     let mut saved = Vec::with_capacity(count);
     {
         let mut held = Vec::with_capacity(count);
         for i in 0..count {
             let (m, s, n) = open_pair()?;
+            let variant = i % 3;
             let ws = [(i % 200) as u16 + 1, (i % 300) as u16 + 1, 0, 0];
             sys::ioctl_ptr(&m, TIOCSWINSZ, ws.as_ptr().cast_mut()).map_err(e)?;
             let mut termios = [0u8; 36];
@@ -595,12 +605,18 @@ fn scale_after_reload() -> TestResult {
             termios[12..16].copy_from_slice(&lflag.to_ne_bytes());
             sys::ioctl_ptr(&s, TCSETS, termios.as_mut_ptr()).map_err(e)?;
             sys::ioctl_ptr(&s, TCGETS, termios.as_mut_ptr()).map_err(e)?;
+            if variant == 1 {
+                sys::set_i32(&m, TIOCPKT, 1).map_err(e)?;
+            }
             let line = format!("line{i}-{}\n", rng.next() % 1000).into_bytes();
             let half = format!("half{i}").into_bytes();
             let out = format!("out{i}-{}", rng.next() % 1000).into_bytes();
             sys::write_once(&m, &line).map_err(e)?;
             sys::write_once(&m, &half).map_err(e)?;
             sys::write_once(&s, &out).map_err(e)?;
+            if variant == 2 {
+                sys::ioctl_val(&s, TCXONC, 0).map_err(e)?; // TCOOFF
+            }
             let mi = checkpoint(&m, seed, CKPT_LEAVE_FROZEN)?;
             let si = checkpoint(&s, seed, CKPT_LEAVE_FROZEN)?;
             saved.push(Saved {
@@ -612,6 +628,7 @@ fn scale_after_reload() -> TestResult {
                 half,
                 ws,
                 termios,
+                variant,
             });
             held.push((m, s));
         }
@@ -650,7 +667,22 @@ fn scale_after_reload() -> TestResult {
         let mut t = [0u8; 36];
         sys::ioctl_ptr(s, TCGETS, t.as_mut_ptr()).map_err(e)?;
         ensure_eq!(t, x.termios);
-        ensure_eq!(read_exact(m, x.to_master.len())?, x.to_master.clone());
+        let mut want_out = x.to_master.clone();
+        if x.variant == 1 {
+            // Packet mode survived: data comes after a 0 byte.
+            want_out.insert(0, 0);
+        }
+        ensure_eq!(read_exact(m, want_out.len())?, want_out);
+        if x.variant == 2 {
+            // Output stayed stopped by TCOOFF until TCOON.
+            sys::set_nonblocking(s, true).map_err(e)?;
+            ensure_eq!(
+                sys::write_once(s, b"z").map_err(e),
+                Err("EAGAIN".to_string())
+            );
+            sys::set_nonblocking(s, false).map_err(e)?;
+            sys::ioctl_val(s, TCXONC, 1).map_err(e)?; // TCOON
+        }
         ensure_eq!(read_exact(s, x.to_slave.len())?, x.to_slave.clone());
         // The half-typed line completes, with an erase on the way.
         sys::write_once(m, b"X\x7f!\n").map_err(e)?;
@@ -784,6 +816,8 @@ fn socket_association() -> TestResult {
     restart(&m, &mi)?;
     let s = sys::open(&format!("{PTS_DIR}/{n}"), RW).map_err(e)?;
     restart(&s, &si)?;
+    // The identity came back with the master image.
+    ensure_eq!(socket_get(&s)?, id);
     ensure_eq!(commit(&ctl), Err(("ENXIO".to_string(), vec![(n, 3)])));
     drop((m, s));
     // Socket first this time, then the ends: commit succeeds and the pair
