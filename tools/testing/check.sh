@@ -31,17 +31,23 @@ module=$("$here/build-module.sh") || die "module build failed"
 stage "guest programs (static)"
 RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --color never \
 	--target x86_64-unknown-linux-gnu --target-dir "$top/target/guest" \
-	-p ckpt_guest_tests -p ckpt_session 2>"$out/guest-build.log" || { cat "$out/guest-build.log"; die "guest build failed"; }
+	-p ckpt_guest_tests -p ckpt_session -p ckptctl 2>"$out/guest-build.log" || { cat "$out/guest-build.log"; die "guest build failed"; }
 guest_bin="$top/target/guest/x86_64-unknown-linux-gnu/release/ckpt-guest-tests"
 
 stage "initramfs + QEMU"
-"$here/mkinitramfs.sh" "$kdir" "$module" "$out/initramfs.cpio.gz" "$guest_bin" "${guest_bin%/*}/ckpt-session" || die "initramfs failed"
+"$here/mkinitramfs.sh" "$kdir" "$module" "$out/initramfs.cpio.gz" "$guest_bin" \
+	"${guest_bin%/*}/ckpt-session" "${guest_bin%/*}/ckptctl" || die "initramfs failed"
 "$here/run-qemu.sh" "$kdir/arch/x86/boot/bzImage" "$out/initramfs.cpio.gz" "$out" test "${CKPT_FILTER:-}"
 qemu_rc=$?
 echo "console log: $out/console.log"
 
+stage "migration story (two VMs)"
+"$here/story.sh" "$kdir" "$module" "${guest_bin%/*}" > "$out/story.txt" 2>&1 || true
+tail -5 "$out/story.txt"
+
 stage "verdict"
-python3 "$here/ktap.py" --host "$out/host.log" --console "$out/console.log" --guest "$out/results.ktap" |
+python3 "$here/ktap.py" --host "$out/host.log" --console "$out/console.log" --guest "$out/results.ktap" \
+	--console "$top/build/story/console.log" --guest "$top/build/story/results.ktap" |
 	tee "$out/verdict.txt" | sed '$d'
 rc=${PIPESTATUS[0]}
 summary=$(tail -1 "$out/verdict.txt")

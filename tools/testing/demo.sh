@@ -11,7 +11,7 @@ mkdir -p "$out"
 kdir=$("$here/build-kernel.sh")
 module=$("$here/build-module.sh")
 RUSTFLAGS="-C target-feature=+crt-static" cargo build -q --release \
-	--target x86_64-unknown-linux-gnu --target-dir "$top/target/guest" -p ckpt_guest_tests -p ckpt_session
+	--target x86_64-unknown-linux-gnu --target-dir "$top/target/guest" -p ckpt_guest_tests -p ckpt_session -p ckptctl
 "$here/mkinitramfs.sh" "$kdir" "$module" "$out/initramfs.cpio.gz" \
 	"$top/target/guest/x86_64-unknown-linux-gnu/release/ckpt-guest-tests" \
 	"$top/target/guest/x86_64-unknown-linux-gnu/release/ckpt-session"
@@ -20,4 +20,7 @@ echo "--- kernel: module load ---"
 grep -E 'ckpt_pty' "$out/console.log" | grep -v 'KTAP\|^\s*#' | sed 's/^\[[^]]*\] //' | head -5
 echo "--- guest ---"
 sed -n '/=== ckpt_pty demo ===/,/=== end of demo ===/p' "$out/console.log" | sed 's/^\[[^]]*\] //'
-echo "(full console log: $out/console.log)"
+echo
+echo "--- The migration story: dump, fresh machine, restore, continue ---"
+"$here/story.sh" "$kdir" "$module" "$top/target/guest/x86_64-unknown-linux-gnu/release"
+echo "(full console logs: $out/console.log, $top/build/story/)"

@@ -12,7 +12,7 @@ ln -sf pts/ptmx /dev/ptmx
 mount -t tmpfs tmpfs /tmp
 mount -t debugfs debugfs /sys/kernel/debug
 
-mode=$(sed -n 's/.*ckpt.mode=\([a-z]*\).*/\1/p' /proc/cmdline)
+mode=$(sed -n 's/.*ckpt.mode=\([a-z-]*\).*/\1/p' /proc/cmdline)
 filter=$(sed -n 's/.*ckpt.filter=\([^ ]*\).*/\1/p' /proc/cmdline)
 results=/dev/ttyS1
 
@@ -22,11 +22,21 @@ if ! insmod /ckpt_pty.ko; then
 fi
 
 case "$mode" in
+story-depart)
+	/bin/sh /story-depart.sh
+	;;
+story-arrive)
+	/bin/sh /story-arrive.sh
+	;;
 demo)
 	/bin/sh /demo.sh
 	;;
 probe)
 	echo "CKPT-PROBE-OK"
+	;;
+bench)
+	echo "CKPT-STAGE: bench"
+	/bin/ckpt-bench --opts "$filter" | tee $results
 	;;
 *)
 	echo "CKPT-STAGE: guest tests"

@@ -11,6 +11,7 @@ and exits 1 when anything failed or the kernel complained.
   ktap.py --console console.log --guest results.ktap --host host.log
 """
 import argparse
+import os
 import re
 import sys
 
@@ -123,8 +124,10 @@ def parse_host(lines):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--console", help="guest serial console log")
-    ap.add_argument("--guest", help="guest tests KTAP (ttyS1)")
+    ap.add_argument("--console", action="append", default=[],
+                    help="guest serial console log; the first is the test run (KUnit counted), "
+                    "later ones are only scanned for kernel trouble")
+    ap.add_argument("--guest", action="append", default=[], help="guest tests KTAP (ttyS1)")
     ap.add_argument("--host", action="append", default=[], help="cargo test output")
     ap.add_argument("--expect-kunit", type=int, default=1, help="minimum KUnit cases expected")
     args = ap.parse_args()
@@ -143,9 +146,21 @@ def main():
         total_fail += fl
         problems += fails
 
-    if args.console:
-        with open(args.console, errors="replace") as f:
-            console = f.readlines()
+    for n, path in enumerate(args.console):
+        try:
+            with open(path, errors="replace") as f:
+                console = f.readlines()
+        except OSError:
+            problems.append(f"guest: no console log {path}")
+            continue
+        if n > 0:
+            for l in console:
+                s = strip(l)
+                if any(t.search(s) for t in TROUBLE):
+                    problems.append(f"kernel: {s}")
+                if s.startswith("CKPT-ERROR"):
+                    problems.append(f"guest: {s}")
+            continue
         # KUnit's KTAP: the kernel prints it; guest userspace lines are ours.
         kunit_lines = [l for l in console if not strip(l).startswith("CKPT")]
         guest_start = next((i for i, l in enumerate(console) if "CKPT-STAGE: guest tests" in l), len(console))
@@ -166,17 +181,17 @@ def main():
         if not any("CKPT-DONE" in l for l in console):
             problems.append("guest: never reached CKPT-DONE (crash or timeout)")
 
-    if args.guest is not None:
+    for n, path in enumerate(args.guest):
         try:
-            with open(args.guest, errors="replace") as f:
+            with open(path, errors="replace") as f:
                 guest = f.readlines()
         except OSError:
             guest = []
         p, fl, sk, fails = parse_ktap(guest, "guest")
         if p + fl == 0:
-            problems.append("guest: no guest test result")
+            problems.append(f"guest: no guest test result in {path}")
             fl += 1
-        rows.append(("guest tests", p, fl, sk))
+        rows.append(("guest tests" if n == 0 else f"guest ({os.path.basename(os.path.dirname(path))})", p, fl, sk))
         total_pass += p
         total_fail += fl
         problems += fails

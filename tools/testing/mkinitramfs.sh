@@ -19,8 +19,15 @@ trap 'rm -f "$spec"' EXIT
 	echo "file /init $here/init.sh 0755 0 0"
 	echo "file /demo.sh $here/guest-demo.sh 0755 0 0"
 	echo "file /ckpt_pty.ko $module 0644 0 0"
+	echo "file /story-depart.sh $here/story-depart.sh 0755 0 0"
+	echo "file /story-arrive.sh $here/story-arrive.sh 0755 0 0"
 	for bin in "$@"; do
 		echo "file /bin/$(basename "$bin") $bin 0755 0 0"
+	done
+	# Extra files for the guest (e.g. a checkpoint image carried from
+	# another boot): CKPT_EXTRA="guest-path=host-path ...".
+	for extra in ${CKPT_EXTRA:-}; do
+		echo "file ${extra%%=*} ${extra#*=} 0644 0 0"
 	done
 } > "$spec"
 

@@ -146,8 +146,9 @@ impl Master {
     fn expect(&mut self, text: &[u8]) -> bool {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if self.seen.windows(text.len().max(1)).any(|w| w == text) {
-                self.seen.clear();
+            if let Some(pos) = self.seen.windows(text.len().max(1)).position(|w| w == text) {
+                // Keep what came after the match for the next expect.
+                self.seen.drain(..pos + text.len());
                 return true;
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -159,25 +160,24 @@ impl Master {
     }
 }
 
-fn main() {
-    let mut native = false;
-    let mut shell = "/bin/sh".to_string();
-    let mut steps = Vec::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--native" => native = true,
-            "--shell" => shell = args.next().unwrap_or_else(|| fail("--shell needs a path")),
-            "-h" | "--help" => {
-                println!("usage: ckpt-session [--native] [--shell PATH] STEP...  (see source)");
-                return;
-            }
-            _ => steps.push(a),
-        }
-    }
-    let (master, slave_path) =
-        open_pair(native).unwrap_or_else(|e| fail(format!("open pair: {e}")));
-    println!("[session on {slave_path}]");
+/// The shell on the slave. `--line-shell` runs a prompt loop that reads
+/// whole lines through the terminal's own line discipline (so a half-typed
+/// line lives in the pty, where a checkpoint can save it), instead of an
+/// interactive shell that edits lines itself in raw mode.
+fn spawn_shell(slave: &OwnedFd, shell: &str, line_shell: bool, native: bool) -> i32 {
+    let script = "while printf '$ '; IFS= read -r l; do eval \"$l\"; done";
+    let sh = CString::new(shell).unwrap_or_default();
+    let i = CString::new("-i").unwrap_or_default();
+    let c = CString::new("-c").unwrap_or_default();
+    let body = CString::new(script).unwrap_or_default();
+    let env = CString::new("PS1=$ ").unwrap_or_default();
+    let argv = if line_shell {
+        [sh.as_ptr(), c.as_ptr(), body.as_ptr(), std::ptr::null()]
+    } else {
+        [sh.as_ptr(), i.as_ptr(), std::ptr::null(), std::ptr::null()]
+    };
+    let envp = [env.as_ptr(), std::ptr::null()];
+    let fd = slave.as_raw_fd();
     // SAFETY: fork in a single-threaded program.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
@@ -189,28 +189,71 @@ fn main() {
         // SAFETY: only async-signal-safe calls between fork and exec.
         unsafe {
             libc::setsid();
-            let path = CString::new(slave_path.clone()).unwrap_or_default();
-            let s = libc::open(path.as_ptr(), libc::O_RDWR);
-            if s < 0 {
-                libc::_exit(126);
-            }
             if native {
-                libc::ioctl(s, libc::TIOCSCTTY, 0);
+                libc::ioctl(fd, libc::TIOCSCTTY, 0);
             }
             let pg = libc::getpid();
-            libc::ioctl(s, libc::TIOCSPGRP, &pg);
-            libc::dup2(s, 0);
-            libc::dup2(s, 1);
-            libc::dup2(s, 2);
-            let sh = CString::new(shell.clone()).unwrap_or_default();
-            let i = CString::new("-i").unwrap_or_default();
-            let env = CString::new("PS1=$ ").unwrap_or_default();
-            let argv = [sh.as_ptr(), i.as_ptr(), std::ptr::null()];
-            let envp = [env.as_ptr(), std::ptr::null()];
+            libc::ioctl(fd, libc::TIOCSPGRP, &pg);
+            libc::dup2(fd, 0);
+            libc::dup2(fd, 1);
+            libc::dup2(fd, 2);
             libc::execve(sh.as_ptr(), argv.as_ptr(), envp.as_ptr());
             libc::_exit(127);
         }
     }
+    pid
+}
+
+fn main() {
+    let mut native = false;
+    let mut line_shell = false;
+    let mut resume: Option<(i32, i32)> = None;
+    let mut shell = "/bin/sh".to_string();
+    let mut steps = Vec::new();
+    let mut args = std::env::args().skip(1);
+    let fd_arg = |v: Option<String>| -> i32 {
+        v.and_then(|x| x.parse().ok())
+            .unwrap_or_else(|| fail("--resume needs MASTER_FD SLAVE_FD"))
+    };
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--native" => native = true,
+            "--line-shell" => line_shell = true,
+            "--shell" => shell = args.next().unwrap_or_else(|| fail("--shell needs a path")),
+            "--resume" => {
+                let m = fd_arg(args.next());
+                let s = fd_arg(args.next());
+                resume = Some((m, s));
+            }
+            "-h" | "--help" => {
+                println!(
+                    "usage: ckpt-session [--native] [--line-shell] [--shell PATH] \
+                     [--resume MASTER_FD SLAVE_FD] STEP...  (see source)"
+                );
+                return;
+            }
+            _ => steps.push(a),
+        }
+    }
+    let (master, slave) = match resume {
+        // After `ckptctl restore`: the pty came back at these descriptors;
+        // the session restarts its own shell on it (processes are not
+        // checkpointed by ckpt_pty; the pty state is).
+        Some((m, s)) => {
+            println!("[resumed session: master fd {m}, slave fd {s}]");
+            // SAFETY: the restore tool installed these descriptors for us.
+            unsafe { (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(s)) }
+        }
+        None => {
+            let (master, slave_path) =
+                open_pair(native).unwrap_or_else(|e| fail(format!("open pair: {e}")));
+            let slave = open(&slave_path, libc::O_RDWR | libc::O_NOCTTY)
+                .unwrap_or_else(|e| fail(format!("open {slave_path}: {e}")));
+            println!("[session on {slave_path}]");
+            (master, slave)
+        }
+    };
+    let pid = spawn_shell(&slave, &shell, line_shell, native);
     let mut m = Master {
         fd: master,
         seen: Vec::new(),
@@ -244,6 +287,22 @@ fn main() {
                 // SAFETY: valid winsize.
                 unsafe { libc::ioctl(m.fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
             }
+            // Stop reading and wait to be checkpointed: what arrives from
+            // now on stays queued in the pty.
+            "hold" => {
+                println!(
+                    "\n[holding: session pid {}, shell pid {pid}, master fd {}, slave fd {}]",
+                    std::process::id(),
+                    m.fd.as_raw_fd(),
+                    slave.as_raw_fd()
+                );
+                let _ = std::io::stdout().flush();
+                loop {
+                    // SAFETY: waits for a signal (the checkpoint is taken
+                    // from outside, then we are killed).
+                    unsafe { libc::pause() };
+                }
+            }
             _ => fail(format!("unknown step {step:?}")),
         }
     }
@@ -263,6 +322,7 @@ fn main() {
         }
         m.pump(Duration::from_millis(50));
     }
+    drop(slave);
     println!("\n[session over: {}]", if ok { "ok" } else { "FAILED" });
     std::process::exit(if ok { 0 } else { 1 });
 }
