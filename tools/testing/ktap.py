@@ -108,6 +108,26 @@ def parse_ktap(lines, source):
     return passed, failed, skipped, failures
 
 
+def scan_trouble(console, problems, warnings):
+    """Kernel trouble in a console log (several boots may be concatenated).
+
+    Reports from a boot before our module is loaded (before the guest's
+    "CKPT-STAGE: insmod") cannot come from ckpt_pty: they are listed as
+    warnings; everything from the insmod on fails the run.
+    """
+    ours = False
+    for l in console:
+        s = strip(l)
+        if s.startswith("Linux version "):
+            ours = False
+        if "CKPT-STAGE: insmod" in s:
+            ours = True
+        if any(t.search(s) for t in TROUBLE):
+            (problems if ours else warnings).append(f"kernel: {s}")
+        if s.startswith("CKPT-ERROR"):
+            problems.append(f"guest: {s}")
+
+
 def parse_host(lines):
     passed = failed = 0
     failures = []
@@ -134,6 +154,7 @@ def main():
 
     total_pass = total_fail = 0
     problems = []
+    warnings = []
     rows = []
 
     for path in args.host:
@@ -154,12 +175,7 @@ def main():
             problems.append(f"guest: no console log {path}")
             continue
         if n > 0:
-            for l in console:
-                s = strip(l)
-                if any(t.search(s) for t in TROUBLE):
-                    problems.append(f"kernel: {s}")
-                if s.startswith("CKPT-ERROR"):
-                    problems.append(f"guest: {s}")
+            scan_trouble(console, problems, warnings)
             continue
         # KUnit's KTAP: the kernel prints it; guest userspace lines are ours.
         kunit_lines = [l for l in console if not strip(l).startswith("CKPT")]
@@ -172,12 +188,7 @@ def main():
         total_pass += p
         total_fail += fl
         problems += fails
-        for l in console:
-            s = strip(l)
-            if any(t.search(s) for t in TROUBLE):
-                problems.append(f"kernel: {s}")
-            if s.startswith("CKPT-ERROR"):
-                problems.append(f"guest: {s}")
+        scan_trouble(console, problems, warnings)
         if not any("CKPT-DONE" in l for l in console):
             problems.append("guest: never reached CKPT-DONE (crash or timeout)")
 
@@ -200,6 +211,8 @@ def main():
         extra = f", {sk} skipped" if sk else ""
         print(f"  {name:20} {p} passed, {fl} failed{extra}")
     kernel_trouble = [x for x in problems if x.startswith(("kernel:", "guest:", "kunit: expected", "host: no"))]
+    for x in warnings:
+        print(f"WARN (boot, before ckpt_pty loaded) {x}")
     for x in problems:
         print(f"FAIL {x}")
     if kernel_trouble and total_fail == 0:
