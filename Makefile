@@ -4,6 +4,7 @@
 #   make KDIR=/lib/modules/$(uname -r)/build    ... against your own Rust kernel
 #   make check       host tests, module build, QEMU run with KUnit + guest tests
 #   make demo        boot the test kernel and show what the module does
+#   make bench       guest benchmarks (ckpt_pty vs native pty) + host core benchmarks -> results/
 #   make kernel      build (or reuse) the cached test kernel
 #   make clean
 # The kernel cache lives in $(CKPT_CACHE) (default /var/cache/ckpt_pty).
@@ -11,7 +12,7 @@
 KDIR ?=
 export CKPT_CACHE ?= /var/cache/ckpt_pty
 
-.PHONY: all module kernel deps check demo host-test clean
+.PHONY: all module kernel deps check demo host-test clean bench
 
 all: module
 
@@ -32,6 +33,9 @@ check:
 
 demo:
 	@tools/testing/demo.sh
+
+bench:
+	@tools/testing/bench.sh
 
 clean:
 	rm -rf build target

@@ -31,12 +31,13 @@ module=$("$here/build-module.sh") || die "module build failed"
 stage "guest programs (static)"
 RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --color never \
 	--target x86_64-unknown-linux-gnu --target-dir "$top/target/guest" \
-	-p ckpt_guest_tests -p ckpt_session -p ckptctl 2>"$out/guest-build.log" || { cat "$out/guest-build.log"; die "guest build failed"; }
+	-p ckpt_guest_tests -p ckpt_session -p ckptctl -p ckpt_bench 2>"$out/guest-build.log" || { cat "$out/guest-build.log"; die "guest build failed"; }
 guest_bin="$top/target/guest/x86_64-unknown-linux-gnu/release/ckpt-guest-tests"
 
 stage "initramfs + QEMU"
 "$here/mkinitramfs.sh" "$kdir" "$module" "$out/initramfs.cpio.gz" "$guest_bin" \
-	"${guest_bin%/*}/ckpt-session" "${guest_bin%/*}/ckptctl" || die "initramfs failed"
+	"${guest_bin%/*}/ckpt-session" "${guest_bin%/*}/ckptctl" "${guest_bin%/*}/ckpt-bench" ||
+	die "initramfs failed"
 "$here/run-qemu.sh" "$kdir/arch/x86/boot/bzImage" "$out/initramfs.cpio.gz" "$out" test "${CKPT_FILTER:-}"
 qemu_rc=$?
 echo "console log: $out/console.log"

@@ -42,6 +42,15 @@ bench)
 	echo "CKPT-STAGE: guest tests"
 	# Live on the console (so a hang shows where), and clean on ttyS1.
 	/bin/ckpt-guest-tests $filter 2>&1 | tee $results
+	# A quick smoke of the benchmark harness so it cannot rot (not timed).
+	if [ -x /bin/ckpt-bench ]; then
+		echo "CKPT-STAGE: bench smoke"
+		if /bin/ckpt-bench --smoke > /tmp/bench-smoke.json 2>&1; then
+			echo "CKPT-BENCH-SMOKE: ok"
+		else
+			echo "CKPT-ERROR: bench smoke failed"; tail -5 /tmp/bench-smoke.json
+		fi
+	fi
 	echo "CKPT-STAGE: rmmod"
 	rmmod ckpt_pty || echo "CKPT-ERROR: rmmod failed"
 	# kmemleak reports objects unreferenced for at least 5 s: wait, scan twice.

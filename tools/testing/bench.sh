@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# `make bench`: guest benchmarks of ckpt_pty against the native pty (one QEMU
+# boot, both measured in the same guest run) and host micro-benchmarks of
+# the pure core, written to results/DATE/ as Markdown, JSON and SVG.
+# Not a pass/fail test. Environment:
+#   CKPT_BENCH_SMOKE=1     tiny sizes (< 20 s in the guest), nothing written to results/
+#   CKPT_BENCH_MAX_N=N     largest N of the restart/checkpoint-N figures (default 4096)
+#   CKPT_BENCH_REPS=N      measured runs per figure (default 5; 3 for N >= 1024)
+#   CKPT_BENCH_ONLY=a:b    only these guest sections (raw canon echo ckpt1 restart mem)
+#   CKPT_BENCH_NS=a:b      exact N list of the restart/checkpoint-N figures (e.g. 4096)
+#   CKPT_BENCH_MERGE=F:G   also merge these earlier guest JSONs into the report (e.g. the
+#                          guest-raw.json of a run with smaller N); this run wins per figure
+#   CKPT_BENCH_HOST=0      skip the host micro-benchmarks
+#   CKPT_BENCH_HOST_JSON=F reuse the host micro-benchmark JSON F of an earlier run
+#   CKPT_BENCH_MODULE=F    boot this ckpt_pty.ko instead of building the tree's
+#   CKPT_BENCH_TSC=0       do not hand the guest the host's TSC rate (see below)
+#   CKPT_BENCH_OUT=DIR     where to write (default results/$(date -u +%F))
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+cd "$top"
+. "$here/env.sh"
+out="$top/build/bench"
+mkdir -p "$out"
+smoke=${CKPT_BENCH_SMOKE:-0}
+opts=""
+[ "$smoke" = 1 ] && opts="smoke"
+[ -n "${CKPT_BENCH_MAX_N:-}" ] && opts="${opts:+$opts,}maxn=$CKPT_BENCH_MAX_N"
+[ -n "${CKPT_BENCH_REPS:-}" ] && opts="${opts:+$opts,}reps=$CKPT_BENCH_REPS"
+[ -n "${CKPT_BENCH_ONLY:-}" ] && opts="${opts:+$opts,}only=$CKPT_BENCH_ONLY"
+[ -n "${CKPT_BENCH_NS:-}" ] && opts="${opts:+$opts,}ns=$CKPT_BENCH_NS"
+[ -z "$opts" ] && opts="full"
+# The test kernel has no HPET/ACPI PM timer: under TCG its TSC calibration
+# against the PIT fails now and then, and the guest falls back to a 4 ms
+# jiffies clock. The guest's TSC runs at the host's rate (TCG reads the
+# host TSC; KVM passes it through), so measure that rate here and hand it
+# over with tsc_early_khz= (it rides on the ckpt.filter= word of the
+# command line, which init.sh cuts at the first space).
+if [ "${CKPT_BENCH_TSC:-1}" != 0 ] && grep -q constant_tsc /proc/cpuinfo; then
+	tsc=$(mktemp -d)
+	cat > "$tsc/t.c" <<'C'
+#include <stdio.h>
+#include <time.h>
+#include <x86intrin.h>
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+int main(void) { double t0 = now(); unsigned long long c0 = __rdtsc(); while (now() - t0 < 0.2) ; unsigned long long c1 = __rdtsc(); double t1 = now();
+	printf("%.0f\n", (c1 - c0) / (t1 - t0) / 1e3); return 0; }
+C
+	if cc -O2 -o "$tsc/t" "$tsc/t.c" 2>/dev/null; then
+		khz=$("$tsc/t")
+		[ -n "$khz" ] && [ "$khz" -gt 100000 ] && opts="$opts tsc_early_khz=$khz"
+	fi
+	rm -rf "$tsc"
+fi
+
+"$here/install-deps.sh" >/dev/null
+kdir=$("$here/build-kernel.sh")
+if [ -n "${CKPT_BENCH_MODULE:-}" ]; then
+	module=$CKPT_BENCH_MODULE
+else
+	module=$("$here/build-module.sh")
+fi
+RUSTFLAGS="-C target-feature=+crt-static" cargo build -q --release \
+	--target x86_64-unknown-linux-gnu --target-dir "$top/target/guest" -p ckpt_bench
+bench_bin="$top/target/guest/x86_64-unknown-linux-gnu/release/ckpt-bench"
+"$here/mkinitramfs.sh" "$kdir" "$module" "$out/initramfs.cpio.gz" "$bench_bin"
+
+# Only one QEMU at a time on this machine.
+if pgrep -f run-qemu.sh >/dev/null; then
+	echo "bench: waiting for another QEMU run to finish" >&2
+	while pgrep -f run-qemu.sh >/dev/null; do sleep 1; done
+fi
+CKPT_QEMU_TIMEOUT=${CKPT_QEMU_TIMEOUT:-3600} \
+	"$here/run-qemu.sh" "$kdir/arch/x86/boot/bzImage" "$out/initramfs.cpio.gz" "$out" bench "$opts" || true
+accel=$(cat "$out/accel" 2>/dev/null || echo unknown)
+echo "bench: guest ran under $(echo "$accel" | tr a-z A-Z)$([ "$accel" = tcg ] && echo ' (no usable KVM: software emulation, absolute guest figures are slow; compare ratios)')"
+grep '^bench:' "$out/console.log" | sed 's/^\[[^]]*\] //' || true
+sed -n '/CKPT-BENCH-JSON-BEGIN/,/CKPT-BENCH-JSON-END/p' "$out/results.ktap" | sed '1d;$d' > "$out/guest.json"
+[ -s "$out/guest.json" ] || { echo "bench: no guest results (see $out/console.log)" >&2; exit 1; }
+
+host_json="$out/host.json"
+rm -f "$host_json"
+if [ -n "${CKPT_BENCH_HOST_JSON:-}" ]; then
+	cp "$CKPT_BENCH_HOST_JSON" "$host_json"
+elif [ "${CKPT_BENCH_HOST:-1}" != 0 ]; then
+	echo "bench: host micro-benchmarks (cargo bench -p pty_core)"
+	CKPT_BENCH_JSON="$host_json" CKPT_BENCH_SMOKE="$smoke" cargo bench -q -p pty_core --bench core 2>&1 | grep -v '^$' || true
+fi
+
+if [ "$smoke" = 1 ]; then
+	dest="$out/smoke"
+else
+	dest=${CKPT_BENCH_OUT:-$top/results/$(date -u +%F)}
+fi
+merge=()
+IFS=: read -ra merge_files <<< "${CKPT_BENCH_MERGE:-}"
+for f in "${merge_files[@]}"; do merge+=(--guest "$f"); done
+python3 "$top/tools/bench/report.py" "${merge[@]}" --guest "$out/guest.json" --host "$host_json" \
+	--accel "$accel" --kernel "$kdir" --console "$out/console.log" --out "$dest"
+cp "$out/console.log" "$dest/console.log"
+cp "$out/guest.json" "$dest/guest-raw.json"
+echo "bench: results in $dest"
