@@ -43,10 +43,9 @@ impl Test {
             condition: condition.as_ptr().cast::<c_char>(),
             expected_true: true,
         };
-        // SAFETY: `ptr` is the running test (type invariant); the location
-        // and assertion are valid for the call, which formats them at once;
-        // the strings are NUL terminated (checked above); a null message
-        // format is allowed.
+        // SAFETY: `ptr` is the running test (type invariant); location and
+        // assertion outlive the call, which formats them at once; strings are
+        // NUL terminated (checked above); a null message format is allowed.
         unsafe {
             bindings::__kunit_do_failed_assertion(
                 self.ptr,

@@ -51,10 +51,9 @@ impl PollTable {
 
     /// Registers `file` to be woken through `queue` (`poll_wait`).
     pub(crate) fn register(&self, file: &File, queue: &PollQueue) {
-        // SAFETY: the file and table are valid for this poll call (type
-        // invariants); the queue outlives every waiter because it is owned by
-        // an object that the open file keeps alive, and `release` (which
-        // drops that reference) runs only after poll waiters are removed.
+        // SAFETY: file and table are valid for this poll call (invariants);
+        // the queue's owner is kept alive by the open file, and `release`
+        // runs only after the VFS removed this file's poll waiters.
         unsafe { ckpt_pty_poll_wait(file.as_ptr(), queue.inner.get(), self.ptr) }
     }
 }
