@@ -34,7 +34,7 @@ seam::param::uint_param!(
     max_pairs,
     "max_pairs",
     4096,
-    "Most AT&T (/dev/ckpt/ptmx) pairs at once (default 4096, like Linux's pty max)"
+    "Default for ckptpts' max=: most AT&T pairs per instance (default 4096, like Linux's pty max)"
 );
 
 seam::param::uint_param!(
@@ -42,14 +42,10 @@ seam::param::uint_param!(
     bsd_pairs,
     "bsd_pairs",
     16,
-    "Number of BSD-style named pairs /dev/ckpt/ptyN + /dev/ckpt/ttyN (default 16, 0 for none)"
+    "Default for ckptpts' bsd=: BSD-style pairs ptyN + ttyN per instance (default 16, 0 for none)"
 );
 
-/// Upper limit for `bsd_pairs` (each has two nodes).
-const BSD_PAIRS_LIMIT: u32 = 1024;
-
-/// Upper limit for `max_pairs`: minors are 20 bits.
-const MAX_PAIRS_LIMIT: u32 = 1 << 20;
+use pty_core::options::{BSD_PAIRS_LIMIT, MAX_PAIRS_LIMIT};
 
 struct CkptPty {
     _driver: device::Driver,

@@ -21,7 +21,6 @@ unsigned int ckpt_pty_iminor(const struct inode *inode);
 unsigned int ckpt_pty_imajor(const struct inode *inode);
 int ckpt_pty_signal_pending_current(void);
 void ckpt_pty_wake_up_interruptible_poll(wait_queue_head_t *head, __poll_t mask);
-struct pid *ckpt_pty_get_pid(struct pid *pid);
 struct cdev *ckpt_pty_cdev_alloc(const struct file_operations *fops);
 
 void ckpt_pty_poll_wait(struct file *filp, wait_queue_head_t *head, poll_table *p)
@@ -47,11 +46,6 @@ int ckpt_pty_signal_pending_current(void)
 void ckpt_pty_wake_up_interruptible_poll(wait_queue_head_t *head, __poll_t mask)
 {
 	wake_up_interruptible_poll(head, mask);
-}
-
-struct pid *ckpt_pty_get_pid(struct pid *pid)
-{
-	return get_pid(pid);
 }
 
 /* struct cdev is opaque to 6.12's bindings: allocate and fill it here. */

@@ -4,10 +4,17 @@
 //! Compiled into the module and, by path, into the user-space tools, so both
 //! sides agree by construction.
 
-/// Where devtmpfs shows the clone master.
+/// Where devtmpfs shows the clone master; it allocates in the `ckptpts`
+/// instance mounted at [`PTS_DIR`] (as `/dev/ptmx` does with `/dev/pts`).
 pub const PTMX_PATH: &str = "/dev/ckpt/ptmx";
-/// Directory of the slave nodes (`/dev/ckpt/pts/N`).
+/// Where the default `ckptpts` instance is mounted; its slave nodes are
+/// `/dev/ckpt/pts/N`, and it has its own `ptmx` and `control` nodes.
 pub const PTS_DIR: &str = "/dev/ckpt/pts";
+/// The filesystem type of the pty nodes (`mount -t ckptpts none DIR`).
+pub const FS_TYPE: &str = "ckptpts";
+/// The line discipline number of ckpt_pty's slaves (`N_DEVELOPMENT`), what
+/// `TIOCGETD` and `c_line` report.
+pub const LDISC_CKPT: u32 = 29;
 
 // Linux's own tty ioctls that the pty ends answer (asm-generic/ioctls.h,
 // x86_64 values).
@@ -29,7 +36,7 @@ pub const TCFLSH: u32 = 0x540B;
 pub const TIOCEXCL: u32 = 0x540C;
 /// Exclusive mode off.
 pub const TIOCNXCL: u32 = 0x540D;
-/// Make this the controlling terminal (refused: see Documentation).
+/// Make this the controlling terminal.
 pub const TIOCSCTTY: u32 = 0x540E;
 /// Get the foreground process group.
 pub const TIOCGPGRP: u32 = 0x540F;
@@ -45,10 +52,32 @@ pub const TIOCSWINSZ: u32 = 0x5414;
 pub const FIONREAD: u32 = 0x541B;
 /// Packet mode on the master.
 pub const TIOCPKT: u32 = 0x5420;
+/// Give up the controlling terminal.
+pub const TIOCNOTTY: u32 = 0x5422;
+/// Set the line discipline.
+pub const TIOCSETD: u32 = 0x5423;
 /// Get the line discipline number.
 pub const TIOCGETD: u32 = 0x5424;
 /// `tcsendbreak` with a duration.
 pub const TCSBRKP: u32 = 0x5425;
+/// Get the session of the terminal.
+pub const TIOCGSID: u32 = 0x5429;
+/// Get termios in the old `struct termio`.
+pub const TCGETA: u32 = 0x5405;
+/// Set termios from `struct termio`.
+pub const TCSETA: u32 = 0x5406;
+/// Set termios from `struct termio` after drain.
+pub const TCSETAW: u32 = 0x5407;
+/// Set termios from `struct termio` after drain and flush.
+pub const TCSETAF: u32 = 0x5408;
+/// Get the soft carrier flag.
+pub const TIOCGSOFTCAR: u32 = 0x5419;
+/// Set the soft carrier flag.
+pub const TIOCSSOFTCAR: u32 = 0x541A;
+/// Get the locked termios bits.
+pub const TIOCGLCKTRMIOS: u32 = 0x5456;
+/// Set the locked termios bits (privileged).
+pub const TIOCSLCKTRMIOS: u32 = 0x5457;
 /// Get termios with speeds (`struct termios2`).
 pub const TCGETS2: u32 = 0x802C_542A;
 /// Set termios with speeds.

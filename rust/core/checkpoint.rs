@@ -40,9 +40,13 @@
 //! - Packet mode and status, master `TCOOFF`, the lock (`TIOCSPTLCK`),
 //!   whether a master file was open, and the identity of the socket the
 //!   pair serves (`CKPT_SOCKET_SET`), if any: master image (ptm).
-//! - `TIOCEXCL`: per end, in that end's tioc block. Foreground process
-//!   group: slave tioc block (meaningful only where pids are restored too,
-//!   as with CRIU; 0 = none).
+//! - `TIOCEXCL`: per end, in that end's tioc block. Line speeds
+//!   (`TCGETS2`) and the foreground process group: slave tioc block. The
+//!   group is recorded for the restoring tool only: process groups are
+//!   never attached by number (the restorer sets the foreground through
+//!   the tty core, as the owner of the processes).
+//! - The slave node's owner and permissions: pts block (a restored node
+//!   belongs to the user it belonged to, not to the restorer).
 //! - Slave index and pty mode: both ptm and pts blocks (each image names
 //!   its pair on its own), and must equal the image header's mode.
 //! - Open accounting is the kernel's: restored files are opened through
@@ -54,7 +58,7 @@
 //! - Freeze flags are not saved: restore always leaves the restored
 //!   stream frozen, and the kernel thaws it when the restart commits.
 //!
-//! # Module blocks, state version 1
+//! # Module blocks, state version 2
 //!
 //! Little-endian; `bool` is one byte, 0 or 1. `I` internal, `E` external.
 //!
@@ -104,6 +108,8 @@
 //! tioc   I      0    8 winsize rows, cols, xpixel, ypixel (u16 each)
 //!               8    1 exclusive (TIOCEXCL on the slave), bool
 //!               9    4 foreground process group, i32, 0..=PID_MAX_LIMIT
+//!              13    4 input speed, bits/s (c_ispeed)
+//!              17    4 output speed, bits/s (c_ospeed)
 //! tioc   E      -    0 (empty)
 //! ldterm I      0   56 LdtermState:
 //!               0   36   termios: c_iflag, c_oflag, c_cflag, c_lflag
@@ -132,6 +138,9 @@
 //!               4    1 pty mode (= image header's)
 //!               5    4 open slave files at checkpoint
 //!               9    1 master closed (slave hung up), bool
+//!              10    4 node owner uid (as the checkpointing process sees it)
+//!              14    4 node group gid
+//!              18    2 node permission bits, <= 0o7777
 //! pts    E      0    n unprocessed input (master writes ldterm has not
 //!                      taken), front first; n <= PTS_INPUT_BOUND
 //! ```
@@ -198,11 +207,27 @@ pub struct PairMeta {
     pub master_open: bool,
     /// The socket the pair serves (`CKPT_SOCKET_SET`), if any.
     pub socket: Option<SocketId>,
+    /// Owner and permissions of the slave node.
+    pub node: NodeOwner,
 }
+
+/// Owner and permission bits of a slave node.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeOwner {
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+    /// Permission bits (`0o620` for a fresh node).
+    pub mode: u16,
+}
+
+/// Largest permission bits a node may have.
+pub const NODE_MODE_MASK: u16 = 0o7777;
 
 impl PairMeta {
     /// Facts of a new pair: unlocked, not exclusive, no foreground group,
-    /// master open, no socket.
+    /// master open, no socket, a root-owned `0o620` node.
     pub const fn new(index: u32, mode: PtyMode) -> Self {
         Self {
             index,
@@ -212,6 +237,11 @@ impl PairMeta {
             foreground_pgrp: 0,
             master_open: true,
             socket: None,
+            node: NodeOwner {
+                uid: 0,
+                gid: 0,
+                mode: 0o620,
+            },
         }
     }
 }
@@ -250,6 +280,8 @@ pub struct SlaveMeta {
     pub slave_opens: u32,
     /// The master had closed (the slave was hung up).
     pub master_closed: bool,
+    /// Owner and permissions of the slave node.
+    pub node: NodeOwner,
 }
 
 /// The part of [`PairMeta`] one image carries.
@@ -292,6 +324,7 @@ impl MetaPart {
             Self::Slave(s) => {
                 meta.exclusive[1] = s.exclusive;
                 meta.foreground_pgrp = s.foreground_pgrp;
+                meta.node = s.node;
             }
         }
     }
@@ -550,7 +583,9 @@ fn describe<S: Storage>(
                 &|w| {
                     put_winsize(w, s.tioc.winsize)?;
                     w.put_bool(meta.exclusive[1])?;
-                    w.put_i32(meta.foreground_pgrp)
+                    w.put_i32(meta.foreground_pgrp)?;
+                    w.put_u32(s.tioc.speeds[0])?;
+                    w.put_u32(s.tioc.speeds[1])
                 },
                 &empty,
             )?;
@@ -577,7 +612,10 @@ fn describe<S: Storage>(
                     w.put_u32(meta.index)?;
                     w.put_u8(meta.mode.as_u8())?;
                     w.put_u32(pair.life.slave_opens)?;
-                    w.put_bool(pair.life.master_closed)
+                    w.put_bool(pair.life.master_closed)?;
+                    w.put_u32(meta.node.uid)?;
+                    w.put_u32(meta.node.gid)?;
+                    w.put_u16(meta.node.mode)
                 },
                 &|w| {
                     let q = &s.pts.input;
@@ -897,6 +935,7 @@ fn parse_master<'a>(image: &StreamImage<'a>) -> Result<MasterSaved<'a>, RestoreE
 /// A decoded, checked slave image.
 struct SlaveSaved<'a> {
     winsize: Winsize,
+    speeds: [u32; 2],
     state: LdtermState,
     /// Readable processed input.
     readable: &'a [u8],
@@ -986,6 +1025,7 @@ fn parse_slave<'a>(image: &StreamImage<'a>) -> Result<SlaveSaved<'a>, RestoreErr
     if !(0..=PID_MAX_LIMIT).contains(&foreground_pgrp) {
         return Err(i.bad(pgrp_at, "foreground process group out of range"));
     }
+    let speeds = [i.u32()?, i.u32()?];
     i.finish()?;
     Fields::external(tioc).finish()?;
 
@@ -1044,6 +1084,13 @@ fn parse_slave<'a>(image: &StreamImage<'a>) -> Result<SlaveSaved<'a>, RestoreErr
     let mode = i.mode(image.mode())?;
     let slave_opens = i.u32()?;
     let master_closed = i.bool()?;
+    let uid = i.u32()?;
+    let gid = i.u32()?;
+    let node_mode_at = i.pos();
+    let node_mode = i.u16()?;
+    if node_mode & !NODE_MODE_MASK != 0 {
+        return Err(i.bad(node_mode_at, "node permission bits out of range"));
+    }
     i.finish()?;
     let mut e = Fields::external(pts);
     let unprocessed = e.rest(PTS_INPUT_BOUND, "more bytes than the pts input bound")?;
@@ -1051,6 +1098,7 @@ fn parse_slave<'a>(image: &StreamImage<'a>) -> Result<SlaveSaved<'a>, RestoreErr
 
     let saved = SlaveSaved {
         winsize,
+        speeds,
         state,
         readable,
         line,
@@ -1063,6 +1111,11 @@ fn parse_slave<'a>(image: &StreamImage<'a>) -> Result<SlaveSaved<'a>, RestoreErr
             foreground_pgrp,
             slave_opens,
             master_closed,
+            node: NodeOwner {
+                uid,
+                gid,
+                mode: node_mode,
+            },
         },
     };
     // Whatever else the line discipline itself requires.
@@ -1198,6 +1251,7 @@ fn load_slave<S: Storage>(
         });
     }
     pair.slave.tioc.winsize = saved.winsize;
+    pair.slave.tioc.speeds = saved.speeds;
     pair.freeze(false);
     Ok(())
 }

@@ -94,7 +94,7 @@ pub const MAGIC: [u8; 8] = *b"CKPTPTY\0";
 /// The only format version this code reads and writes.
 pub const FORMAT_VERSION: u16 = 1;
 /// The only version of the module blocks' contents this code accepts.
-pub const STATE_VERSION: u16 = 1;
+pub const STATE_VERSION: u16 = 2;
 /// Length of header, status block and constants block.
 pub const HEADER_LEN: usize = 64;
 /// Length of a module block's own header (name and two lengths).

@@ -1366,11 +1366,19 @@ impl<S: Storage> Ldterm<S> {
     /// most one line is returned, its end-of-file character never: a line
     /// that is just end-of-file reads as [`ReadOutcome::Eof`].
     pub fn read(&mut self, out: &mut [u8]) -> ReadOutcome {
+        self.read_part(out).0
+    }
+
+    /// [`Ldterm::read`], also saying whether the same `read(2)` may go on
+    /// at once with another buffer: in canonical mode, when `out` ended
+    /// inside a line; otherwise, when more input is readable. (The kernel
+    /// reads in pieces of the tty core's 64-byte buffer, as `n_tty` does.)
+    pub fn read_part(&mut self, out: &mut [u8]) -> (ReadOutcome, bool) {
         if self.readable == 0 {
-            return ReadOutcome::Empty;
+            return (ReadOutcome::Empty, false);
         }
         if out.is_empty() {
-            return ReadOutcome::Data(0);
+            return (ReadOutcome::Data(0), false);
         }
         if !self.icanon() {
             let limit = self.readable.min(out.len());
@@ -1378,7 +1386,7 @@ impl<S: Storage> Ldterm<S> {
                 .input
                 .copy_out(0, out.get_mut(..limit).unwrap_or(&mut []));
             self.consume(n);
-            return ReadOutcome::Data(n);
+            return (ReadOutcome::Data(n), self.readable > 0);
         }
         let Some(line) = self.front_line() else {
             // No boundary recorded (memory was short when it was made).
@@ -1387,7 +1395,7 @@ impl<S: Storage> Ldterm<S> {
                 .input
                 .copy_out(0, out.get_mut(..limit).unwrap_or(&mut []));
             self.consume(n);
-            return ReadOutcome::Data(n);
+            return (ReadOutcome::Data(n), false);
         };
         if out.len() >= line {
             let eof = self.input.get(line.saturating_sub(1)) == Some(DISABLED_CHAR);
@@ -1398,9 +1406,9 @@ impl<S: Storage> Ldterm<S> {
             self.consume(line);
             let _ = self.lines.discard(2);
             if eof && n == 0 {
-                return ReadOutcome::Eof;
+                return (ReadOutcome::Eof, false);
             }
-            return ReadOutcome::Data(n);
+            return (ReadOutcome::Data(n), false);
         }
         // Part of the line: the reader's buffer is full.
         let n = self.input.copy_out(0, out);
@@ -1412,8 +1420,9 @@ impl<S: Storage> Ldterm<S> {
         if left == 1 && self.input.get(0) == Some(DISABLED_CHAR) {
             self.consume(1);
             let _ = self.lines.discard(2);
+            return (ReadOutcome::Data(n), false);
         }
-        ReadOutcome::Data(n)
+        (ReadOutcome::Data(n), left > 0)
     }
 
     /// Whether a read would return now (data or end-of-file).

@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod image;
 pub mod index;
 pub mod ldterm;
+pub mod options;
 pub mod queue;
 pub mod storage;
 pub mod stream;

@@ -23,8 +23,8 @@ use super::ldterm::{Events, Ldterm, OutputSink, ReadOutcome, Stall};
 use super::queue::ByteQueue;
 use super::storage::{AllocError, Storage};
 use super::termios::{
-    Termios, ADDRB, ISTRIP, IXON, TCIFLUSH, TCIOFF, TCIOFLUSH, TCION, TCOFLUSH, TCOOFF, TCOON,
-    VSTART, VSTOP,
+    Termios, ADDRB, ICANON, ISTRIP, IXON, TCIFLUSH, TCIOFF, TCIOFLUSH, TCION, TCOFLUSH, TCOOFF,
+    TCOON, VSTART, VSTOP,
 };
 
 /// Bound of the pts input queue: bytes the master wrote that ldterm has not
@@ -92,12 +92,18 @@ impl Winsize {
 }
 
 /// The tioc module of a stream: terminal ioctls that are not line
-/// discipline, here the window size.
+/// discipline, here the window size and (slave) the line speeds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Tioc {
     /// Window size as last set through this end.
     pub winsize: Winsize,
+    /// Input and output speed in bits/s as `TCGETS2` reports them (the
+    /// slave's; a pty ignores them but keeps them as set).
+    pub speeds: [u32; 2],
 }
+
+/// The speeds of a fresh slave (`B38400`).
+pub const DEFAULT_SPEED: u32 = 38400;
 
 /// The ptm module: the master's driver end.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -386,7 +392,10 @@ impl<S: Storage> PtyPair<S> {
                 ptm: Ptm::default(),
             },
             slave: SlaveStream {
-                tioc: Tioc::default(),
+                tioc: Tioc {
+                    winsize: Winsize::default(),
+                    speeds: [DEFAULT_SPEED; 2],
+                },
                 ldterm: Ldterm::new(storage(), storage(), Termios::pty_slave_default()),
                 pts: Pts {
                     input: ByteQueue::new(storage(), PTS_INPUT_BOUND),
@@ -658,20 +667,31 @@ impl<S: Storage> PtyPair<S> {
 
     /// `read(2)` on the slave.
     pub fn slave_read(&mut self, out: &mut [u8], fx: &mut Effects) -> Io {
+        self.slave_read_part(out, fx).0
+    }
+
+    /// [`PtyPair::slave_read`], also saying whether the same `read(2)`
+    /// may go on at once (see [`Ldterm::read_part`]).
+    pub fn slave_read_part(&mut self, out: &mut [u8], fx: &mut Effects) -> (Io, bool) {
         if self.freeze.any() {
-            return Io::WouldBlock;
+            return (Io::WouldBlock, false);
         }
         if self.life.master_closed {
-            return Io::Eof;
+            return (Io::Eof, false);
         }
-        let r = match self.slave.ldterm.read(out) {
-            ReadOutcome::Data(n) => Io::Done(n),
-            ReadOutcome::Eof => Io::Eof,
-            ReadOutcome::Empty => return Io::WouldBlock,
+        let (r, more) = match self.slave.ldterm.read_part(out) {
+            (ReadOutcome::Data(n), more) => (Io::Done(n), more),
+            (ReadOutcome::Eof, _) => (Io::Eof, false),
+            (ReadOutcome::Empty, _) => return (Io::WouldBlock, false),
         };
         // Room in the read side: unprocessed input may go on.
         self.run_input(fx);
-        r
+        let more = if self.slave.ldterm.termios().lflag(ICANON) {
+            more
+        } else {
+            self.slave.ldterm.has_input()
+        };
+        (r, more)
     }
 
     /// `write(2)` on the slave: output processing into the master's head.
@@ -701,6 +721,20 @@ impl<S: Storage> PtyPair<S> {
         }
         fx.wake |= Wake::MASTER_READ;
         Io::Done(n)
+    }
+
+    /// Bytes the tty core itself writes to the slave (`tty_write_message`,
+    /// `tty->ops->write`): raw, straight to the master's reader, as
+    /// `pty_write` does. Returns how many fit.
+    pub fn slave_write_raw(&mut self, data: &[u8], fx: &mut Effects) -> usize {
+        if self.life.master_closed || self.freeze.any() {
+            return 0;
+        }
+        let n = self.master.head.read.push(data).unwrap_or(0);
+        if n > 0 {
+            fx.wake |= Wake::MASTER_READ;
+        }
+        n
     }
 
     /// Readiness of the master for `poll`.
@@ -950,6 +984,20 @@ impl<S: Storage> PtyPair<S> {
     pub fn slave_released(&mut self, fx: &mut Effects) {
         self.life.slave_opens = self.life.slave_opens.saturating_sub(1);
         if self.life.slave_opens == 0 {
+            self.life.slave_closed = true;
+            fx.wake |= Wake::ALL;
+        }
+    }
+
+    /// The number of slave files open changed to `n` (the kernel counts
+    /// them itself, as the tty core does): the first one ends the master's
+    /// "other closed" state, none left starts it.
+    pub fn set_slave_opens(&mut self, n: u32, fx: &mut Effects) {
+        let before = self.life.slave_opens;
+        self.life.slave_opens = n;
+        if n > 0 {
+            self.life.slave_closed = false;
+        } else if before > 0 || !self.life.slave_closed {
             self.life.slave_closed = true;
             fx.wake |= Wake::ALL;
         }

@@ -1,118 +1,107 @@
 // SPDX-License-Identifier: GPL-2.0
-//! BSD mode: a fixed set of named pairs, `/dev/ckpt/ptyN` (master) and
-//! `/dev/ckpt/ttyN` (slave), that exist as long as the module.
+//! BSD mode: a fixed set of named pairs per instance, `ptyN` (master) and
+//! `ttyN` (slave), created at mount (`bsd=N`) and living as long as it.
 //!
 //! Unlike the AT&T clone device there is no ordering rule: either end may
-//! be opened first (the slave then waits for its master), and a restart can
-//! load a pair's state directly. A pair starts a fresh session when it is
-//! opened while no end is open. As with Linux's legacy ptys, the master is
-//! exclusive (a second open gets `EIO`), and after the master closes the
-//! slave is hung up until all its files are closed.
+//! be opened first (a slave reader then waits for its master), and a
+//! restart loads a pair's state directly. A pair starts a fresh session
+//! when it is opened while no end is open. As with Linux's legacy ptys,
+//! the master is exclusive (a second open gets `EIO`), and after the
+//! master closes the slave is hung up until all its files are closed.
 
-use super::end::{self, End};
-use super::master;
-use super::pair::{Pair, Streams};
-use crate::pty_core::stream::Effects;
-use crate::seam::{chrdev::FileOperations, file::File, poll::PollTable, process};
+use super::end;
+use super::ioctl::{self, MasterFile};
+use super::pair::Pair;
+use super::slave::kernel_termios;
+use crate::pty_core::stream::{Effects, Winsize, DEFAULT_SPEED};
+use crate::pty_core::termios::Termios;
+use crate::seam::{
+    chrdev::FileOperations, file::File, fs::InstanceRoot, poll::PollTable, tty::RawWinsize,
+};
 use kernel::{
     prelude::*,
-    sync::Arc,
     uaccess::{UserSliceReader, UserSliceWriter},
 };
 
-/// An open file of a BSD pair: which pair, which end.
-pub(crate) struct BsdFile {
-    pair: Arc<Pair>,
-    end: End,
-}
+use super::instance::PtsFs;
 
-/// The BSD region: minors `0..count` are masters, `count..2*count` slaves.
-pub(crate) struct BsdDevice {
-    pairs: KVec<Arc<Pair>>,
-}
-
-impl BsdDevice {
-    pub(crate) fn new(count: u32) -> Result<Self> {
-        let mut pairs = KVec::with_capacity(count as usize, GFP_KERNEL)?;
-        for i in 0..count {
-            pairs.push(Pair::new(i, None)?, GFP_KERNEL)?;
+/// If nobody holds the pair, a new session starts: fresh streams, and a
+/// slave tty with a fresh pty's settings.
+pub(crate) fn maybe_fresh_session(pair: &Pair) {
+    let fresh = {
+        let mut streams = pair.streams.lock();
+        let idle = !streams.master_open && streams.pty.life.slave_opens == 0;
+        if idle {
+            streams.reset_session();
         }
-        Ok(Self { pairs })
+        idle
+    };
+    if !fresh {
+        return;
     }
-
-    fn count(&self) -> u32 {
-        self.pairs.len() as u32
+    // Outside the pair lock: the tty core's termios lock comes first.
+    if let Some(file) = pair.slave_file() {
+        let tty = file.tty();
+        tty.store_termios(&kernel_termios(
+            &Termios::pty_slave_default(),
+            [DEFAULT_SPEED; 2],
+        ));
+        tty.store_winsize(&RawWinsize::default());
+        tty.set_exclusive(false);
+        ioctl::sync_termios(pair, tty);
+        let mut streams = pair.streams.lock();
+        let mut fx = Effects::default();
+        streams.pty.set_winsize(Winsize::default(), &mut fx);
     }
 }
+
+/// The BSD masters: minor `N` is `ptyN` of whichever instance the node
+/// was opened in.
+pub(crate) struct BsdMasterDevice;
 
 #[vtable]
-impl FileOperations for BsdDevice {
-    type Open = KBox<BsdFile>;
+impl FileOperations for BsdMasterDevice {
+    type Open = KBox<MasterFile>;
 
-    fn open(&self, minor: u32, _file: &File) -> Result<KBox<BsdFile>> {
-        let (index, end) = match minor.checked_sub(self.count()) {
-            None => (minor, End::Master),
-            Some(i) => (i, End::Slave),
-        };
-        let pair = self.pairs.get(index as usize).ok_or(ENXIO)?.clone();
+    fn open(&self, minor: u32, file: &File) -> Result<KBox<MasterFile>> {
+        let root = InstanceRoot::of_file(file)?;
+        let instance = root.instance::<PtsFs>()?;
+        let pair = instance.bsd_pair(minor).ok_or(ENXIO)?;
+        maybe_fresh_session(&pair);
         {
-            let mut guard = pair.streams.lock();
-            if !guard.master_open && guard.pty.life.slave_opens == 0 {
-                // Nobody holds the pair: a new session starts here.
-                *guard = Streams::new();
+            let mut streams = pair.streams.lock();
+            if streams.master_open || streams.pty.life.master_closed {
+                return Err(EIO);
             }
-            let hung_up = guard.pty.life.master_closed;
-            match end {
-                End::Master => {
-                    if guard.master_open || hung_up {
-                        return Err(EIO);
-                    }
-                    guard.master_open = true;
-                }
-                End::Slave => {
-                    if hung_up {
-                        return Err(EIO);
-                    }
-                    if guard.exclusive[1] && !process::is_admin() {
-                        return Err(EBUSY);
-                    }
-                    guard.pty.slave_opened();
-                }
-            }
+            streams.master_open = true;
         }
-        Ok(KBox::new(BsdFile { pair, end }, GFP_KERNEL)?)
+        Ok(KBox::new(MasterFile { pair, root }, GFP_KERNEL)?)
     }
 
-    fn release(&self, f: KBox<BsdFile>, _file: &File) {
-        let mut guard = f.pair.streams.lock();
-        let mut fx = Effects::default();
-        match f.end {
-            End::Master => {
-                guard.master_open = false;
-                guard.pty.master_released(&mut fx);
-            }
-            End::Slave => guard.pty.slave_released(&mut fx),
+    fn release(&self, m: KBox<MasterFile>, _file: &File) {
+        {
+            let mut streams = m.pair.streams.lock();
+            let mut fx = Effects::default();
+            streams.master_open = false;
+            streams.pty.master_released(&mut fx);
+            m.pair.settle(&streams, fx, None);
         }
-        f.pair.settle(&guard, fx);
+        m.pair.hang_up_slave();
     }
 
-    fn read(f: &BsdFile, file: &File, buf: &mut UserSliceWriter) -> Result<usize> {
-        end::read(&f.pair, f.end, file, buf)
+    fn read(m: &MasterFile, file: &File, buf: &mut UserSliceWriter) -> Result<usize> {
+        end::master_read(&m.pair, file, buf)
     }
 
-    fn write(f: &BsdFile, file: &File, buf: &mut UserSliceReader) -> Result<usize> {
-        end::write(&f.pair, f.end, file, buf)
+    fn write(m: &MasterFile, file: &File, buf: &mut UserSliceReader) -> Result<usize> {
+        end::master_write(&m.pair, file, buf)
     }
 
-    fn poll(f: &BsdFile, file: &File, table: &PollTable) -> u32 {
-        end::poll(&f.pair, f.end, file, table)
+    fn poll(m: &MasterFile, file: &File, table: &PollTable) -> u32 {
+        end::master_poll(&m.pair, file, table)
     }
 
-    fn ioctl(f: &BsdFile, file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        match f.end {
-            End::Master => master::pty_ioctl(&f.pair, file, cmd, arg)
-                .unwrap_or_else(|| end::tty_ioctl(&f.pair, End::Master, file, cmd, arg)),
-            End::Slave => end::slave_ioctl(&f.pair, file, cmd, arg),
-        }
+    fn ioctl(m: &MasterFile, file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        ioctl::master_ioctl(m, file, cmd, arg)
     }
 }

@@ -1,29 +1,46 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The ckpt_pty devices: the clone master `/dev/ckpt/ptmx` and the slave
-//! nodes `/dev/ckpt/pts/N`, each backed by one character device region.
+//! The ckpt_pty devices: the clone master `ptmx`, the slave ttys, BSD pairs
+//! and the control device, and the `ckptpts` filesystem their nodes live in.
+//!
+//! | piece                     | what users see                              |
+//! |---------------------------|---------------------------------------------|
+//! | [`master::MasterDevice`]  | `DIR/ptmx`, `/dev/ckpt/ptmx`                |
+//! | [`slave::SlaveTty`]       | `DIR/N` (a tty: ctty, job control, hangup)  |
+//! | [`bsd::BsdMasterDevice`]  | `DIR/ptyN`; slaves `DIR/ttyN`               |
+//! | [`restart::ControlDevice`]| `DIR/control`, `/dev/ckpt/control`          |
+//! | [`instance::PtsFs`]       | `mount -t ckptpts none DIR`                 |
 
 mod bsd;
 mod end;
+mod instance;
+mod ioctl;
 mod master;
 mod pair;
 mod restart;
 mod slave;
 
-pub(crate) use pair::PairTable;
-
+use crate::pty_core::options::BSD_PAIRS_LIMIT;
 use crate::seam::chrdev::{mkdev, CharDevice, DeviceClass, DeviceNode};
-use kernel::{c_str, fmt, prelude::*, str::CString, sync::Arc};
+use crate::seam::fs::PtsFsRegistration;
+use crate::seam::tty::{LineDiscipline, SlaveDriver};
+use instance::Globals;
+use kernel::{c_str, prelude::*, sync::Arc};
+
+/// Minors of the AT&T slave driver: every index an instance may have.
+const ATT_LINES: u32 = crate::pty_core::options::MAX_PAIRS_LIMIT;
 
 /// Everything the module registers; dropping it unregisters in reverse.
 pub(crate) struct Driver {
-    // Field order is drop order: nodes and regions go before the class.
-    _bsd_nodes: KVec<DeviceNode>,
-    _bsd: Option<Pin<KBox<CharDevice<bsd::BsdDevice>>>>,
-    _control_node: DeviceNode,
+    // Field order is drop order.
+    _fs: PtsFsRegistration,
+    _globals: PublishedGlobals,
+    _nodes: KVec<DeviceNode>,
     _control: Pin<KBox<CharDevice<restart::ControlDevice>>>,
-    _ptmx_node: DeviceNode,
-    _slaves: Pin<KBox<CharDevice<slave::SlaveDevice>>>,
+    _bsd_masters: Pin<KBox<CharDevice<bsd::BsdMasterDevice>>>,
     _masters: Pin<KBox<CharDevice<master::MasterDevice>>>,
+    _bsd_ttys: SlaveDriver,
+    _ttys: SlaveDriver,
+    _ldisc: LineDiscipline,
     _class: Arc<DeviceClass>,
 }
 
@@ -34,53 +51,88 @@ impl Driver {
         bsd_pairs: u32,
     ) -> Result<Self> {
         let class = Arc::new(DeviceClass::create(c_str!("ckpt_pty"))?, GFP_KERNEL)?;
-        let slaves = CharDevice::register(c_str!("ckpt_pts"), max_pairs, module, |major| {
-            let table = PairTable::new(max_pairs as usize, bsd_pairs, class.clone(), major)?;
-            Ok(slave::SlaveDevice::new(table))
+        let ldisc = LineDiscipline::register().inspect_err(|e| {
+            pr_warn!(
+                "line discipline {} is taken ({:?}): is another module using N_DEVELOPMENT?\n",
+                crate::seam::tty::LDISC,
+                e
+            );
         })?;
-        let table = slaves.ops().table().clone();
-        let masters = CharDevice::register(c_str!("ckpt_ptm"), 1, module, |_| {
-            Ok(master::MasterDevice::new(table))
-        })?;
-        let ptmx_node = DeviceNode::create(&class, mkdev(masters.major(), 0), c_str!("ckpt/ptmx"))?;
-        let control_table = slaves.ops().table().clone();
-        let control = CharDevice::register(c_str!("ckpt_control"), 1, module, |_| {
-            Ok(restart::ControlDevice::new(control_table))
-        })?;
-        let control_node =
-            DeviceNode::create(&class, mkdev(control.major(), 0), c_str!("ckpt/control"))?;
-        let mut bsd_nodes = KVec::new();
-        let bsd = if bsd_pairs > 0 {
-            let region = CharDevice::register(c_str!("ckpt_bsd"), 2 * bsd_pairs, module, |_| {
-                bsd::BsdDevice::new(bsd_pairs)
+        let ttys =
+            SlaveDriver::register(c_str!("ckpt_pty_slave"), c_str!("ckpt/pts"), ATT_LINES, 0)?;
+        let bsd_ttys = SlaveDriver::register(
+            c_str!("ckpt_pty_bsd"),
+            c_str!("ckpt/tty"),
+            BSD_PAIRS_LIMIT,
+            1,
+        )?;
+        let masters =
+            CharDevice::register(c_str!("ckpt_ptm"), 1, module, |_| Ok(master::MasterDevice))?;
+        let bsd_masters =
+            CharDevice::register(c_str!("ckpt_bsd_ptm"), BSD_PAIRS_LIMIT, module, |_| {
+                Ok(bsd::BsdMasterDevice)
             })?;
-            for i in 0..bsd_pairs {
-                for (name, minor) in [("pty", i), ("tty", bsd_pairs + i)] {
-                    let path = CString::try_from_fmt(fmt!("ckpt/{}{}", name, i))?;
-                    let node = DeviceNode::create(&class, mkdev(region.major(), minor), &path)?;
-                    bsd_nodes.push(node, GFP_KERNEL)?;
-                }
-            }
-            Some(region)
-        } else {
-            None
-        };
-        pr_info!(
-            "/dev/ckpt/ptmx (major {}), up to {} pairs (slave major {}); {} BSD pairs\n",
+        let control = CharDevice::register(c_str!("ckpt_control"), 1, module, |_| {
+            Ok(restart::ControlDevice::new())
+        })?;
+        let globals = Globals::new(
+            ttys.major(),
+            bsd_ttys.major(),
             masters.major(),
+            bsd_masters.major(),
+            control.major(),
             max_pairs,
-            slaves.major(),
+            bsd_pairs,
+        )?;
+        let ptmx = mkdev(masters.major(), 0);
+        class.set_world_accessible(ptmx);
+        let mut nodes = KVec::new();
+        nodes.push(
+            DeviceNode::create(&class, ptmx, c_str!("ckpt/ptmx"))?,
+            GFP_KERNEL,
+        )?;
+        nodes.push(
+            DeviceNode::create(&class, mkdev(control.major(), 0), c_str!("ckpt/control"))?,
+            GFP_KERNEL,
+        )?;
+        // Last: from here on mounts can be made.
+        let published = PublishedGlobals::new(globals);
+        let fs = PtsFsRegistration::register()?;
+        pr_info!(
+            "ckptpts registered; /dev/ckpt/ptmx (major {}), slaves major {}, up to {} pairs and {} BSD pairs per instance by default\n",
+            masters.major(),
+            ttys.major(),
+            max_pairs,
             bsd_pairs
         );
         Ok(Self {
-            _bsd_nodes: bsd_nodes,
-            _bsd: bsd,
-            _control_node: control_node,
+            _fs: fs,
+            _globals: published,
+            _nodes: nodes,
             _control: control,
-            _ptmx_node: ptmx_node,
-            _slaves: slaves,
+            _bsd_masters: bsd_masters,
             _masters: masters,
+            _bsd_ttys: bsd_ttys,
+            _ttys: ttys,
+            _ldisc: ldisc,
             _class: class,
         })
+    }
+}
+
+/// The globals, reachable from the filesystem's entry points while this
+/// lives.
+struct PublishedGlobals(#[expect(dead_code)] Arc<Globals>);
+
+impl PublishedGlobals {
+    fn new(globals: Arc<Globals>) -> Self {
+        Globals::publish(&globals);
+        Self(globals)
+    }
+}
+
+impl Drop for PublishedGlobals {
+    fn drop(&mut self) {
+        Globals::unpublish();
     }
 }

@@ -1,20 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Pairs (one pty = master end + slave end, named by its slave index) and
-//! the table that finds them by index in O(1).
+//! Pairs: one pty = master end + slave end, named by its slave index in
+//! its instance.
 //!
-//! Lifetimes follow Linux devpts: the slave node disappears when the master
+//! The master is the module's own character device; the slave is a real
+//! tty of the module's tty driver, running only our line discipline. Every
+//! byte and every bit of stream state is in [`Streams::pty`] (the pure
+//! core), under one lock; the tty core keeps what belongs to a terminal
+//! (controlling terminal, sessions, process groups) and copies of the
+//! settings (termios, winsize) that the line discipline keeps in sync.
+//!
+//! Lifetimes follow devpts: the slave node disappears when the master
 //! closes (new slave opens then fail), but the index stays taken until the
-//! last end of the pair is gone, so a number is never reused while anybody
-//! still holds the old pair.
+//! pair itself is gone, i.e. until the last slave file closes too.
 
-use super::restart::{GlobalStats, Session};
-use crate::pty_core::index::{IndexAllocator, IndexError};
+use super::instance::{Globals, Instance};
+use crate::pty_core::checkpoint::NodeOwner;
+use crate::pty_core::image::PtyMode;
 use crate::pty_core::stream::{Effects, PtyPair, Signals, Wake};
-use crate::seam::chrdev::{mkdev, DeviceClass, DeviceNode};
+use crate::seam::fs::{InstanceRoot, Node, OwnedFile, Owner, SuperBlockPin};
 use crate::seam::poll::{events::*, PollQueue};
-use crate::seam::process::{self, ProcessGroup};
+use crate::seam::process::{self, signal::*};
 use crate::seam::storage::KernelStorage;
-use core::sync::atomic::{AtomicBool, Ordering};
+use crate::seam::tty::{SlaveFile, Tty, TtyPort, LDISC};
+use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use kernel::{
     c_str, fmt, new_condvar, new_mutex,
     prelude::*,
@@ -23,25 +31,8 @@ use kernel::{
     sync::{Arc, CondVar, Mutex},
 };
 
-/// The state behind a pair's lock.
-pub(crate) struct Streams {
-    /// A master file is open (BSD pairs reopen their master; AT&T masters
-    /// are open from creation to unlink).
-    pub(crate) master_open: bool,
-    /// Both streams and every byte in flight between them.
-    pub(crate) pty: PtyPair<KernelStorage>,
-    /// The slave's foreground process group (`TIOCSPGRP`), which receives
-    /// the job-control signals and `SIGWINCH`.
-    pub(crate) foreground: Option<ProcessGroup>,
-    /// `TIOCEXCL` per end: further opens of that end need `CAP_SYS_ADMIN`.
-    pub(crate) exclusive: [bool; 2],
-    /// Checkpoint statistics per stream (master, slave).
-    pub(crate) stats: [StreamStats; 2],
-    /// Line speeds (input, output) as `TCGETS2` reports them.
-    pub(crate) speeds: [u32; 2],
-    /// The socket this pair serves (`CKPT_SOCKET_SET`), by identity.
-    pub(crate) socket: Option<crate::uapi::SocketRecord>,
-}
+/// Open flags of the module's own slave file (`O_RDWR | O_NOCTTY`).
+const INTERNAL_OPEN_FLAGS: u32 = 0o2 | 0o400;
 
 /// What `CKPT_STATUS` reports about one stream beyond its live state.
 #[derive(Clone, Copy, Default)]
@@ -53,17 +44,80 @@ pub(crate) struct StreamStats {
     pub(crate) restart_bytes: u64,
 }
 
+/// The slave tty of a pair: the module's own open file of it (which keeps
+/// the tty, and our line discipline on it, alive while no user has the
+/// slave open) and its nodes.
+pub(crate) struct SlaveSide {
+    pub(crate) file: SlaveFile,
+    /// `<instance>/<index>` (BSD: `<instance>/ttyN`); `None` once the
+    /// master closed.
+    node: Option<Node>,
+    /// The node of the internal mount the module opened.
+    _internal: Node,
+}
+
+/// The state behind a pair's lock.
+pub(crate) struct Streams {
+    /// A master file is open (BSD pairs reopen their master; AT&T masters
+    /// are open from creation to teardown).
+    pub(crate) master_open: bool,
+    /// Both streams and every byte in flight between them.
+    pub(crate) pty: PtyPair<KernelStorage>,
+    /// `TIOCEXCL` on the master (the slave's is the tty's `TTY_EXCLUSIVE`).
+    pub(crate) master_exclusive: bool,
+    /// Checkpoint statistics per stream (master, slave).
+    pub(crate) stats: [StreamStats; 2],
+    /// The socket this pair serves (`CKPT_SOCKET_SET`), by identity.
+    pub(crate) socket: Option<crate::uapi::SocketRecord>,
+    /// The slave tty, from creation until the master's teardown.
+    pub(crate) slave: Option<SlaveSide>,
+}
+
 impl Streams {
-    pub(crate) fn new() -> Self {
+    fn new() -> Self {
         Self {
             master_open: false,
             pty: PtyPair::new(KernelStorage::new),
-            foreground: None,
-            exclusive: [false; 2],
+            master_exclusive: false,
             stats: [StreamStats::default(); 2],
-            speeds: [38400; 2],
             socket: None,
+            slave: None,
         }
+    }
+
+    /// A fresh session on the same slave tty (BSD pairs).
+    pub(crate) fn reset_session(&mut self) {
+        let slave = self.slave.take();
+        *self = Self::new();
+        self.slave = slave;
+    }
+
+    /// The slave tty, while the module holds it.
+    pub(crate) fn slave_tty(&self) -> Option<&Tty> {
+        self.slave.as_ref().map(|s| s.file.tty())
+    }
+
+    /// The slave node's owner and permissions.
+    pub(crate) fn node_owner(&self) -> NodeOwner {
+        let Some((owner, mode)) = self
+            .slave
+            .as_ref()
+            .and_then(|s| s.node.as_ref())
+            .map(Node::owner)
+        else {
+            return NodeOwner::default();
+        };
+        let (uid, gid) = owner.to_user();
+        NodeOwner { uid, gid, mode }
+    }
+
+    /// Gives the slave node the owner and permissions of `node` (restart).
+    pub(crate) fn set_node_owner(&self, node: NodeOwner) -> Result {
+        let owner = Owner::from_user(node.uid, node.gid)?;
+        if let Some(n) = self.slave.as_ref().and_then(|s| s.node.as_ref()) {
+            n.set_owner(owner, node.mode);
+        }
+        Ok(())
     }
 }
 
@@ -72,19 +126,29 @@ impl Streams {
 pub(crate) struct Pair {
     /// Slave index (AT&T) or BSD pair number.
     pub(crate) index: u32,
+    pub(crate) mode: PtyMode,
+    /// The instance (ckptpts mount) the pair belongs to.
+    pub(crate) instance: Arc<Instance>,
+    /// Keeps the instance's superblock active while the pair has nodes
+    /// (AT&T pairs; BSD pairs are the instance's own).
+    #[pin]
+    sb_pin: Mutex<Option<SuperBlockPin>>,
     /// The slave cannot be opened while set (TIOCSPTLCK); a fresh AT&T pair
     /// is locked, as on Linux, until the master unlocks it.
     locked: AtomicBool,
-    /// AT&T pairs: the table that gets the index back when the last end
-    /// drops the pair. BSD pairs live as long as the module: `None`.
-    table: Option<Arc<PairTable>>,
     /// Created by a restart session and not committed yet: frozen, its
     /// slave opens despite the lock, its master opens only through
     /// `CKPT_OPEN_MASTER`.
     restoring: AtomicBool,
+    /// The thread creating the slave tty (0 when none): only its own open
+    /// of the internal node may create the tty.
+    creator: AtomicI32,
+    /// The tty core's port for the slave tty.
+    port: TtyPort,
     /// One lock for both streams: every operation touches both ends
     /// (echo, output, flow control), so one lock keeps the data path free
-    /// of lock ordering. Never held across a user copy.
+    /// of lock ordering. Never held across a user copy or a call into the
+    /// tty core that takes tty locks (hangup, ldisc change, termios).
     #[pin]
     pub(crate) streams: Mutex<Streams>,
     /// Blocked readers and writers of both ends.
@@ -96,34 +160,151 @@ pub(crate) struct Pair {
 }
 
 impl Pair {
-    /// A fresh pair: AT&T when `table` is given (locked, index owned by
-    /// the table), BSD otherwise (unlocked).
-    pub(crate) fn new(index: u32, table: Option<Arc<PairTable>>) -> Result<Arc<Self>> {
-        let locked = table.is_some();
+    /// A new pair, without its slave tty yet ([`Pair::create_slave`]).
+    /// AT&T pairs come locked; from here on the pair's drop gives the
+    /// index back.
+    pub(crate) fn new(instance: &Arc<Instance>, index: u32, mode: PtyMode) -> Result<Arc<Self>> {
+        let sb_pin = match mode {
+            PtyMode::Att => Some(instance.sb().pin()),
+            PtyMode::Bsd => None,
+        };
+        let port = TtyPort::new()?;
+        let locked = mode == PtyMode::Att;
         Arc::pin_init(
             pin_init!(Pair {
                 index,
+                mode,
+                instance: instance.clone(),
+                sb_pin <- new_mutex!(sb_pin, "ckpt_pty::Pair::sb_pin"),
                 locked: AtomicBool::new(locked),
-                table,
                 restoring: AtomicBool::new(false),
+                creator: AtomicI32::new(0),
+                port,
                 streams <- new_mutex!(Streams::new(), "ckpt_pty::Pair::streams"),
                 waiters <- new_condvar!("ckpt_pty::Pair::waiters"),
                 pollers <- PollQueue::new(c_str!("ckpt_pty::Pair::pollers"), static_lock_class!()),
             }),
             GFP_KERNEL,
         )
+        .map_err(Error::from)
+    }
+
+    /// Makes the slave tty: a node in the internal mount, opened by the
+    /// module itself (the tty core creates the tty, we switch it to our
+    /// line discipline before anyone else can reach it), then the node
+    /// users see.
+    pub(crate) fn create_slave(self: &Arc<Self>, owner: Owner) -> Result {
+        let globals: &Globals = self.instance.globals();
+        let dev = globals.slave_dev(self.mode, self.index);
+        let name = CString::try_from_fmt(fmt!("{}", globals.next_internal_id()))?;
+        let internal = globals.internal_sb().create_node(
+            &name,
+            0o600,
+            dev,
+            Owner::default(),
+            Some(self.clone()),
+        )?;
+        self.creator
+            .store(process::current_tid(), Ordering::Release);
+        let opened = internal
+            .dentry()
+            .open_internal(globals.internal_mount(), INTERNAL_OPEN_FLAGS);
+        self.creator.store(0, Ordering::Release);
+        crate::seam::tty::entry::forget_install(self);
+        let file = SlaveFile::from_opened(opened?)?;
+        file.set_ldisc(LDISC)?;
+        file.tty().lock_line();
+        let node_name = match self.mode {
+            PtyMode::Att => CString::try_from_fmt(fmt!("{}", self.index))?,
+            PtyMode::Bsd => CString::try_from_fmt(fmt!("tty{}", self.index))?,
+        };
+        let options = self.instance.options();
+        let owner = options.node_owner(owner);
+        let node = self.instance.sb().create_node(
+            &node_name,
+            options.mode,
+            dev,
+            owner,
+            Some(self.clone()),
+        )?;
+        self.streams.lock().slave = Some(SlaveSide {
+            file,
+            node: Some(node),
+            _internal: internal,
+        });
+        Ok(())
+    }
+
+    /// The tty core's port of the slave tty.
+    pub(crate) fn port(&self) -> core::ptr::NonNull<crate::seam::tty::RawTtyPort> {
+        self.port.as_raw()
+    }
+
+    /// Whether the calling thread is creating this pair's slave tty.
+    pub(crate) fn is_creating(&self) -> bool {
+        self.creator.load(Ordering::Acquire) == process::current_tid()
+    }
+
+    /// The master is gone for good (AT&T): the slave node goes, the slave
+    /// tty is hung up (its session leader gets `SIGHUP`), and the module
+    /// lets go of it; the tty itself lives until its last user closes.
+    pub(crate) fn tear_down_slave(&self) {
+        let side = {
+            let mut streams = self.streams.lock();
+            streams.slave.take()
+        };
+        if let Some(mut side) = side {
+            drop(side.node.take());
+            side.file.hang_up();
+            drop(side);
+        }
+        drop(self.sb_pin.lock().take());
+    }
+
+    /// The master of a BSD pair closed: the slave is hung up until all its
+    /// files are closed; the pair (and the module's slave file) stays.
+    pub(crate) fn hang_up_slave(&self) {
+        if let Some(file) = self.slave_file() {
+            file.hang_up();
+        }
+    }
+
+    /// Opens the slave node for the caller below `root` (`TIOCGPTPEER`).
+    pub(crate) fn open_slave_node(&self, root: &InstanceRoot, flags: u32) -> Result<OwnedFile> {
+        let dentry = self
+            .streams
+            .lock()
+            .slave
+            .as_ref()
+            .and_then(|s| s.node.as_ref())
+            .map(Node::dentry)
+            .ok_or(EIO)?;
+        dentry.open(root, flags)
+    }
+
+    /// A counted reference to the module's slave file, to call into the
+    /// tty core without holding the pair lock.
+    pub(crate) fn slave_file(&self) -> Option<SlaveFile> {
+        self.streams
+            .lock()
+            .slave
+            .as_ref()
+            .map(|s| s.file.clone_ref())
     }
 
     pub(crate) fn is_bsd(&self) -> bool {
-        self.table.is_none()
-    }
-
-    pub(crate) fn table(&self) -> Option<&Arc<PairTable>> {
-        self.table.as_ref()
+        self.mode == PtyMode::Bsd
     }
 
     pub(crate) fn is_restoring(&self) -> bool {
         self.restoring.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_restoring(&self) {
+        self.restoring.store(true, Ordering::Release);
+        let mut guard = self.streams.lock();
+        guard.pty.freeze(true);
+        guard.pty.freeze(false);
     }
 
     /// Session commit: the restored streams start running.
@@ -133,17 +314,20 @@ impl Pair {
         let mut fx = Effects::default();
         guard.pty.thaw(true, &mut fx);
         guard.pty.thaw(false, &mut fx);
-        self.settle(&guard, fx);
+        self.settle(&guard, fx, None);
     }
 
     /// Session rollback: whoever holds an end sees a hangup.
     pub(crate) fn abandon(&self) {
-        let mut guard = self.streams.lock();
-        self.restoring.store(false, Ordering::Release);
-        let mut fx = Effects::default();
-        guard.pty.master_released(&mut fx);
-        guard.pty.life.slave_closed = true;
-        self.settle(&guard, fx);
+        {
+            let mut guard = self.streams.lock();
+            self.restoring.store(false, Ordering::Release);
+            let mut fx = Effects::default();
+            guard.pty.master_released(&mut fx);
+            guard.pty.life.slave_closed = true;
+            self.settle(&guard, fx, None);
+        }
+        self.tear_down_slave();
     }
 
     pub(crate) fn is_locked(&self) -> bool {
@@ -154,9 +338,12 @@ impl Pair {
         self.locked.store(locked, Ordering::Release)
     }
 
-    /// Carries out what an operation on the streams asked for. Called with
-    /// the lock held: wake-ups and `kill_pgrp` do not take it.
-    pub(crate) fn settle(&self, streams: &Streams, fx: Effects) {
+    /// Carries out what an operation on the streams asked for: wake-ups,
+    /// and signals to the slave tty's foreground process group. `tty` is
+    /// the slave tty when the caller has it (slave-side operations);
+    /// otherwise the module's own file of it is used. Called with the lock
+    /// held: neither wake-ups nor `kill_pgrp` take it.
+    pub(crate) fn settle(&self, streams: &Streams, fx: Effects, tty: Option<&Tty>) {
         if !fx.wake.is_empty() {
             self.waiters.notify_all();
             self.pollers.wake(poll_mask(fx.wake));
@@ -164,16 +351,17 @@ impl Pair {
         if fx.signals.is_empty() {
             return;
         }
-        if let Some(fg) = &streams.foreground {
-            for (sig, signo) in [
-                (Signals::INT, SIGINT),
-                (Signals::QUIT, SIGQUIT),
-                (Signals::TSTP, SIGTSTP),
-                (Signals::WINCH, SIGWINCH),
-            ] {
-                if fx.signals.contains(sig) {
-                    fg.signal(signo);
-                }
+        let Some(tty) = tty.or_else(|| streams.slave_tty()) else {
+            return;
+        };
+        // SIGWINCH is the tty core's (`tty_do_resize`).
+        for (sig, signo) in [
+            (Signals::INT, SIGINT),
+            (Signals::QUIT, SIGQUIT),
+            (Signals::TSTP, SIGTSTP),
+        ] {
+            if fx.signals.contains(sig) {
+                tty.signal_foreground(signo);
             }
         }
     }
@@ -194,209 +382,11 @@ fn poll_mask(wake: Wake) -> u32 {
     mask
 }
 
-const SIGINT: i32 = 2;
-const SIGQUIT: i32 = 3;
-const SIGTSTP: i32 = 20;
-const SIGWINCH: i32 = 28;
-
 #[pinned_drop]
 impl PinnedDrop for Pair {
     fn drop(self: Pin<&mut Self>) {
-        if let Some(table) = &self.table {
-            table.release_index(self.index as usize);
+        if self.mode == PtyMode::Att {
+            self.instance.release_index(self.index);
         }
-    }
-}
-
-/// A live pair as the table sees it: reachable by index, with its node.
-struct Slot {
-    pair: Arc<Pair>,
-    /// `/dev/ckpt/pts/<index>`.
-    _slave_node: DeviceNode,
-}
-
-/// What the table lock protects: the index bitmap and the index → slot map.
-/// A slot implies a set bit; a set bit without a slot is a pair whose master
-/// closed while its slave is still open.
-struct TableInner {
-    indexes: IndexAllocator<KernelStorage>,
-    slots: KVec<Option<Slot>>,
-}
-
-/// All pairs of this module instance.
-#[pin_data]
-pub(crate) struct PairTable {
-    #[pin]
-    inner: Mutex<TableInner>,
-    class: Arc<DeviceClass>,
-    slave_major: u32,
-    max_pairs: u32,
-    bsd_pairs: u32,
-    /// The restart session, if one is open. Lock order: session, then a
-    /// pair's streams, then `inner`.
-    #[pin]
-    pub(crate) session: Mutex<Option<Session>>,
-    /// A `CKPT_OPEN_MASTER` in progress: (thread, index). The ptmx open of
-    /// that thread attaches to the pair instead of allocating one.
-    #[pin]
-    master_target: Mutex<Option<(i32, u32)>>,
-    pub(crate) stats: GlobalStats,
-}
-
-impl PairTable {
-    pub(crate) fn new(
-        max_pairs: usize,
-        bsd_count: u32,
-        class: Arc<DeviceClass>,
-        slave_major: u32,
-    ) -> Result<Arc<Self>> {
-        let indexes = IndexAllocator::new(KernelStorage::new(), max_pairs).map_err(|_| ENOMEM)?;
-        let mut slots = KVec::with_capacity(max_pairs, GFP_KERNEL)?;
-        for _ in 0..max_pairs {
-            slots.push(None, GFP_KERNEL)?;
-        }
-        Arc::pin_init(
-            pin_init!(Self {
-                inner <- new_mutex!(TableInner { indexes, slots }, "ckpt_pty::PairTable::inner"),
-                class,
-                slave_major,
-                max_pairs: max_pairs as u32,
-                bsd_pairs: bsd_count,
-                session <- new_mutex!(None, "ckpt_pty::PairTable::session"),
-                master_target <- new_mutex!(None, "ckpt_pty::PairTable::master_target"),
-                stats: GlobalStats::default(),
-            }),
-            GFP_KERNEL,
-        )
-    }
-
-    /// A new pair at the lowest free index (opening the clone master).
-    pub(crate) fn allocate(self: &Arc<Self>) -> Result<Arc<Pair>> {
-        let mut inner = self.inner.lock();
-        let index = inner.indexes.alloc().ok_or(ENOSPC)?;
-        self.install(&mut inner, index)
-    }
-
-    /// A new pair at exactly `index` for a restart session, in O(1):
-    /// `EBUSY` if a live pair holds it. It starts frozen and restoring.
-    pub(crate) fn claim_for_restore(self: &Arc<Self>, index: usize) -> Result<Arc<Pair>> {
-        let mut inner = self.inner.lock();
-        inner.indexes.claim(index).map_err(|e| match e {
-            IndexError::Busy => EBUSY,
-            IndexError::OutOfRange => ENXIO,
-        })?;
-        let pair = self.install(&mut inner, index)?;
-        drop(inner);
-        pair.restoring.store(true, Ordering::Release);
-        {
-            let mut guard = pair.streams.lock();
-            guard.pty.freeze(true);
-            guard.pty.freeze(false);
-        }
-        Ok(pair)
-    }
-
-    pub(crate) fn max_pairs(&self) -> u32 {
-        self.max_pairs
-    }
-
-    pub(crate) fn bsd_pairs(&self) -> u32 {
-        self.bsd_pairs
-    }
-
-    /// Indexes in use (live pairs, including masters closed while their
-    /// slave is still open).
-    pub(crate) fn live_pairs(&self) -> u32 {
-        self.inner.lock().indexes.used() as u32
-    }
-
-    /// Arms `CKPT_OPEN_MASTER` for the calling thread.
-    pub(crate) fn set_master_target(&self, index: u32) -> Result {
-        let mut t = self.master_target.lock();
-        if t.is_some() {
-            return Err(EBUSY);
-        }
-        *t = Some((process::current_tid(), index));
-        Ok(())
-    }
-
-    pub(crate) fn clear_master_target(&self) {
-        *self.master_target.lock() = None;
-    }
-
-    /// The restoring pair this thread's ptmx open must attach to, if any.
-    pub(crate) fn take_master_target(&self) -> Option<Arc<Pair>> {
-        let index = {
-            let mut t = self.master_target.lock();
-            match *t {
-                Some((tid, index)) if tid == process::current_tid() => {
-                    *t = None;
-                    index
-                }
-                _ => return None,
-            }
-        };
-        self.lookup(index as usize).filter(|p| p.is_restoring())
-    }
-
-    /// Creates the pair and its node for a freshly taken `index`, or gives
-    /// the index back.
-    fn install(self: &Arc<Self>, inner: &mut TableInner, index: usize) -> Result<Arc<Pair>> {
-        match self.make_slot(index) {
-            Ok(slot) => {
-                let pair = slot.pair.clone();
-                if let Some(entry) = inner.slots.get_mut(index) {
-                    *entry = Some(slot);
-                }
-                Ok(pair)
-            }
-            Err(e) => {
-                inner.indexes.release(index);
-                Err(e)
-            }
-        }
-    }
-
-    fn make_slot(self: &Arc<Self>, index: usize) -> Result<Slot> {
-        let index = u32::try_from(index).map_err(|_| ENXIO)?;
-        let name = CString::try_from_fmt(fmt!("ckpt/pts/{}", index))?;
-        let node = DeviceNode::create(&self.class, mkdev(self.slave_major, index), &name)?;
-        match Pair::new(index, Some(self.clone())) {
-            Ok(pair) => Ok(Slot {
-                pair,
-                _slave_node: node,
-            }),
-            // The index is still ours: `install` releases it.
-            Err(e) => Err(e),
-        }
-    }
-
-    /// The pair at `index`, if its master is live.
-    pub(crate) fn lookup(&self, index: usize) -> Option<Arc<Pair>> {
-        let inner = self.inner.lock();
-        inner
-            .slots
-            .get(index)
-            .and_then(|s| s.as_ref())
-            .map(|s| s.pair.clone())
-    }
-
-    /// The master of `pair` went away: its node goes and no new slave open
-    /// can find it; the index stays taken until the pair itself is dropped.
-    pub(crate) fn unlink(&self, pair: &Pair) {
-        let removed = {
-            let mut inner = self.inner.lock();
-            inner
-                .slots
-                .get_mut(pair.index as usize)
-                .and_then(|s| s.take())
-        };
-        // Dropped outside the lock: it may be the pair's last reference,
-        // whose drop takes the lock to release the index.
-        drop(removed);
-    }
-
-    fn release_index(&self, index: usize) {
-        self.inner.lock().indexes.release(index);
     }
 }

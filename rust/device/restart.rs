@@ -17,22 +17,25 @@
 //! names the orphans and rolls back. BSD pairs restore directly.
 
 use super::end::End;
-use super::pair::{Pair, PairTable};
+use super::instance::{Instance, PtsFs};
+use super::pair::{Pair, Streams};
+use super::slave::kernel_termios;
 use crate::pty_core::checkpoint::{self, PairMeta};
 use crate::pty_core::image::{self, StreamKind};
 use crate::pty_core::stream::Effects;
 use crate::pty_core::waitlist::{self, Ends, RestartSession};
 use crate::seam::{
     chrdev::FileOperations,
-    file::{open_fd, File},
-    process::{self, ProcessGroup},
+    file::File,
+    fs::InstanceRoot,
+    process,
     storage::KernelStorage,
+    tty::{RawWinsize, SlaveFile},
 };
 use crate::uapi::*;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::{
     prelude::*,
-    str::CString,
     sync::Arc,
     uaccess::{UserSlice, UserSliceReader},
 };
@@ -43,17 +46,6 @@ const MAX_IMAGE_LEN: usize = 512 * 1024;
 
 /// Largest number of pairs one session may list.
 const MAX_SESSION_PAIRS: u32 = 1 << 20;
-
-/// Module-wide counters (`CKPT_GLOBAL_STATUS`).
-#[derive(Default)]
-pub(crate) struct GlobalStats {
-    pub(crate) checkpoints: AtomicU64,
-    pub(crate) restarts: AtomicU64,
-    pub(crate) checkpoint_bytes: AtomicU64,
-    pub(crate) restart_bytes: AtomicU64,
-    pub(crate) sessions_committed: AtomicU64,
-    pub(crate) sessions_rolled_back: AtomicU64,
-}
 
 /// A restart session in progress: the wait lists and the pairs it created.
 pub(crate) struct Session {
@@ -70,19 +62,18 @@ fn kind_of(end: End) -> StreamKind {
     }
 }
 
-fn meta_of(pair: &Pair, streams: &super::pair::Streams) -> PairMeta {
+fn meta_of(pair: &Pair, streams: &Streams) -> PairMeta {
+    let tty = streams.slave_tty();
     PairMeta {
         index: pair.index,
-        mode: if pair.is_bsd() {
-            image::PtyMode::Bsd
-        } else {
-            image::PtyMode::Att
-        },
+        mode: pair.mode,
         locked: pair.is_locked(),
-        exclusive: streams.exclusive,
-        foreground_pgrp: streams.foreground.as_ref().map_or(0, |pg| pg.nr()),
+        exclusive: [streams.master_exclusive, tty.is_some_and(|t| t.exclusive())],
+        // Recorded for the restoring tool; never attached by number.
+        foreground_pgrp: tty.and_then(|t| t.foreground()).map_or(0, |pg| pg.nr()),
         master_open: streams.master_open,
         socket: streams.socket.as_ref().map(socket_id),
+        node: streams.node_owner(),
     }
 }
 
@@ -103,7 +94,6 @@ pub(crate) fn checkpoint_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isiz
     }
     let kind = kind_of(end);
     let slot = end.slot();
-    let table = pair.table();
     let mut guard = pair.streams.lock();
     let meta = meta_of(pair, &guard);
     let needed = checkpoint::checkpoint_len(&guard.pty, kind, &meta).map_err(|e| {
@@ -131,7 +121,7 @@ pub(crate) fn checkpoint_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isiz
     if !leave {
         let mut fx = Effects::default();
         guard.pty.thaw(end.is_master(), &mut fx);
-        pair.settle(&guard, fx);
+        pair.settle(&guard, fx, None);
     }
     let written = match written {
         Ok(n) => n,
@@ -146,12 +136,11 @@ pub(crate) fn checkpoint_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isiz
         st.checkpoint_bytes = st.checkpoint_bytes.saturating_add(written as u64);
     }
     drop(guard);
-    if let Some(t) = table {
-        t.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
-        t.stats
-            .checkpoint_bytes
-            .fetch_add(written as u64, Ordering::Relaxed);
-    }
+    let stats = &pair.instance.globals().stats;
+    stats.checkpoints.fetch_add(1, Ordering::Relaxed);
+    stats
+        .checkpoint_bytes
+        .fetch_add(written as u64, Ordering::Relaxed);
     UserSlice::new(a.buf as usize, written)
         .writer()
         .write_slice(image.get(..written).unwrap_or(&[]))?;
@@ -190,53 +179,57 @@ pub(crate) fn restart_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isize> 
     })?;
     let kind = kind_of(end);
     let load = |pair: &Pair| -> Result {
-        let mut guard = pair.streams.lock();
-        let part = checkpoint::restore(&mut guard.pty, &decoded, kind).map_err(|e| {
-            pr_warn!("restart of pty {}: {}\n", pair.index, e);
-            Error::from_errno(-e.errno())
-        })?;
-        if part.index() != pair.index {
-            pr_warn!(
-                "restart of pty {}: the image is of pty {}\n",
-                pair.index,
-                part.index()
-            );
-        }
-        let mut meta = meta_of(pair, &guard);
-        part.apply(&mut meta);
-        guard.exclusive = meta.exclusive;
-        if let checkpoint::MetaPart::Master(m) = part {
-            // The association travels in the master image.
-            guard.socket = m.socket.map(|id| socket_record(&id));
-        }
+        let part = {
+            let mut guard = pair.streams.lock();
+            let part = checkpoint::restore(&mut guard.pty, &decoded, kind).map_err(|e| {
+                pr_warn!("restart of pty {}: {}\n", pair.index, e);
+                Error::from_errno(-e.errno())
+            })?;
+            if part.index() != pair.index {
+                pr_warn!(
+                    "restart of pty {}: the image is of pty {}\n",
+                    pair.index,
+                    part.index()
+                );
+            }
+            match part {
+                // The association travels in the master image.
+                checkpoint::MetaPart::Master(m) => {
+                    pair.set_locked(m.locked);
+                    guard.master_exclusive = m.exclusive;
+                    guard.socket = m.socket.map(|id| socket_record(&id));
+                }
+                checkpoint::MetaPart::Slave(s) => guard.set_node_owner(s.node)?,
+            }
+            if let Some(st) = guard.stats.get_mut(end.slot()) {
+                st.last_op = CKPT_OP_RESTART;
+                st.restarts = st.restarts.saturating_add(1);
+                st.restart_bytes = st.restart_bytes.saturating_add(bytes.len() as u64);
+            }
+            part
+        };
+        // What the tty core keeps, outside the pair lock (its termios lock
+        // comes first). Process groups are the restorer's business.
         if let checkpoint::MetaPart::Slave(s) = part {
-            // Process groups survive only where pids are restored (CRIU);
-            // a number that names no group here is dropped.
-            guard.foreground = if s.foreground_pgrp > 0 {
-                ProcessGroup::from_nr(s.foreground_pgrp)
-            } else {
-                None
-            };
-        }
-        if let Some(st) = guard.stats.get_mut(end.slot()) {
-            st.last_op = CKPT_OP_RESTART;
-            st.restarts = st.restarts.saturating_add(1);
-            st.restart_bytes = st.restart_bytes.saturating_add(bytes.len() as u64);
+            if let Some(file) = pair.slave_file() {
+                load_slave_tty(pair, &file, s.exclusive);
+            }
         }
         Ok(())
     };
-    match pair.table() {
+    match pair.mode {
         // BSD: no ordering rule; the state loads directly and runs.
-        None => {
+        image::PtyMode::Bsd => {
             load(pair)?;
             let mut guard = pair.streams.lock();
             let mut fx = Effects::default();
             guard.pty.thaw(true, &mut fx);
             guard.pty.thaw(false, &mut fx);
-            pair.settle(&guard, fx);
+            pair.settle(&guard, fx, None);
         }
-        Some(table) => {
-            let mut session = table.session.lock();
+        image::PtyMode::Att => {
+            let instance = &pair.instance;
+            let mut session = instance.session.lock();
             let Some(s) = session.as_mut() else {
                 return Err(ENOENT);
             };
@@ -263,14 +256,33 @@ pub(crate) fn restart_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isize> 
                 pr_warn!("restart of pty {}: {}\n", pair.index, e);
                 session_errno(&e)
             })?;
-            table.stats.restarts.fetch_add(1, Ordering::Relaxed);
-            table
-                .stats
+            let stats = &instance.globals().stats;
+            stats.restarts.fetch_add(1, Ordering::Relaxed);
+            stats
                 .restart_bytes
                 .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         }
     }
     Ok(0)
+}
+
+/// Gives the slave tty the restored settings, window size and exclusive
+/// mode (the pure core holds them already).
+fn load_slave_tty(pair: &Pair, file: &SlaveFile, exclusive: bool) {
+    let (termios, speeds, ws) = {
+        let guard = pair.streams.lock();
+        let pty = &guard.pty;
+        (pty.termios(), pty.slave.tioc.speeds, pty.winsize())
+    };
+    let tty = file.tty();
+    tty.store_termios(&kernel_termios(&termios, speeds));
+    tty.store_winsize(&RawWinsize {
+        rows: ws.rows,
+        cols: ws.cols,
+        xpixel: ws.xpixel,
+        ypixel: ws.ypixel,
+    });
+    tty.set_exclusive(exclusive);
 }
 
 fn session_errno(e: &waitlist::SessionError) -> Error {
@@ -283,22 +295,22 @@ fn session_errno(e: &waitlist::SessionError) -> Error {
     }
 }
 
-/// The control device.
+/// The control device: `/dev/ckpt/control`, or `control` in an instance.
+/// Its files act on the instance they were opened through.
 pub(crate) struct ControlDevice {
-    table: Arc<PairTable>,
     next_id: AtomicU64,
 }
 
 /// One open file of the control device; its id owns a session it began.
 pub(crate) struct ControlFile {
     id: u64,
-    table: Arc<PairTable>,
+    root: InstanceRoot,
+    instance: Arc<Instance>,
 }
 
 impl ControlDevice {
-    pub(crate) fn new(table: Arc<PairTable>) -> Self {
+    pub(crate) fn new() -> Self {
         Self {
-            table,
             next_id: AtomicU64::new(1),
         }
     }
@@ -308,21 +320,17 @@ impl ControlDevice {
 impl FileOperations for ControlDevice {
     type Open = KBox<ControlFile>;
 
-    fn open(&self, _minor: u32, _file: &File) -> Result<KBox<ControlFile>> {
+    fn open(&self, _minor: u32, file: &File) -> Result<KBox<ControlFile>> {
+        let root = InstanceRoot::of_file(file)?;
+        let instance = root.instance::<PtsFs>()?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        Ok(KBox::new(
-            ControlFile {
-                id,
-                table: self.table.clone(),
-            },
-            GFP_KERNEL,
-        )?)
+        Ok(KBox::new(ControlFile { id, root, instance }, GFP_KERNEL)?)
     }
 
     fn release(&self, f: KBox<ControlFile>, _file: &File) {
         // A session whose control file goes away unfinished is rolled back.
         let session = {
-            let mut guard = f.table.session.lock();
+            let mut guard = f.instance.session.lock();
             match guard.as_ref() {
                 Some(s) if s.owner == f.id => guard.take(),
                 _ => None,
@@ -330,14 +338,14 @@ impl FileOperations for ControlDevice {
         };
         if let Some(s) = session {
             pr_warn!("restart session abandoned: rolled back\n");
-            roll_back(&f.table, s);
+            roll_back(&f.instance, s);
         }
     }
 
     fn ioctl(f: &ControlFile, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
         match cmd {
             CKPT_GLOBAL_STATUS => {
-                let st = global_status(&f.table);
+                let st = global_status(&f.instance);
                 UserSlice::new(arg, core::mem::size_of::<GlobalStatus>())
                     .writer()
                     .write(&st)?;
@@ -358,8 +366,8 @@ impl FileOperations for ControlDevice {
             CKPT_SOCKET_RESTORED => socket_restored(f, arg as i32),
             CKPT_SESSION_COMMIT => commit(f, arg),
             CKPT_SESSION_ABORT => {
-                let s = f.table.session.lock().take().ok_or(ENOENT)?;
-                roll_back(&f.table, s);
+                let s = f.instance.session.lock().take().ok_or(ENOENT)?;
+                roll_back(&f.instance, s);
                 Ok(0)
             }
             CKPT_OPEN_MASTER => open_master(f, read_arg(arg)?),
@@ -368,14 +376,14 @@ impl FileOperations for ControlDevice {
     }
 }
 
-fn global_status(table: &PairTable) -> GlobalStatus {
-    let s = &table.stats;
+fn global_status(instance: &Instance) -> GlobalStatus {
+    let s = &instance.globals().stats;
     GlobalStatus {
         format_version: u32::from(image::FORMAT_VERSION),
-        pairs: table.live_pairs(),
-        max_pairs: table.max_pairs(),
-        bsd_pairs: table.bsd_pairs(),
-        session_active: u32::from(table.session.lock().is_some()),
+        pairs: instance.live_pairs(),
+        max_pairs: instance.max_pairs(),
+        bsd_pairs: instance.bsd_pairs(),
+        session_active: u32::from(instance.session.lock().is_some()),
         reserved: 0,
         checkpoints: s.checkpoints.load(Ordering::Relaxed),
         restarts: s.restarts.load(Ordering::Relaxed),
@@ -392,15 +400,15 @@ fn begin(f: &ControlFile, a: SessionArg, with_sockets: bool) -> Result<isize> {
     if a.flags != 0 || a.count > MAX_SESSION_PAIRS {
         return Err(EINVAL);
     }
-    let table = &f.table;
-    let mut session = table.session.lock();
+    let instance = &f.instance;
+    let mut session = instance.session.lock();
     if session.is_some() {
         return Err(EBUSY);
     }
     let mut lists = RestartSession::begin(
         KernelStorage::new(),
         KernelStorage::new(),
-        table.max_pairs(),
+        instance.max_pairs(),
     );
     let size = if with_sockets {
         core::mem::size_of::<RestartSocketEntry>()
@@ -437,18 +445,19 @@ fn begin(f: &ControlFile, a: SessionArg, with_sockets: bool) -> Result<isize> {
     // Claim every index now: a busy one fails the whole begin.
     let mut pairs = KVec::with_capacity(a.count as usize, GFP_KERNEL)?;
     for st in lists.pairs() {
-        match table.claim_for_restore(st.index as usize) {
-            Ok(pair) => pairs.push(pair, GFP_KERNEL)?,
-            Err(e) => {
-                if e == EBUSY {
-                    pr_warn!("restart session: pty {} is busy\n", st.index);
-                }
-                drop(session);
-                for p in pairs.iter() {
-                    table.unlink(p);
-                }
-                return Err(e);
+        let claimed = instance
+            .claim_for_restore(st.index)
+            .and_then(|pair| pairs.push(pair, GFP_KERNEL).map_err(Error::from));
+        if let Err(e) = claimed {
+            if e == EBUSY {
+                pr_warn!("restart session: pty {} is busy\n", st.index);
             }
+            drop(session);
+            for p in pairs.iter() {
+                p.abandon();
+                instance.unlink(p);
+            }
+            return Err(e);
         }
     }
     *session = Some(Session {
@@ -489,7 +498,7 @@ fn socket_record(id: &waitlist::SocketId) -> SocketRecord {
 fn socket_restored(f: &ControlFile, fd: i32) -> Result<isize> {
     let record = crate::seam::socket::identity(fd)?;
     let id = socket_id(&record);
-    let mut session = f.table.session.lock();
+    let mut session = f.instance.session.lock();
     let s = session.as_mut().ok_or(ENOENT)?;
     let index = s.lists.socket_restored(&id).map_err(|e| {
         pr_warn!("restart session: socket {}: {}\n", id, e);
@@ -504,8 +513,8 @@ fn socket_restored(f: &ControlFile, fd: i32) -> Result<isize> {
 /// `CKPT_SESSION_COMMIT`.
 fn commit(f: &ControlFile, arg: usize) -> Result<isize> {
     let mut a: CommitArg = read_arg(arg)?;
-    let table = &f.table;
-    let mut guard = table.session.lock();
+    let instance = &f.instance;
+    let mut guard = instance.session.lock();
     let s = guard.as_mut().ok_or(ENOENT)?;
     let failed = match s.lists.commit() {
         Ok(()) => None,
@@ -531,14 +540,15 @@ fn commit(f: &ControlFile, arg: usize) -> Result<isize> {
             for pair in s.pairs.iter() {
                 pair.finish_restore();
             }
-            table
+            instance
+                .globals()
                 .stats
                 .sessions_committed
                 .fetch_add(1, Ordering::Relaxed);
             Ok(0)
         }
         Some((count, records, written)) => {
-            roll_back(table, s);
+            roll_back(instance, s);
             a.orphans_count = count as u32;
             UserSlice::new(a.orphans as usize, written)
                 .writer()
@@ -553,35 +563,45 @@ fn commit(f: &ControlFile, arg: usize) -> Result<isize> {
 
 /// Tears down every pair a session created: open files see a hangup, the
 /// nodes go, and the indexes come free when the last file closes.
-fn roll_back(table: &PairTable, s: Session) {
+fn roll_back(instance: &Instance, s: Session) {
     for pair in s.pairs.iter() {
         pair.abandon();
-        table.unlink(pair);
+        instance.unlink(pair);
     }
-    table
+    instance
+        .globals()
         .stats
         .sessions_rolled_back
         .fetch_add(1, Ordering::Relaxed);
     drop(s);
 }
 
-/// `CKPT_OPEN_MASTER`: a real open of `/dev/ckpt/ptmx` that attaches to
-/// the session's pair instead of allocating one.
+/// `CKPT_OPEN_MASTER`: a real open of the instance's `ptmx` that attaches
+/// to the session's pair instead of allocating one.
 fn open_master(f: &ControlFile, a: OpenMasterArg) -> Result<isize> {
-    let table = &f.table;
-    {
-        let session = table.session.lock();
+    let instance = &f.instance;
+    let pair = {
+        let session = instance.session.lock();
         let s = session.as_ref().ok_or(ENOENT)?;
         let st = s.lists.pair(a.index).ok_or(ENOENT)?;
         if !st.expected.has_master() {
             return Err(EINVAL);
         }
+        s.pairs
+            .iter()
+            .find(|p| p.index == a.index)
+            .cloned()
+            .ok_or(ENOENT)?
+    };
+    /// ACCMODE NOCTTY NONBLOCK APPEND LARGEFILE CLOEXEC: what an open of
+    /// ptmx honours; anything else is refused.
+    const OPEN_FLAGS: u32 = 0o3 | 0o400 | 0o4000 | 0o2000 | 0o100000 | 0o2000000;
+    if a.flags & !OPEN_FLAGS != 0 {
+        return Err(EINVAL);
     }
-    let path = CString::try_from_fmt(fmt!("{}", PTMX_PATH))?;
-    table.set_master_target(a.index)?;
-    let r = open_fd(&path, a.flags);
-    table.clear_master_target();
-    r.map(|fd| fd as isize)
+    instance.set_master_target(pair)?;
+    let r = instance.open_ptmx(&f.root, a.flags);
+    instance.clear_master_target();
+    const O_CLOEXEC: u32 = 0o2000000;
+    Ok(r?.install_fd(a.flags & O_CLOEXEC != 0)? as isize)
 }
-
-use kernel::fmt;

@@ -1,74 +1,257 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The slave end (pts): `/dev/ckpt/pts/N`.
+//! The slave end (pts): a tty of the module's tty driver whose only line
+//! discipline is ours, the pure `ldterm` core.
+//!
+//! The tty core owns what makes it a terminal — controlling terminal,
+//! `/dev/tty`, sessions and process groups, `SIGHUP` at hangup, the
+//! permission checks of job control — and calls us for the rest: the
+//! driver operations (find the tty of a node, open/close accounting,
+//! hardware settings) and the line discipline (read, write, poll, input
+//! and output processing), which work on the pair's streams.
 
 use super::end::{self, End};
-use super::pair::{Pair, PairTable};
-use crate::pty_core::stream::Effects;
-use crate::seam::{chrdev::FileOperations, file::File, poll::PollTable, process};
+use super::ioctl;
+use super::pair::Pair;
+use crate::pty_core::image::PtyMode;
+use crate::pty_core::stream::{Effects, Winsize};
+use crate::pty_core::termios::{Termios, TCIFLUSH};
+use crate::seam::file::File;
+use crate::seam::fs;
+use crate::seam::poll::PollTable;
+use crate::seam::tty::{
+    KTermios, LockedTermios, Lookup, RawTtyPort, RawWinsize, SlaveTtyOps, Tty, LDISC,
+};
+use crate::uapi::*;
+use core::ptr::NonNull;
 use kernel::{
     prelude::*,
     sync::{Arc, ArcBorrow},
-    uaccess::{UserSliceReader, UserSliceWriter},
 };
 
-pub(crate) struct SlaveDevice {
-    table: Arc<PairTable>,
+/// The termios commands of the tty core (`tty_mode_ioctl`), which the
+/// master forwards to its slave tty as Linux does.
+pub(crate) const LDISC_TERMIOS_COMMANDS: [u32; 16] = [
+    TCGETS,
+    TCSETS,
+    TCSETSW,
+    TCSETSF,
+    TCGETS2,
+    TCSETS2,
+    TCSETSW2,
+    TCSETSF2,
+    TCGETA,
+    TCSETA,
+    TCSETAW,
+    TCSETAF,
+    TIOCGLCKTRMIOS,
+    TIOCSLCKTRMIOS,
+    TIOCGSOFTCAR,
+    TIOCSSOFTCAR,
+];
+
+/// The pure core's settings and speeds from the tty core's termios.
+pub(crate) fn core_termios(k: &KTermios) -> (Termios, [u32; 2]) {
+    let t = Termios {
+        c_iflag: k.c_iflag,
+        c_oflag: k.c_oflag,
+        c_cflag: k.c_cflag,
+        c_lflag: k.c_lflag,
+        c_line: k.c_line,
+        c_cc: k.c_cc,
+    };
+    (t, [k.c_ispeed, k.c_ospeed])
 }
 
-impl SlaveDevice {
-    pub(crate) fn new(table: Arc<PairTable>) -> Self {
-        Self { table }
-    }
-
-    pub(crate) fn table(&self) -> &Arc<PairTable> {
-        &self.table
+/// The tty core's termios from the pure core's settings and speeds.
+pub(crate) fn kernel_termios(t: &Termios, speeds: [u32; 2]) -> KTermios {
+    KTermios {
+        c_iflag: t.c_iflag,
+        c_oflag: t.c_oflag,
+        c_cflag: t.c_cflag,
+        c_lflag: t.c_lflag,
+        c_line: LDISC as u8,
+        c_cc: t.c_cc,
+        c_ispeed: speeds[0],
+        c_ospeed: speeds[1],
     }
 }
 
-#[vtable]
-impl FileOperations for SlaveDevice {
-    type Open = Arc<Pair>;
+/// The slave tty's operations.
+pub(crate) struct SlaveTty;
 
-    fn open(&self, minor: u32, _file: &File) -> Result<Arc<Pair>> {
-        // Linux: no master -> the node is gone (ENOENT before we get here,
-        // EIO in a race); locked -> EIO; exclusive -> EBUSY unless admin.
-        let pair = self.table.lookup(minor as usize).ok_or(EIO)?;
+impl SlaveTtyOps for SlaveTty {
+    type Data = Pair;
+
+    /// The tty of the node being opened (our nodes carry their pair); the
+    /// pair itself while its creator opens the internal node.
+    fn lookup(file: &File) -> Result<Lookup<Pair>> {
+        let pair = fs::node_data::<Pair>(file).ok_or(EIO)?;
+        let streams = pair.streams.lock();
+        if let Some(side) = &streams.slave {
+            return Ok(Lookup::Existing(side.file.tty_ptr()));
+        }
+        drop(streams);
+        if pair.is_creating() {
+            return Ok(Lookup::Create(pair.into()));
+        }
+        // The master is gone (devpts answers EIO too).
+        Err(EIO)
+    }
+
+    fn install(pair: &Arc<Pair>, _tty: &Tty) -> Result<NonNull<RawTtyPort>> {
+        if !pair.is_creating() {
+            return Err(EIO);
+        }
+        Ok(pair.port())
+    }
+
+    /// Who may open the slave: as Linux's `pty_open` (not while locked —
+    /// unless restoring — and not once the master is gone), plus BSD's
+    /// fresh sessions. The tty core already refused exclusive ttys.
+    fn open(pair: ArcBorrow<'_, Pair>, tty: &Tty, _file: &File) -> Result {
+        if pair.is_creating() {
+            return Ok(());
+        }
+        if pair.mode == PtyMode::Bsd {
+            super::bsd::maybe_fresh_session(&pair);
+        }
+        let mut streams = pair.streams.lock();
+        if streams.pty.life.master_closed {
+            return Err(EIO);
+        }
         if pair.is_locked() && !pair.is_restoring() {
             return Err(EIO);
         }
-        if end::is_exclusive(&pair, End::Slave) && !process::is_admin() {
-            return Err(EBUSY);
-        }
-        {
-            let mut guard = pair.streams.lock();
-            if guard.pty.life.master_closed {
-                return Err(EIO);
-            }
-            guard.pty.slave_opened();
-        }
-        Ok(pair)
-    }
-
-    fn release(&self, pair: Arc<Pair>, _file: &File) {
-        let mut guard = pair.streams.lock();
+        // `count` includes this file and the module's own.
+        let internal = i32::from(streams.slave.is_some());
+        let users = tty.count().saturating_sub(internal).max(0) as u32;
         let mut fx = Effects::default();
-        guard.pty.slave_released(&mut fx);
-        pair.settle(&guard, fx);
+        streams.pty.set_slave_opens(users, &mut fx);
+        pair.settle(&streams, fx, Some(tty));
+        Ok(())
     }
 
-    fn read(pair: ArcBorrow<'_, Pair>, file: &File, buf: &mut UserSliceWriter) -> Result<usize> {
-        end::read(&pair, End::Slave, file, buf)
+    /// Every close, also of an open we refused: the last user file makes
+    /// the master see "other closed" (`EIO` once drained, `POLLHUP`).
+    fn close(pair: ArcBorrow<'_, Pair>, tty: &Tty, file: &File) {
+        let mut streams = pair.streams.lock();
+        let internal = match &streams.slave {
+            Some(side) if side.file.is(file) => return,
+            Some(_) => 1,
+            None => 0,
+        };
+        // `count` still includes the closing file.
+        let users = tty.count().saturating_sub(1 + internal).max(0) as u32;
+        let mut fx = Effects::default();
+        streams.pty.set_slave_opens(users, &mut fx);
+        pair.settle(&streams, fx, Some(tty));
     }
 
-    fn write(pair: ArcBorrow<'_, Pair>, file: &File, buf: &mut UserSliceReader) -> Result<usize> {
-        end::write(&pair, End::Slave, file, buf)
+    fn write(pair: ArcBorrow<'_, Pair>, buf: &[u8]) -> usize {
+        let mut streams = pair.streams.lock();
+        let mut fx = Effects::default();
+        let n = streams.pty.slave_write_raw(buf, &mut fx);
+        pair.settle(&streams, fx, None);
+        n
     }
 
-    fn poll(pair: ArcBorrow<'_, Pair>, file: &File, table: &PollTable) -> u32 {
-        end::poll(&pair, End::Slave, file, table)
+    fn write_room(pair: ArcBorrow<'_, Pair>) -> u32 {
+        let streams = pair.streams.lock();
+        streams.pty.master.head.read.room().min(u32::MAX as usize) as u32
     }
 
-    fn ioctl(pair: ArcBorrow<'_, Pair>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        end::slave_ioctl(&pair, file, cmd, arg)
+    fn ioctl(pair: ArcBorrow<'_, Pair>, _tty: &Tty, cmd: u32, arg: usize) -> Option<Result<isize>> {
+        ioctl::ckpt_ioctl(&pair, End::Slave, cmd, arg)
+    }
+
+    /// A pty has no hardware: always 8 bits, receiver on, no parity
+    /// (`pty_set_termios`).
+    fn set_termios(_pair: ArcBorrow<'_, Pair>, termios: &mut LockedTermios<'_>) {
+        let (mut t, _) = core_termios(&termios.get());
+        t.pty_fixup();
+        termios.set_cflag(t.c_cflag);
+    }
+
+    fn resize(pair: ArcBorrow<'_, Pair>, tty: &Tty, ws: &RawWinsize) -> Result {
+        let ws = Winsize {
+            rows: ws.rows,
+            cols: ws.cols,
+            xpixel: ws.xpixel,
+            ypixel: ws.ypixel,
+        };
+        ioctl::resize(&pair, tty, false, ws)
+    }
+
+    /// `TIOCSETD`: our line discipline only. N_TTY must never run on these
+    /// ttys (it would follow `tty->link`, which a pty slave of ours lacks).
+    fn ldisc_ok(ldisc: i32) -> Result {
+        if ldisc == LDISC {
+            Ok(())
+        } else {
+            Err(EPERM)
+        }
+    }
+
+    /// Attached (at creation, and again at the first open after a
+    /// hangup, which reset the tty's termios): the core takes the tty's
+    /// settings.
+    fn ldisc_open(pair: ArcBorrow<'_, Pair>, tty: &Tty) -> Result {
+        ioctl::sync_termios(&pair, tty);
+        Ok(())
+    }
+
+    fn flush_buffer(pair: ArcBorrow<'_, Pair>, tty: &Tty) {
+        let mut streams = pair.streams.lock();
+        let mut fx = Effects::default();
+        let _ = streams.pty.slave_flush(TCIFLUSH, &mut fx);
+        pair.settle(&streams, fx, Some(tty));
+    }
+
+    fn read(
+        pair: ArcBorrow<'_, Pair>,
+        tty: &Tty,
+        file: &File,
+        buf: &mut [u8],
+        more: &mut bool,
+    ) -> Result<usize> {
+        end::slave_read(&pair, tty, file, buf, more)
+    }
+
+    fn write_output(
+        pair: ArcBorrow<'_, Pair>,
+        tty: &Tty,
+        file: &File,
+        buf: &[u8],
+    ) -> Result<usize> {
+        end::slave_write(&pair, tty, file, buf)
+    }
+
+    fn ldisc_ioctl(pair: ArcBorrow<'_, Pair>, tty: &Tty, cmd: u32, arg: usize) -> Result<isize> {
+        ioctl::ldisc_ioctl(&pair, tty, cmd, arg)
+    }
+
+    fn ldisc_set_termios(pair: ArcBorrow<'_, Pair>, tty: &Tty, _old: &KTermios) {
+        ioctl::sync_termios(&pair, tty);
+    }
+
+    fn poll(pair: ArcBorrow<'_, Pair>, _tty: &Tty, file: &File, table: &PollTable) -> u32 {
+        end::slave_poll(&pair, file, table)
+    }
+
+    /// Sleepers look again and find their file hung up.
+    fn hangup(pair: ArcBorrow<'_, Pair>, _tty: &Tty) {
+        let _streams = pair.streams.lock();
+        pair.waiters.notify_all();
+        pair.pollers.wake(u32::MAX);
+    }
+
+    /// `TIOCSTI`: input as if typed at the master.
+    fn receive(pair: ArcBorrow<'_, Pair>, tty: &Tty, bytes: &[u8]) {
+        let mut streams = pair.streams.lock();
+        let mut fx = Effects::default();
+        let _ = streams.pty.master_write(bytes, &mut fx);
+        pair.settle(&streams, fx, Some(tty));
     }
 }
+
+crate::seam::tty::slave_tty_entry_points!(SlaveTty);

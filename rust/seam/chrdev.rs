@@ -5,6 +5,7 @@
 //! `file->private_data` as a [`ForeignOwnable`]).
 
 use super::{file::File, poll::PollTable};
+use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::{
     bindings, build_error, c_str,
     error::{from_err_ptr, from_result, to_result, VTABLE_DEFAULT_ERROR},
@@ -183,10 +184,6 @@ impl<T: FileOperations> CharDevice<T> {
 
     pub(crate) fn first_minor(&self) -> u32 {
         self.base & ((1 << MINORBITS) - 1)
-    }
-
-    pub(crate) fn ops(&self) -> &T {
-        &self.ops
     }
 
     fn vtable(module: &'static ThisModule) -> bindings::file_operations {
@@ -385,6 +382,38 @@ impl DeviceClass {
         let ptr = from_err_ptr(unsafe { bindings::class_create(name.as_char_ptr()) })?;
         Ok(Self { ptr })
     }
+
+    /// Makes devtmpfs create the node of `devt` with mode 0666 (a `ptmx`
+    /// every user may open); call before creating that node.
+    pub(crate) fn set_world_accessible(&self, devt: bindings::dev_t) {
+        WORLD_DEVT.store(devt, Ordering::Release);
+        // SAFETY: the class is live (type invariant) and its devnode
+        // callback is only read when a device of it is created, which
+        // happens after this store on the same thread.
+        unsafe { (*self.ptr).devnode = Some(devnode) };
+    }
+}
+
+/// The device number `devnode` gives mode 0666 (0: none).
+static WORLD_DEVT: AtomicU32 = AtomicU32::new(0);
+
+/// `class->devnode`: the default name, and mode 0666 for `WORLD_DEVT`.
+///
+/// # Safety
+///
+/// Called by the driver core with a valid device and a valid (or null)
+/// mode pointer.
+unsafe extern "C" fn devnode(
+    dev: *const bindings::device,
+    mode: *mut bindings::umode_t,
+) -> *mut c_char {
+    // SAFETY: the driver core passes a live device.
+    let devt = unsafe { (*dev).devt };
+    if !mode.is_null() && devt != 0 && devt == WORLD_DEVT.load(Ordering::Acquire) {
+        // SAFETY: non-null and valid for writes per the contract.
+        unsafe { *mode = 0o666 };
+    }
+    core::ptr::null_mut()
 }
 
 impl Drop for DeviceClass {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! A borrowed `struct file`, in the shape of later kernels' `kernel::fs::File`.
 
-use kernel::{bindings, error::from_err_ptr, prelude::*, str::CStr};
+use kernel::bindings;
 
 /// `O_NONBLOCK` from `include/uapi/asm-generic/fcntl.h` (x86).
 const O_NONBLOCK: u32 = 0o4000;
@@ -38,34 +38,5 @@ impl File {
 
     pub(crate) fn as_ptr(&self) -> *mut bindings::file {
         self.ptr
-    }
-}
-
-/// `O_CLOEXEC` (x86).
-const O_CLOEXEC: u32 = 0o2000000;
-
-/// Opens `path` with `flags` and installs it as a new descriptor of the
-/// calling process (what `TIOCGPTPEER` returns).
-pub(crate) fn open_fd(path: &CStr, flags: u32) -> Result<i32> {
-    // SAFETY: reserves a descriptor slot of the current process.
-    let fd = unsafe { bindings::get_unused_fd_flags(flags & O_CLOEXEC) };
-    if fd < 0 {
-        return Err(Error::from_errno(fd));
-    }
-    // SAFETY: `path` is a valid C string; filp_open returns a file or an
-    // error pointer.
-    let file = unsafe { bindings::filp_open(path.as_char_ptr(), flags as i32, 0) };
-    match from_err_ptr(file) {
-        Ok(file) => {
-            // SAFETY: `fd` is reserved above and unused; `file` is a new
-            // reference that the descriptor table takes over.
-            unsafe { bindings::fd_install(fd as u32, file) };
-            Ok(fd)
-        }
-        Err(e) => {
-            // SAFETY: `fd` was reserved above and never installed.
-            unsafe { bindings::put_unused_fd(fd as u32) };
-            Err(e)
-        }
     }
 }

@@ -12,9 +12,11 @@
 
 pub(crate) mod chrdev;
 pub(crate) mod file;
+pub(crate) mod fs;
 pub(crate) mod kunit;
 pub(crate) mod param;
 pub(crate) mod poll;
 pub(crate) mod process;
 pub(crate) mod socket;
 pub(crate) mod storage;
+pub(crate) mod tty;

@@ -1,17 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Processes: privilege checks and job-control signals to process groups.
+//! Processes: privilege checks, process-group references and the pieces of
+//! job control a line discipline decides with (the decisions are in
+//! `device::slave`).
 
 use kernel::bindings;
 
 // Pointers to kernel structs that bindgen left empty (as the kernel crate does).
 #[allow(improper_ctypes)]
 extern "C" {
-    fn ckpt_pty_get_pid(pid: *mut bindings::pid) -> *mut bindings::pid;
+    fn ckpt_pty_current_in_pgrp(pgrp: *const bindings::pid) -> i32;
+    fn ckpt_pty_signal_ignored(sig: i32) -> i32;
+    fn ckpt_pty_current_pgrp_orphaned() -> i32;
+    fn ckpt_pty_signal_current_pgrp(sig: i32);
 }
 
 /// `CAP_SYS_ADMIN` and `CAP_CHECKPOINT_RESTORE` (`uapi/linux/capability.h`).
 const CAP_SYS_ADMIN: i32 = 21;
 const CAP_CHECKPOINT_RESTORE: i32 = 40;
+
+/// Signal numbers (x86, `asm/signal.h`).
+pub(crate) mod signal {
+    pub(crate) const SIGINT: i32 = 2;
+    pub(crate) const SIGQUIT: i32 = 3;
+    pub(crate) const SIGTSTP: i32 = 20;
+    pub(crate) const SIGTTIN: i32 = 21;
+}
 
 /// Whether the caller may restore checkpointed state (as CRIU requires:
 /// `CAP_CHECKPOINT_RESTORE` or `CAP_SYS_ADMIN`).
@@ -25,58 +38,73 @@ pub(crate) fn current_tid() -> i32 {
     kernel::current!().pid()
 }
 
-/// Whether the caller has `CAP_SYS_ADMIN` (exclusive-mode override).
-pub(crate) fn is_admin() -> bool {
-    // SAFETY: `capable` has no preconditions beyond process context.
-    unsafe { bindings::capable(CAP_SYS_ADMIN) }
-}
-
-/// A counted reference to a `struct pid` used as a process-group id.
+/// A counted reference to a `struct pid` (a process group or a session).
 ///
 /// # Invariants
 ///
 /// `ptr` is non-null and holds one reference, dropped with `put_pid`.
-pub(crate) struct ProcessGroup {
+pub(crate) struct PidRef {
     ptr: *mut bindings::pid,
 }
 
 // SAFETY: `struct pid` is reference counted and usable from any thread.
-unsafe impl Send for ProcessGroup {}
-// SAFETY: as above; shared access only reads it or passes it to kill_pgrp.
-unsafe impl Sync for ProcessGroup {}
+unsafe impl Send for PidRef {}
+// SAFETY: shared access only reads it or passes it to kill_pgrp.
+unsafe impl Sync for PidRef {}
 
-impl ProcessGroup {
-    /// Looks up a process group by its number in the caller's namespace.
-    pub(crate) fn from_nr(nr: i32) -> Option<Self> {
-        // SAFETY: `find_get_pid` returns a counted reference or null.
-        let ptr = unsafe { bindings::find_get_pid(nr) };
+impl PidRef {
+    /// Takes over a counted reference; `None` for null.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is null or holds a reference the caller gives away.
+    pub(crate) unsafe fn from_counted(ptr: *mut bindings::pid) -> Option<Self> {
+        // INVARIANT: non-null and counted per the contract.
         (!ptr.is_null()).then_some(Self { ptr })
     }
 
-    /// The group's number as seen from the caller's pid namespace.
+    /// The number as seen from the caller's pid namespace.
     pub(crate) fn nr(&self) -> i32 {
         // SAFETY: `ptr` is a valid counted pid (type invariant).
         unsafe { bindings::pid_vnr(self.ptr) }
     }
 
-    /// Sends `sig` to every process of the group (as the tty layer does).
+    /// Sends `sig` to every process of the group, as the tty layer does.
     pub(crate) fn signal(&self, sig: i32) {
         // SAFETY: `ptr` is a valid counted pid; priv 1 = sent by the kernel.
         unsafe { bindings::kill_pgrp(self.ptr, sig, 1) };
     }
-}
 
-impl Clone for ProcessGroup {
-    fn clone(&self) -> Self {
-        // SAFETY: `ptr` is valid; take one more reference for the clone.
-        unsafe { ckpt_pty_get_pid(self.ptr) };
-        Self { ptr: self.ptr }
+    /// Whether the caller belongs to this process group.
+    pub(crate) fn has_current(&self) -> bool {
+        // SAFETY: `ptr` is valid; the C side compares under RCU.
+        unsafe { ckpt_pty_current_in_pgrp(self.ptr) != 0 }
     }
 }
 
-impl Drop for ProcessGroup {
+impl Drop for PidRef {
     fn drop(&mut self) {
         // SAFETY: drops the reference this value holds.
         unsafe { bindings::put_pid(self.ptr) }
     }
+}
+
+/// Whether the caller blocks or ignores `sig`.
+pub(crate) fn signal_ignored(sig: i32) -> bool {
+    // SAFETY: reads the caller's own signal state.
+    unsafe { ckpt_pty_signal_ignored(sig) != 0 }
+}
+
+/// Whether the caller's process group is orphaned (POSIX: no member has a
+/// parent in another group of the same session).
+pub(crate) fn current_pgrp_orphaned() -> bool {
+    // SAFETY: walks the caller's group under RCU.
+    unsafe { ckpt_pty_current_pgrp_orphaned() != 0 }
+}
+
+/// Stops the caller's process group with `sig` (job control) and marks a
+/// signal pending so the system call restarts after it.
+pub(crate) fn signal_current_pgrp(sig: i32) {
+    // SAFETY: signals the caller's own group.
+    unsafe { ckpt_pty_signal_current_pgrp(sig) }
 }

@@ -38,7 +38,7 @@ stage "initramfs + QEMU"
 "$here/mkinitramfs.sh" "$kdir" "$module" "$out/initramfs.cpio.gz" "$guest_bin" \
 	"${guest_bin%/*}/ckpt-session" "${guest_bin%/*}/ckptctl" "${guest_bin%/*}/ckpt-bench" ||
 	die "initramfs failed"
-"$here/run-qemu.sh" "$kdir/arch/x86/boot/bzImage" "$out/initramfs.cpio.gz" "$out" test "${CKPT_FILTER:-}"
+CKPT_QEMU_TIMEOUT=${CKPT_QEMU_TIMEOUT:-1800} "$here/run-qemu.sh" "$kdir/arch/x86/boot/bzImage" "$out/initramfs.cpio.gz" "$out" test "${CKPT_FILTER:-}"
 qemu_rc=$?
 echo "console log: $out/console.log"
 

@@ -2,8 +2,16 @@
 # Guest side of `make demo`: what ckpt_pty does, told in the guest.
 echo
 echo "=== ckpt_pty demo ==="
-echo "\$ ls -l /dev/ckpt"
+echo "\$ grep ckptpts /proc/mounts; ls -l /dev/ckpt /dev/ckpt/pts | head"
+grep ckptpts /proc/mounts
 ls -l /dev/ckpt
+ls -l /dev/ckpt/pts | head -5
+echo
+echo "--- A telnet login on ckpt_pty: busybox telnetd in a mount namespace where a"
+echo "    ckptpts instance is bind-mounted over /dev/pts and its ptmx over /dev/ptmx ---"
+echo "    (the slave is the login shell's controlling terminal: tty, ps, jobs, ^Z, fg, ^C)"
+ckpt-guest-tests --telnet-demo
+echo
 echo
 echo "--- An interactive shell on a ckpt_pty slave, typed into through the master ---"
 ckpt-session 'expect:$ ' \

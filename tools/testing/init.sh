@@ -7,17 +7,19 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mkdir -p /dev/pts /tmp
-mount -t devpts -o ptmxmode=0666,newinstance devpts /dev/pts
+# The usual devpts line (group tty, mode 620), as ckpt-load mounts ckptpts.
+mount -t devpts -o ptmxmode=0666,newinstance,gid=5,mode=620 devpts /dev/pts
 ln -sf pts/ptmx /dev/ptmx
 mount -t tmpfs tmpfs /tmp
 mount -t debugfs debugfs /sys/kernel/debug
+ip link set lo up
 
 mode=$(sed -n 's/.*ckpt.mode=\([a-z-]*\).*/\1/p' /proc/cmdline)
 filter=$(sed -n 's/.*ckpt.filter=\([^ ]*\).*/\1/p' /proc/cmdline)
 results=/dev/ttyS1
 
 echo "CKPT-STAGE: insmod"
-if ! insmod /ckpt_pty.ko; then
+if ! ckpt-load; then
 	echo "CKPT-ERROR: insmod failed"
 fi
 
@@ -33,6 +35,10 @@ demo)
 	;;
 probe)
 	echo "CKPT-PROBE-OK"
+	;;
+custom)
+	# A script carried in with CKPT_EXTRA=/custom.sh=PATH (development).
+	/bin/sh /custom.sh
 	;;
 bench)
 	echo "CKPT-STAGE: bench"
@@ -52,7 +58,7 @@ bench)
 		fi
 	fi
 	echo "CKPT-STAGE: rmmod"
-	rmmod ckpt_pty || echo "CKPT-ERROR: rmmod failed"
+	ckpt-load -u || echo "CKPT-ERROR: rmmod failed"
 	# kmemleak reports objects unreferenced for at least 5 s: wait, scan twice.
 	if [ -e /sys/kernel/debug/kmemleak ]; then
 		sleep 6

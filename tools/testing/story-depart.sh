@@ -28,7 +28,7 @@ echo "\$ ckptctl inspect /tmp/story.img"
 ckptctl inspect /tmp/story.img
 kill -9 "$spid" "$shpid" 2>/dev/null
 sleep 0.5
-rmmod ckpt_pty || echo "CKPT-ERROR: rmmod failed"
+ckpt-load -u || echo "CKPT-ERROR: rmmod failed"
 echo "[processes killed, module removed; the image travels to a fresh machine]"
 {
 	echo "CKPT-STORY-ENV spid=$spid shpid=$shpid mfd=$mfd sfd=$sfd"

@@ -542,6 +542,11 @@ fn meta_travels_in_its_blocks() {
         foreground_pgrp: 4321,
         master_open: true,
         socket: Some(socket_id()),
+        node: NodeOwner {
+            uid: 1000,
+            gid: 5,
+            mode: 0o620,
+        },
     };
     let mut p = pair();
     p.slave_opened();

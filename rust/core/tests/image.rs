@@ -176,7 +176,7 @@ fn layout_matches_the_documented_table() {
     assert_eq!(&img[24..32], &0x1122_3344_5566_7788u64.to_le_bytes());
     assert_eq!(&img[32..36], &0i32.to_le_bytes());
     assert_eq!(&img[36..38], &0xffffu16.to_le_bytes());
-    assert_eq!(&img[38..40], &1u16.to_le_bytes()); // state version
+    assert_eq!(&img[38..40], &2u16.to_le_bytes()); // state version
     assert_eq!(&img[40..44], &(64u32 * 1024).to_le_bytes());
     assert_eq!(&img[44..48], &(64u32 * 1024).to_le_bytes());
     assert_eq!(&img[48..52], &4096u32.to_le_bytes());

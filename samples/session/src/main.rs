@@ -178,27 +178,41 @@ fn spawn_shell(slave: &OwnedFd, shell: &str, line_shell: bool, native: bool) -> 
     };
     let envp = [env.as_ptr(), std::ptr::null()];
     let fd = slave.as_raw_fd();
+    // Already the controlling terminal of our own session (after `ckptctl
+    // restore`, which set that up): the shell joins it as the foreground
+    // group. Otherwise it starts a session on the slave, as a login does.
+    // SAFETY: plain system calls on our descriptor.
+    let ours = unsafe { libc::tcgetsid(fd) == libc::getsid(0) };
+    let _ = native;
     // SAFETY: fork in a single-threaded program.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         fail("fork failed");
     }
     if pid == 0 {
-        // The shell: new session, the slave as stdio, its own group in the
-        // foreground of the terminal.
+        // The shell: the slave as stdio and controlling terminal, its own
+        // group in the foreground.
         // SAFETY: only async-signal-safe calls between fork and exec.
         unsafe {
-            libc::setsid();
-            if native {
+            if ours {
+                libc::setpgid(0, 0);
+            } else {
+                libc::setsid();
                 libc::ioctl(fd, libc::TIOCSCTTY, 0);
             }
-            let pg = libc::getpid();
-            libc::ioctl(fd, libc::TIOCSPGRP, &pg);
             libc::dup2(fd, 0);
             libc::dup2(fd, 1);
             libc::dup2(fd, 2);
             libc::execve(sh.as_ptr(), argv.as_ptr(), envp.as_ptr());
             libc::_exit(127);
+        }
+    }
+    if ours {
+        // SAFETY: both sides set the group, so whichever runs first wins
+        // no race; then the shell's group takes the terminal.
+        unsafe {
+            libc::setpgid(pid, pid);
+            libc::tcsetpgrp(fd, pid);
         }
     }
     pid

@@ -12,7 +12,7 @@ const LONG_ABOUT: &str = "\
 Checkpoint and restart ckpt_pty pseudo terminals.
 
 ckpt_pty provides pseudo terminals (/dev/ckpt/ptmx and /dev/ckpt/pts/N, BSD \
-pairs /dev/ckpt/ptyN and /dev/ckpt/ttyN) whose complete state - settings, \
+pairs /dev/ckpt/pts/ptyN and ttyN) whose complete state - settings, \
 half-typed lines, bytes in flight - can be saved and restored while the \
 user stays logged in. ckptctl shows that state, freezes and thaws pairs, \
 dumps the ends a set of processes hold into one image file, inspects such a \
@@ -40,7 +40,7 @@ EXAMPLES:
 const FREEZE_EX: &str = "\
 EXAMPLES:
   ckptctl freeze --index 3
-  ckptctl freeze --index 0 --bsd     the BSD pair /dev/ckpt/pty0 + tty0
+  ckptctl freeze --index 0 --bsd     the BSD pair /dev/ckpt/pts/pty0 + tty0
   ckptctl freeze --pid 1234";
 
 const THAW_EX: &str = "\
@@ -196,7 +196,13 @@ flags, masters with CKPT_OPEN_MASTER) and given its image (CKPT_RESTART) \
 in the chosen --order, and CKPT_SESSION_COMMIT brings them all to life at \
 once, or names the ends that are missing (orphans, exit 6) and rolls \
 everything back. BSD pairs are opened by name and restored directly. Needs \
-CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN.",
+CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN.
+
+Sessions and controlling terminals belong to processes, which ckptctl does \
+not restore: CMD runs in a new session whose controlling terminal is the \
+restored slave at descriptor 0 (or else the lowest-numbered one), with CMD's \
+process group in the foreground, as a login would set it up (--no-ctty: \
+run CMD in ckptctl's own session instead).",
         after_help = RESTORE_EX,
         after_long_help = with_exit_codes(RESTORE_EX)
     )]
@@ -213,6 +219,9 @@ CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN.",
         /// Whose descriptors CMD gets (a pid of the image).
         #[arg(long, value_name = "P")]
         pid: Option<u32>,
+        /// Do not make a restored slave CMD's controlling terminal.
+        #[arg(long)]
+        no_ctty: bool,
         /// The command to run, and its arguments.
         #[arg(
             value_name = "CMD",
@@ -235,7 +244,7 @@ pub struct Target {
     /// Every pair an end of which this process holds.
     #[arg(long, value_name = "P")]
     pub pid: Option<i32>,
-    /// With --index: the BSD pair /dev/ckpt/ptyN + ttyN, not an AT&T pair.
+    /// With --index: the BSD pair /dev/ckpt/pts/ptyN + ttyN, not an AT&T pair.
     #[arg(long, conflicts_with = "pid")]
     pub bsd: bool,
 }

@@ -141,6 +141,7 @@ pub fn execute(cli: Cli) -> Result<Output, (Output, Failure)> {
             order,
             seed,
             pid,
+            no_ctty,
             command,
         } => {
             if seed.is_some() && order != cli::Order::Random {
@@ -150,6 +151,7 @@ pub fn execute(cli: Cli) -> Result<Output, (Output, Failure)> {
             }
             let opts = restore::RestoreOptions {
                 image,
+                ctty: !no_ctty,
                 order,
                 seed,
                 pid,

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Finding ckpt_pty ends in processes: `/proc/PID/fd` symlinks and
-//! `/proc/PID/fdinfo` flags, and the device nodes under `/dev/ckpt`.
+//! `/proc/PID/fdinfo` flags, and the nodes under `/dev/ckpt` (devtmpfs's
+//! `ptmx` and `control`, and the default ckptpts instance at `/dev/ckpt/pts`).
 
 use std::fs;
 use std::io;
@@ -39,27 +40,27 @@ fn parse_index(s: &str) -> Option<u32> {
     s.parse().ok()
 }
 
-/// Classifies a descriptor's link target: `/dev/ckpt/ptmx` (AT&T master),
-/// `/dev/ckpt/pts/N` (AT&T slave), `/dev/ckpt/ptyN` (BSD master),
-/// `/dev/ckpt/ttyN` (BSD slave). A trailing " (deleted)" is ignored.
+/// Classifies a descriptor's link target in the default instance:
+/// `/dev/ckpt/ptmx` or `/dev/ckpt/pts/ptmx` (AT&T master),
+/// `/dev/ckpt/pts/N` (AT&T slave), `/dev/ckpt/pts/ptyN` (BSD master),
+/// `/dev/ckpt/pts/ttyN` (BSD slave). A trailing " (deleted)" is ignored.
 pub fn classify(target: &str) -> Option<Node> {
     let target = target.strip_suffix(" (deleted)").unwrap_or(target);
     let rest = target.strip_prefix(DEV_DIR)?.strip_prefix('/')?;
-    if rest == "ptmx" {
+    if rest == "ptmx" || rest == "pts/ptmx" {
         return Some(Node {
             mode: PtyMode::Att,
             kind: StreamKind::Master,
             index: None,
         });
     }
-    let (mode, kind, num) = if let Some(n) = rest.strip_prefix("pts/") {
-        (PtyMode::Att, StreamKind::Slave, n)
-    } else if let Some(n) = rest.strip_prefix("pty") {
+    let name = rest.strip_prefix("pts/")?;
+    let (mode, kind, num) = if let Some(n) = name.strip_prefix("pty") {
         (PtyMode::Bsd, StreamKind::Master, n)
-    } else if let Some(n) = rest.strip_prefix("tty") {
+    } else if let Some(n) = name.strip_prefix("tty") {
         (PtyMode::Bsd, StreamKind::Slave, n)
     } else {
-        return None;
+        (PtyMode::Att, StreamKind::Slave, name)
     };
     Some(Node {
         mode,

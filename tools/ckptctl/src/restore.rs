@@ -32,6 +32,8 @@ pub struct RestoreOptions {
     pub seed: Option<u64>,
     /// Whose descriptors the command gets.
     pub pid: Option<u32>,
+    /// Make a restored slave the command's controlling terminal.
+    pub ctty: bool,
     /// The command and its arguments.
     pub command: Vec<OsString>,
 }
@@ -104,8 +106,8 @@ pub fn node_path(s: &StreamRecord) -> String {
     match (s.mode, s.kind) {
         (PtyMode::Att, StreamKind::Slave) => format!("{}/{}", uapi::PTS_DIR, s.index),
         (PtyMode::Att, StreamKind::Master) => uapi::PTMX_PATH.to_string(),
-        (PtyMode::Bsd, StreamKind::Master) => format!("/dev/ckpt/pty{}", s.index),
-        (PtyMode::Bsd, StreamKind::Slave) => format!("/dev/ckpt/tty{}", s.index),
+        (PtyMode::Bsd, StreamKind::Master) => format!("{}/pty{}", uapi::PTS_DIR, s.index),
+        (PtyMode::Bsd, StreamKind::Slave) => format!("{}/tty{}", uapi::PTS_DIR, s.index),
     }
 }
 
@@ -465,11 +467,25 @@ fn run_inner(opts: &RestoreOptions) -> Result<std::convert::Infallible> {
         }
     }
 
-    // A channel for the exec error once descriptor 2 may be replaced.
-    let err_out = sys::dup_at_least(std::io::stderr().as_fd(), 10).ok();
     let max_target = targets.iter().map(|&(fd, _)| fd).max().unwrap_or(0);
-    // Move every source above every target, so installing one cannot
-    // clobber another's source.
+    // A channel for the exec error once descriptor 2 may be replaced.
+    let err_out = sys::dup_at_least(
+        std::io::stderr().as_fd(),
+        max_target.saturating_add(1).max(10),
+    )
+    .ok();
+    // Move every restored file above every target, so installing one
+    // cannot clobber another's source, nor close an end that must stay
+    // open until CMD starts (a master closed early hangs its slave up).
+    let floor = max_target.saturating_add(1).max(3);
+    let mut files = files;
+    for slot in files.iter_mut() {
+        if let Some(fd) = slot.take() {
+            let high = sys::dup_at_least(fd.as_fd(), floor)
+                .map_err(|e| Failure::io("duplicate a restored descriptor", &e))?;
+            *slot = Some(high);
+        }
+    }
     let mut moved = Vec::with_capacity(targets.len());
     for &(target, file) in &targets {
         let src = files[file]
@@ -494,6 +510,19 @@ fn run_inner(opts: &RestoreOptions) -> Result<std::convert::Infallible> {
         }
     }
     std::mem::forget(moved);
+    let ctty = if opts.ctty {
+        controlling_slave(&targets, |file| {
+            c.files
+                .get(file)
+                .and_then(|f| c.streams.get(f.stream as usize))
+                .is_some_and(|s| s.kind == StreamKind::Slave)
+        })
+    } else {
+        None
+    };
+    if let Some(fd) = ctty {
+        become_session_of(fd, err_out.as_ref());
+    }
     let e = Command::new(&opts.command[0])
         .args(&opts.command[1..])
         .exec();
@@ -504,6 +533,84 @@ fn run_inner(opts: &RestoreOptions) -> Result<std::convert::Infallible> {
     );
     write_err(err_out.as_ref(), &msg);
     std::process::exit(Kind::Other.exit_code());
+}
+
+/// The descriptor (of `targets`) whose slave becomes the controlling
+/// terminal: descriptor 0 if it is a slave, else the lowest-numbered slave.
+pub fn controlling_slave(
+    targets: &[(i32, usize)],
+    is_slave: impl Fn(usize) -> bool,
+) -> Option<i32> {
+    let mut slaves: Vec<i32> = targets
+        .iter()
+        .filter(|&&(_, file)| is_slave(file))
+        .map(|&(fd, _)| fd)
+        .collect();
+    slaves.sort_unstable();
+    slaves.first().copied()
+}
+
+/// Makes the calling process the leader of a new session whose
+/// controlling terminal is the slave at `fd`, its group in the foreground.
+/// A process-group leader cannot start a session, so ckptctl forks: the
+/// child goes on (to exec the command), the parent waits for it and exits
+/// with its status.
+fn become_session_of(fd: i32, err: Option<&OwnedFd>) {
+    // SAFETY: plain system call.
+    if unsafe { libc::setsid() } < 0 {
+        // SAFETY: fork; the child continues below, the parent only waits.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            write_err(err, "ckptctl: cannot fork for a new session\n");
+            std::process::exit(Kind::Other.exit_code());
+        }
+        if pid > 0 {
+            wait_and_exit_as(pid);
+        }
+        // SAFETY: the child is no group leader: setsid succeeds.
+        unsafe { libc::setsid() };
+    }
+    // SAFETY: an ioctl with an integer argument on a descriptor we own.
+    if unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) } < 0 {
+        let e = std::io::Error::last_os_error();
+        let msg = format!(
+            "ckptctl: note: the slave at descriptor {fd} cannot be the controlling terminal: {}\n",
+            sys::errno_name(&e)
+        );
+        write_err(err, &msg);
+        return;
+    }
+    // SAFETY: as above; our own group becomes the foreground one.
+    unsafe { libc::tcsetpgrp(fd, libc::getpgrp()) };
+}
+
+/// The parent's part of [`become_session_of`]: it holds no restored end
+/// (they are the child's now) and leaves as the child does.
+fn wait_and_exit_as(pid: i32) -> ! {
+    // SAFETY: closing every descriptor but the standard error copies is
+    // harmless for a process that only waits from here on.
+    unsafe {
+        for fd in 0..1024 {
+            libc::close(fd);
+        }
+    }
+    let mut status = 0;
+    loop {
+        // SAFETY: `status` is a valid out-pointer; `pid` is our child.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            break;
+        }
+        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            std::process::exit(Kind::Other.exit_code());
+        }
+    }
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
+    };
+    std::process::exit(code);
 }
 
 fn write_err(fd: Option<&OwnedFd>, msg: &str) {

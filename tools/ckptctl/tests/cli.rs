@@ -97,12 +97,14 @@ fn parses_every_command() {
             order,
             seed,
             pid,
+            no_ctty,
             command,
         } => {
             assert_eq!(image.to_str(), Some("x.img"));
             assert_eq!(order, Order::Random);
             assert_eq!(seed, Some(9));
             assert_eq!(pid, Some(7));
+            assert!(!no_ctty);
             assert_eq!(command, ["sh", "-c", "echo hi"]);
         }
         c => panic!("{c:?}"),
@@ -275,12 +277,16 @@ fn classify_nodes() {
         n(PtyMode::Att, StreamKind::Slave, Some(4095))
     );
     assert_eq!(
-        classify("/dev/ckpt/pty7"),
+        classify("/dev/ckpt/pts/pty7"),
         n(PtyMode::Bsd, StreamKind::Master, Some(7))
     );
     assert_eq!(
-        classify("/dev/ckpt/tty12"),
+        classify("/dev/ckpt/pts/tty12"),
         n(PtyMode::Bsd, StreamKind::Slave, Some(12))
+    );
+    assert_eq!(
+        classify("/dev/ckpt/pts/ptmx"),
+        n(PtyMode::Att, StreamKind::Master, None)
     );
     assert_eq!(
         classify("/dev/ckpt/pts/3 (deleted)"),
@@ -294,8 +300,10 @@ fn classify_nodes() {
         "/dev/ckpt/pts/03",
         "/dev/ckpt/pts/+3",
         "/dev/ckpt/pts/3x",
-        "/dev/ckpt/ttyS0",
-        "/dev/ckpt/pty",
+        "/dev/ckpt/pts/ttyS0",
+        "/dev/ckpt/pts/pty",
+        "/dev/ckpt/pty7",
+        "/dev/ckpt/pts/control",
         "/dev/ckptx/ptmx",
         "socket:[1234]",
     ] {
@@ -335,7 +343,7 @@ fn scan_a_fake_proc() {
         (1, "/dev/ckpt/pts/3", "0100002"),
         (3, "/dev/null", "0100000"),
         (5, "/dev/ckpt/ptmx", "02104002"),
-        (10, "/dev/ckpt/tty1", "0100002"),
+        (10, "/dev/ckpt/pts/tty1", "0100002"),
     ] {
         symlink(target, p.join("fd").join(fd.to_string())).unwrap();
         std::fs::write(
@@ -455,7 +463,23 @@ fn session_table_has_every_att_pair_once() {
     );
     assert_eq!(restore::node_path(&streams[1]), "/dev/ckpt/pts/3");
     assert_eq!(restore::node_path(&streams[0]), "/dev/ckpt/ptmx");
-    assert_eq!(restore::node_path(&streams[2]), "/dev/ckpt/pty1");
+    assert_eq!(restore::node_path(&streams[2]), "/dev/ckpt/pts/pty1");
+}
+
+#[test]
+fn the_controlling_slave_is_fd_0_or_the_lowest() {
+    let slave = |file: usize| file % 2 == 1;
+    // (target descriptor, file): files 1 and 3 are slaves.
+    assert_eq!(
+        restore::controlling_slave(&[(4, 1), (0, 3), (2, 0)], slave),
+        Some(0)
+    );
+    assert_eq!(
+        restore::controlling_slave(&[(7, 1), (5, 3), (0, 2)], slave),
+        Some(5)
+    );
+    assert_eq!(restore::controlling_slave(&[(0, 0), (1, 2)], slave), None);
+    assert_eq!(restore::controlling_slave(&[], slave), None);
 }
 
 #[test]

@@ -94,6 +94,9 @@ pub fn slave_image(
     let mut tioc_i = winsize(50, 132);
     tioc_i.push(0);
     tioc_i.extend_from_slice(&0i32.to_le_bytes());
+    // Input and output speeds (B38400).
+    tioc_i.extend_from_slice(&38400u32.to_le_bytes());
+    tioc_i.extend_from_slice(&38400u32.to_le_bytes());
     let mut ld_i = state.to_bytes().to_vec();
     ld_i.extend_from_slice(&(half.len() as u32).to_le_bytes());
     ld_i.extend_from_slice(half);
@@ -106,6 +109,10 @@ pub fn slave_image(
     pts_i.push(mode.as_u8());
     pts_i.extend_from_slice(&1u32.to_le_bytes());
     pts_i.push(0);
+    // The node: uid 1000, gid 5, mode 0620.
+    pts_i.extend_from_slice(&1000u32.to_le_bytes());
+    pts_i.extend_from_slice(&5u32.to_le_bytes());
+    pts_i.extend_from_slice(&0o620u16.to_le_bytes());
     image(
         StreamKind::Slave,
         mode,

@@ -20,6 +20,7 @@ pub fn run(suite: &str, tests: &[(&str, TestFn)], filter: Option<&str>) -> usize
     let mut failed = 0;
     for (i, (name, test)) in selected.iter().enumerate() {
         let _ = out.flush();
+        let start = std::time::Instant::now();
         let result = std::panic::catch_unwind(test).unwrap_or_else(|e| {
             let msg = e
                 .downcast_ref::<String>()
@@ -28,6 +29,10 @@ pub fn run(suite: &str, tests: &[(&str, TestFn)], filter: Option<&str>) -> usize
                 .unwrap_or_default();
             Err(format!("panicked: {msg}"))
         });
+        let took = start.elapsed();
+        if took >= std::time::Duration::from_secs(2) {
+            let _ = writeln!(out, "# {name}: {:.1} s", took.as_secs_f64());
+        }
         match result {
             Ok(()) => {
                 let _ = writeln!(out, "ok {} {}", i + 1, name);

@@ -19,10 +19,12 @@ mod sys;
 mod tests_ckpt;
 mod tests_device;
 mod tests_differential;
+mod tests_login;
 mod tests_modes;
 mod tests_programs;
 mod tests_restart;
 mod tests_stress;
+mod tests_tty;
 
 #[path = "../../../../rust/uapi.rs"]
 #[allow(dead_code)]
@@ -37,6 +39,14 @@ fn main() {
     // SAFETY: a valid rlimit; failure only leaves the default in place.
     unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
     let filter = std::env::args().nth(1);
+    // `make demo`: a scripted telnet login, shown as the user sees it.
+    if filter.as_deref() == Some("--telnet-demo") {
+        if let Err(e) = tests_login::demo(2300) {
+            eprintln!("telnet demo: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let tests = [
         tests_device::TESTS,
         tests_ckpt::TESTS,
@@ -44,6 +54,8 @@ fn main() {
         tests_modes::TESTS,
         tests_programs::TESTS,
         tests_stress::TESTS,
+        tests_tty::TESTS,
+        tests_login::TESTS,
         tests_restart::TESTS,
     ]
     .concat();

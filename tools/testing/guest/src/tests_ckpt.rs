@@ -135,18 +135,32 @@ fn blocked_reader_resumes_after_thaw() -> TestResult {
 fn freeze_blocks_state_changes() -> TestResult {
     let (m, s) = raw_pair()?;
     ioctl0(&m, CKPT_FREEZE)?;
-    sys::set_nonblocking(&s, true).map_err(|e| errno_name(&e))?;
+    sys::set_nonblocking(&m, true).map_err(|e| errno_name(&e))?;
     let ws = [10u16, 20, 0, 0];
-    let r = sys::ioctl_ptr(&s, TIOCSWINSZ, ws.as_ptr().cast_mut()).map_err(|e| errno_name(&e));
+    let r = sys::ioctl_ptr(&m, TIOCSWINSZ, ws.as_ptr().cast_mut()).map_err(|e| errno_name(&e));
     ensure_eq!(r, Err("EAGAIN".to_string()));
     // Reading state is not a change: it still works.
     let mut got = [0u16; 4];
     sys::ioctl_ptr(&s, TIOCGWINSZ, got.as_mut_ptr()).map_err(|e| errno_name(&e))?;
     ensure_eq!(got, [0, 0, 0, 0]);
+    // The slave's TIOCSWINSZ reaches us through the tty core, which does
+    // not say whether the file is non-blocking: it waits for the thaw.
+    let waiter = std::thread::spawn(move || {
+        let ws = [10u16, 20, 0, 0];
+        sys::ioctl_ptr(&s, TIOCSWINSZ, ws.as_ptr().cast_mut())
+            .map(|_| s)
+            .map_err(|e| errno_name(&e))
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    ensure!(
+        !waiter.is_finished(),
+        "TIOCSWINSZ went through a frozen pair"
+    );
     ioctl0(&m, CKPT_THAW)?;
-    sys::ioctl_ptr(&s, TIOCSWINSZ, ws.as_ptr().cast_mut()).map_err(|e| errno_name(&e))?;
+    let s = waiter.join().map_err(|_| "waiter panicked".to_string())??;
     sys::ioctl_ptr(&m, TIOCGWINSZ, got.as_mut_ptr()).map_err(|e| errno_name(&e))?;
     ensure_eq!(got, ws);
+    drop(s);
     Ok(())
 }
 

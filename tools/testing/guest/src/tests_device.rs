@@ -97,18 +97,21 @@ fn bad_pointer_is_efault() -> TestResult {
 
 fn rmmod_refused_while_open() -> TestResult {
     let m = open_ptmx()?;
-    let (status, out) = sys::sh("rmmod ckpt_pty 2>&1");
-    ensure!(status != 0, "rmmod succeeded with a device open: {out}");
+    let (status, out) = sys::sh("ckpt-load -u 2>&1");
+    ensure!(
+        status != 0,
+        "unmount + rmmod succeeded with a device open: {out}"
+    );
     ensure!(sys::exists(PTMX_PATH), "node vanished after refused rmmod");
     ensure!(
         index_of(&m).is_ok(),
         "open master unusable after refused rmmod"
     );
     drop(m);
-    let (status, out) = sys::sh("rmmod ckpt_pty 2>&1");
+    let (status, out) = sys::sh("ckpt-load -u 2>&1");
     ensure_eq!((status, out.as_str()), (0, ""));
     ensure!(!sys::exists(PTMX_PATH), "node left after rmmod");
-    let (status, out) = sys::sh("insmod /ckpt_pty.ko 2>&1");
+    let (status, out) = sys::sh("ckpt-load 2>&1");
     ensure_eq!((status, out.as_str()), (0, ""));
     ensure!(sys::exists(PTMX_PATH), "node missing after insmod");
     Ok(())

@@ -4,7 +4,7 @@
 
 use crate::ktap::{TestFn, TestResult};
 use crate::sys::{self, errno_name};
-use crate::uapi::{PTMX_PATH, TIOCGPTN};
+use crate::uapi::{PTMX_PATH, PTS_DIR, TIOCGPTN};
 use crate::{ensure, ensure_eq};
 use std::os::fd::OwnedFd;
 
@@ -48,20 +48,20 @@ fn write(fd: &OwnedFd, data: &[u8]) -> Result<(), String> {
 fn bsd_nodes_exist() -> TestResult {
     for i in 0..16 {
         for kind in ["pty", "tty"] {
-            let p = format!("/dev/ckpt/{kind}{i}");
+            let p = format!("{PTS_DIR}/{kind}{i}");
             ensure!(sys::exists(&p), "{p} missing");
         }
     }
     ensure!(
-        !sys::exists("/dev/ckpt/pty16"),
+        !sys::exists(&format!("{PTS_DIR}/pty16")),
         "more BSD pairs than bsd_pairs"
     );
     Ok(())
 }
 
 fn bsd_slave_first_then_master() -> TestResult {
-    let s = open("/dev/ckpt/tty3")?;
-    let m = open("/dev/ckpt/pty3")?;
+    let s = open(&format!("{PTS_DIR}/tty3"))?;
+    let m = open(&format!("{PTS_DIR}/pty3"))?;
     write(&m, b"hi\n")?;
     ensure_eq!(read_some(&s)?, b"hi\n".to_vec());
     // The echo of the typed line, then the slave's own output, on the master.
@@ -72,8 +72,8 @@ fn bsd_slave_first_then_master() -> TestResult {
 }
 
 fn bsd_master_is_exclusive() -> TestResult {
-    let _m = open("/dev/ckpt/pty4")?;
-    match sys::open("/dev/ckpt/pty4", RW) {
+    let _m = open(&format!("{PTS_DIR}/pty4"))?;
+    match sys::open(&format!("{PTS_DIR}/pty4"), RW) {
         Err(e) => ensure_eq!(errno_name(&e), "EIO"),
         Ok(_) => return Err("second master open succeeded".into()),
     }
@@ -81,8 +81,8 @@ fn bsd_master_is_exclusive() -> TestResult {
 }
 
 fn bsd_hangup_then_fresh_session() -> TestResult {
-    let m = open("/dev/ckpt/pty5")?;
-    let s = open("/dev/ckpt/tty5")?;
+    let m = open(&format!("{PTS_DIR}/pty5"))?;
+    let s = open(&format!("{PTS_DIR}/tty5"))?;
     write(&s, b"left over\n")?;
     drop(m);
     // Hung up: reads give end of file, a new master is refused.
@@ -90,20 +90,20 @@ fn bsd_hangup_then_fresh_session() -> TestResult {
         sys::read_once(&s, 16).map_err(|e| errno_name(&e))?,
         Vec::<u8>::new()
     );
-    match sys::open("/dev/ckpt/pty5", RW) {
+    match sys::open(&format!("{PTS_DIR}/pty5"), RW) {
         Err(e) => ensure_eq!(errno_name(&e), "EIO"),
         Ok(_) => return Err("master reopened while the hung-up slave is open".into()),
     }
     drop(s);
     // Nobody holds it: a fresh session, nothing of the old one remains.
-    let m = open("/dev/ckpt/pty5")?;
+    let m = open(&format!("{PTS_DIR}/pty5"))?;
     let r = sys::poll_events(&m, libc::POLLIN, 200).map_err(|e| errno_name(&e))?;
     ensure!(r & libc::POLLIN == 0, "old data visible in a fresh session");
     Ok(())
 }
 
 fn bsd_master_has_no_index() -> TestResult {
-    let m = open("/dev/ckpt/pty6")?;
+    let m = open(&format!("{PTS_DIR}/pty6"))?;
     let r = sys::get_u32(&m, TIOCGPTN);
     ensure_eq!(r.map_err(|e| errno_name(&e)), Err("ENOTTY".to_string()));
     Ok(())
@@ -116,16 +116,16 @@ fn param(name: &str) -> Result<String, String> {
 }
 
 fn reload(args: &str) -> (i32, String) {
-    let (st, out) = sys::sh("rmmod ckpt_pty 2>&1");
+    let (st, out) = sys::sh("ckpt-load -u 2>&1");
     if st != 0 {
         return (st, out);
     }
-    sys::sh(&format!("insmod /ckpt_pty.ko {args} 2>&1"))
+    sys::sh(&format!("ckpt-load {args} 2>&1"))
 }
 
 fn restore_default() -> Result<(), String> {
-    let _ = sys::sh("rmmod ckpt_pty 2>/dev/null");
-    let (st, out) = sys::sh("insmod /ckpt_pty.ko 2>&1");
+    let _ = sys::sh("ckpt-load -u 2>/dev/null");
+    let (st, out) = sys::sh("ckpt-load 2>&1");
     ensure_eq!((st, out.as_str()), (0, ""));
     Ok(())
 }
@@ -141,7 +141,10 @@ fn param_max_pairs_bounds_allocation() -> TestResult {
     ensure_eq!((st, out.as_str()), (0, ""));
     let result = (|| -> TestResult {
         ensure_eq!(param("max_pairs")?, "2");
-        ensure!(!sys::exists("/dev/ckpt/pty0"), "BSD nodes with bsd_pairs=0");
+        ensure!(
+            !sys::exists(&format!("{PTS_DIR}/pty0")),
+            "BSD nodes with bsd_pairs=0"
+        );
         let _a = open(PTMX_PATH)?;
         let _b = open(PTMX_PATH)?;
         match sys::open(PTMX_PATH, RW) {

@@ -13,21 +13,89 @@ use std::time::{Duration, Instant};
 
 use crate::ensure;
 use crate::ktap::{TestFn, TestResult};
-use crate::pty::{self, PtyKind, PtyPair, TIOCSCTTY, TIOCSPGRP};
+use crate::pty::{self, PtyKind, PtyPair, TIOCSCTTY};
 use crate::script::{escaped, kill_and_reap, native_only, verbose, wait_child};
 use crate::sys;
 
-pub const TESTS: &[(&str, TestFn)] = &[("prog_sh_interactive", sh_interactive)];
+pub const TESTS: &[(&str, TestFn)] = &[
+    ("prog_sh_interactive", sh_interactive),
+    ("prog_sh_job_control", sh_job_control),
+];
 
 /// Set through the environment, so it is recognisable in the output and
 /// does not depend on the shell's default prompt.
 const PROMPT: &str = "ckpt-guest-prompt$ ";
 
 fn sh_interactive() -> TestResult {
-    shell_session(PtyKind::Native).map_err(|e| format!("native: {e}"))?;
+    on_both(arithmetic_and_interrupt)
+}
+
+/// Job control of busybox ash on the slave, its controlling terminal:
+/// `&`, `jobs`, `^Z` stops the foreground job, `bg`, `fg`, `^C`.
+fn sh_job_control() -> TestResult {
+    on_both(job_control)
+}
+
+fn on_both(body: fn(&mut Screen<'_>) -> TestResult) -> TestResult {
+    shell_session(PtyKind::Native, body).map_err(|e| format!("native: {e}"))?;
     if !native_only() {
-        shell_session(PtyKind::Ckpt).map_err(|e| format!("ckpt: {e}"))?;
+        shell_session(PtyKind::Ckpt, body).map_err(|e| format!("ckpt: {e}"))?;
     }
+    Ok(())
+}
+
+/// Arithmetic, `^C` of a foreground `sleep`.
+fn arithmetic_and_interrupt(screen: &mut Screen<'_>) -> TestResult {
+    screen.type_in("echo hello $((6*7))\n")?;
+    screen.expect("hello 42", Duration::from_secs(10))?;
+    screen.expect(PROMPT, Duration::from_secs(10))?;
+
+    // The marker is printed just before the sleep starts; "sleeping;" in
+    // the echoed command line does not match it.
+    screen.type_in("echo sleeping; sleep 30\n")?;
+    screen.expect("sleeping\r\n", Duration::from_secs(10))?;
+    std::thread::sleep(Duration::from_millis(300));
+    screen.type_in("\x03")?;
+    let waited = screen.expect(PROMPT, Duration::from_secs(5))?;
+    ensure!(waited < Duration::from_secs(5), "^C took {waited:?}");
+
+    screen.type_in("echo after-$((1+2))\n")?;
+    screen.expect("after-3", Duration::from_secs(10))?;
+    screen.expect(PROMPT, Duration::from_secs(10))?;
+
+    Ok(())
+}
+
+fn job_control(screen: &mut Screen<'_>) -> TestResult {
+    let t = Duration::from_secs(10);
+    screen.type_in("sleep 100 &\n")?;
+    screen.expect(PROMPT, t)?;
+    screen.type_in("jobs\n")?;
+    screen.expect("Running", t)?;
+    screen.expect("sleep 100", t)?;
+    screen.expect(PROMPT, t)?;
+    screen.type_in("echo fg-job; sleep 50\n")?;
+    screen.expect("fg-job\r\n", t)?;
+    std::thread::sleep(Duration::from_millis(300));
+    // ^Z: SIGTSTP to the foreground group; the shell takes the terminal back.
+    screen.type_in("\x1a")?;
+    screen.expect("Stopped", t)?;
+    screen.expect(PROMPT, t)?;
+    screen.type_in("bg\n")?;
+    screen.expect("sleep 50", t)?;
+    screen.expect(PROMPT, t)?;
+    screen.type_in("jobs\n")?;
+    screen.expect("Running", t)?;
+    screen.expect("Running", t)?;
+    screen.expect(PROMPT, t)?;
+    screen.type_in("fg %2\n")?;
+    screen.expect("sleep 50", t)?;
+    std::thread::sleep(Duration::from_millis(300));
+    screen.type_in("\x03")?;
+    screen.expect(PROMPT, Duration::from_secs(5))?;
+    screen.type_in("kill %1; wait; echo cleaned-$((2+3))\n")?;
+    screen.expect("cleaned-5", t)?;
+    screen.expect(PROMPT, t)?;
     Ok(())
 }
 
@@ -93,9 +161,9 @@ fn cstring(s: &str) -> Result<CString, String> {
     CString::new(s).map_err(|_| format!("NUL in {s:?}"))
 }
 
-/// `sh -i` on the slave of a `kind` pair: arithmetic, `^C` of a foreground
-/// `sleep`, and `exit`.
-fn shell_session(kind: PtyKind) -> TestResult {
+/// `sh -i` on the slave of a `kind` pair, its controlling terminal:
+/// `body`, then `exit`.
+fn shell_session(kind: PtyKind, body: fn(&mut Screen<'_>) -> TestResult) -> TestResult {
     let mut pair = PtyPair::open(kind)?;
     let shell = std::env::var("CKPT_GUEST_SHELL").unwrap_or_else(|_| "/bin/sh".into());
     let path = cstring(&shell)?;
@@ -128,16 +196,9 @@ fn shell_session(kind: PtyKind) -> TestResult {
         // SAFETY: we are the child; everything used was prepared before fork.
         unsafe {
             libc::setsid();
-            // The shell's process group must be the foreground one for ^C
-            // to reach it. Natively the slave becomes the controlling tty
-            // (which also enables the shell's job control); ours cannot be
-            // one, so the group is set directly.
-            if kind == PtyKind::Native {
-                libc::ioctl(slave, TIOCSCTTY as _, 0);
-            } else {
-                let me = libc::getpid();
-                libc::ioctl(slave, TIOCSPGRP as _, &me);
-            }
+            // The slave becomes the controlling tty (which also enables
+            // the shell's job control), on either kind.
+            libc::ioctl(slave, TIOCSCTTY as _, 0);
             for target in 0..3 {
                 libc::dup2(slave, target);
             }
@@ -157,22 +218,7 @@ fn shell_session(kind: PtyKind) -> TestResult {
     // Startup can be slow in an emulated guest.
     screen.expect(PROMPT, Duration::from_secs(20))?;
 
-    screen.type_in("echo hello $((6*7))\n")?;
-    screen.expect("hello 42", Duration::from_secs(10))?;
-    screen.expect(PROMPT, Duration::from_secs(10))?;
-
-    // The marker is printed just before the sleep starts; "sleeping;" in
-    // the echoed command line does not match it.
-    screen.type_in("echo sleeping; sleep 30\n")?;
-    screen.expect("sleeping\r\n", Duration::from_secs(10))?;
-    std::thread::sleep(Duration::from_millis(300));
-    screen.type_in("\x03")?;
-    let waited = screen.expect(PROMPT, Duration::from_secs(5))?;
-    ensure!(waited < Duration::from_secs(5), "^C took {waited:?}");
-
-    screen.type_in("echo after-$((1+2))\n")?;
-    screen.expect("after-3", Duration::from_secs(10))?;
-    screen.expect(PROMPT, Duration::from_secs(10))?;
+    body(&mut screen)?;
 
     screen.type_in("exit\n")?;
     let status = wait_child(pid, Duration::from_secs(10));

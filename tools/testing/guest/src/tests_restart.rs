@@ -30,6 +30,14 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ("restart_bsd_pair_directly", bsd_pair_directly),
     ("restart_scale_after_reload", scale_after_reload),
     ("restart_socket_association", socket_association),
+    (
+        "restart_into_fresh_instance_beside_same_indexes",
+        into_fresh_instance,
+    ),
+    (
+        "restart_slave_tty_like_the_original",
+        slave_tty_like_the_original,
+    ),
 ];
 
 const RW: i32 = libc::O_RDWR | libc::O_NOCTTY;
@@ -265,7 +273,7 @@ fn half_typed_line_survives_rmmod() -> TestResult {
     let si = checkpoint(&s, 1, CKPT_LEAVE_FROZEN)?;
     drop((m, s));
     // A fresh module instance, as on an arrival machine.
-    let (st, out) = sys::sh("rmmod ckpt_pty && insmod /ckpt_pty.ko 2>&1");
+    let (st, out) = sys::sh("ckpt-load -u && ckpt-load 2>&1");
     ensure_eq!((st, out.as_str()), (0, ""));
     let ctl = control()?;
     begin(&ctl, &[entry(n, BOTH)])?;
@@ -538,8 +546,8 @@ fn many_pairs_random_orders() -> TestResult {
 }
 
 fn bsd_pair_directly() -> TestResult {
-    let m = sys::open("/dev/ckpt/pty9", RW).map_err(e)?;
-    let s = sys::open("/dev/ckpt/tty9", RW).map_err(e)?;
+    let m = sys::open(&format!("{PTS_DIR}/pty9"), RW).map_err(e)?;
+    let s = sys::open(&format!("{PTS_DIR}/tty9"), RW).map_err(e)?;
     sys::write_once(&m, b"half").map_err(e)?;
     let _ = read_exact(&m, 4)?; // echo
     sys::write_once(&s, b"out").map_err(e)?;
@@ -547,9 +555,9 @@ fn bsd_pair_directly() -> TestResult {
     let si = checkpoint(&s, 9, 0)?;
     drop((m, s));
     // No session: either end first, restored directly at its fixed name.
-    let s = sys::open("/dev/ckpt/tty9", RW).map_err(e)?;
+    let s = sys::open(&format!("{PTS_DIR}/tty9"), RW).map_err(e)?;
     restart(&s, &si)?;
-    let m = sys::open("/dev/ckpt/pty9", RW).map_err(e)?;
+    let m = sys::open(&format!("{PTS_DIR}/pty9"), RW).map_err(e)?;
     restart(&m, &mi)?;
     ensure_eq!(read_exact(&m, 3)?, b"out".to_vec());
     sys::write_once(&m, b" line\n").map_err(e)?;
@@ -633,7 +641,7 @@ fn scale_once(count: usize) -> TestResult {
             held.push((m, s));
         }
     }
-    let (st, out) = sys::sh("rmmod ckpt_pty && insmod /ckpt_pty.ko 2>&1");
+    let (st, out) = sys::sh("ckpt-load -u && ckpt-load 2>&1");
     ensure_eq!((st, out.as_str()), (0, ""));
     let ctl = control()?;
     let entries: Vec<_> = saved.iter().map(|x| entry(x.n, BOTH)).collect();
@@ -838,5 +846,155 @@ fn socket_association() -> TestResult {
     restart(&m, &mi)?;
     commit(&ctl).map_err(|(err, o)| format!("commit: {err} {o:?}"))?;
     ensure_eq!(socket_get(&m)?, id);
+    Ok(())
+}
+
+fn mount_instance(dir: &str) -> Result<(), String> {
+    let _ = std::fs::create_dir_all(dir);
+    let (st, out) = sys::sh(&format!("mount -t {FS_TYPE} -o gid=5 none {dir} 2>&1"));
+    ensure_eq!((st, out.as_str()), (0, ""));
+    Ok(())
+}
+
+fn umount_instance(dir: &str) -> Result<(), String> {
+    let (st, out) = sys::sh(&format!("umount {dir} 2>&1"));
+    ensure_eq!((st, out.as_str()), (0, ""));
+    Ok(())
+}
+
+/// A container's ptys come back in a fresh ckptpts instance at exactly
+/// their indexes, while another instance (the default one) holds the same
+/// indexes: the restart session belongs to the instance whose control node
+/// began it.
+fn into_fresh_instance() -> TestResult {
+    let (src, dst) = ("/tmp/ckpt-src", "/tmp/ckpt-dst");
+    mount_instance(src)?;
+    let mut images = Vec::new();
+    let saved = (|| -> TestResult {
+        let mut held = Vec::new();
+        for k in 0..2u32 {
+            let m = sys::open(&format!("{src}/ptmx"), RW).map_err(e)?;
+            sys::set_i32(&m, TIOCSPTLCK, 0).map_err(e)?;
+            let n = sys::get_u32(&m, TIOCGPTN).map_err(e)?;
+            ensure_eq!(n, k);
+            let s = sys::open(&format!("{src}/{n}"), RW).map_err(e)?;
+            raw(&s)?;
+            sys::write_once(&m, format!("typed-{k}").as_bytes()).map_err(e)?;
+            sys::write_once(&s, format!("out-{k}").as_bytes()).map_err(e)?;
+            let mi = checkpoint(&m, 7, CKPT_LEAVE_FROZEN)?;
+            let si = checkpoint(&s, 7, CKPT_LEAVE_FROZEN)?;
+            images.push((n, mi, si));
+            held.push((m, s));
+        }
+        Ok(())
+    })();
+    umount_instance(src)?;
+    saved?;
+    // The default instance holds indexes 0 and 1 meanwhile.
+    let (d0m, d0s, i0) = open_pair()?;
+    let (d1m, _d1s, i1) = open_pair()?;
+    ensure_eq!((i0, i1), (0, 1));
+    mount_instance(dst)?;
+    let restored = (|| -> TestResult {
+        let ctl = sys::open(&format!("{dst}/control"), libc::O_RDWR).map_err(e)?;
+        begin(&ctl, &[entry(0, BOTH), entry(1, BOTH)])?;
+        let mut ends = Vec::new();
+        for (n, mi, si) in &images {
+            let s = sys::open(&format!("{dst}/{n}"), RW).map_err(e)?;
+            restart(&s, si)?;
+            let m = open_master(&ctl, *n)?;
+            restart(&m, mi)?;
+            ends.push((*n, m, s));
+        }
+        commit(&ctl).map_err(|(err, o)| format!("commit: {err} {o:?}"))?;
+        for (n, m, s) in &ends {
+            ensure_eq!(sys::get_u32(m, TIOCGPTN).map_err(e)?, *n);
+            ensure_eq!(read_exact(m, 5)?, format!("out-{n}").into_bytes());
+            ensure_eq!(read_exact(s, 7)?, format!("typed-{n}").into_bytes());
+            let link = std::fs::read_link(format!("/proc/self/fd/{}", s.as_raw_fd()))
+                .map_err(|x| x.to_string())?;
+            ensure_eq!(link.to_string_lossy(), format!("{dst}/{n}"));
+        }
+        // The default instance's pairs at the same indexes are untouched.
+        sys::write_once(&d0m, b"still\n").map_err(e)?;
+        ensure_eq!(read_exact(&d0s, 6)?, b"still\n".to_vec());
+        drop(d1m);
+        Ok(())
+    })();
+    let unmounted = umount_instance(dst);
+    restored?;
+    unmounted
+}
+
+/// `struct termios2` as raw bytes (44), for byte-for-byte comparison.
+fn termios2(fd: &OwnedFd) -> Result<Vec<u8>, String> {
+    let mut t = [0u8; 44];
+    sys::ioctl_ptr(fd, TCGETS2, t.as_mut_ptr()).map_err(e)?;
+    Ok(t.to_vec())
+}
+
+fn node_mode_and_owner(path: &str) -> Result<(u32, u32, u32), String> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).map_err(|x| format!("{path}: {x}"))?;
+    Ok((m.mode() & 0o7777, m.uid(), m.gid()))
+}
+
+/// A restored slave tty behaves like the original: it can be opened again
+/// and through `TIOCGPTPEER` (the lock state travelled), its termios with
+/// the line speeds is the same byte for byte, its node has the owner and
+/// permissions it had, and `TIOCEXCL` still holds.
+fn slave_tty_like_the_original() -> TestResult {
+    let (m, s, n) = open_pair()?;
+    let path = format!("{PTS_DIR}/{n}");
+    // Odd settings: 9600/19200 baud (termios2 BOTHER speeds), raw, VMIN 7.
+    let mut t = [0u8; 44];
+    sys::ioctl_ptr(&s, TCGETS2, t.as_mut_ptr()).map_err(e)?;
+    const BOTHER: u32 = 0o010000;
+    const CBAUD: u32 = 0o010017;
+    let cflag = u32::from_ne_bytes([t[8], t[9], t[10], t[11]]);
+    let cflag = (cflag & !CBAUD) | BOTHER | (BOTHER << 16);
+    t[8..12].copy_from_slice(&cflag.to_ne_bytes());
+    t[36..40].copy_from_slice(&9600u32.to_ne_bytes());
+    t[40..44].copy_from_slice(&19200u32.to_ne_bytes());
+    t[17 + 6] = 7; // VMIN
+    let lflag = u32::from_ne_bytes([t[12], t[13], t[14], t[15]]);
+    let lflag = lflag & !(libc::ICANON | libc::ECHO);
+    t[12..16].copy_from_slice(&lflag.to_ne_bytes());
+    sys::ioctl_ptr(&s, TCSETS2, t.as_mut_ptr()).map_err(e)?;
+    let before = termios2(&s)?;
+    ensure_eq!(&before[36..44], &t[36..44]);
+    sys::ioctl_val(&s, TIOCEXCL, 0).map_err(e)?;
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .map_err(|x| x.to_string())?;
+    std::os::unix::fs::chown(&path, Some(1000), Some(5)).map_err(|x| x.to_string())?;
+    let node_before = node_mode_and_owner(&path)?;
+    let mi = checkpoint(&m, 3, CKPT_LEAVE_FROZEN)?;
+    let si = checkpoint(&s, 3, CKPT_LEAVE_FROZEN)?;
+    drop((m, s));
+
+    let ctl = control()?;
+    begin(&ctl, &[entry(n, BOTH)])?;
+    let s = sys::open(&path, RW).map_err(e)?;
+    restart(&s, &si)?;
+    let m = open_master(&ctl, n)?;
+    restart(&m, &mi)?;
+    commit(&ctl).map_err(|(err, o)| format!("commit: {err} {o:?}"))?;
+    ensure_eq!(termios2(&s)?, before);
+    ensure_eq!(termios2(&m)?, before);
+    ensure_eq!(node_mode_and_owner(&path)?, node_before);
+    // TIOCEXCL travelled: a second open is refused to an unprivileged
+    // opener only (we are root, so look at the flag).
+    ensure_eq!(sys::get_u32(&s, TIOCGEXCL).map_err(e)?, 1);
+    sys::ioctl_val(&s, TIOCNXCL, 0).map_err(e)?;
+    // Unlocked as it was: reopen by path and through the master.
+    let again = sys::open(&path, RW).map_err(|x| format!("reopen: {}", e(x)))?;
+    let peer = sys::ioctl_val(&m, TIOCGPTPEER, RW as usize)
+        .map_err(|x| format!("TIOCGPTPEER: {}", e(x)))?;
+    // SAFETY: the ioctl returned a new descriptor we now own.
+    let peer = unsafe { OwnedFd::from_raw_fd(peer) };
+    sys::write_once(&m, b"1234567").map_err(e)?;
+    // VMIN 7 raw: one read gets all seven, through any of the opens.
+    ensure_eq!(read_exact(&peer, 7)?, b"1234567".to_vec());
+    drop(again);
     Ok(())
 }

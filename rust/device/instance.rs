@@ -1,0 +1,444 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Instances: one `ckptpts` mount = one index space, like devpts.
+//!
+//! An instance holds its pairs by index (the lowest free index for a new
+//! pair, an exact one for a restart), its BSD pairs, its nodes (`ptmx`,
+//! `control`, `ptyN`), and its restart session. The module-wide part —
+//! device numbers, the internal mount, counters — is [`Globals`].
+
+use super::pair::Pair;
+use super::restart::Session;
+use crate::pty_core::image::PtyMode;
+use crate::pty_core::index::{IndexAllocator, IndexError};
+use crate::pty_core::options::MountOptions;
+use crate::seam::chrdev::mkdev;
+use crate::seam::fs::{
+    InstanceRoot, InternalMount, Node, OwnedFile, Owner, PtsFsOps, SuperBlock, SHOWN_OPTIONS,
+};
+use crate::seam::process;
+use crate::seam::storage::KernelStorage;
+use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use kernel::{
+    bindings, c_str, fmt, new_mutex,
+    prelude::*,
+    str::{CStr, CString},
+    sync::{Arc, ArcBorrow, Mutex},
+};
+
+/// Module-wide counters (`CKPT_GLOBAL_STATUS`).
+#[derive(Default)]
+pub(crate) struct GlobalStats {
+    pub(crate) checkpoints: AtomicU64,
+    pub(crate) restarts: AtomicU64,
+    pub(crate) checkpoint_bytes: AtomicU64,
+    pub(crate) restart_bytes: AtomicU64,
+    pub(crate) sessions_committed: AtomicU64,
+    pub(crate) sessions_rolled_back: AtomicU64,
+}
+
+/// What every instance shares: device numbers, defaults, the internal
+/// mount where the module opens its slave ttys.
+pub(crate) struct Globals {
+    internal: InternalMount,
+    /// Majors of the AT&T and BSD slave tty drivers.
+    pub(crate) att_major: u32,
+    pub(crate) bsd_major: u32,
+    /// Majors of the master devices and the control device.
+    pub(crate) master_major: u32,
+    pub(crate) bsd_master_major: u32,
+    pub(crate) control_major: u32,
+    /// Defaults for `max=` and `bsd=` (module parameters).
+    pub(crate) max_pairs: u32,
+    pub(crate) bsd_pairs: u32,
+    next_id: AtomicU64,
+    pub(crate) stats: GlobalStats,
+}
+
+/// The module's [`Globals`], for the filesystem's entry points (which get
+/// no context of their own). Set while `ckptpts` is registered.
+static GLOBALS: AtomicPtr<Globals> = AtomicPtr::new(core::ptr::null_mut());
+
+impl Globals {
+    pub(crate) fn new(
+        att_major: u32,
+        bsd_major: u32,
+        master_major: u32,
+        bsd_master_major: u32,
+        control_major: u32,
+        max_pairs: u32,
+        bsd_pairs: u32,
+    ) -> Result<Arc<Self>> {
+        Ok(Arc::new(
+            Self {
+                internal: InternalMount::new()?,
+                att_major,
+                bsd_major,
+                master_major,
+                bsd_master_major,
+                control_major,
+                max_pairs,
+                bsd_pairs,
+                next_id: AtomicU64::new(1),
+                stats: GlobalStats::default(),
+            },
+            GFP_KERNEL,
+        )?)
+    }
+
+    /// Makes `this` reachable from the filesystem's entry points until
+    /// [`Globals::unpublish`].
+    pub(crate) fn publish(this: &Arc<Self>) {
+        let raw = Arc::into_raw(this.clone()).cast_mut();
+        let old = GLOBALS.swap(raw, Ordering::AcqRel);
+        if !old.is_null() {
+            // SAFETY: a reference `publish` stored earlier.
+            drop(unsafe { Arc::from_raw(old) });
+        }
+    }
+
+    pub(crate) fn unpublish() {
+        let old = GLOBALS.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        if !old.is_null() {
+            // SAFETY: the reference `publish` stored.
+            drop(unsafe { Arc::from_raw(old) });
+        }
+    }
+
+    fn get() -> Result<Arc<Self>> {
+        let raw = GLOBALS.load(Ordering::Acquire);
+        if raw.is_null() {
+            return Err(ENODEV);
+        }
+        // SAFETY: published from `Arc::into_raw` and only released by
+        // `unpublish`, which module exit calls after unregistering the
+        // filesystem (a mount in progress holds a module reference).
+        let borrowed = unsafe { ArcBorrow::<Self>::from_raw(raw) };
+        Ok(borrowed.into())
+    }
+
+    pub(crate) fn internal_mount(&self) -> &InternalMount {
+        &self.internal
+    }
+
+    pub(crate) fn internal_sb(&self) -> SuperBlock {
+        self.internal.sb()
+    }
+
+    /// A fresh name for an internal node.
+    pub(crate) fn next_internal_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The slave tty's device number.
+    pub(crate) fn slave_dev(&self, mode: PtyMode, index: u32) -> bindings::dev_t {
+        match mode {
+            PtyMode::Att => mkdev(self.att_major, index),
+            PtyMode::Bsd => mkdev(self.bsd_major, index),
+        }
+    }
+}
+
+/// An instance's options with ids as the kernel stores them.
+#[derive(Clone, Copy)]
+pub(crate) struct InstanceOptions {
+    pub(crate) uid: Option<u32>,
+    pub(crate) gid: Option<u32>,
+    pub(crate) mode: u16,
+    pub(crate) ptmx_mode: u16,
+    pub(crate) max: u32,
+    pub(crate) bsd: u32,
+    /// As given, for `/proc/mounts`.
+    shown: MountOptions,
+}
+
+impl InstanceOptions {
+    fn from_mount(o: MountOptions) -> Result<Self> {
+        let ids = Owner::from_user(o.uid.unwrap_or(0), o.gid.unwrap_or(0))?;
+        Ok(Self {
+            uid: o.uid.map(|_| ids.uid),
+            gid: o.gid.map(|_| ids.gid),
+            mode: o.mode,
+            ptmx_mode: o.ptmx_mode,
+            max: o.max,
+            bsd: o.bsd,
+            shown: o,
+        })
+    }
+
+    /// Who owns a node created by `creator`: `uid=`/`gid=` win.
+    pub(crate) fn node_owner(&self, creator: Owner) -> Owner {
+        Owner {
+            uid: self.uid.unwrap_or(creator.uid),
+            gid: self.gid.unwrap_or(creator.gid),
+        }
+    }
+}
+
+/// What the table lock protects: the index bitmap and the index → pair
+/// map. A pair in the map has its master live (or being restored); a set
+/// bit without a pair is a pair whose master closed while its slave is
+/// still open.
+struct Table {
+    indexes: IndexAllocator<KernelStorage>,
+    slots: KVec<Option<Arc<Pair>>>,
+}
+
+/// One mount of `ckptpts`.
+#[pin_data]
+pub(crate) struct Instance {
+    globals: Arc<Globals>,
+    /// The superblock. Valid while the instance is mounted or pinned:
+    /// whoever creates nodes holds a mount (an `InstanceRoot`) or a pin.
+    sb: SuperBlock,
+    options: InstanceOptions,
+    #[pin]
+    table: Mutex<Table>,
+    /// BSD pairs, from mount to unmount.
+    #[pin]
+    bsd: Mutex<KVec<Arc<Pair>>>,
+    /// `ptmx`, `control`, `ptyN`: removed when the instance shuts down.
+    /// `ptmx` comes first.
+    #[pin]
+    nodes: Mutex<KVec<Node>>,
+    /// The restart session, if one is open. Lock order: session, then a
+    /// pair's streams, then `table`.
+    #[pin]
+    pub(crate) session: Mutex<Option<Session>>,
+    /// A `CKPT_OPEN_MASTER` in progress: (thread, pair). The ptmx open of
+    /// that thread attaches to the pair instead of allocating one.
+    #[pin]
+    master_target: Mutex<Option<(i32, Arc<Pair>)>>,
+}
+
+impl Instance {
+    fn new(globals: Arc<Globals>, sb: &SuperBlock, options: InstanceOptions) -> Result<Arc<Self>> {
+        let max = options.max as usize;
+        let indexes = IndexAllocator::new(KernelStorage::new(), max).map_err(|_| ENOMEM)?;
+        let mut slots = KVec::with_capacity(max, GFP_KERNEL)?;
+        for _ in 0..max {
+            slots.push(None, GFP_KERNEL)?;
+        }
+        Arc::pin_init(
+            pin_init!(Self {
+                globals,
+                sb: sb.handle(),
+                options,
+                table <- new_mutex!(Table { indexes, slots }, "ckpt_pty::Instance::table"),
+                bsd <- new_mutex!(KVec::new(), "ckpt_pty::Instance::bsd"),
+                nodes <- new_mutex!(KVec::new(), "ckpt_pty::Instance::nodes"),
+                session <- new_mutex!(None, "ckpt_pty::Instance::session"),
+                master_target <- new_mutex!(None, "ckpt_pty::Instance::master_target"),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Creates the instance's own nodes and BSD pairs.
+    fn populate(self: &Arc<Self>) -> Result {
+        let g = &self.globals;
+        let root = Owner::current();
+        self.add_node(
+            c_str!("ptmx"),
+            self.options.ptmx_mode,
+            mkdev(g.master_major, 0),
+            root,
+        )?;
+        self.add_node(c_str!("control"), 0o600, mkdev(g.control_major, 0), root)?;
+        for n in 0..self.options.bsd {
+            let name = CString::try_from_fmt(fmt!("pty{}", n))?;
+            self.add_node(&name, 0o666, mkdev(g.bsd_master_major, n), root)?;
+            let pair = Pair::new(self, n, PtyMode::Bsd)?;
+            self.bsd.lock().push(pair.clone(), GFP_KERNEL)?;
+            pair.create_slave(root)?;
+        }
+        Ok(())
+    }
+
+    fn add_node(&self, name: &CStr, mode: u16, dev: bindings::dev_t, owner: Owner) -> Result {
+        let node = self.sb.create_node::<Pair>(name, mode, dev, owner, None)?;
+        self.nodes.lock().push(node, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// Everything the instance owns goes: BSD pairs are hung up and let
+    /// go, the nodes removed. AT&T pairs are all gone already (each keeps
+    /// the superblock active while it has nodes).
+    fn shut_down(&self) {
+        let bsd = core::mem::take(&mut *self.bsd.lock());
+        for pair in bsd.iter() {
+            pair.tear_down_slave();
+        }
+        drop(bsd);
+        drop(core::mem::take(&mut *self.nodes.lock()));
+        drop(self.master_target.lock().take());
+    }
+
+    /// Opens the instance's `ptmx` below `root` (`CKPT_OPEN_MASTER`).
+    pub(crate) fn open_ptmx(&self, root: &InstanceRoot, flags: u32) -> Result<OwnedFile> {
+        let dentry = self.nodes.lock().first().map(Node::dentry).ok_or(ENODEV)?;
+        dentry.open(root, flags)
+    }
+
+    pub(crate) fn globals(&self) -> &Globals {
+        &self.globals
+    }
+
+    pub(crate) fn sb(&self) -> &SuperBlock {
+        &self.sb
+    }
+
+    pub(crate) fn options(&self) -> &InstanceOptions {
+        &self.options
+    }
+
+    pub(crate) fn max_pairs(&self) -> u32 {
+        self.options.max
+    }
+
+    pub(crate) fn bsd_pairs(&self) -> u32 {
+        self.options.bsd
+    }
+
+    /// BSD pair `n`.
+    pub(crate) fn bsd_pair(&self, n: u32) -> Option<Arc<Pair>> {
+        self.bsd.lock().get(n as usize).cloned()
+    }
+
+    /// A new pair at the lowest free index (opening `ptmx`).
+    pub(crate) fn allocate(self: &Arc<Self>) -> Result<Arc<Pair>> {
+        let index = self.table.lock().indexes.alloc().ok_or(ENOSPC)?;
+        self.install(index)
+    }
+
+    /// A new pair at exactly `index` for a restart session, in O(1):
+    /// `EBUSY` if a live pair holds it. It starts frozen and restoring.
+    pub(crate) fn claim_for_restore(self: &Arc<Self>, index: u32) -> Result<Arc<Pair>> {
+        self.table
+            .lock()
+            .indexes
+            .claim(index as usize)
+            .map_err(|e| match e {
+                IndexError::Busy => EBUSY,
+                IndexError::OutOfRange => ENXIO,
+            })?;
+        let pair = self.install(index as usize)?;
+        pair.set_restoring();
+        Ok(pair)
+    }
+
+    /// Makes the pair for a freshly taken `index` (outside the table
+    /// lock: creating the slave tty sleeps) and publishes it; on failure
+    /// the index is given back by the pair's drop, or here.
+    fn install(self: &Arc<Self>, index: usize) -> Result<Arc<Pair>> {
+        let index32 = u32::try_from(index).map_err(|_| ENXIO)?;
+        let pair = Pair::new(self, index32, PtyMode::Att).inspect_err(|_| {
+            self.release_index(index32);
+        })?;
+        // From here the pair's drop gives the index back.
+        pair.create_slave(Owner::current())?;
+        let mut table = self.table.lock();
+        if let Some(slot) = table.slots.get_mut(index) {
+            *slot = Some(pair.clone());
+        }
+        Ok(pair)
+    }
+
+    /// Indexes in use (live pairs, including masters closed while their
+    /// slave is still open).
+    pub(crate) fn live_pairs(&self) -> u32 {
+        self.table.lock().indexes.used() as u32
+    }
+
+    /// The master of `pair` went away: no new slave open can find it; the
+    /// index stays taken until the pair itself is dropped.
+    pub(crate) fn unlink(&self, pair: &Pair) {
+        let removed = {
+            let mut table = self.table.lock();
+            table.slots.get_mut(pair.index as usize).and_then(|s| {
+                if s.as_ref().is_some_and(|p| core::ptr::eq(&**p, pair)) {
+                    s.take()
+                } else {
+                    None
+                }
+            })
+        };
+        // Dropped outside the lock: it may be the pair's last reference,
+        // whose drop takes the lock to release the index.
+        drop(removed);
+    }
+
+    pub(crate) fn release_index(&self, index: u32) {
+        self.table.lock().indexes.release(index as usize);
+    }
+
+    /// Arms `CKPT_OPEN_MASTER` for the calling thread.
+    pub(crate) fn set_master_target(&self, pair: Arc<Pair>) -> Result {
+        let mut t = self.master_target.lock();
+        if t.is_some() {
+            return Err(EBUSY);
+        }
+        *t = Some((process::current_tid(), pair));
+        Ok(())
+    }
+
+    pub(crate) fn clear_master_target(&self) {
+        let old = self.master_target.lock().take();
+        drop(old);
+    }
+
+    /// The restoring pair this thread's ptmx open must attach to, if any.
+    pub(crate) fn take_master_target(&self) -> Option<Arc<Pair>> {
+        let mut t = self.master_target.lock();
+        match &*t {
+            Some((tid, _)) if *tid == process::current_tid() => t.take().map(|(_, p)| p),
+            _ => None,
+        }
+    }
+}
+
+/// `ckptpts` as the filesystem seam sees it.
+pub(crate) struct PtsFs;
+
+impl PtsFsOps for PtsFs {
+    type Instance = Instance;
+    type NodeData = Pair;
+
+    fn fill_super(sb: &SuperBlock, options: &CStr) -> Result<Arc<Instance>> {
+        let globals = Globals::get()?;
+        let text = options.to_str().map_err(|_| EINVAL)?;
+        let defaults = MountOptions::defaults(globals.max_pairs, globals.bsd_pairs);
+        let parsed = MountOptions::parse(text, defaults).map_err(|e| {
+            pr_warn!("ckptpts: {}\n", e);
+            EINVAL
+        })?;
+        let options = InstanceOptions::from_mount(parsed).map_err(|e| {
+            pr_warn!("ckptpts: uid= or gid= does not map into this user namespace\n");
+            e
+        })?;
+        let instance = Instance::new(globals, sb, options)?;
+        if let Err(e) = instance.populate() {
+            instance.shut_down();
+            return Err(e);
+        }
+        Ok(instance)
+    }
+
+    fn kill_sb(instance: Arc<Instance>) {
+        instance.shut_down();
+    }
+
+    fn show_options(instance: &Instance) -> [u32; SHOWN_OPTIONS] {
+        let o = &instance.options.shown;
+        // `u32::MAX`: not given (the creating process's ids are used).
+        [
+            o.uid.unwrap_or(u32::MAX),
+            o.gid.unwrap_or(u32::MAX),
+            u32::from(o.mode),
+            u32::from(o.ptmx_mode),
+            o.max,
+            o.bsd,
+        ]
+    }
+}
+
+crate::seam::fs::pts_fs_entry_points!(PtsFs);

@@ -1,0 +1,386 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Ioctls: the master's (what a native pty master answers, applied to our
+//! slave tty where Linux applies them to `tty->link`), the slave line
+//! discipline's, and ckpt_pty's own on either end. Each command has a named
+//! handler that does its own user copies.
+
+use super::end::{lock_thawed, End};
+use super::pair::{Pair, StreamStats};
+use super::restart;
+use super::slave::{core_termios, LDISC_TERMIOS_COMMANDS};
+use crate::pty_core::stream::{Effects, RequestError, Winsize};
+use crate::seam::file::File;
+use crate::seam::fs::{InstanceRoot, OwnedFile};
+use crate::seam::process::signal::*;
+use crate::seam::tty::{RawWinsize, SlaveFile, Tty};
+use crate::uapi::*;
+use kernel::{
+    prelude::*,
+    uaccess::{UserSlice, UserSliceReader, UserSliceWriter},
+};
+
+fn reader(arg: usize, len: usize) -> UserSliceReader {
+    UserSlice::new(arg, len).reader()
+}
+
+fn writer(arg: usize, len: usize) -> UserSliceWriter {
+    UserSlice::new(arg, len).writer()
+}
+
+fn put_i32(arg: usize, v: i32) -> Result<isize> {
+    writer(arg, 4).write(&v)?;
+    Ok(0)
+}
+
+fn get_i32(arg: usize) -> Result<i32> {
+    reader(arg, 4).read::<i32>()
+}
+
+fn request(r: core::result::Result<(), RequestError>) -> Result<isize> {
+    match r {
+        Ok(()) => Ok(0),
+        Err(RequestError::Invalid) => Err(EINVAL),
+        Err(RequestError::Hangup) => Err(EIO),
+    }
+}
+
+/// Termios commands that change settings (they wait while frozen).
+fn sets_termios(cmd: u32) -> bool {
+    matches!(
+        cmd,
+        TCSETS
+            | TCSETSW
+            | TCSETSF
+            | TCSETS2
+            | TCSETSW2
+            | TCSETSF2
+            | TCSETA
+            | TCSETAW
+            | TCSETAF
+            | TIOCSLCKTRMIOS
+            | TIOCSSOFTCAR
+    )
+}
+
+/// The tty core's termios ioctls on the slave tty (`tty_mode_ioctl`):
+/// through either end, as Linux answers a master's with its slave's.
+fn termios_ioctl(pair: &Pair, tty: &Tty, nonblocking: bool, cmd: u32, arg: usize) -> Result<isize> {
+    if sets_termios(cmd) {
+        drop(lock_thawed(pair, nonblocking)?);
+    }
+    let r = tty.mode_ioctl(cmd, arg);
+    if cmd == TIOCSLCKTRMIOS {
+        // Whatever got locked or unlocked, our ldisc stays.
+        tty.lock_line();
+    }
+    r
+}
+
+// ---------------------------------------------------------------------
+// ckpt_pty's own ioctls, either end
+// ---------------------------------------------------------------------
+
+/// ckpt_pty's own ioctls on either end; `None` when `cmd` is not one.
+pub(crate) fn ckpt_ioctl(pair: &Pair, end: End, cmd: u32, arg: usize) -> Option<Result<isize>> {
+    let r = match cmd {
+        CKPT_FREEZE => freeze(pair, end),
+        CKPT_THAW => thaw(pair, end),
+        CKPT_CHECKPOINT => restart::checkpoint_ioctl(pair, end, arg),
+        CKPT_RESTART => restart::restart_ioctl(pair, end, arg),
+        CKPT_STATUS => status(pair, end, arg),
+        CKPT_SOCKET_SET => socket_set(pair, arg),
+        CKPT_SOCKET_GET => socket_get(pair, arg),
+        _ => return None,
+    };
+    Some(r)
+}
+
+fn freeze(pair: &Pair, end: End) -> Result<isize> {
+    let mut guard = pair.streams.lock();
+    guard.pty.freeze(end.is_master());
+    if let Some(st) = guard.stats.get_mut(end.slot()) {
+        st.last_op = CKPT_OP_FREEZE;
+    }
+    Ok(0)
+}
+
+fn thaw(pair: &Pair, end: End) -> Result<isize> {
+    let mut guard = pair.streams.lock();
+    let mut fx = Effects::default();
+    guard.pty.thaw(end.is_master(), &mut fx);
+    if let Some(st) = guard.stats.get_mut(end.slot()) {
+        st.last_op = CKPT_OP_THAW;
+    }
+    pair.settle(&guard, fx, None);
+    Ok(0)
+}
+
+fn socket_set(pair: &Pair, arg: usize) -> Result<isize> {
+    let id = crate::seam::socket::identity(arg as i32)?;
+    pair.streams.lock().socket = Some(id);
+    Ok(0)
+}
+
+fn socket_get(pair: &Pair, arg: usize) -> Result<isize> {
+    let id = pair.streams.lock().socket.ok_or(ENOENT)?;
+    writer(arg, core::mem::size_of::<SocketRecord>()).write(&id)?;
+    Ok(0)
+}
+
+fn status(pair: &Pair, end: End, arg: usize) -> Result<isize> {
+    let status = {
+        let guard = pair.streams.lock();
+        let st: StreamStats = guard.stats.get(end.slot()).copied().unwrap_or_default();
+        let pty = &guard.pty;
+        let mut frozen = 0;
+        if pty.freeze.master {
+            frozen |= CKPT_FROZEN_MASTER;
+        }
+        if pty.freeze.slave {
+            frozen |= CKPT_FROZEN_SLAVE;
+        }
+        let to_slave = pty
+            .slave
+            .pts
+            .input
+            .len()
+            .saturating_add(pty.slave.ldterm.processed_input().len());
+        StreamStatus {
+            support: CKPT_SUPPORT_CHECKPOINT | CKPT_SUPPORT_RESTART,
+            frozen,
+            last_op: st.last_op,
+            index: pair.index,
+            end: if end.is_master() { 1 } else { 2 },
+            mode: u32::from(pair.is_bsd()),
+            to_master: pty.master.head.read.len() as u32,
+            to_slave: to_slave as u32,
+            checkpoints: st.checkpoints,
+            restarts: st.restarts,
+            checkpoint_bytes: st.checkpoint_bytes,
+            restart_bytes: st.restart_bytes,
+        }
+    };
+    writer(arg, core::mem::size_of::<StreamStatus>()).write(&status)?;
+    Ok(0)
+}
+
+// ---------------------------------------------------------------------
+// The master
+// ---------------------------------------------------------------------
+
+/// An open master file: its pair and the instance mount it was opened
+/// through (`TIOCGPTPEER` opens the slave node below it).
+pub(crate) struct MasterFile {
+    pub(crate) pair: kernel::sync::Arc<Pair>,
+    pub(crate) root: InstanceRoot,
+}
+
+/// Every ioctl of a master file.
+pub(crate) fn master_ioctl(m: &MasterFile, file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    let pair = &*m.pair;
+    if let Some(r) = ckpt_ioctl(pair, End::Master, cmd, arg) {
+        return r;
+    }
+    match cmd {
+        TIOCGPTN if !pair.is_bsd() => put_i32(arg, pair.index as i32),
+        TIOCGPTPEER if !pair.is_bsd() => open_peer(m, arg),
+        TIOCSPTLCK => set_lock(pair, arg),
+        TIOCGPTLCK => put_i32(arg, i32::from(pair.is_locked())),
+        TIOCPKT => set_packet(pair, file, arg),
+        TIOCGPKT => put_i32(arg, i32::from(pair.streams.lock().pty.master.ptm.packet)),
+        TIOCSIG => send_signal(pair, arg),
+        TIOCGWINSZ => get_winsize(pair, arg),
+        TIOCSWINSZ => master_set_winsize(pair, file, arg),
+        TIOCGPGRP => master_get_pgrp(pair, arg),
+        TIOCSPGRP | TIOCSCTTY => forward_to_slave(pair, cmd, arg),
+        TIOCGSID => master_get_sid(pair, arg),
+        TCFLSH | TCXONC => master_flow_or_flush(pair, file, cmd, arg),
+        FIONREAD => put_i32(arg, clamp(pair.streams.lock().pty.master_inq())),
+        // Linux ptys report 0: written bytes are at the other end at once.
+        TIOCOUTQ => put_i32(arg, 0),
+        TIOCEXCL | TIOCNXCL => set_master_exclusive(pair, file, cmd == TIOCEXCL),
+        TIOCGEXCL => put_i32(arg, i32::from(pair.streams.lock().master_exclusive)),
+        // The master's own discipline is N_TTY's place on Linux: raw.
+        TIOCGETD => put_i32(arg, 0),
+        // A pty has no line to drain or break to send.
+        TCSBRK | TCSBRKP => Ok(0),
+        c if LDISC_TERMIOS_COMMANDS.contains(&c) => with_slave_tty(pair, |tty| {
+            termios_ioctl(pair, tty, file.is_nonblocking(), cmd, arg)
+        }),
+        _ => Err(ENOTTY),
+    }
+}
+
+fn clamp(n: usize) -> i32 {
+    n.min(i32::MAX as usize) as i32
+}
+
+/// Runs `f` on the slave tty (outside the pair lock); `EIO` once the
+/// slave is gone.
+fn with_slave_tty(pair: &Pair, f: impl FnOnce(&Tty) -> Result<isize>) -> Result<isize> {
+    let file: SlaveFile = pair.slave_file().ok_or(EIO)?;
+    f(file.tty())
+}
+
+/// `TIOCGPTPEER`: the slave node opened for the caller, without a path
+/// walk (a chroot or another mount namespace cannot redirect it).
+fn open_peer(m: &MasterFile, arg: usize) -> Result<isize> {
+    /// ACCMODE NOCTTY NONBLOCK APPEND CLOEXEC: the flags `ptm_open_peer`
+    /// honours.
+    const PEER_FLAGS: u32 = 0o3 | 0o400 | 0o4000 | 0o2000 | 0o2000000;
+    const O_CLOEXEC: u32 = 0o2000000;
+    let flags = arg as u32 & PEER_FLAGS;
+    let file: OwnedFile = m.pair.open_slave_node(&m.root, flags)?;
+    Ok(file.install_fd(flags & O_CLOEXEC != 0)? as isize)
+}
+
+fn set_lock(pair: &Pair, arg: usize) -> Result<isize> {
+    pair.set_locked(get_i32(arg)? != 0);
+    Ok(0)
+}
+
+fn set_packet(pair: &Pair, file: &File, arg: usize) -> Result<isize> {
+    let on = get_i32(arg)? != 0;
+    lock_thawed(pair, file.is_nonblocking())?.pty.set_packet(on);
+    Ok(0)
+}
+
+/// `TIOCSIG`, Linux's `pty_signal`: only the three job-control signals, to
+/// the slave's foreground process group.
+fn send_signal(pair: &Pair, arg: usize) -> Result<isize> {
+    let sig = arg as i32;
+    if !matches!(sig, SIGINT | SIGQUIT | SIGTSTP) {
+        return Err(EINVAL);
+    }
+    with_slave_tty(pair, |tty| {
+        tty.signal_foreground(sig);
+        Ok(0)
+    })
+}
+
+fn get_winsize(pair: &Pair, arg: usize) -> Result<isize> {
+    let ws = pair.streams.lock().pty.winsize();
+    writer(arg, Winsize::SIZE).write_slice(&ws.to_bytes())?;
+    Ok(0)
+}
+
+fn read_winsize(arg: usize) -> Result<Winsize> {
+    let mut bytes = [0u8; Winsize::SIZE];
+    reader(arg, Winsize::SIZE).read_slice(&mut bytes)?;
+    Ok(Winsize::from_bytes(bytes))
+}
+
+/// The window size as the tty core keeps it.
+pub(crate) fn raw_winsize(ws: Winsize) -> RawWinsize {
+    RawWinsize {
+        rows: ws.rows,
+        cols: ws.cols,
+        xpixel: ws.xpixel,
+        ypixel: ws.ypixel,
+    }
+}
+
+/// A new window size: the tty core stores it and signals `SIGWINCH`
+/// (`tty_do_resize`); both tioc modules keep it for checkpoints.
+pub(crate) fn resize(pair: &Pair, tty: &Tty, nonblocking: bool, ws: Winsize) -> Result {
+    drop(lock_thawed(pair, nonblocking)?);
+    tty.resize(&raw_winsize(ws))?;
+    let mut guard = pair.streams.lock();
+    let mut fx = Effects::default();
+    guard.pty.set_winsize(ws, &mut fx);
+    fx.signals = Default::default();
+    pair.settle(&guard, fx, Some(tty));
+    Ok(())
+}
+
+/// `TIOCSWINSZ` on the master resizes the slave, as `pty_resize` does.
+fn master_set_winsize(pair: &Pair, file: &File, arg: usize) -> Result<isize> {
+    let ws = read_winsize(arg)?;
+    with_slave_tty(pair, |tty| {
+        resize(pair, tty, file.is_nonblocking(), ws).map(|()| 0)
+    })
+}
+
+/// `TIOCGPGRP` on the master: the slave's foreground group, for anyone
+/// holding the master (`tiocgpgrp` with `tty != real_tty`).
+fn master_get_pgrp(pair: &Pair, arg: usize) -> Result<isize> {
+    let nr = pair
+        .streams
+        .lock()
+        .slave_tty()
+        .and_then(Tty::foreground)
+        .map_or(0, |pg| pg.nr());
+    put_i32(arg, nr)
+}
+
+/// `TIOCGSID` on the master: the slave's session.
+fn master_get_sid(pair: &Pair, arg: usize) -> Result<isize> {
+    let sid = pair.streams.lock().slave_tty().and_then(Tty::session);
+    put_i32(arg, sid.ok_or(ENOTTY)?.nr())
+}
+
+/// `TIOCSPGRP` and `TIOCSCTTY` through the master act on the slave tty
+/// with the tty core's own checks (the caller's session and controlling
+/// terminal), as Linux applies them to `tty->link`.
+fn forward_to_slave(pair: &Pair, cmd: u32, arg: usize) -> Result<isize> {
+    let file = pair.slave_file().ok_or(EIO)?;
+    file.tty_ioctl(cmd, arg)
+}
+
+fn master_flow_or_flush(pair: &Pair, file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    let mut guard = lock_thawed(pair, file.is_nonblocking())?;
+    let mut fx = Effects::default();
+    let r = if cmd == TCXONC {
+        guard.pty.master_flow(arg as u32, &mut fx)
+    } else {
+        guard.pty.master_flush(arg as u32, &mut fx)
+    };
+    pair.settle(&guard, fx, None);
+    request(r)
+}
+
+fn set_master_exclusive(pair: &Pair, file: &File, on: bool) -> Result<isize> {
+    lock_thawed(pair, file.is_nonblocking())?.master_exclusive = on;
+    Ok(0)
+}
+
+// ---------------------------------------------------------------------
+// The slave's line discipline
+// ---------------------------------------------------------------------
+
+/// The ioctls that reach our line discipline (the tty core answers job
+/// control, window size, exclusive mode and the ldisc number itself). The
+/// tty core gives no file here: state changes wait while frozen.
+pub(crate) fn ldisc_ioctl(pair: &Pair, tty: &Tty, cmd: u32, arg: usize) -> Result<isize> {
+    match cmd {
+        TCXONC | TCFLSH => slave_flow_or_flush(pair, tty, cmd, arg),
+        FIONREAD => put_i32(arg, clamp(pair.streams.lock().pty.slave_inq())),
+        TIOCOUTQ => put_i32(arg, 0),
+        _ => termios_ioctl(pair, tty, false, cmd, arg),
+    }
+}
+
+/// `TCXONC` and `TCFLSH` on the slave: background processes get `SIGTTOU`
+/// first (`tty_check_change`), as in `n_tty_ioctl_helper`.
+fn slave_flow_or_flush(pair: &Pair, tty: &Tty, cmd: u32, arg: usize) -> Result<isize> {
+    tty.check_change()?;
+    let mut guard = lock_thawed(pair, false)?;
+    let mut fx = Effects::default();
+    let r = if cmd == TCXONC {
+        guard.pty.slave_flow(arg as u32, &mut fx)
+    } else {
+        guard.pty.slave_flush(arg as u32, &mut fx)
+    };
+    pair.settle(&guard, fx, Some(tty));
+    request(r)
+}
+
+/// The tty core's settings as the pure core keeps them.
+pub(crate) fn sync_termios(pair: &Pair, tty: &Tty) {
+    let (t, speeds) = core_termios(&tty.termios());
+    let mut guard = pair.streams.lock();
+    let mut fx = Effects::default();
+    guard.pty.set_termios(t, false, &mut fx);
+    guard.pty.slave.tioc.speeds = speeds;
+    pair.settle(&guard, fx, Some(tty));
+}
