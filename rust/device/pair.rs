@@ -21,7 +21,7 @@ use crate::seam::fs::{InstanceRoot, Node, OwnedFile, Owner, SuperBlockPin};
 use crate::seam::poll::{events::*, PollQueue};
 use crate::seam::process::{self, signal::*};
 use crate::seam::storage::KernelStorage;
-use crate::seam::tty::{SlaveFile, Tty, TtyPort, LDISC};
+use crate::seam::tty::{SlaveFile, Tty, TtyPort};
 use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use kernel::{
     c_str, fmt, new_condvar, new_mutex,
@@ -190,9 +190,8 @@ impl Pair {
     }
 
     /// Makes the slave tty: a node in the internal mount, opened by the
-    /// module itself (the tty core creates the tty, we switch it to our
-    /// line discipline before anyone else can reach it), then the node
-    /// users see.
+    /// module itself (the tty core creates the tty, with our line
+    /// discipline from the start), then the node users see.
     pub(crate) fn create_slave(self: &Arc<Self>, owner: Owner) -> Result {
         let globals: &Globals = self.instance.globals();
         let dev = globals.slave_dev(self.mode, self.index);
@@ -211,9 +210,9 @@ impl Pair {
             .open_internal(globals.internal_mount(), INTERNAL_OPEN_FLAGS);
         self.creator.store(0, Ordering::Release);
         crate::seam::tty::entry::forget_install(self);
+        // The tty was created with our line discipline and `c_line` locked
+        // (tty_bridge.c's install): N_TTY never ran on it.
         let file = SlaveFile::from_opened(opened?)?;
-        file.set_ldisc(LDISC)?;
-        file.tty().lock_line();
         let node_name = match self.mode {
             PtyMode::Att => CString::try_from_fmt(fmt!("{}", self.index))?,
             PtyMode::Bsd => CString::try_from_fmt(fmt!("tty{}", self.index))?,

@@ -445,6 +445,7 @@ fn begin(f: &ControlFile, a: SessionArg, with_sockets: bool) -> Result<isize> {
     // Claim every index now: a busy one fails the whole begin.
     let mut pairs = KVec::with_capacity(a.count as usize, GFP_KERNEL)?;
     for st in lists.pairs() {
+        crate::seam::process::yield_between_items();
         let claimed = instance
             .claim_for_restore(st.index)
             .and_then(|pair| pairs.push(pair, GFP_KERNEL).map_err(Error::from));
@@ -454,6 +455,7 @@ fn begin(f: &ControlFile, a: SessionArg, with_sockets: bool) -> Result<isize> {
             }
             drop(session);
             for p in pairs.iter() {
+                crate::seam::process::yield_between_items();
                 p.abandon();
                 instance.unlink(p);
             }
@@ -538,6 +540,7 @@ fn commit(f: &ControlFile, arg: usize) -> Result<isize> {
     match failed {
         None => {
             for pair in s.pairs.iter() {
+                crate::seam::process::yield_between_items();
                 pair.finish_restore();
             }
             instance
@@ -565,6 +568,7 @@ fn commit(f: &ControlFile, arg: usize) -> Result<isize> {
 /// nodes go, and the indexes come free when the last file closes.
 fn roll_back(instance: &Instance, s: Session) {
     for pair in s.pairs.iter() {
+        crate::seam::process::yield_between_items();
         pair.abandon();
         instance.unlink(pair);
     }

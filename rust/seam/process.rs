@@ -12,6 +12,7 @@ extern "C" {
     fn ckpt_pty_signal_ignored(sig: i32) -> i32;
     fn ckpt_pty_current_pgrp_orphaned() -> i32;
     fn ckpt_pty_signal_current_pgrp(sig: i32);
+    fn ckpt_pty_cond_resched();
 }
 
 /// `CAP_SYS_ADMIN` and `CAP_CHECKPOINT_RESTORE` (`uapi/linux/capability.h`).
@@ -31,6 +32,15 @@ pub(crate) mod signal {
 pub(crate) fn may_restore() -> bool {
     // SAFETY: `capable` has no preconditions beyond process context.
     unsafe { bindings::capable(CAP_CHECKPOINT_RESTORE) || bindings::capable(CAP_SYS_ADMIN) }
+}
+
+/// Lets other tasks run between the items of a long loop (creating or
+/// tearing down hundreds of pairs): on a kernel without preemption a loop
+/// that never schedules starves the CPU it runs on (RCU stall reports).
+pub(crate) fn yield_between_items() {
+    // SAFETY: called from process context with no spinlock held (callers
+    // hold at most sleeping mutexes).
+    unsafe { ckpt_pty_cond_resched() }
 }
 
 /// The calling thread's id (for matching a request to its own open).

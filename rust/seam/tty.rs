@@ -102,7 +102,6 @@ extern "C" {
     fn tty_register_driver(driver: *mut RawTtyDriver) -> c_int;
     fn tty_driver_kref_put(driver: *mut RawTtyDriver);
     fn tty_vhangup(tty: *mut bindings::tty_struct);
-    fn tty_set_ldisc(tty: *mut bindings::tty_struct, disc: c_int) -> c_int;
     fn tty_get_pgrp(tty: *mut bindings::tty_struct) -> *mut bindings::pid;
     fn tty_check_change(tty: *mut bindings::tty_struct) -> c_int;
     fn tty_hung_up_p(file: *mut bindings::file) -> c_int;
@@ -1108,12 +1107,6 @@ impl SlaveFile {
 
     pub(crate) fn is(&self, file: &File) -> bool {
         self.file.as_ptr() == file.as_ptr()
-    }
-
-    /// Puts our line discipline on the tty (`tty_set_ldisc`).
-    pub(crate) fn set_ldisc(&self, ldisc: i32) -> Result {
-        // SAFETY: the tty is live (type invariant); no tty lock is held.
-        to_result(unsafe { tty_set_ldisc(self.tty.as_ptr(), ldisc) })
     }
 
     /// Hangs the tty up synchronously (`tty_vhangup`): every file of it

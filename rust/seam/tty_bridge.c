@@ -98,8 +98,11 @@ int ckpt_pty_current_in_pgrp(const struct pid *pgrp);
 int ckpt_pty_signal_ignored(int sig);
 int ckpt_pty_current_pgrp_orphaned(void);
 void ckpt_pty_signal_current_pgrp(int sig);
+void ckpt_pty_cond_resched(void);
 int ckpt_pty_tty_driver_major(const struct tty_driver *driver);
 void ckpt_pty_tty_lock_line(struct tty_struct *tty);
+
+static struct tty_ldisc_ops ckpt_pty_ldisc_ops;
 
 /*
  * The tty core's standard install (tty_standard_install) without the
@@ -113,6 +116,16 @@ static int ckpt_pty_install(struct tty_driver *driver, struct tty_struct *tty)
 
 	if (IS_ERR(port))
 		return PTR_ERR(port);
+	/*
+	 * Our discipline from the start: alloc_tty_struct attached N_TTY, which
+	 * tty_init_dev would open right after install; its ops are swapped for
+	 * ours first, so N_TTY never runs on this tty. The module reference
+	 * tty_ldisc_get took for N_TTY's ops (a builtin: none) becomes one on
+	 * ours, which tty_ldisc_put drops.
+	 */
+	if (!try_module_get(THIS_MODULE))
+		return -ENODEV;
+	tty->ldisc->ops = &ckpt_pty_ldisc_ops;
 	tty->port = port;
 	tty_init_termios(tty);
 	tty->termios_locked.c_line = 0xff;
@@ -377,6 +390,15 @@ void ckpt_pty_signal_current_pgrp(int sig)
 	kill_pgrp(task_pgrp(current), sig, 1);
 	rcu_read_unlock();
 	set_thread_flag(TIF_SIGPENDING);
+}
+
+/*
+ * A scheduling point for loops over many pairs: cond_resched() is a macro
+ * (or a static call), not a symbol every kernel exports.
+ */
+void ckpt_pty_cond_resched(void)
+{
+	cond_resched();
 }
 
 int ckpt_pty_tty_driver_major(const struct tty_driver *driver)
