@@ -6,13 +6,22 @@
 #   make demo        boot the test kernel and show what the module does
 #   make bench       guest benchmarks (ckpt_pty vs native pty) + host core benchmarks -> results/
 #   make kernel      build (or reuse) the cached test kernel
+#   make install     module (modules_install) + ckptctl, header, man pages, completions
+#   make modules_install   the module only (KDIR, DESTDIR honoured)
+#   make deb         a Debian package (ckptctl + DKMS module source + ...) in build/deb/
+#   make package-check  DKMS build against the test kernel, loaded in a guest; the .deb installs; lintian
 #   make clean
 # The kernel cache lives in $(CKPT_CACHE) (default /var/cache/ckpt_pty).
 
 KDIR ?=
 export CKPT_CACHE ?= /var/cache/ckpt_pty
 
-.PHONY: all module kernel deps check demo host-test clean bench
+.PHONY: all module kernel deps check demo host-test clean bench install modules_install deb package-check
+
+PREFIX ?= /usr
+DESTDIR ?=
+# The kernel to install for: KDIR, else the running kernel's build tree.
+INSTALL_KDIR = $(if $(KDIR),$(KDIR),/lib/modules/$(shell uname -r)/build)
 
 all: module
 
@@ -36,6 +45,19 @@ demo:
 
 bench:
 	@tools/testing/bench.sh
+
+modules_install:
+	@./dkms-build.sh $(INSTALL_KDIR)
+	$(MAKE) -C $(INSTALL_KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(DESTDIR) INSTALL_MOD_DIR=updates modules_install
+
+install: modules_install
+	@tools/packaging/install-userspace.sh "$(DESTDIR)" "$(PREFIX)"
+
+deb:
+	@tools/packaging/build-deb.sh
+
+package-check:
+	@tools/packaging/package-check.sh
 
 clean:
 	rm -rf build target

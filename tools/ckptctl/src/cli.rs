@@ -64,6 +64,14 @@ EXAMPLES:
   ckptctl restore both.img --pid 1240 -- sh -c 'exec screen -r'
   ckptctl restore many.img --order random --seed 7 -- true";
 
+/// `ckptctl --version`: the program's version and the image versions it
+/// reads and writes (pinned to pty_core's constants by a test).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (reads and writes ckpt_pty images of format version 1, state version 2, \
+     in ckptctl container version 1)"
+);
+
 /// `examples` followed by the exit codes.
 fn with_exit_codes(examples: &str) -> String {
     format!("{examples}\n\n{}", crate::error::exit_codes_help())
@@ -73,7 +81,7 @@ fn with_exit_codes(examples: &str) -> String {
 #[derive(Debug, Parser)]
 #[command(
     name = "ckptctl",
-    version,
+    version = VERSION,
     about = ABOUT,
     long_about = LONG_ABOUT,
     after_help = AFTER_HELP,
@@ -231,6 +239,31 @@ run CMD in ckptctl's own session instead).",
             allow_hyphen_values = true
         )]
         command: Vec<OsString>,
+    },
+
+    /// Write the manual page or a shell completion (for packaging).
+    #[command(hide = true)]
+    Generate {
+        /// What to write.
+        #[command(subcommand)]
+        what: Generate,
+    },
+}
+
+/// What `ckptctl generate` writes.
+#[derive(Debug, Subcommand)]
+pub enum Generate {
+    /// The manual pages ckptctl.1 and ckptctl-COMMAND.1, into DIR.
+    Man {
+        /// Where to write them.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// The completion script of SHELL, on standard output.
+    Completion {
+        /// bash, zsh, fish, elvish or powershell.
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
     },
 }
 

@@ -13,6 +13,7 @@ pub mod dump;
 pub mod ends;
 pub mod error;
 pub mod freeze;
+pub mod generate;
 pub mod inspect;
 pub mod procfs;
 pub mod restore;
@@ -159,6 +160,7 @@ pub fn execute(cli: Cli) -> Result<Output, (Output, Failure)> {
             };
             Err(fail(restore::run(&opts)))
         }
+        Command::Generate { what } => generate::run(what).map(plain).map_err(fail),
     }
 }
 

@@ -610,3 +610,45 @@ fn status_report_text_and_json() {
     assert_eq!(b["mode"], "bsd");
     assert_eq!(b["frozen"], serde_json::Value::Null);
 }
+
+#[test]
+fn version_names_the_image_versions_it_reads_and_writes() {
+    let v = ckptctl::cli::VERSION;
+    assert!(v.starts_with(env!("CARGO_PKG_VERSION")), "{v}");
+    let want = [
+        format!("format version {}", pty_core::image::FORMAT_VERSION),
+        format!("state version {}", pty_core::image::STATE_VERSION),
+        format!("container version {}", ckptctl::container::VERSION),
+    ];
+    for w in want {
+        assert!(v.contains(&w), "--version says {v:?}, not {w:?}");
+    }
+    let (out, to_stderr, code) = match ckptctl::parse(["ckptctl", "--version"]) {
+        Err(e) => e,
+        Ok(c) => panic!("{c:?}"),
+    };
+    assert_eq!((to_stderr, code), (false, 0));
+    assert!(out.contains(v), "{out}");
+}
+
+#[test]
+fn generated_man_pages_and_completions() {
+    let dir = TempDir::new("man");
+    let out = ckptctl::generate::run(ckptctl::cli::Generate::Man { dir: dir.0.clone() }).unwrap();
+    assert!(out.starts_with("7 manual pages"), "{out}");
+    let page = std::fs::read_to_string(dir.path("ckptctl-restore.1")).unwrap();
+    assert!(
+        page.contains("no\\-ctty") || page.contains("no-ctty"),
+        "{page}"
+    );
+    for shell in [
+        clap_complete::Shell::Bash,
+        clap_complete::Shell::Zsh,
+        clap_complete::Shell::Fish,
+    ] {
+        let script = ckptctl::generate::run(ckptctl::cli::Generate::Completion { shell }).unwrap();
+        for word in ["status", "dump", "restore", "inspect"] {
+            assert!(script.contains(word), "{shell:?} completion lacks {word}");
+        }
+    }
+}
