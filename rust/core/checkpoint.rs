@@ -160,9 +160,10 @@
 
 use core::fmt;
 
+use super::codec::{FieldError, FieldReader, FieldWriter};
 use super::image::{
-    check_chain, decode, FieldError, FieldReader, FieldWriter, ImageError, ImageSizer, ImageWriter,
-    ModuleBlock, ModuleName, ModulePart, PtyMode, StreamImage, StreamImageHeader, StreamKind,
+    check_chain, decode, ImageError, ImageSizer, ImageWriter, ModuleBlock, ModuleName, ModulePart,
+    PtyMode, StreamImage, StreamImageHeader, StreamKind,
 };
 use super::ldterm::{
     LdtermState, Partial, RestoreError as LdtermRestoreError, INPUT_BOUND, LINES_BOUND,
@@ -439,7 +440,7 @@ fn part_len(name: ModuleName, part: ModulePart, write: Part<'_>) -> Result<usize
     let mut w = FieldWriter::counting();
     write(&mut w)
         .and_then(|()| w.finish())
-        .map_err(|e| e.in_module(name, part))
+        .map_err(|e| ImageError::in_module(e, name, part))
 }
 
 struct Sizing(ImageSizer);
@@ -592,7 +593,7 @@ fn describe<S: Storage>(
             out.block(
                 ModuleName::Ldterm,
                 &|w| {
-                    w.put_bytes(&s.ldterm.save().to_bytes())?;
+                    s.ldterm.save().write(w)?;
                     let pending = len32(w, input.len().saturating_sub(readable))?;
                     w.put_u32(pending)?;
                     put_queue(w, input, readable, input.len())
@@ -677,7 +678,7 @@ pub fn checkpoint<S: Storage>(
             part,
             offset,
             ..
-        } => FieldError::Invalid { offset }.in_module(module, part),
+        } => ImageError::in_module(FieldError::Invalid { offset }, module, part),
         // Not produced by parsing; kept total without a panic.
         _ => ImageError::ModuleState {
             module: ModuleName::Head,
@@ -949,13 +950,14 @@ struct SlaveSaved<'a> {
 
 impl SlaveSaved<'_> {
     fn line_lengths(&self) -> impl Iterator<Item = u16> + Clone + '_ {
-        self.lines.chunks_exact(2).map(|c| {
-            u16::from_le_bytes([
-                c.first().copied().unwrap_or(0),
-                c.last().copied().unwrap_or(0),
-            ])
-        })
+        u16_fields(self.lines)
     }
+}
+
+/// The little-endian `u16`s that make up `bytes`, in order.
+fn u16_fields(bytes: &[u8]) -> impl Iterator<Item = u16> + Clone + '_ {
+    let mut r = FieldReader::new(bytes);
+    core::iter::from_fn(move || r.get_u16().ok())
 }
 
 /// Reads the [`LdtermState`] at the start of ldterm's internal part.
@@ -1056,11 +1058,7 @@ fn parse_slave<'a>(image: &StreamImage<'a>) -> Result<SlaveSaved<'a>, RestoreErr
     let lines_at = e.pos();
     let lines = e.bytes(count.saturating_mul(2))?;
     let mut total = 0usize;
-    for (k, c) in lines.chunks_exact(2).enumerate() {
-        let l = u16::from_le_bytes([
-            c.first().copied().unwrap_or(0),
-            c.last().copied().unwrap_or(0),
-        ]);
+    for (k, l) in u16_fields(lines).enumerate() {
         if l == 0 {
             let at = lines_at.saturating_add(k.saturating_mul(2));
             return Err(e.bad(at, "empty line"));

@@ -6,10 +6,11 @@
 //! message down the chain and every module fills its block (internal state,
 //! then external, in-flight bytes); restart hands the image to a freshly
 //! opened end, whose head checks it ([`decode`], then [`check_chain`]) before
-//! any module loads its block. The codec never interprets module contents:
-//! each module encodes its own bytes, with [`FieldWriter`] and
-//! [`FieldReader`] so every block is written and strictly read the same way.
-//! The kernel, `ckptctl` and the host tests share this one codec.
+//! any module loads its block. The image never interprets module contents:
+//! each module encodes its own bytes with the project's field codec
+//! ([`super::codec`]), as the image's own fields are, so every block is
+//! written and strictly read the same way. The kernel, `ckptctl` and the
+//! host tests share this one codec.
 //!
 //! # Format, version 1
 //!
@@ -85,6 +86,7 @@
 
 use core::fmt;
 
+use super::codec::{first_nonzero, FieldError, FieldReader, FieldWriter};
 use super::ldterm::N_TTY_BUF_SIZE;
 use super::stream::{Winsize, MASTER_HEAD_BOUND, PTS_INPUT_BOUND};
 use super::termios::{Termios, NCCS};
@@ -661,6 +663,15 @@ pub enum ImageError {
 }
 
 impl ImageError {
+    /// `error`, found in `module`'s own encoding of its `part`.
+    pub const fn in_module(error: FieldError, module: ModuleName, part: ModulePart) -> Self {
+        Self::ModuleState {
+            module,
+            part,
+            error,
+        }
+    }
+
     /// The positive errno for this error (see the module documentation):
     /// the kernel returns `-errno`.
     pub const fn errno(&self) -> i32 {
@@ -862,302 +873,6 @@ impl fmt::Display for ImageError {
 }
 
 impl core::error::Error for ImageError {}
-
-/// Why a [`FieldReader`] or [`FieldWriter`] failed. Offsets are relative to
-/// the reader's or writer's buffer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FieldError {
-    /// `needed` bytes at `offset` do not fit in the `len` bytes there are.
-    Short {
-        /// Where the field starts.
-        offset: usize,
-        /// Its size.
-        needed: usize,
-        /// Size of the buffer.
-        len: usize,
-    },
-    /// The value at `offset` is out of range.
-    Invalid {
-        /// Where the field starts.
-        offset: usize,
-    },
-    /// `len` bytes from `offset` on were not read (or not written).
-    Leftover {
-        /// First byte left over.
-        offset: usize,
-        /// How many.
-        len: usize,
-    },
-}
-
-impl FieldError {
-    /// The error as an [`ImageError`] about `module`'s `part`.
-    pub const fn in_module(self, module: ModuleName, part: ModulePart) -> ImageError {
-        ImageError::ModuleState {
-            module,
-            part,
-            error: self,
-        }
-    }
-}
-
-impl fmt::Display for FieldError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Self::Short {
-                offset,
-                needed,
-                len,
-            } => write!(
-                f,
-                "{needed} bytes needed at offset {offset}, only {} there",
-                len.saturating_sub(offset)
-            ),
-            Self::Invalid { offset } => write!(f, "invalid value at offset {offset}"),
-            Self::Leftover { offset, len } => {
-                write!(f, "{len} bytes left over at offset {offset}")
-            }
-        }
-    }
-}
-
-impl core::error::Error for FieldError {}
-
-/// Sequential little-endian writer of fields into a byte slice; or, made
-/// with [`FieldWriter::counting`], a dry run that only counts bytes, so a
-/// module sizes its block with the very code that writes it.
-#[derive(Debug)]
-pub struct FieldWriter<'a> {
-    buf: &'a mut [u8],
-    pos: usize,
-    counting: bool,
-}
-
-impl<'a> FieldWriter<'a> {
-    /// A writer filling `buf` from its start.
-    pub fn new(buf: &'a mut [u8]) -> Self {
-        Self {
-            buf,
-            pos: 0,
-            counting: false,
-        }
-    }
-
-    /// A writer that stores nothing and only counts; never short.
-    pub fn counting() -> FieldWriter<'static> {
-        FieldWriter {
-            buf: &mut [],
-            pos: 0,
-            counting: true,
-        }
-    }
-
-    /// Bytes written so far.
-    pub fn position(&self) -> usize {
-        self.pos
-    }
-
-    /// Bytes that may still be written.
-    pub fn remaining(&self) -> usize {
-        if self.counting {
-            usize::MAX.saturating_sub(self.pos)
-        } else {
-            self.buf.len().saturating_sub(self.pos)
-        }
-    }
-
-    /// Append `bytes`.
-    pub fn put_bytes(&mut self, bytes: &[u8]) -> Result<(), FieldError> {
-        let short = FieldError::Short {
-            offset: self.pos,
-            needed: bytes.len(),
-            len: self.buf.len(),
-        };
-        let end = self.pos.checked_add(bytes.len()).ok_or(short)?;
-        if !self.counting {
-            self.buf
-                .get_mut(self.pos..end)
-                .ok_or(short)?
-                .copy_from_slice(bytes);
-        }
-        self.pos = end;
-        Ok(())
-    }
-
-    /// Append a `u8`.
-    pub fn put_u8(&mut self, v: u8) -> Result<(), FieldError> {
-        self.put_bytes(&[v])
-    }
-
-    /// Append a `bool` as one byte, 0 or 1.
-    pub fn put_bool(&mut self, v: bool) -> Result<(), FieldError> {
-        self.put_u8(u8::from(v))
-    }
-
-    /// Append a little-endian `u16`.
-    pub fn put_u16(&mut self, v: u16) -> Result<(), FieldError> {
-        self.put_bytes(&v.to_le_bytes())
-    }
-
-    /// Append a little-endian `u32`.
-    pub fn put_u32(&mut self, v: u32) -> Result<(), FieldError> {
-        self.put_bytes(&v.to_le_bytes())
-    }
-
-    /// Append a little-endian `u64`.
-    pub fn put_u64(&mut self, v: u64) -> Result<(), FieldError> {
-        self.put_bytes(&v.to_le_bytes())
-    }
-
-    /// Append a little-endian `i32`.
-    pub fn put_i32(&mut self, v: i32) -> Result<(), FieldError> {
-        self.put_bytes(&v.to_le_bytes())
-    }
-
-    /// Append a little-endian `i64`.
-    pub fn put_i64(&mut self, v: i64) -> Result<(), FieldError> {
-        self.put_bytes(&v.to_le_bytes())
-    }
-
-    /// Append `n` zero bytes.
-    pub fn put_zeros(&mut self, n: usize) -> Result<(), FieldError> {
-        let short = FieldError::Short {
-            offset: self.pos,
-            needed: n,
-            len: self.buf.len(),
-        };
-        let end = self.pos.checked_add(n).ok_or(short)?;
-        if !self.counting {
-            self.buf.get_mut(self.pos..end).ok_or(short)?.fill(0);
-        }
-        self.pos = end;
-        Ok(())
-    }
-
-    /// The number of bytes written; [`FieldError::Leftover`] unless the
-    /// buffer is exactly full (a counting writer is always full).
-    pub fn finish(self) -> Result<usize, FieldError> {
-        if !self.counting && self.pos != self.buf.len() {
-            return Err(FieldError::Leftover {
-                offset: self.pos,
-                len: self.buf.len().saturating_sub(self.pos),
-            });
-        }
-        Ok(self.pos)
-    }
-}
-
-/// Sequential, strict little-endian reader of fields from a byte slice.
-#[derive(Clone, Debug)]
-pub struct FieldReader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> FieldReader<'a> {
-    /// A reader of `buf` from its start.
-    pub fn new(buf: &'a [u8]) -> Self {
-        Self { buf, pos: 0 }
-    }
-
-    /// Bytes read so far: the offset of the next field.
-    pub fn position(&self) -> usize {
-        self.pos
-    }
-
-    /// Bytes not read yet.
-    pub fn remaining(&self) -> usize {
-        self.buf.len().saturating_sub(self.pos)
-    }
-
-    /// The next `n` bytes, borrowed from the input.
-    pub fn get_bytes(&mut self, n: usize) -> Result<&'a [u8], FieldError> {
-        let short = FieldError::Short {
-            offset: self.pos,
-            needed: n,
-            len: self.buf.len(),
-        };
-        let end = self.pos.checked_add(n).ok_or(short)?;
-        let bytes = self.buf.get(self.pos..end).ok_or(short)?;
-        self.pos = end;
-        Ok(bytes)
-    }
-
-    /// The next `N` bytes as an array.
-    pub fn get_array<const N: usize>(&mut self) -> Result<[u8; N], FieldError> {
-        let offset = self.pos;
-        let bytes = self.get_bytes(N)?;
-        bytes.try_into().map_err(|_| FieldError::Short {
-            offset,
-            needed: N,
-            len: self.buf.len(),
-        })
-    }
-
-    /// A `u8`.
-    pub fn get_u8(&mut self) -> Result<u8, FieldError> {
-        self.get_array::<1>().map(|[b]| b)
-    }
-
-    /// A `bool`: 0 or 1, anything else is [`FieldError::Invalid`].
-    pub fn get_bool(&mut self) -> Result<bool, FieldError> {
-        let offset = self.pos;
-        match self.get_u8()? {
-            0 => Ok(false),
-            1 => Ok(true),
-            _ => Err(FieldError::Invalid { offset }),
-        }
-    }
-
-    /// A little-endian `u16`.
-    pub fn get_u16(&mut self) -> Result<u16, FieldError> {
-        self.get_array().map(u16::from_le_bytes)
-    }
-
-    /// A little-endian `u32`.
-    pub fn get_u32(&mut self) -> Result<u32, FieldError> {
-        self.get_array().map(u32::from_le_bytes)
-    }
-
-    /// A little-endian `u64`.
-    pub fn get_u64(&mut self) -> Result<u64, FieldError> {
-        self.get_array().map(u64::from_le_bytes)
-    }
-
-    /// A little-endian `i32`.
-    pub fn get_i32(&mut self) -> Result<i32, FieldError> {
-        self.get_array().map(i32::from_le_bytes)
-    }
-
-    /// A little-endian `i64`.
-    pub fn get_i64(&mut self) -> Result<i64, FieldError> {
-        self.get_array().map(i64::from_le_bytes)
-    }
-
-    /// `n` bytes that must all be zero ([`FieldError::Invalid`] at the
-    /// first that is not).
-    pub fn get_zeros(&mut self, n: usize) -> Result<(), FieldError> {
-        let start = self.pos;
-        let bytes = self.get_bytes(n)?;
-        match bytes.iter().position(|&b| b != 0) {
-            None => Ok(()),
-            Some(i) => Err(FieldError::Invalid {
-                offset: start.saturating_add(i),
-            }),
-        }
-    }
-
-    /// `Ok` if every byte was read, else [`FieldError::Leftover`].
-    pub fn finish(self) -> Result<(), FieldError> {
-        match self.remaining() {
-            0 => Ok(()),
-            len => Err(FieldError::Leftover {
-                offset: self.pos,
-                len,
-            }),
-        }
-    }
-}
 
 /// Byte-wise lookup table of CRC-32/ISO-HDLC, built when compiling.
 const CRC_TABLE: [u32; 256] = {
@@ -1436,11 +1151,11 @@ impl<'a> ImageWriter<'a> {
         let mut iw = FieldWriter::new(ibuf);
         internal(&mut iw)
             .and_then(|()| iw.finish())
-            .map_err(|e| e.in_module(name, ModulePart::Internal))?;
+            .map_err(|e| ImageError::in_module(e, name, ModulePart::Internal))?;
         let mut ew = FieldWriter::new(ebuf);
         external(&mut ew)
             .and_then(|()| ew.finish())
-            .map_err(|e| e.in_module(name, ModulePart::External))?;
+            .map_err(|e| ImageError::in_module(e, name, ModulePart::External))?;
         self.pos = end;
         self.count = count;
         Ok(())
@@ -1604,15 +1319,6 @@ fn truncated(e: FieldError) -> ImageError {
             }
         }
     }
-}
-
-/// First non-zero byte of `bytes[start..end]`, as an absolute offset.
-fn first_nonzero(bytes: &[u8], start: usize, end: usize) -> Option<usize> {
-    bytes
-        .get(start..end)?
-        .iter()
-        .position(|&b| b != 0)
-        .map(|i| start.saturating_add(i))
 }
 
 /// Decode and fully check an image against this kernel's constants.

@@ -4,6 +4,7 @@
 //! they compile both as this module of the kernel crate and as the host crate.
 
 pub mod checkpoint;
+pub mod codec;
 pub mod image;
 pub mod index;
 pub mod ldterm;

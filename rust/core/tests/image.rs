@@ -3,12 +3,12 @@
 //! exhaustive corruption and truncation, fuzzing, and every specific error.
 
 use proptest::prelude::*;
+use pty_core::codec::{FieldError, FieldReader, FieldWriter};
 use pty_core::image::{
     block_len, check_chain, crc32, decode, decode_with, encode, encoded_len, layout, ConstantField,
-    Constants, FieldError, FieldReader, FieldWriter, ImageError, ImageSizer, ImageWriter,
-    ModuleBlock, ModuleName, ModulePart, PtyMode, StreamImage, StreamImageHeader, StreamKind,
-    BLOCK_HEADER_LEN, HEADER_LEN, MAGIC, MASTER_CHAIN, MAX_MODULES, MIN_IMAGE_LEN, SLAVE_CHAIN,
-    TRAILER_LEN,
+    Constants, ImageError, ImageSizer, ImageWriter, ModuleBlock, ModuleName, ModulePart, PtyMode,
+    StreamImage, StreamImageHeader, StreamKind, BLOCK_HEADER_LEN, HEADER_LEN, MAGIC, MASTER_CHAIN,
+    MAX_MODULES, MIN_IMAGE_LEN, SLAVE_CHAIN, TRAILER_LEN,
 };
 
 type Owned = (ModuleName, Vec<u8>, Vec<u8>);
@@ -1046,7 +1046,11 @@ fn module_with_rolls_back_on_error() {
             |_| Err(FieldError::Invalid { offset: 2 }),
             |_| Ok(())
         ),
-        Err(FieldError::Invalid { offset: 2 }.in_module(ModuleName::Tioc, ModulePart::Internal))
+        Err(ImageError::in_module(
+            FieldError::Invalid { offset: 2 },
+            ModuleName::Tioc,
+            ModulePart::Internal
+        ))
     );
     assert_eq!(w.modules(), 1);
     w.module_with(ModuleName::Tioc, 8, 0, |i| i.put_bytes(&[1; 8]), |_| Ok(()))
