@@ -161,6 +161,7 @@
 use core::fmt;
 
 use super::codec::{FieldError, FieldReader, FieldWriter};
+use super::errno::Errno;
 use super::image::{
     check_chain, decode, ImageError, ImageSizer, ImageWriter, ModuleBlock, ModuleName, ModulePart,
     PtyMode, StreamImage, StreamImageHeader, StreamKind,
@@ -183,11 +184,6 @@ const REPRINT_POS_AT: usize = Termios::SIZE + 18;
 
 /// Bytes of a socket identity in the ptm block.
 const SOCKET_ID_LEN: usize = 42;
-
-// Positive errno values (asm-generic).
-const ENOMEM: i32 = 12;
-const EBUSY: i32 = 16;
-const EINVAL: i32 = 22;
 
 /// Per-pair facts the kernel keeps outside [`PtyPair`] that travel in the
 /// images. Open accounting (`slave_opens`, `slave_closed`,
@@ -334,9 +330,10 @@ impl MetaPart {
 /// Why [`restore`] refused an image. The pair is unchanged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RestoreError {
-    /// The image itself is malformed, aborted, or of another chain.
+    /// The image itself is malformed, aborted, or of another chain: the
+    /// image error's errno ([`ImageError::errno`]).
     Image(ImageError),
-    /// The image is of the other end.
+    /// The image is of the other end. `EINVAL`.
     WrongKind {
         /// The end being restored.
         expected: StreamKind,
@@ -344,14 +341,14 @@ pub enum RestoreError {
         found: StreamKind,
     },
     /// The stream already holds data or pending state: restore only into
-    /// a freshly opened end.
+    /// a freshly opened end. `EBUSY`.
     NotFresh {
         /// The end being restored.
         kind: StreamKind,
     },
-    /// The queues could not be allocated.
+    /// The queues could not be allocated. `ENOMEM`.
     NoMemory,
-    /// A module's block is malformed or does not fit the rest.
+    /// A module's block is malformed or does not fit the rest. `EINVAL`.
     BadState {
         /// Which module.
         module: ModuleName,
@@ -365,13 +362,13 @@ pub enum RestoreError {
 }
 
 impl RestoreError {
-    /// The positive errno to return (see the module documentation).
-    pub const fn errno(&self) -> i32 {
+    /// The errno to return (see the module documentation).
+    pub const fn errno(&self) -> Errno {
         match self {
             Self::Image(e) => e.errno(),
-            Self::WrongKind { .. } | Self::BadState { .. } => EINVAL,
-            Self::NotFresh { .. } => EBUSY,
-            Self::NoMemory => ENOMEM,
+            Self::WrongKind { .. } | Self::BadState { .. } => Errno::EINVAL,
+            Self::NotFresh { .. } => Errno::EBUSY,
+            Self::NoMemory => Errno::ENOMEM,
         }
     }
 }

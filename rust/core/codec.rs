@@ -20,11 +20,15 @@
 
 use core::fmt;
 
+use super::errno::Errno;
+
 /// Why a [`FieldReader`] or [`FieldWriter`] failed. Offsets are relative to
-/// the reader's or writer's buffer.
+/// the reader's or writer's buffer. A field that does not fit or does not
+/// decode is malformed input: every variant is `EINVAL`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FieldError {
     /// `needed` bytes at `offset` do not fit in the `len` bytes there are.
+    /// `EINVAL`.
     Short {
         /// Where the field starts.
         offset: usize,
@@ -33,18 +37,27 @@ pub enum FieldError {
         /// Size of the buffer.
         len: usize,
     },
-    /// The value at `offset` is out of range.
+    /// The value at `offset` is out of range. `EINVAL`.
     Invalid {
         /// Where the field starts.
         offset: usize,
     },
-    /// `len` bytes from `offset` on were not read (or not written).
+    /// `len` bytes from `offset` on were not read (or not written). `EINVAL`.
     Leftover {
         /// First byte left over.
         offset: usize,
         /// How many.
         len: usize,
     },
+}
+
+impl FieldError {
+    /// The errno for this error: `EINVAL`.
+    pub const fn errno(&self) -> Errno {
+        match self {
+            Self::Short { .. } | Self::Invalid { .. } | Self::Leftover { .. } => Errno::EINVAL,
+        }
+    }
 }
 
 impl fmt::Display for FieldError {

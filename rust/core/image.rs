@@ -72,7 +72,8 @@
 //!
 //! # Errors and errno
 //!
-//! [`ImageError::errno`] gives the (positive, asm-generic) errno to return:
+//! [`ImageError::errno`] gives the [`Errno`] to return (each variant's
+//! documentation names it):
 //!
 //! ```text
 //! EINVAL           22  malformed image, chain mismatch, aborted image,
@@ -87,6 +88,7 @@
 use core::fmt;
 
 use super::codec::{first_nonzero, FieldError, FieldReader, FieldWriter};
+use super::errno::Errno;
 use super::ldterm::N_TTY_BUF_SIZE;
 use super::stream::{Winsize, MASTER_HEAD_BOUND, PTS_INPUT_BOUND};
 use super::termios::{Termios, NCCS};
@@ -149,13 +151,6 @@ pub mod layout {
     /// First module block.
     pub const BLOCKS: usize = 64;
 }
-
-// Positive errno values (asm-generic).
-const EINVAL: i32 = 22;
-const ERANGE: i32 = 34;
-const EBADMSG: i32 = 74;
-const EOVERFLOW: i32 = 75;
-const EPROTONOSUPPORT: i32 = 93;
 
 /// Which end of the pty a stream image belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -481,46 +476,48 @@ impl fmt::Display for ModulePart {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ImageError {
     /// The input ends at offset `len`; at least `needed` bytes are needed.
+    /// `EINVAL`.
     Truncated {
         /// Input length (where decoding ran out).
         len: usize,
         /// Bytes needed.
         needed: usize,
     },
-    /// The first eight bytes are not [`MAGIC`] (offset 0).
+    /// The first eight bytes are not [`MAGIC`] (offset 0). `EINVAL`.
     BadMagic {
         /// The bytes found (zero-filled if the input is shorter).
         found: [u8; 8],
     },
     /// Format version other than [`FORMAT_VERSION`] (offset 8).
+    /// `EPROTONOSUPPORT`.
     UnsupportedVersion {
         /// Version found.
         found: u16,
     },
-    /// Header length other than [`HEADER_LEN`] (offset 10).
+    /// Header length other than [`HEADER_LEN`] (offset 10). `EINVAL`.
     BadHeaderLength {
         /// Length found.
         found: u16,
     },
-    /// Unknown stream kind (offset 12).
+    /// Unknown stream kind (offset 12). `EINVAL`.
     BadStreamKind {
         /// Value found.
         found: u8,
     },
-    /// Unknown pty mode (offset 13).
+    /// Unknown pty mode (offset 13). `EINVAL`.
     BadPtyMode {
         /// Value found.
         found: u8,
     },
     /// More modules than [`MAX_MODULES`] (module count, offset 14, or
-    /// processed plus to-process, offset 20).
+    /// processed plus to-process, offset 20). `EINVAL`.
     TooManyModules {
         /// Modules claimed.
         count: usize,
         /// Most allowed.
         max: usize,
     },
-    /// Total length (offset 16) differs from the input length.
+    /// Total length (offset 16) differs from the input length. `EINVAL`.
     LengthMismatch {
         /// Length the status block declares.
         declared: u32,
@@ -529,7 +526,7 @@ pub enum ImageError {
     },
     /// Module count and status counts disagree (offset 20): processed must
     /// equal the count, to-process must be 0 without error and at least 1
-    /// with one.
+    /// with one. `EINVAL`.
     ModuleCount {
         /// Module count.
         count: u16,
@@ -538,12 +535,12 @@ pub enum ImageError {
         /// Modules to process.
         to_process: u16,
     },
-    /// Error field (offset 32) neither 0 nor a negative errno.
+    /// Error field (offset 32) neither 0 nor a negative errno. `EINVAL`.
     BadError {
         /// Value found.
         value: i32,
     },
-    /// Failed module index (offset 36) inconsistent with the error.
+    /// Failed module index (offset 36) inconsistent with the error. `EINVAL`.
     BadFailedModule {
         /// Index found.
         found: u16,
@@ -551,11 +548,13 @@ pub enum ImageError {
         expected: u16,
     },
     /// State version other than [`STATE_VERSION`] (offset 38).
+    /// `EPROTONOSUPPORT`.
     UnsupportedStateVersion {
         /// Version found.
         found: u16,
     },
     /// A kernel constant of the image differs from this kernel's.
+    /// `EPROTONOSUPPORT`.
     ConstantsMismatch {
         /// Which one.
         field: ConstantField,
@@ -564,12 +563,12 @@ pub enum ImageError {
         /// Value of this kernel.
         kernel: u32,
     },
-    /// A reserved byte is not zero.
+    /// A reserved byte is not zero. `EINVAL`.
     NonZeroReserved {
         /// Offset of the first non-zero reserved byte.
         offset: usize,
     },
-    /// A module block's name is not a known module name.
+    /// A module block's name is not a known module name. `EINVAL`.
     BadModuleName {
         /// Index of the block.
         index: usize,
@@ -579,7 +578,7 @@ pub enum ImageError {
         found: [u8; 8],
     },
     /// A module block's lengths run past the module area (into the
-    /// trailer), or overflow.
+    /// trailer), or overflow. `EINVAL`.
     BlockOverrun {
         /// Index of the block.
         index: usize,
@@ -588,19 +587,19 @@ pub enum ImageError {
         /// Offset where the module area ends (the trailer).
         limit: usize,
     },
-    /// A padding byte is not zero.
+    /// A padding byte is not zero. `EINVAL`.
     NonZeroPadding {
         /// Offset of the first non-zero padding byte.
         offset: usize,
     },
-    /// Bytes between the last module block and the trailer.
+    /// Bytes between the last module block and the trailer. `EINVAL`.
     TrailingBytes {
         /// Offset where the unclaimed bytes start.
         offset: usize,
         /// How many.
         len: usize,
     },
-    /// The checksum (offset total length - 8) does not match.
+    /// The checksum (offset total length - 8) does not match. `EBADMSG`.
     BadChecksum {
         /// Checksum of the bytes.
         computed: u32,
@@ -608,13 +607,14 @@ pub enum ImageError {
         stored: u32,
     },
     /// The image records a checkpoint that failed: it cannot be restored.
+    /// `EINVAL`.
     Aborted {
         /// Negative errno of the failure.
         error: i32,
         /// Index of the module that failed.
         module: u16,
     },
-    /// The image does not have as many modules as the stream.
+    /// The image does not have as many modules as the stream. `EINVAL`.
     ChainLength {
         /// Modules of the stream.
         expected: usize,
@@ -622,6 +622,7 @@ pub enum ImageError {
         found: usize,
     },
     /// A module of the image is not the stream's module at that position.
+    /// `EINVAL`.
     ChainMismatch {
         /// Position in the chain.
         index: usize,
@@ -630,7 +631,7 @@ pub enum ImageError {
         /// The image's module.
         found: ModuleName,
     },
-    /// A module's own encoding of its block is wrong.
+    /// A module's own encoding of its block is wrong. `EINVAL`.
     ModuleState {
         /// Which module.
         module: ModuleName,
@@ -639,26 +640,26 @@ pub enum ImageError {
         /// What is wrong, at an offset within that part.
         error: FieldError,
     },
-    /// Writer: every planned module block has been written already.
+    /// Writer: every planned module block has been written already. `EINVAL`.
     WriterFull {
         /// Modules planned at [`ImageWriter::begin`].
         planned: usize,
     },
-    /// Writer: finished before every planned module wrote its block.
+    /// Writer: finished before every planned module wrote its block. `EINVAL`.
     Incomplete {
         /// Blocks written.
         processed: usize,
         /// Blocks missing.
         to_process: usize,
     },
-    /// Writer: the output buffer is too small.
+    /// Writer: the output buffer is too small. `ERANGE`.
     OutputTooSmall {
         /// Bytes needed.
         needed: usize,
         /// Bytes available.
         available: usize,
     },
-    /// Writer: the image would not fit the 32-bit length fields.
+    /// Writer: the image would not fit the 32-bit length fields. `EOVERFLOW`.
     TooLarge,
 }
 
@@ -672,17 +673,36 @@ impl ImageError {
         }
     }
 
-    /// The positive errno for this error (see the module documentation):
-    /// the kernel returns `-errno`.
-    pub const fn errno(&self) -> i32 {
+    /// The errno for this error (see the module documentation).
+    pub const fn errno(&self) -> Errno {
         match self {
             Self::UnsupportedVersion { .. }
             | Self::UnsupportedStateVersion { .. }
-            | Self::ConstantsMismatch { .. } => EPROTONOSUPPORT,
-            Self::BadChecksum { .. } => EBADMSG,
-            Self::OutputTooSmall { .. } => ERANGE,
-            Self::TooLarge => EOVERFLOW,
-            _ => EINVAL,
+            | Self::ConstantsMismatch { .. } => Errno::EPROTONOSUPPORT,
+            Self::BadChecksum { .. } => Errno::EBADMSG,
+            Self::OutputTooSmall { .. } => Errno::ERANGE,
+            Self::TooLarge => Errno::EOVERFLOW,
+            Self::Truncated { .. }
+            | Self::BadMagic { .. }
+            | Self::BadHeaderLength { .. }
+            | Self::BadStreamKind { .. }
+            | Self::BadPtyMode { .. }
+            | Self::TooManyModules { .. }
+            | Self::LengthMismatch { .. }
+            | Self::ModuleCount { .. }
+            | Self::BadError { .. }
+            | Self::BadFailedModule { .. }
+            | Self::NonZeroReserved { .. }
+            | Self::BadModuleName { .. }
+            | Self::BlockOverrun { .. }
+            | Self::NonZeroPadding { .. }
+            | Self::TrailingBytes { .. }
+            | Self::Aborted { .. }
+            | Self::ChainLength { .. }
+            | Self::ChainMismatch { .. }
+            | Self::ModuleState { .. }
+            | Self::WriterFull { .. }
+            | Self::Incomplete { .. } => Errno::EINVAL,
         }
     }
 

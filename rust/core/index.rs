@@ -13,15 +13,26 @@
 //! first, so even a million indexes cost at most a few hundred word reads.
 
 use super::codec::{FieldReader, FieldWriter};
+use super::errno::Errno;
 use super::storage::{AllocError, Storage};
 
 /// Why an exact index could not be claimed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IndexError {
-    /// The index is already in use (`EBUSY`).
+    /// The index is already in use. `EBUSY`.
     Busy,
-    /// The index is not below [`IndexAllocator::max`] (`EINVAL`/`ENXIO`).
+    /// The index is not below [`IndexAllocator::max`]. `ENXIO`.
     OutOfRange,
+}
+
+impl IndexError {
+    /// The errno for this error.
+    pub const fn errno(&self) -> Errno {
+        match self {
+            Self::Busy => Errno::EBUSY,
+            Self::OutOfRange => Errno::ENXIO,
+        }
+    }
 }
 
 const WORD_BYTES: usize = 8;

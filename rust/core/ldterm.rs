@@ -54,6 +54,7 @@
 //!   after switching back to canonical mode with echo turned on midway.
 
 use super::codec::{FieldError, FieldReader, FieldWriter};
+use super::errno::Errno;
 use super::queue::ByteQueue;
 use super::storage::{AllocError, Storage};
 use super::termios::{
@@ -573,10 +574,20 @@ impl LdtermState {
 /// Why [`Ldterm::restore`] refused a saved state.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum RestoreError {
-    /// The parts do not fit together (corrupt or foreign image).
+    /// The parts do not fit together (corrupt or foreign image). `EINVAL`.
     Inconsistent,
-    /// The queues could not be allocated.
+    /// The queues could not be allocated. `ENOMEM`.
     NoMemory,
+}
+
+impl RestoreError {
+    /// The errno for this error.
+    pub const fn errno(&self) -> Errno {
+        match self {
+            Self::Inconsistent => Errno::EINVAL,
+            Self::NoMemory => Errno::ENOMEM,
+        }
+    }
 }
 
 impl From<AllocError> for RestoreError {

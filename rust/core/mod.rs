@@ -5,6 +5,7 @@
 
 pub mod checkpoint;
 pub mod codec;
+pub mod errno;
 pub mod image;
 pub mod index;
 pub mod ldterm;

@@ -20,6 +20,7 @@
 //! tests drive the very same code.
 
 use super::codec::{FieldReader, FieldWriter};
+use super::errno::Errno;
 use super::ldterm::{Events, Ldterm, OutputSink, ReadOutcome, Stall};
 use super::queue::ByteQueue;
 use super::storage::{AllocError, Storage};
@@ -283,10 +284,20 @@ pub struct Ready {
 /// Why an ioctl-level request was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RequestError {
-    /// An argument is out of range (`EINVAL`).
+    /// An argument is out of range. `EINVAL`.
     Invalid,
-    /// The end is hung up (`EIO`).
+    /// The end is hung up. `EIO`.
     Hangup,
+}
+
+impl RequestError {
+    /// The errno for this error.
+    pub const fn errno(&self) -> Errno {
+        match self {
+            Self::Invalid => Errno::EINVAL,
+            Self::Hangup => Errno::EIO,
+        }
+    }
 }
 
 /// Where ldterm's echo goes during one batch of input: the master's stream

@@ -82,6 +82,7 @@ use core::cmp::Ordering;
 use core::fmt;
 
 use super::codec::{FieldError, FieldReader, FieldWriter};
+use super::errno::Errno;
 use super::storage::{AllocError, Storage};
 
 /// One end of a pair.
@@ -269,62 +270,87 @@ impl fmt::Display for SocketId {
 }
 
 /// Why the session refused a call. A refused call changes nothing.
+///
+/// The errno of each variant ([`SessionError::errno`]) is what the control
+/// device returns: an argument of `CKPT_SESSION_BEGIN` the session cannot
+/// take is `EINVAL` (`ckptctl` reads it as an index beyond the instance's
+/// `max`), a name it does not know `ENOENT`, a second restore of the same
+/// item `EBUSY`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SessionError {
-    /// The index is not below the session's `max` (`ENXIO`).
+    /// The index is not below the session's `max`. `EINVAL`.
     OutOfRange {
         /// The index given.
         index: u32,
     },
-    /// The index was registered twice (`EEXIST`). Found by `expect` when
-    /// pairs come in ascending order, else by `seal`; `expect` also reports
-    /// it once `max` pairs are registered.
+    /// The index was registered twice. Found by `expect` when pairs come in
+    /// ascending order, else by `seal`; `expect` also reports it once `max`
+    /// pairs are registered. `EINVAL`.
     DuplicateIndex {
         /// The index registered twice.
         index: u32,
     },
-    /// Two pairs expect the same socket identity (`EEXIST`); found by
-    /// `seal`.
+    /// Two pairs expect the same socket identity; found by `seal`.
+    /// `EINVAL`.
     DuplicateSocket {
         /// The lower of the two pair indexes.
         first: u32,
         /// The higher of the two pair indexes.
         second: u32,
     },
-    /// The index is not in the session (`ENOENT`).
+    /// The index is not in the session. `ENOENT`.
     UnknownIndex {
         /// The index given.
         index: u32,
     },
-    /// This end of the pair was not checkpointed (`EINVAL`).
+    /// This end of the pair was not checkpointed. `EINVAL`.
     NotExpected {
         /// The pair.
         index: u32,
         /// The end.
         end: End,
     },
-    /// This end was restored already (`EBUSY`).
+    /// This end was restored already. `EBUSY`.
     AlreadyRestored {
         /// The pair.
         index: u32,
         /// The end.
         end: End,
     },
-    /// No pair expects this socket identity (`ENOENT`).
+    /// No pair expects this socket identity. `ENOENT`.
     UnknownSocket,
-    /// The socket of this pair was matched already (`EBUSY`).
+    /// The socket of this pair was matched already. `EBUSY`.
     SocketAlreadyRestored {
         /// The pair.
         index: u32,
     },
-    /// Registration is over (`EBUSY`).
+    /// Registration is over. `EBUSY`.
     Sealed,
-    /// Restore events before `seal` (`EINVAL`).
+    /// Restore events before `seal`. `EINVAL`.
     NotSealed,
-    /// The session was committed or aborted (`EINVAL`).
+    /// The session was committed or aborted. `EINVAL`.
     Closed,
-    /// A table could not grow (`ENOMEM`).
+    /// A table could not grow. `ENOMEM`.
     NoMemory,
+}
+
+impl SessionError {
+    /// The errno for this error (see the variants).
+    pub const fn errno(&self) -> Errno {
+        match self {
+            Self::UnknownIndex { .. } | Self::UnknownSocket => Errno::ENOENT,
+            Self::AlreadyRestored { .. } | Self::SocketAlreadyRestored { .. } | Self::Sealed => {
+                Errno::EBUSY
+            }
+            Self::NoMemory => Errno::ENOMEM,
+            Self::OutOfRange { .. }
+            | Self::DuplicateIndex { .. }
+            | Self::DuplicateSocket { .. }
+            | Self::NotExpected { .. }
+            | Self::NotSealed
+            | Self::Closed => Errno::EINVAL,
+        }
+    }
 }
 
 impl From<AllocError> for SessionError {
@@ -1126,9 +1152,21 @@ fn step(count: &mut usize, before: bool, after: bool) {
 #[derive(Debug)]
 pub enum CommitError<'a, S: Storage> {
     /// Expected items are missing; the session is unchanged (abort it).
+    /// `ENXIO`.
     Orphans(Orphans<'a, S>),
-    /// The session is not in a state to commit.
+    /// The session is not in a state to commit: the session error's errno
+    /// ([`SessionError::errno`]).
     Session(SessionError),
+}
+
+impl<S: Storage> CommitError<'_, S> {
+    /// The errno for this error.
+    pub const fn errno(&self) -> Errno {
+        match self {
+            Self::Orphans(_) => Errno::ENXIO,
+            Self::Session(e) => e.errno(),
+        }
+    }
 }
 
 /// The [`PtsList`]: opened slaves waiting for their master, and dummy

@@ -37,11 +37,7 @@ fn get_i32(arg: usize) -> Result<i32> {
 }
 
 fn request(r: core::result::Result<(), RequestError>) -> Result<isize> {
-    match r {
-        Ok(()) => Ok(0),
-        Err(RequestError::Invalid) => Err(EINVAL),
-        Err(RequestError::Hangup) => Err(EIO),
-    }
+    r.map(|()| 0).map_err(|e| e.errno().into())
 }
 
 /// Termios commands that change settings (they wait while frozen).

@@ -98,7 +98,7 @@ pub(crate) fn checkpoint_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isiz
     let meta = meta_of(pair, &guard);
     let needed = checkpoint::checkpoint_len(&guard.pty, kind, &meta).map_err(|e| {
         pr_warn!("checkpoint of pty {}: {}\n", pair.index, e);
-        Error::from_errno(-e.errno())
+        Error::from(e.errno())
     })?;
     a.image_len = needed as u32;
     if (a.buf_len as usize) < needed {
@@ -127,7 +127,7 @@ pub(crate) fn checkpoint_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isiz
         Ok(n) => n,
         Err(e) => {
             pr_warn!("checkpoint of pty {} failed: {}\n", pair.index, e);
-            return Err(Error::from_errno(-e.errno()));
+            return Err(e.errno().into());
         }
     };
     if let Some(st) = guard.stats.get_mut(slot) {
@@ -175,7 +175,7 @@ pub(crate) fn restart_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isize> 
     let bytes = read_image(a.buf, a.buf_len)?;
     let decoded = image::decode(&bytes).map_err(|e| {
         pr_warn!("restart of pty {}: bad image: {}\n", pair.index, e);
-        Error::from_errno(-e.errno())
+        Error::from(e.errno())
     })?;
     let kind = kind_of(end);
     let load = |pair: &Pair| -> Result {
@@ -183,7 +183,7 @@ pub(crate) fn restart_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isize> 
             let mut guard = pair.streams.lock();
             let part = checkpoint::restore(&mut guard.pty, &decoded, kind).map_err(|e| {
                 pr_warn!("restart of pty {}: {}\n", pair.index, e);
-                Error::from_errno(-e.errno())
+                Error::from(e.errno())
             })?;
             if part.index() != pair.index {
                 pr_warn!(
@@ -254,7 +254,7 @@ pub(crate) fn restart_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isize> 
             load(pair)?;
             s.lists.end_restored(pair.index, wl_end).map_err(|e| {
                 pr_warn!("restart of pty {}: {}\n", pair.index, e);
-                session_errno(&e)
+                Error::from(e.errno())
             })?;
             let stats = &instance.globals().stats;
             stats.restarts.fetch_add(1, Ordering::Relaxed);
@@ -283,16 +283,6 @@ fn load_slave_tty(pair: &Pair, file: &SlaveFile, exclusive: bool) {
         ypixel: ws.ypixel,
     });
     tty.set_exclusive(exclusive);
-}
-
-fn session_errno(e: &waitlist::SessionError) -> Error {
-    use waitlist::SessionError as E;
-    match e {
-        E::AlreadyRestored { .. } | E::SocketAlreadyRestored { .. } => EBUSY,
-        E::UnknownIndex { .. } | E::UnknownSocket => ENOENT,
-        E::NoMemory => ENOMEM,
-        _ => EINVAL,
-    }
 }
 
 /// The control device: `/dev/ckpt/control`, or `control` in an instance.
@@ -436,11 +426,11 @@ fn begin(f: &ControlFile, a: SessionArg, with_sockets: bool) -> Result<isize> {
         let socket = (e.has_socket == 1).then(|| socket_id(&e.socket));
         lists
             .expect(e.index, ends, socket)
-            .map_err(|e| session_errno(&e))?;
+            .map_err(|e| Error::from(e.errno()))?;
     }
     lists.seal().map_err(|e| {
         pr_warn!("restart session: {}\n", e);
-        session_errno(&e)
+        Error::from(e.errno())
     })?;
     // Claim every index now: a busy one fails the whole begin.
     let mut pairs = KVec::with_capacity(a.count as usize, GFP_KERNEL)?;
@@ -502,7 +492,7 @@ fn socket_restored(f: &ControlFile, fd: i32) -> Result<isize> {
     let s = session.as_mut().ok_or(ENOENT)?;
     let index = s.lists.socket_restored(&id).map_err(|e| {
         pr_warn!("restart session: socket {}: {}\n", id, e);
-        session_errno(&e)
+        Error::from(e.errno())
     })?;
     if let Some(pair) = s.pairs.iter().find(|p| p.index == index) {
         pair.streams.lock().socket = Some(record);
@@ -518,18 +508,20 @@ fn commit(f: &ControlFile, arg: usize) -> Result<isize> {
     let s = guard.as_mut().ok_or(ENOENT)?;
     let failed = match s.lists.commit() {
         Ok(()) => None,
-        Err(waitlist::CommitError::Session(e)) => return Err(session_errno(&e)),
-        Err(waitlist::CommitError::Orphans(orphans)) => {
-            pr_warn!("restart session commit failed: {}\n", orphans.summary(16));
-            let count = orphans.len();
-            let cap = (a.orphans_cap as usize).min(count);
-            let mut records =
-                KVec::from_elem(0u8, cap.saturating_mul(ORPHAN_RECORD_LEN), GFP_KERNEL)?;
-            let written = orphans
-                .write_records(&mut records)
-                .saturating_mul(ORPHAN_RECORD_LEN);
-            Some((count, records, written))
-        }
+        Err(e) => match &e {
+            waitlist::CommitError::Session(_) => return Err(e.errno().into()),
+            waitlist::CommitError::Orphans(orphans) => {
+                pr_warn!("restart session commit failed: {}\n", orphans.summary(16));
+                let count = orphans.len();
+                let cap = (a.orphans_cap as usize).min(count);
+                let mut records =
+                    KVec::from_elem(0u8, cap.saturating_mul(ORPHAN_RECORD_LEN), GFP_KERNEL)?;
+                let written = orphans
+                    .write_records(&mut records)
+                    .saturating_mul(ORPHAN_RECORD_LEN);
+                Some((count, records, written, Error::from(e.errno())))
+            }
+        },
     };
     let Some(s) = guard.take() else {
         return Err(ENOENT);
@@ -547,7 +539,7 @@ fn commit(f: &ControlFile, arg: usize) -> Result<isize> {
                 .fetch_add(1, Ordering::Relaxed);
             Ok(0)
         }
-        Some((count, records, written)) => {
+        Some((count, records, written, error)) => {
             roll_back(instance, s);
             a.orphans_count = count as u32;
             UserSlice::new(a.orphans as usize, written)
@@ -556,7 +548,7 @@ fn commit(f: &ControlFile, arg: usize) -> Result<isize> {
             UserSlice::new(arg, core::mem::size_of::<CommitArg>())
                 .writer()
                 .write(&a)?;
-            Err(ENXIO)
+            Err(error)
         }
     }
 }

@@ -9,6 +9,7 @@ mod common;
 use common::VecStorage;
 use proptest::prelude::*;
 use pty_core::checkpoint::*;
+use pty_core::errno::Errno::{EBADMSG, EBUSY, EINVAL, ENOMEM, ERANGE};
 use pty_core::image::{
     decode, encode, encoded_len, ImageError, ModuleBlock, ModuleName, ModulePart, PtyMode,
     StreamImage, StreamImageHeader, StreamKind,
@@ -19,12 +20,6 @@ use pty_core::termios::*;
 use pty_core::waitlist::SocketId;
 
 type Pair = PtyPair<VecStorage>;
-
-const EINVAL: i32 = 22;
-const EBUSY: i32 = 16;
-const ENOMEM: i32 = 12;
-const EBADMSG: i32 = 74;
-const ERANGE: i32 = 34;
 
 /// A pair whose slave has been opened once.
 fn pair() -> Pair {

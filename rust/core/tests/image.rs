@@ -372,7 +372,7 @@ proptest! {
         match decode(&m) {
             Ok(d) => prop_assert_eq!(reencode(&d), m.clone()),
             Err(e) => {
-                prop_assert!(e.errno() > 0);
+                prop_assert!(e.errno().code() > 0);
                 prop_assert!(!e.to_string().is_empty());
             }
         }
@@ -566,7 +566,7 @@ fn bad_magic() {
             found: *b"CKPxPTY\0"
         }
     );
-    assert_eq!(e.errno(), libc::EINVAL);
+    assert_eq!(e.errno().code(), libc::EINVAL);
     assert_eq!(e.offset(), Some(0));
     assert!(e.to_string().contains("offset 0"), "{e}");
     assert!(matches!(
@@ -586,7 +586,7 @@ fn unknown_versions_are_refused() {
     reseal(&mut img);
     let e = decode(&img).unwrap_err();
     assert_eq!(e, ImageError::UnsupportedVersion { found: 2 });
-    assert_eq!(e.errno(), libc::EPROTONOSUPPORT);
+    assert_eq!(e.errno().code(), libc::EPROTONOSUPPORT);
     assert!(e.to_string().contains("offset 8"), "{e}");
 
     let mut img = slave_image();
@@ -594,7 +594,7 @@ fn unknown_versions_are_refused() {
     reseal(&mut img);
     let e = decode(&img).unwrap_err();
     assert_eq!(e, ImageError::UnsupportedStateVersion { found: 0 });
-    assert_eq!(e.errno(), libc::EPROTONOSUPPORT);
+    assert_eq!(e.errno().code(), libc::EPROTONOSUPPORT);
     assert_eq!(e.offset(), Some(38));
 }
 
@@ -639,7 +639,7 @@ fn wrong_constants_name_the_field() {
                 kernel: other.get(field),
             }
         );
-        assert_eq!(e.errno(), libc::EPROTONOSUPPORT);
+        assert_eq!(e.errno().code(), libc::EPROTONOSUPPORT);
         assert_eq!(e.offset(), Some(field.offset()));
         assert!(e.to_string().contains(field.name()), "{e}");
 
@@ -868,7 +868,7 @@ fn checksum_is_checked() {
     img[at] ^= 1; // first byte of pts's external part
     let e = decode(&img).unwrap_err();
     assert!(matches!(e, ImageError::BadChecksum { .. }));
-    assert_eq!(e.errno(), libc::EBADMSG);
+    assert_eq!(e.errno().code(), libc::EBADMSG);
 }
 
 #[test]
@@ -884,7 +884,7 @@ fn chain_is_checked() {
             found: 4
         }
     );
-    assert_eq!(e.errno(), libc::EINVAL);
+    assert_eq!(e.errno().code(), libc::EINVAL);
 
     let h = header(StreamKind::Master, PtyMode::Att, 1);
     let wrong = build(
@@ -949,7 +949,7 @@ fn aborted_checkpoint_is_recorded_but_not_restorable() {
             module: 2
         }
     );
-    assert_eq!(e.errno(), libc::EINVAL);
+    assert_eq!(e.errno().code(), libc::EINVAL);
 }
 
 #[test]
@@ -1083,7 +1083,7 @@ fn output_too_small_never_writes_past_the_buffer() {
                 available: n
             }
         );
-        assert_eq!(e.errno(), libc::ERANGE);
+        assert_eq!(e.errno().code(), libc::ERANGE);
         // encode checks first: nothing at all is written.
         assert!(backing.iter().all(|&x| x == 0xaa), "n = {n}");
 
@@ -1127,7 +1127,7 @@ fn sizes_beyond_u32_are_refused() {
     s.add(1 << 30, 0).unwrap();
     let e = s.add(1 << 30, 0).unwrap_err();
     assert_eq!(e, ImageError::TooLarge);
-    assert_eq!(e.errno(), libc::EOVERFLOW);
+    assert_eq!(e.errno().code(), libc::EOVERFLOW);
 
     let h = header(StreamKind::Master, PtyMode::Att, 0);
     let mut out = vec![0u8; 128];
@@ -1234,7 +1234,7 @@ fn errno_mapping_and_display() {
         (E::WriterFull { planned: 3 }, libc::EINVAL),
     ];
     for (e, errno) in cases {
-        assert_eq!(e.errno(), errno, "{e:?}");
+        assert_eq!(e.errno().code(), errno, "{e:?}");
         let text = e.to_string();
         if let Some(off) = e.offset() {
             assert!(text.contains(&format!("offset {off}")), "{text}");

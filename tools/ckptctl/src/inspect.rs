@@ -7,6 +7,7 @@ use std::fs;
 use std::path::Path;
 
 use pty_core::checkpoint::RestoreError;
+use pty_core::errno::Errno;
 use pty_core::image::{ConstantField, Constants, ModulePart, StreamImage};
 use serde_json::{json, Value};
 
@@ -104,7 +105,7 @@ pub fn check_bytes(
                 .map(|o| format!(" (file offset {o})"))
                 .unwrap_or_default();
             (
-                if e.errno() == libc::EPROTONOSUPPORT {
+                if e.errno() == Errno::EPROTONOSUPPORT {
                     Kind::Version
                 } else {
                     Kind::Image
