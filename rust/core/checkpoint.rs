@@ -161,10 +161,11 @@
 use core::fmt;
 
 use super::codec::{FieldError, FieldReader, FieldWriter};
+use super::end::End;
 use super::errno::Errno;
 use super::image::{
     check_chain, decode, ImageError, ImageSizer, ImageWriter, ModuleBlock, ModuleName, ModulePart,
-    PtyMode, StreamImage, StreamImageHeader, StreamKind,
+    PtyMode, StreamImage, StreamImageHeader,
 };
 use super::ldterm::{
     LdtermState, Partial, RestoreError as LdtermRestoreError, INPUT_BOUND, LINES_BOUND,
@@ -336,15 +337,15 @@ pub enum RestoreError {
     /// The image is of the other end. `EINVAL`.
     WrongKind {
         /// The end being restored.
-        expected: StreamKind,
+        expected: End,
         /// The image's end.
-        found: StreamKind,
+        found: End,
     },
     /// The stream already holds data or pending state: restore only into
     /// a freshly opened end. `EBUSY`.
     NotFresh {
         /// The end being restored.
-        kind: StreamKind,
+        kind: End,
     },
     /// The queues could not be allocated. `ENOMEM`.
     NoMemory,
@@ -379,14 +380,6 @@ impl From<ImageError> for RestoreError {
     }
 }
 
-/// Name of an end, for messages.
-fn end_name(kind: StreamKind) -> &'static str {
-    match kind {
-        StreamKind::Master => "master",
-        StreamKind::Slave => "slave",
-    }
-}
-
 impl fmt::Display for RestoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
@@ -394,13 +387,13 @@ impl fmt::Display for RestoreError {
             Self::WrongKind { expected, found } => write!(
                 f,
                 "image of the {} end given to the {} end",
-                end_name(found),
-                end_name(expected)
+                found.name(),
+                expected.name()
             ),
             Self::NotFresh { kind } => write!(
                 f,
                 "the {} stream already holds data: restore needs a fresh end",
-                end_name(kind)
+                kind.name()
             ),
             Self::NoMemory => f.write_str("out of memory for the restored queues"),
             Self::BadState {
@@ -531,12 +524,12 @@ fn empty(_: &mut FieldWriter<'_>) -> Result<(), FieldError> {
 /// `out`.
 fn describe<S: Storage>(
     pair: &PtyPair<S>,
-    kind: StreamKind,
+    kind: End,
     meta: &PairMeta,
     out: &mut dyn Blocks,
 ) -> Result<(), ImageError> {
     match kind {
-        StreamKind::Master => {
+        End::Master => {
             let m = &pair.master;
             let q = &m.head.read;
             out.block(
@@ -571,7 +564,7 @@ fn describe<S: Storage>(
                 &empty,
             )
         }
-        StreamKind::Slave => {
+        End::Slave => {
             let s = &pair.slave;
             let input = s.ldterm.processed_input();
             let readable = s.ldterm.readable_len();
@@ -627,7 +620,7 @@ fn describe<S: Storage>(
 /// Size of the image [`checkpoint`] writes for this stream now.
 pub fn checkpoint_len<S: Storage>(
     pair: &PtyPair<S>,
-    kind: StreamKind,
+    kind: End,
     meta: &PairMeta,
 ) -> Result<usize, ImageError> {
     let mut sizing = Sizing(ImageSizer::new());
@@ -642,7 +635,7 @@ pub fn checkpoint_len<S: Storage>(
 /// restored fails here, at checkpoint time.
 pub fn checkpoint<S: Storage>(
     pair: &PtyPair<S>,
-    kind: StreamKind,
+    kind: End,
     meta: &PairMeta,
     checkpoint_id: u64,
     out: &mut [u8],
@@ -665,8 +658,8 @@ pub fn checkpoint<S: Storage>(
     let image = decode(out.get(..len).unwrap_or(&[]))?;
     check_chain(&image, kind.chain())?;
     let checked = match kind {
-        StreamKind::Master => parse_master(&image).map(|_| ()),
-        StreamKind::Slave => parse_slave(&image).map(|_| ()),
+        End::Master => parse_master(&image).map(|_| ()),
+        End::Slave => parse_slave(&image).map(|_| ()),
     };
     checked.map_err(|e| match e {
         RestoreError::Image(e) => e,
@@ -1130,16 +1123,16 @@ fn parse_slave<'a>(image: &StreamImage<'a>) -> Result<SlaveSaved<'a>, RestoreErr
 /// no echo is held, no packet status or flow stop is pending, and the pair
 /// is not hung up. Settings (termios, window size) do not count: restore
 /// replaces them.
-pub fn is_fresh<S: Storage>(pair: &PtyPair<S>, kind: StreamKind) -> bool {
+pub fn is_fresh<S: Storage>(pair: &PtyPair<S>, kind: End) -> bool {
     if pair.life.master_closed {
         return false;
     }
     match kind {
-        StreamKind::Master => {
+        End::Master => {
             let m = &pair.master;
             m.head.read.is_empty() && m.head.held == 0 && m.ptm == Ptm::default()
         }
-        StreamKind::Slave => {
+        End::Slave => {
             let s = &pair.slave;
             let st = s.ldterm.save();
             s.pts.input.is_empty()
@@ -1159,7 +1152,7 @@ pub fn is_fresh<S: Storage>(pair: &PtyPair<S>, kind: StreamKind) -> bool {
 pub fn restore<S: Storage>(
     pair: &mut PtyPair<S>,
     image: &StreamImage<'_>,
-    expected_kind: StreamKind,
+    expected_kind: End,
 ) -> Result<MetaPart, RestoreError> {
     let found = image.kind();
     if found != expected_kind {
@@ -1170,12 +1163,12 @@ pub fn restore<S: Storage>(
     }
     check_chain(image, expected_kind.chain())?;
     match expected_kind {
-        StreamKind::Master => {
+        End::Master => {
             let saved = parse_master(image)?;
             load_master(pair, &saved)?;
             Ok(MetaPart::Master(saved.meta))
         }
-        StreamKind::Slave => {
+        End::Slave => {
             let saved = parse_slave(image)?;
             load_slave(pair, &saved)?;
             Ok(MetaPart::Slave(saved.meta))
@@ -1200,10 +1193,8 @@ fn load_master<S: Storage>(
     pair: &mut PtyPair<S>,
     saved: &MasterSaved<'_>,
 ) -> Result<(), RestoreError> {
-    if !is_fresh(pair, StreamKind::Master) {
-        return Err(RestoreError::NotFresh {
-            kind: StreamKind::Master,
-        });
+    if !is_fresh(pair, End::Master) {
+        return Err(RestoreError::NotFresh { kind: End::Master });
     }
     fill(&mut pair.master.head.read, saved.queue)?;
     pair.master.head.held = saved.held;
@@ -1220,10 +1211,8 @@ fn load_slave<S: Storage>(
     pair: &mut PtyPair<S>,
     saved: &SlaveSaved<'_>,
 ) -> Result<(), RestoreError> {
-    if !is_fresh(pair, StreamKind::Slave) {
-        return Err(RestoreError::NotFresh {
-            kind: StreamKind::Slave,
-        });
+    if !is_fresh(pair, End::Slave) {
+        return Err(RestoreError::NotFresh { kind: End::Slave });
     }
     // The pts queue first (it was empty: clearing it undoes the fill),
     // then ldterm, which reserves its memory before it changes anything.

@@ -88,6 +88,7 @@
 use core::fmt;
 
 use super::codec::{first_nonzero, FieldError, FieldReader, FieldWriter};
+use super::end::End;
 use super::errno::Errno;
 use super::ldterm::N_TTY_BUF_SIZE;
 use super::stream::{Winsize, MASTER_HEAD_BOUND, PTS_INPUT_BOUND};
@@ -152,37 +153,21 @@ pub mod layout {
     pub const BLOCKS: usize = 64;
 }
 
-/// Which end of the pty a stream image belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum StreamKind {
-    /// The master end (head, tioc, ptm).
-    Master = 1,
-    /// The slave end (head, tioc, ldterm, pts).
-    Slave = 2,
+/// The image's byte for `end` (header offset 12, and `ckptctl`'s stream
+/// table): 1 = master, 2 = slave.
+pub const fn end_to_byte(end: End) -> u8 {
+    match end {
+        End::Master => 1,
+        End::Slave => 2,
+    }
 }
 
-impl StreamKind {
-    /// From the wire value.
-    pub const fn from_u8(value: u8) -> Option<Self> {
-        match value {
-            1 => Some(Self::Master),
-            2 => Some(Self::Slave),
-            _ => None,
-        }
-    }
-
-    /// The wire value.
-    pub const fn as_u8(self) -> u8 {
-        self as u8
-    }
-
-    /// The module chain of this end, stream head first.
-    pub const fn chain(self) -> &'static [ModuleName] {
-        match self {
-            Self::Master => &MASTER_CHAIN,
-            Self::Slave => &SLAVE_CHAIN,
-        }
+/// The end an image byte names; `None` unless 1 or 2.
+pub const fn end_from_byte(byte: u8) -> Option<End> {
+    match byte {
+        1 => Some(End::Master),
+        2 => Some(End::Slave),
+        _ => None,
     }
 }
 
@@ -409,7 +394,7 @@ impl ConstantField {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StreamImageHeader {
     /// Which end.
-    pub kind: StreamKind,
+    pub kind: End,
     /// How the pair was created.
     pub mode: PtyMode,
     /// Identifies one checkpoint of a session (both ends share it).
@@ -1228,7 +1213,7 @@ impl<'a> ImageWriter<'a> {
         w.put_bytes(&MAGIC)
             .and_then(|()| w.put_u16(FORMAT_VERSION))
             .and_then(|()| w.put_u16(HEADER_LEN as u16))
-            .and_then(|()| w.put_u8(self.header.kind.as_u8()))
+            .and_then(|()| w.put_u8(end_to_byte(self.header.kind)))
             .and_then(|()| w.put_u8(self.header.mode.as_u8()))
             .and_then(|()| w.put_u16(self.count))
             .and_then(|()| w.put_u32(total_u32))
@@ -1262,7 +1247,7 @@ impl<'a> ImageWriter<'a> {
 /// from the input bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StreamImage<'a> {
-    kind: StreamKind,
+    kind: End,
     mode: PtyMode,
     status: Status,
     constants: Constants,
@@ -1272,7 +1257,7 @@ pub struct StreamImage<'a> {
 
 impl<'a> StreamImage<'a> {
     /// Which end.
-    pub fn kind(&self) -> StreamKind {
+    pub fn kind(&self) -> End {
         self.kind
     }
 
@@ -1376,8 +1361,7 @@ pub fn decode_with<'a>(bytes: &'a [u8], kernel: &Constants) -> Result<StreamImag
         return Err(ImageError::BadHeaderLength { found: header_len });
     }
     let kind_raw = r.get_u8().map_err(truncated)?;
-    let kind =
-        StreamKind::from_u8(kind_raw).ok_or(ImageError::BadStreamKind { found: kind_raw })?;
+    let kind = end_from_byte(kind_raw).ok_or(ImageError::BadStreamKind { found: kind_raw })?;
     let mode_raw = r.get_u8().map_err(truncated)?;
     let mode = PtyMode::from_u8(mode_raw).ok_or(ImageError::BadPtyMode { found: mode_raw })?;
     let count = r.get_u16().map_err(truncated)?;

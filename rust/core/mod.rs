@@ -5,6 +5,7 @@
 
 pub mod checkpoint;
 pub mod codec;
+pub mod end;
 pub mod errno;
 pub mod image;
 pub mod index;
@@ -15,3 +16,5 @@ pub mod storage;
 pub mod stream;
 pub mod termios;
 pub mod waitlist;
+
+pub use end::End;

@@ -82,17 +82,9 @@ use core::cmp::Ordering;
 use core::fmt;
 
 use super::codec::{FieldError, FieldReader, FieldWriter};
+use super::end::End;
 use super::errno::Errno;
 use super::storage::{AllocError, Storage};
-
-/// One end of a pair.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum End {
-    /// The master end (PTM).
-    Master,
-    /// The slave end (PTS).
-    Slave,
-}
 
 /// A non-empty set of ends of a pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -369,10 +361,10 @@ impl fmt::Display for SessionError {
             }
             Self::UnknownIndex { index } => write!(f, "pty {index}: not in the session"),
             Self::NotExpected { index, end } => {
-                write!(f, "pty {index}: {} not checkpointed", end_name(end))
+                write!(f, "pty {index}: {} not checkpointed", end.name())
             }
             Self::AlreadyRestored { index, end } => {
-                write!(f, "pty {index}: {} restored twice", end_name(end))
+                write!(f, "pty {index}: {} restored twice", end.name())
             }
             Self::UnknownSocket => f.write_str("socket matches no pty"),
             Self::SocketAlreadyRestored { index } => {
@@ -383,13 +375,6 @@ impl fmt::Display for SessionError {
             Self::Closed => f.write_str("session closed"),
             Self::NoMemory => f.write_str("out of memory"),
         }
-    }
-}
-
-fn end_name(end: End) -> &'static str {
-    match end {
-        End::Master => "master",
-        End::Slave => "slave",
     }
 }
 

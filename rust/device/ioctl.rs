@@ -4,11 +4,12 @@
 //! discipline's, and ckpt_pty's own on either end. Each command has a named
 //! handler that does its own user copies.
 
-use super::end::{lock_thawed, End};
+use super::end::lock_thawed;
 use super::pair::{Pair, StreamStats};
 use super::restart;
 use super::slave::{core_termios, LDISC_TERMIOS_COMMANDS};
 use crate::pty_core::stream::{Effects, RequestError, Winsize};
+use crate::pty_core::End;
 use crate::seam::file::File;
 use crate::seam::fs::{InstanceRoot, OwnedFile};
 use crate::seam::process::signal::*;

@@ -16,14 +16,14 @@
 //! `CKPT_SESSION_COMMIT` thaws everything when the lists are empty, or
 //! names the orphans and rolls back. BSD pairs restore directly.
 
-use super::end::End;
 use super::instance::{Instance, PtsFs};
 use super::pair::{Pair, Streams};
 use super::slave::kernel_termios;
 use crate::pty_core::checkpoint::{self, PairMeta};
-use crate::pty_core::image::{self, StreamKind};
+use crate::pty_core::image;
 use crate::pty_core::stream::Effects;
 use crate::pty_core::waitlist::{self, Ends, RestartSession};
+use crate::pty_core::End;
 use crate::seam::{
     chrdev::FileOperations,
     file::File,
@@ -53,13 +53,6 @@ pub(crate) struct Session {
     pairs: KVec<Arc<Pair>>,
     /// Which control file began it (its release aborts the session).
     owner: u64,
-}
-
-fn kind_of(end: End) -> StreamKind {
-    match end {
-        End::Master => StreamKind::Master,
-        End::Slave => StreamKind::Slave,
-    }
 }
 
 fn meta_of(pair: &Pair, streams: &Streams) -> PairMeta {
@@ -92,11 +85,10 @@ pub(crate) fn checkpoint_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isiz
     if a.flags & !CKPT_LEAVE_FROZEN != 0 || a.reserved != 0 {
         return Err(EINVAL);
     }
-    let kind = kind_of(end);
     let slot = end.slot();
     let mut guard = pair.streams.lock();
     let meta = meta_of(pair, &guard);
-    let needed = checkpoint::checkpoint_len(&guard.pty, kind, &meta).map_err(|e| {
+    let needed = checkpoint::checkpoint_len(&guard.pty, end, &meta).map_err(|e| {
         pr_warn!("checkpoint of pty {}: {}\n", pair.index, e);
         Error::from(e.errno())
     })?;
@@ -116,7 +108,7 @@ pub(crate) fn checkpoint_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isiz
         guard.pty.freeze.slave
     };
     guard.pty.freeze(end.is_master());
-    let written = checkpoint::checkpoint(&guard.pty, kind, &meta, a.checkpoint_id, &mut image);
+    let written = checkpoint::checkpoint(&guard.pty, end, &meta, a.checkpoint_id, &mut image);
     let leave = was_frozen || a.flags & CKPT_LEAVE_FROZEN != 0;
     if !leave {
         let mut fx = Effects::default();
@@ -177,11 +169,10 @@ pub(crate) fn restart_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isize> 
         pr_warn!("restart of pty {}: bad image: {}\n", pair.index, e);
         Error::from(e.errno())
     })?;
-    let kind = kind_of(end);
     let load = |pair: &Pair| -> Result {
         let part = {
             let mut guard = pair.streams.lock();
-            let part = checkpoint::restore(&mut guard.pty, &decoded, kind).map_err(|e| {
+            let part = checkpoint::restore(&mut guard.pty, &decoded, end).map_err(|e| {
                 pr_warn!("restart of pty {}: {}\n", pair.index, e);
                 Error::from(e.errno())
             })?;
@@ -237,22 +228,17 @@ pub(crate) fn restart_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isize> 
                 return Err(EBUSY);
             }
             // Refuse a second image for the same end before touching state.
-            let wl_end = if end.is_master() {
-                waitlist::End::Master
-            } else {
-                waitlist::End::Slave
-            };
             if let Some(st) = s.lists.pair(pair.index) {
-                let done = match wl_end {
-                    waitlist::End::Master => st.master_restored,
-                    waitlist::End::Slave => st.slave_restored,
+                let done = match end {
+                    End::Master => st.master_restored,
+                    End::Slave => st.slave_restored,
                 };
                 if done {
                     return Err(EBUSY);
                 }
             }
             load(pair)?;
-            s.lists.end_restored(pair.index, wl_end).map_err(|e| {
+            s.lists.end_restored(pair.index, end).map_err(|e| {
                 pr_warn!("restart of pty {}: {}\n", pair.index, e);
                 Error::from(e.errno())
             })?;

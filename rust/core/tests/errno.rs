@@ -6,13 +6,14 @@
 use pty_core::checkpoint::RestoreError;
 use pty_core::codec::FieldError;
 use pty_core::errno::Errno::{self, *};
-use pty_core::image::{ConstantField, ImageError, ModuleName, ModulePart, StreamKind};
+use pty_core::image::{ConstantField, ImageError, ModuleName, ModulePart};
 use pty_core::index::IndexError;
 use pty_core::ldterm::RestoreError as LdtermRestoreError;
 use pty_core::options::OptionError;
 use pty_core::storage::{AllocError, FixedStorage};
 use pty_core::stream::RequestError;
-use pty_core::waitlist::{CommitError, End, Ends, RestartSession, SessionError};
+use pty_core::waitlist::{CommitError, Ends, RestartSession, SessionError};
+use pty_core::End;
 
 /// The errno a variant's documentation names: the last `` `EXXX` `` in the
 /// doc comment right above `variant` in `enum_name` of `source`; `None` if
@@ -244,7 +245,7 @@ fn image_error() {
 
 #[test]
 fn checkpoint_restore_error() {
-    let kind = StreamKind::Master;
+    let kind = End::Master;
     let bad = RestoreError::BadState {
         module: ModuleName::Ptm,
         part: ModulePart::Internal,
@@ -253,7 +254,7 @@ fn checkpoint_restore_error() {
     };
     let wrong = RestoreError::WrongKind {
         expected: kind,
-        found: StreamKind::Slave,
+        found: End::Slave,
     };
     check(
         include_str!("../checkpoint.rs"),

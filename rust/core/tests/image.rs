@@ -7,13 +7,14 @@ use pty_core::codec::{FieldError, FieldReader, FieldWriter};
 use pty_core::image::{
     block_len, check_chain, crc32, decode, decode_with, encode, encoded_len, layout, ConstantField,
     Constants, ImageError, ImageSizer, ImageWriter, ModuleBlock, ModuleName, ModulePart, PtyMode,
-    StreamImage, StreamImageHeader, StreamKind, BLOCK_HEADER_LEN, HEADER_LEN, MAGIC, MASTER_CHAIN,
-    MAX_MODULES, MIN_IMAGE_LEN, SLAVE_CHAIN, TRAILER_LEN,
+    StreamImage, StreamImageHeader, BLOCK_HEADER_LEN, HEADER_LEN, MAGIC, MASTER_CHAIN, MAX_MODULES,
+    MIN_IMAGE_LEN, SLAVE_CHAIN, TRAILER_LEN,
 };
+use pty_core::End;
 
 type Owned = (ModuleName, Vec<u8>, Vec<u8>);
 
-fn header(kind: StreamKind, mode: PtyMode, id: u64) -> StreamImageHeader {
+fn header(kind: End, mode: PtyMode, id: u64) -> StreamImageHeader {
     StreamImageHeader {
         kind,
         mode,
@@ -56,7 +57,7 @@ fn slave_owned() -> Vec<Owned> {
 
 fn slave_image() -> Vec<u8> {
     build(
-        &header(StreamKind::Slave, PtyMode::Att, 0x1122_3344_5566_7788),
+        &header(End::Slave, PtyMode::Att, 0x1122_3344_5566_7788),
         &slave_owned(),
     )
 }
@@ -155,8 +156,8 @@ fn names_and_chains() {
     assert_eq!(ModuleName::from_bytes(b"head\0\0\0x"), None);
     assert_eq!(ModuleName::from_bytes(b"head    "), None);
     assert_eq!(ModuleName::from_name("ttcompat"), None);
-    assert_eq!(StreamKind::Master.chain(), &MASTER_CHAIN);
-    assert_eq!(StreamKind::Slave.chain(), &SLAVE_CHAIN);
+    assert_eq!(End::Master.chain(), &MASTER_CHAIN);
+    assert_eq!(End::Slave.chain(), &SLAVE_CHAIN);
 }
 
 #[test]
@@ -199,7 +200,7 @@ fn layout_matches_the_documented_table() {
     assert_eq!(&img[t + 4..], &[0; 4]);
 
     let d = decode(&img).unwrap();
-    assert_eq!(d.kind(), StreamKind::Slave);
+    assert_eq!(d.kind(), End::Slave);
     assert_eq!(d.mode(), PtyMode::Att);
     assert_eq!(d.checkpoint_id(), 0x1122_3344_5566_7788);
     assert_eq!(*d.constants(), Constants::CURRENT);
@@ -215,7 +216,7 @@ fn layout_matches_the_documented_table() {
 
 #[test]
 fn empty_image_is_the_minimum() {
-    let h = header(StreamKind::Master, PtyMode::Bsd, 7);
+    let h = header(End::Master, PtyMode::Bsd, 7);
     let img = build(&h, &[]);
     assert_eq!(img.len(), MIN_IMAGE_LEN);
     let d = decode(&img).unwrap();
@@ -246,7 +247,7 @@ fn arb_owned() -> impl Strategy<Value = Vec<Owned>> {
 
 fn arb_header() -> impl Strategy<Value = StreamImageHeader> {
     (
-        prop::sample::select(vec![StreamKind::Master, StreamKind::Slave]),
+        prop::sample::select(vec![End::Master, End::Slave]),
         prop::sample::select(vec![PtyMode::Att, PtyMode::Bsd]),
         any::<u64>(),
     )
@@ -508,7 +509,7 @@ fn every_single_byte_corruption_is_rejected() {
     corrupt_every_byte(&slave_image());
     // A master image with a ptm block (one byte from "pts").
     corrupt_every_byte(&build(
-        &header(StreamKind::Master, PtyMode::Bsd, u64::MAX),
+        &header(End::Master, PtyMode::Bsd, u64::MAX),
         &[
             (ModuleName::Head, vec![], b"out".to_vec()),
             (ModuleName::Tioc, vec![0; 8], vec![]),
@@ -517,8 +518,7 @@ fn every_single_byte_corruption_is_rejected() {
     ));
     // An aborted image: the error field now holds a negative errno.
     let mut out = vec![0u8; 512];
-    let mut w =
-        ImageWriter::begin(&mut out, &header(StreamKind::Slave, PtyMode::Att, 3), 4).unwrap();
+    let mut w = ImageWriter::begin(&mut out, &header(End::Slave, PtyMode::Att, 3), 4).unwrap();
     w.module_bytes(&ModuleBlock {
         name: ModuleName::Head,
         internal: b"x",
@@ -875,7 +875,7 @@ fn checksum_is_checked() {
 fn chain_is_checked() {
     let slave = slave_image();
     let d = decode(&slave).unwrap();
-    assert_eq!(check_chain(&d, StreamKind::Slave.chain()), Ok(()));
+    assert_eq!(check_chain(&d, End::Slave.chain()), Ok(()));
     let e = check_chain(&d, &MASTER_CHAIN).unwrap_err();
     assert_eq!(
         e,
@@ -886,7 +886,7 @@ fn chain_is_checked() {
     );
     assert_eq!(e.errno().code(), libc::EINVAL);
 
-    let h = header(StreamKind::Master, PtyMode::Att, 1);
+    let h = header(End::Master, PtyMode::Att, 1);
     let wrong = build(
         &h,
         &[
@@ -922,7 +922,7 @@ fn chain_is_checked() {
 
 #[test]
 fn aborted_checkpoint_is_recorded_but_not_restorable() {
-    let h = header(StreamKind::Slave, PtyMode::Att, 9);
+    let h = header(End::Slave, PtyMode::Att, 9);
     let mut out = vec![0u8; 256];
     let mut w = ImageWriter::begin(&mut out, &h, SLAVE_CHAIN.len()).unwrap();
     w.module_bytes(&ModuleBlock {
@@ -954,7 +954,7 @@ fn aborted_checkpoint_is_recorded_but_not_restorable() {
 
 #[test]
 fn writer_refuses_inconsistent_images() {
-    let h = header(StreamKind::Master, PtyMode::Att, 1);
+    let h = header(End::Master, PtyMode::Att, 1);
     let mut out = vec![0u8; 512];
 
     assert_eq!(
@@ -1000,7 +1000,7 @@ fn writer_refuses_inconsistent_images() {
 
 #[test]
 fn module_with_rolls_back_on_error() {
-    let h = header(StreamKind::Master, PtyMode::Bsd, 2);
+    let h = header(End::Master, PtyMode::Bsd, 2);
     let owned = vec![
         (ModuleName::Head, vec![], vec![7; 5]),
         (ModuleName::Tioc, vec![1; 8], vec![]),
@@ -1071,7 +1071,7 @@ fn module_with_rolls_back_on_error() {
 fn output_too_small_never_writes_past_the_buffer() {
     let owned = slave_owned();
     let b = blocks(&owned);
-    let h = header(StreamKind::Slave, PtyMode::Att, 5);
+    let h = header(End::Slave, PtyMode::Att, 5);
     let needed = encoded_len(&b).unwrap();
     for n in 0..needed {
         let mut backing = vec![0xaau8; needed + 32];
@@ -1129,7 +1129,7 @@ fn sizes_beyond_u32_are_refused() {
     assert_eq!(e, ImageError::TooLarge);
     assert_eq!(e.errno().code(), libc::EOVERFLOW);
 
-    let h = header(StreamKind::Master, PtyMode::Att, 0);
+    let h = header(End::Master, PtyMode::Att, 0);
     let mut out = vec![0u8; 128];
     let mut w = ImageWriter::begin(&mut out, &h, 2).unwrap();
     assert_eq!(

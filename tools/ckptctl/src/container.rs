@@ -76,9 +76,8 @@
 use std::fmt;
 
 use pty_core::codec::{first_nonzero, FieldError, FieldReader, FieldWriter};
-use pty_core::image::{
-    self, crc32, Constants, ImageError, PtyMode, StreamKind, FORMAT_VERSION, STATE_VERSION,
-};
+use pty_core::image::{self, crc32, Constants, ImageError, PtyMode, FORMAT_VERSION, STATE_VERSION};
+use pty_core::End;
 
 /// First eight bytes of every container.
 pub const MAGIC: [u8; 8] = *b"CKPTCTL\0";
@@ -137,7 +136,7 @@ pub struct StreamRecord {
     /// Pair index.
     pub index: u32,
     /// Which end.
-    pub kind: StreamKind,
+    pub kind: End,
     /// AT&T or BSD.
     pub mode: PtyMode,
     /// The kernel's checkpoint message of this stream.
@@ -192,14 +191,6 @@ pub enum Constraint {
     /// Each image is checked against the constants it carries (for
     /// inspection of images of another build).
     OwnConstants,
-}
-
-/// Name of an end.
-pub fn end_name(kind: StreamKind) -> &'static str {
-    match kind {
-        StreamKind::Master => "master",
-        StreamKind::Slave => "slave",
-    }
 }
 
 /// Name of a mode.
@@ -733,8 +724,8 @@ impl Container {
             if img.kind() != s.kind {
                 return Err(mismatch(
                     "end",
-                    end_name(s.kind).into(),
-                    end_name(img.kind()).into(),
+                    s.kind.name().into(),
+                    img.kind().name().into(),
                 ));
             }
             if img.mode() != s.mode {
@@ -901,7 +892,7 @@ impl Container {
         w.put_zeros(HEADER_LEN - layout::RESERVED)?;
         for (s, start) in self.streams.iter().zip(starts) {
             w.put_u32(s.index)?;
-            w.put_u8(s.kind.as_u8())?;
+            w.put_u8(image::end_to_byte(s.kind))?;
             w.put_u8(s.mode.as_u8())?;
             w.put_zeros(2)?;
             w.put_u32(*start as u32)?;
@@ -1054,7 +1045,7 @@ fn table_starts(counts: [u32; 3], limit: usize) -> Result<([usize; 3], usize), C
 /// One stream-table entry, checked, with where its blob lies.
 struct StreamEntry {
     index: u32,
-    kind: StreamKind,
+    kind: End,
     mode: PtyMode,
     start: usize,
     end: usize,
@@ -1077,7 +1068,7 @@ fn read_stream_entries(
         let index = r.get_u32().map_err(truncated)?;
         let end_at = r.position();
         let end_raw = r.get_u8().map_err(truncated)?;
-        let kind = StreamKind::from_u8(end_raw).ok_or(ContainerError::BadEnd {
+        let kind = image::end_from_byte(end_raw).ok_or(ContainerError::BadEnd {
             stream: i,
             offset: end_at,
             found: end_raw,

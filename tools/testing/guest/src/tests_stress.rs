@@ -23,6 +23,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use pty_core::End;
+
 use crate::ktap::{TestFn, TestResult};
 use crate::pty::{
     self, PtyKind, PtyPair, Termios, Termios2, Winsize, FIONREAD, TCFLSH, TCGETS, TCSETS, TCSETSF,
@@ -455,21 +457,6 @@ fn hangup_wakes_blocked_writers() -> TestResult {
             }),
         )
     })
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum End {
-    Master,
-    Slave,
-}
-
-impl End {
-    fn name(self) -> &'static str {
-        match self {
-            End::Master => "master",
-            End::Slave => "slave",
-        }
-    }
 }
 
 fn blocked_writer_case(kind: PtyKind, writer_end: End, large: bool) -> TestResult {
