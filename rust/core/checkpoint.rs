@@ -183,9 +183,6 @@ pub const PID_MAX_LIMIT: i32 = 4 * 1024 * 1024;
 /// Offset of the reprint position in ldterm's internal part.
 const REPRINT_POS_AT: usize = Termios::SIZE + 18;
 
-/// Bytes of a socket identity in the ptm block.
-const SOCKET_ID_LEN: usize = 42;
-
 /// Per-pair facts the kernel keeps outside [`PtyPair`] that travel in the
 /// images. Open accounting (`slave_opens`, `slave_closed`,
 /// `master_closed`) is taken from [`PtyPair::life`].
@@ -505,7 +502,7 @@ fn put_winsize(w: &mut FieldWriter<'_>, ws: Winsize) -> Result<(), FieldError> {
 fn put_socket(w: &mut FieldWriter<'_>, socket: Option<&SocketId>) -> Result<(), FieldError> {
     w.put_bool(socket.is_some())?;
     let Some(s) = socket else {
-        return w.put_zeros(SOCKET_ID_LEN);
+        return w.put_zeros(SocketId::ENCODED_LEN);
     };
     w.put_u16(s.family)?;
     w.put_u16(s.sock_type)?;
@@ -777,7 +774,7 @@ impl<'a> Fields<'a> {
     /// all zero without one.
     fn socket(&mut self) -> Result<Option<SocketId>, RestoreError> {
         if !self.bool()? {
-            self.zeros(SOCKET_ID_LEN, "socket identity without a socket")?;
+            self.zeros(SocketId::ENCODED_LEN, "socket identity without a socket")?;
             return Ok(None);
         }
         Ok(Some(SocketId {

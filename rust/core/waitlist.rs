@@ -148,10 +148,12 @@ pub struct SocketId {
     pub remote_port: u16,
 }
 
-/// Bytes of an encoded [`SocketId`] in the socket table.
-const SOCKET_ID_LEN: usize = 42;
-
 impl SocketId {
+    /// Bytes of an encoded identity: family, type, protocol and the two
+    /// ports (`u16` each) and the two 16-byte addresses. The socket table
+    /// and the checkpoint's ptm block both encode it in this many bytes.
+    pub const ENCODED_LEN: usize = 5 * 2 + 2 * 16;
+
     /// Writes the encoding used in the socket table: family, type,
     /// protocol, local address and port, remote address and port. Byte
     /// order only matters for sorting, which needs nothing but a total
@@ -180,9 +182,9 @@ impl SocketId {
     }
 
     /// The socket-table key of this identity.
-    fn encode(&self) -> [u8; SOCKET_ID_LEN] {
-        let mut b = [0u8; SOCKET_ID_LEN];
-        // Exactly `SOCKET_ID_LEN` bytes: the write cannot fall short.
+    fn encode(&self) -> [u8; Self::ENCODED_LEN] {
+        let mut b = [0u8; Self::ENCODED_LEN];
+        // Exactly `ENCODED_LEN` bytes: the write cannot fall short.
         let _ = self.write_key(&mut FieldWriter::new(&mut b));
         b
     }
@@ -1060,7 +1062,11 @@ impl<S: Storage> RestartSession<S> {
         while lo < hi {
             let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
             let rec = record(b, SOCK_REC, mid);
-            match rec.get(..SOCKET_ID_LEN).unwrap_or(&[]).cmp(&key[..]) {
+            match rec
+                .get(..SocketId::ENCODED_LEN)
+                .unwrap_or(&[])
+                .cmp(&key[..])
+            {
                 Ordering::Less => lo = mid.saturating_add(1),
                 Ordering::Greater => hi = mid,
                 Ordering::Equal => return Some(mid),
@@ -1453,7 +1459,8 @@ fn cmp_pairs(a: &[u8], b: &[u8]) -> Ordering {
 }
 
 fn cmp_sockets(a: &[u8], b: &[u8]) -> Ordering {
-    a.get(..SOCKET_ID_LEN).cmp(&b.get(..SOCKET_ID_LEN))
+    a.get(..SocketId::ENCODED_LEN)
+        .cmp(&b.get(..SocketId::ENCODED_LEN))
 }
 
 /// Heapsort of `n` records of `size` bytes: O(n log n), in place.

@@ -21,12 +21,16 @@ use super::pair::{Pair, Streams};
 use super::slave::kernel_termios;
 use crate::pty_core::checkpoint::{self, PairMeta};
 use crate::pty_core::image;
+use crate::pty_core::options::MAX_PAIRS_LIMIT;
 use crate::pty_core::stream::Effects;
 use crate::pty_core::waitlist::{self, Ends, RestartSession};
 use crate::pty_core::End;
 use crate::seam::{
     chrdev::FileOperations,
-    file::File,
+    file::{
+        flags::{O_ACCMODE, O_APPEND, O_CLOEXEC, O_LARGEFILE, O_NOCTTY, O_NONBLOCK},
+        File,
+    },
     fs::InstanceRoot,
     process,
     storage::KernelStorage,
@@ -44,8 +48,12 @@ use kernel::{
 /// line and headers fit with room to spare.
 const MAX_IMAGE_LEN: usize = 512 * 1024;
 
-/// Largest number of pairs one session may list.
-const MAX_SESSION_PAIRS: u32 = 1 << 20;
+/// Largest number of pairs one session may list: as many as an instance
+/// may have.
+const MAX_SESSION_PAIRS: u32 = MAX_PAIRS_LIMIT;
+
+// The records `CKPT_SESSION_COMMIT` copies out are the core's.
+const _: () = assert!(ORPHAN_RECORD_LEN == waitlist::ORPHAN_RECORD_LEN);
 
 /// A restart session in progress: the wait lists and the pairs it created.
 pub(crate) struct Session {
@@ -571,15 +579,13 @@ fn open_master(f: &ControlFile, a: OpenMasterArg) -> Result<isize> {
             .cloned()
             .ok_or(ENOENT)?
     };
-    /// ACCMODE NOCTTY NONBLOCK APPEND LARGEFILE CLOEXEC: what an open of
-    /// ptmx honours; anything else is refused.
-    const OPEN_FLAGS: u32 = 0o3 | 0o400 | 0o4000 | 0o2000 | 0o100000 | 0o2000000;
+    /// What an open of ptmx honours; anything else is refused.
+    const OPEN_FLAGS: u32 = O_ACCMODE | O_NOCTTY | O_NONBLOCK | O_APPEND | O_LARGEFILE | O_CLOEXEC;
     if a.flags & !OPEN_FLAGS != 0 {
         return Err(EINVAL);
     }
     instance.set_master_target(pair)?;
     let r = instance.open_ptmx(&f.root, a.flags);
     instance.clear_master_target();
-    const O_CLOEXEC: u32 = 0o2000000;
     Ok(r?.install_fd(a.flags & O_CLOEXEC != 0)? as isize)
 }

@@ -32,7 +32,7 @@ use crate::pty::{
     TIOCSWINSZ,
 };
 use crate::script::native_only;
-use crate::sys::{self, errno_name};
+use crate::sys::{self, errno_name, RW};
 use crate::uapi::{
     PTMX_PATH, PTS_DIR, TCGETS2, TCSBRK, TCSBRKP, TCSETS2, TIOCGETD, TIOCGEXCL, TIOCGPKT,
     TIOCGPTLCK, TIOCGPTN, TIOCSIG, TIOCSPTLCK,
@@ -75,8 +75,6 @@ const PROMPT: Duration = Duration::from_secs(3);
 /// A call on a test thread still blocked after this is interrupted, and the
 /// test fails.
 const BACKSTOP: Duration = Duration::from_secs(5);
-
-const RW: i32 = libc::O_RDWR | libc::O_NOCTTY;
 
 /// The kinds a behaviour test runs on: native first (the reference for the
 /// assertion), then ckpt; on a host only native.
