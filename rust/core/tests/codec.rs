@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Tests of the field codec's positioned and native-endian access and of
-//! `first_nonzero` (the sequential round trip is in `image.rs`).
+//! `first_nonzero` (the sequential round trip is in the image tests, `image.rs`).
 
 use pty_core::codec::{first_nonzero, FieldError, FieldReader, FieldWriter};
 

@@ -240,7 +240,7 @@ fn image_error() {
         .map(|(name, e)| (name, e.errno(), pinned(name)))
         .collect();
     assert_eq!(cases.len(), 27, "one case per ImageError variant");
-    check(include_str!("../image.rs"), "ImageError", &cases);
+    check(include_str!("../image/error.rs"), "ImageError", &cases);
 }
 
 #[test]
