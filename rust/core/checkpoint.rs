@@ -160,9 +160,12 @@
 
 use core::fmt;
 
+use super::codec::{FieldError, FieldReader, FieldWriter};
+use super::end::End;
+use super::errno::Errno;
 use super::image::{
-    check_chain, decode, FieldError, FieldReader, FieldWriter, ImageError, ImageSizer, ImageWriter,
-    ModuleBlock, ModuleName, ModulePart, PtyMode, StreamImage, StreamImageHeader, StreamKind,
+    check_chain, decode, ImageError, ImageSizer, ImageWriter, ModuleBlock, ModuleName, ModulePart,
+    PtyMode, StreamImage, StreamImageHeader,
 };
 use super::ldterm::{
     LdtermState, Partial, RestoreError as LdtermRestoreError, INPUT_BOUND, LINES_BOUND,
@@ -179,14 +182,6 @@ pub const PID_MAX_LIMIT: i32 = 4 * 1024 * 1024;
 
 /// Offset of the reprint position in ldterm's internal part.
 const REPRINT_POS_AT: usize = Termios::SIZE + 18;
-
-/// Bytes of a socket identity in the ptm block.
-const SOCKET_ID_LEN: usize = 42;
-
-// Positive errno values (asm-generic).
-const ENOMEM: i32 = 12;
-const EBUSY: i32 = 16;
-const EINVAL: i32 = 22;
 
 /// Per-pair facts the kernel keeps outside [`PtyPair`] that travel in the
 /// images. Open accounting (`slave_opens`, `slave_closed`,
@@ -333,24 +328,25 @@ impl MetaPart {
 /// Why [`restore`] refused an image. The pair is unchanged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RestoreError {
-    /// The image itself is malformed, aborted, or of another chain.
+    /// The image itself is malformed, aborted, or of another chain: the
+    /// image error's errno ([`ImageError::errno`]).
     Image(ImageError),
-    /// The image is of the other end.
+    /// The image is of the other end. `EINVAL`.
     WrongKind {
         /// The end being restored.
-        expected: StreamKind,
+        expected: End,
         /// The image's end.
-        found: StreamKind,
+        found: End,
     },
     /// The stream already holds data or pending state: restore only into
-    /// a freshly opened end.
+    /// a freshly opened end. `EBUSY`.
     NotFresh {
         /// The end being restored.
-        kind: StreamKind,
+        kind: End,
     },
-    /// The queues could not be allocated.
+    /// The queues could not be allocated. `ENOMEM`.
     NoMemory,
-    /// A module's block is malformed or does not fit the rest.
+    /// A module's block is malformed or does not fit the rest. `EINVAL`.
     BadState {
         /// Which module.
         module: ModuleName,
@@ -364,13 +360,13 @@ pub enum RestoreError {
 }
 
 impl RestoreError {
-    /// The positive errno to return (see the module documentation).
-    pub const fn errno(&self) -> i32 {
+    /// The errno to return (see the module documentation).
+    pub const fn errno(&self) -> Errno {
         match self {
             Self::Image(e) => e.errno(),
-            Self::WrongKind { .. } | Self::BadState { .. } => EINVAL,
-            Self::NotFresh { .. } => EBUSY,
-            Self::NoMemory => ENOMEM,
+            Self::WrongKind { .. } | Self::BadState { .. } => Errno::EINVAL,
+            Self::NotFresh { .. } => Errno::EBUSY,
+            Self::NoMemory => Errno::ENOMEM,
         }
     }
 }
@@ -381,14 +377,6 @@ impl From<ImageError> for RestoreError {
     }
 }
 
-/// Name of an end, for messages.
-fn end_name(kind: StreamKind) -> &'static str {
-    match kind {
-        StreamKind::Master => "master",
-        StreamKind::Slave => "slave",
-    }
-}
-
 impl fmt::Display for RestoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
@@ -396,13 +384,13 @@ impl fmt::Display for RestoreError {
             Self::WrongKind { expected, found } => write!(
                 f,
                 "image of the {} end given to the {} end",
-                end_name(found),
-                end_name(expected)
+                found.name(),
+                expected.name()
             ),
             Self::NotFresh { kind } => write!(
                 f,
                 "the {} stream already holds data: restore needs a fresh end",
-                end_name(kind)
+                kind.name()
             ),
             Self::NoMemory => f.write_str("out of memory for the restored queues"),
             Self::BadState {
@@ -439,7 +427,7 @@ fn part_len(name: ModuleName, part: ModulePart, write: Part<'_>) -> Result<usize
     let mut w = FieldWriter::counting();
     write(&mut w)
         .and_then(|()| w.finish())
-        .map_err(|e| e.in_module(name, part))
+        .map_err(|e| ImageError::in_module(e, name, part))
 }
 
 struct Sizing(ImageSizer);
@@ -514,7 +502,7 @@ fn put_winsize(w: &mut FieldWriter<'_>, ws: Winsize) -> Result<(), FieldError> {
 fn put_socket(w: &mut FieldWriter<'_>, socket: Option<&SocketId>) -> Result<(), FieldError> {
     w.put_bool(socket.is_some())?;
     let Some(s) = socket else {
-        return w.put_zeros(SOCKET_ID_LEN);
+        return w.put_zeros(SocketId::ENCODED_LEN);
     };
     w.put_u16(s.family)?;
     w.put_u16(s.sock_type)?;
@@ -533,12 +521,12 @@ fn empty(_: &mut FieldWriter<'_>) -> Result<(), FieldError> {
 /// `out`.
 fn describe<S: Storage>(
     pair: &PtyPair<S>,
-    kind: StreamKind,
+    kind: End,
     meta: &PairMeta,
     out: &mut dyn Blocks,
 ) -> Result<(), ImageError> {
     match kind {
-        StreamKind::Master => {
+        End::Master => {
             let m = &pair.master;
             let q = &m.head.read;
             out.block(
@@ -573,7 +561,7 @@ fn describe<S: Storage>(
                 &empty,
             )
         }
-        StreamKind::Slave => {
+        End::Slave => {
             let s = &pair.slave;
             let input = s.ldterm.processed_input();
             let readable = s.ldterm.readable_len();
@@ -592,7 +580,7 @@ fn describe<S: Storage>(
             out.block(
                 ModuleName::Ldterm,
                 &|w| {
-                    w.put_bytes(&s.ldterm.save().to_bytes())?;
+                    s.ldterm.save().write(w)?;
                     let pending = len32(w, input.len().saturating_sub(readable))?;
                     w.put_u32(pending)?;
                     put_queue(w, input, readable, input.len())
@@ -629,7 +617,7 @@ fn describe<S: Storage>(
 /// Size of the image [`checkpoint`] writes for this stream now.
 pub fn checkpoint_len<S: Storage>(
     pair: &PtyPair<S>,
-    kind: StreamKind,
+    kind: End,
     meta: &PairMeta,
 ) -> Result<usize, ImageError> {
     let mut sizing = Sizing(ImageSizer::new());
@@ -644,7 +632,7 @@ pub fn checkpoint_len<S: Storage>(
 /// restored fails here, at checkpoint time.
 pub fn checkpoint<S: Storage>(
     pair: &PtyPair<S>,
-    kind: StreamKind,
+    kind: End,
     meta: &PairMeta,
     checkpoint_id: u64,
     out: &mut [u8],
@@ -667,8 +655,8 @@ pub fn checkpoint<S: Storage>(
     let image = decode(out.get(..len).unwrap_or(&[]))?;
     check_chain(&image, kind.chain())?;
     let checked = match kind {
-        StreamKind::Master => parse_master(&image).map(|_| ()),
-        StreamKind::Slave => parse_slave(&image).map(|_| ()),
+        End::Master => parse_master(&image).map(|_| ()),
+        End::Slave => parse_slave(&image).map(|_| ()),
     };
     checked.map_err(|e| match e {
         RestoreError::Image(e) => e,
@@ -677,7 +665,7 @@ pub fn checkpoint<S: Storage>(
             part,
             offset,
             ..
-        } => FieldError::Invalid { offset }.in_module(module, part),
+        } => ImageError::in_module(FieldError::Invalid { offset }, module, part),
         // Not produced by parsing; kept total without a panic.
         _ => ImageError::ModuleState {
             module: ModuleName::Head,
@@ -786,7 +774,7 @@ impl<'a> Fields<'a> {
     /// all zero without one.
     fn socket(&mut self) -> Result<Option<SocketId>, RestoreError> {
         if !self.bool()? {
-            self.zeros(SOCKET_ID_LEN, "socket identity without a socket")?;
+            self.zeros(SocketId::ENCODED_LEN, "socket identity without a socket")?;
             return Ok(None);
         }
         Ok(Some(SocketId {
@@ -949,13 +937,14 @@ struct SlaveSaved<'a> {
 
 impl SlaveSaved<'_> {
     fn line_lengths(&self) -> impl Iterator<Item = u16> + Clone + '_ {
-        self.lines.chunks_exact(2).map(|c| {
-            u16::from_le_bytes([
-                c.first().copied().unwrap_or(0),
-                c.last().copied().unwrap_or(0),
-            ])
-        })
+        u16_fields(self.lines)
     }
+}
+
+/// The little-endian `u16`s that make up `bytes`, in order.
+fn u16_fields(bytes: &[u8]) -> impl Iterator<Item = u16> + Clone + '_ {
+    let mut r = FieldReader::new(bytes);
+    core::iter::from_fn(move || r.get_u16().ok())
 }
 
 /// Reads the [`LdtermState`] at the start of ldterm's internal part.
@@ -1056,11 +1045,7 @@ fn parse_slave<'a>(image: &StreamImage<'a>) -> Result<SlaveSaved<'a>, RestoreErr
     let lines_at = e.pos();
     let lines = e.bytes(count.saturating_mul(2))?;
     let mut total = 0usize;
-    for (k, c) in lines.chunks_exact(2).enumerate() {
-        let l = u16::from_le_bytes([
-            c.first().copied().unwrap_or(0),
-            c.last().copied().unwrap_or(0),
-        ]);
+    for (k, l) in u16_fields(lines).enumerate() {
         if l == 0 {
             let at = lines_at.saturating_add(k.saturating_mul(2));
             return Err(e.bad(at, "empty line"));
@@ -1135,16 +1120,16 @@ fn parse_slave<'a>(image: &StreamImage<'a>) -> Result<SlaveSaved<'a>, RestoreErr
 /// no echo is held, no packet status or flow stop is pending, and the pair
 /// is not hung up. Settings (termios, window size) do not count: restore
 /// replaces them.
-pub fn is_fresh<S: Storage>(pair: &PtyPair<S>, kind: StreamKind) -> bool {
+pub fn is_fresh<S: Storage>(pair: &PtyPair<S>, kind: End) -> bool {
     if pair.life.master_closed {
         return false;
     }
     match kind {
-        StreamKind::Master => {
+        End::Master => {
             let m = &pair.master;
             m.head.read.is_empty() && m.head.held == 0 && m.ptm == Ptm::default()
         }
-        StreamKind::Slave => {
+        End::Slave => {
             let s = &pair.slave;
             let st = s.ldterm.save();
             s.pts.input.is_empty()
@@ -1164,7 +1149,7 @@ pub fn is_fresh<S: Storage>(pair: &PtyPair<S>, kind: StreamKind) -> bool {
 pub fn restore<S: Storage>(
     pair: &mut PtyPair<S>,
     image: &StreamImage<'_>,
-    expected_kind: StreamKind,
+    expected_kind: End,
 ) -> Result<MetaPart, RestoreError> {
     let found = image.kind();
     if found != expected_kind {
@@ -1175,12 +1160,12 @@ pub fn restore<S: Storage>(
     }
     check_chain(image, expected_kind.chain())?;
     match expected_kind {
-        StreamKind::Master => {
+        End::Master => {
             let saved = parse_master(image)?;
             load_master(pair, &saved)?;
             Ok(MetaPart::Master(saved.meta))
         }
-        StreamKind::Slave => {
+        End::Slave => {
             let saved = parse_slave(image)?;
             load_slave(pair, &saved)?;
             Ok(MetaPart::Slave(saved.meta))
@@ -1205,10 +1190,8 @@ fn load_master<S: Storage>(
     pair: &mut PtyPair<S>,
     saved: &MasterSaved<'_>,
 ) -> Result<(), RestoreError> {
-    if !is_fresh(pair, StreamKind::Master) {
-        return Err(RestoreError::NotFresh {
-            kind: StreamKind::Master,
-        });
+    if !is_fresh(pair, End::Master) {
+        return Err(RestoreError::NotFresh { kind: End::Master });
     }
     fill(&mut pair.master.head.read, saved.queue)?;
     pair.master.head.held = saved.held;
@@ -1225,10 +1208,8 @@ fn load_slave<S: Storage>(
     pair: &mut PtyPair<S>,
     saved: &SlaveSaved<'_>,
 ) -> Result<(), RestoreError> {
-    if !is_fresh(pair, StreamKind::Slave) {
-        return Err(RestoreError::NotFresh {
-            kind: StreamKind::Slave,
-        });
+    if !is_fresh(pair, End::Slave) {
+        return Err(RestoreError::NotFresh { kind: End::Slave });
     }
     // The pts queue first (it was empty: clearing it undoes the fill),
     // then ldterm, which reserves its memory before it changes anything.

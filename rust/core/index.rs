@@ -12,15 +12,27 @@
 //! that word is full. Finding the lowest free index scans summary words
 //! first, so even a million indexes cost at most a few hundred word reads.
 
+use super::codec::{FieldReader, FieldWriter};
+use super::errno::Errno;
 use super::storage::{AllocError, Storage};
 
 /// Why an exact index could not be claimed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IndexError {
-    /// The index is already in use (`EBUSY`).
+    /// The index is already in use. `EBUSY`.
     Busy,
-    /// The index is not below [`IndexAllocator::max`] (`EINVAL`/`ENXIO`).
+    /// The index is not below [`IndexAllocator::max`]. `ENXIO`.
     OutOfRange,
+}
+
+impl IndexError {
+    /// The errno for this error.
+    pub const fn errno(&self) -> Errno {
+        match self {
+            Self::Busy => Errno::EBUSY,
+            Self::OutOfRange => Errno::ENXIO,
+        }
+    }
 }
 
 const WORD_BYTES: usize = 8;
@@ -102,22 +114,15 @@ impl<S: Storage> IndexAllocator<S> {
     /// Storage word `w` (bitmap words first, then summary words).
     fn word(&self, w: usize) -> u64 {
         let start = w.saturating_mul(WORD_BYTES);
-        self.storage
-            .as_slice()
-            .get(start..start.saturating_add(WORD_BYTES))
-            .and_then(|b| <[u8; WORD_BYTES]>::try_from(b).ok())
-            .map_or(u64::MAX, u64::from_le_bytes)
+        FieldReader::at(self.storage.as_slice(), start)
+            .get_u64()
+            .unwrap_or(u64::MAX)
     }
 
     fn set_word(&mut self, w: usize, value: u64) {
         let start = w.saturating_mul(WORD_BYTES);
-        if let Some(b) = self
-            .storage
-            .as_mut_slice()
-            .get_mut(start..start.saturating_add(WORD_BYTES))
-        {
-            b.copy_from_slice(&value.to_le_bytes());
-        }
+        // Past the storage (never, by the invariants) nothing is written.
+        let _ = FieldWriter::at(self.storage.as_mut_slice(), start).put_u64(value);
     }
 
     /// Record in the summary whether bitmap word `w` is now full.

@@ -53,6 +53,8 @@
 //!   whenever the input queue is empty. It only matters for erasing a tab
 //!   after switching back to canonical mode with echo turned on midway.
 
+use super::codec::{FieldError, FieldReader, FieldWriter};
+use super::errno::Errno;
 use super::queue::ByteQueue;
 use super::storage::{AllocError, Storage};
 use super::termios::{
@@ -472,32 +474,32 @@ impl LdtermState {
     /// Little-endian encoding for checkpoint images.
     pub fn to_bytes(&self) -> [u8; Self::SIZE] {
         let mut out = [0u8; Self::SIZE];
-        let (t, rest) = out.split_at_mut(Termios::SIZE);
-        t.copy_from_slice(&self.termios.to_bytes());
-        let words = [
-            self.column,
-            self.canon_column,
-            self.readable,
-            self.lookahead,
-        ];
-        let (w, rest) = rest.split_at_mut(16);
-        for (dst, word) in w.chunks_exact_mut(4).zip(words) {
-            dst.copy_from_slice(&word.to_le_bytes());
-        }
+        // Exactly `SIZE` bytes: the write cannot fall short.
+        let _ = self.write(&mut FieldWriter::new(&mut out));
+        out
+    }
+
+    /// Writes [`Self::to_bytes`]: termios, column, canonical line start,
+    /// readable, lookahead (`u32` each), flags (1 lnext, 2 erasing, 4
+    /// output stopped, 8 stopped by `TCOOFF`), the step in progress (0
+    /// none, 1 reprint) and its position (`u16`).
+    pub fn write(&self, w: &mut FieldWriter<'_>) -> Result<(), FieldError> {
+        self.termios.write(w)?;
+        w.put_u32(self.column)?;
+        w.put_u32(self.canon_column)?;
+        w.put_u32(self.readable)?;
+        w.put_u32(self.lookahead)?;
         let flags = u8::from(self.lnext)
             | u8::from(self.erasing) << 1
             | u8::from(self.output_stopped) << 2
             | u8::from(self.tco_stopped) << 3;
+        w.put_u8(flags)?;
         let (kind, pos) = match self.partial {
             Partial::None => (0u8, 0u16),
             Partial::Reprint(p) => (1, p),
         };
-        let tail = [flags, kind];
-        let p = pos.to_le_bytes();
-        for (dst, src) in rest.iter_mut().zip(tail.iter().chain(p.iter())) {
-            *dst = *src;
-        }
-        out
+        w.put_u8(kind)?;
+        w.put_u16(pos)
     }
 
     /// Whether this state fits processed input of `input_len` bytes whose
@@ -530,27 +532,31 @@ impl LdtermState {
 
     /// Decode [`Self::to_bytes`]; `None` if short or malformed.
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        let termios = Termios::from_slice(bytes)?;
-        let rest = bytes.get(Termios::SIZE..)?;
-        let mut words = [0u32; 4];
-        let mut rest = rest;
-        for w in words.iter_mut() {
-            let (h, r) = rest.split_first_chunk::<4>()?;
-            *w = u32::from_le_bytes(*h);
-            rest = r;
-        }
-        let [column, canon_column, readable, lookahead] = words;
-        let (&[flags, kind], rest) = rest.split_first_chunk::<2>()?;
-        let (pos, _) = rest.split_first_chunk::<2>()?;
+        Self::read(&mut FieldReader::new(bytes)).ok()
+    }
+
+    /// Reads what [`Self::write`] writes; [`FieldError::Invalid`] at
+    /// unknown flag bits or an unknown step in progress.
+    pub fn read(r: &mut FieldReader<'_>) -> Result<Self, FieldError> {
+        let termios = Termios::read(r)?;
+        let column = r.get_u32()?;
+        let canon_column = r.get_u32()?;
+        let readable = r.get_u32()?;
+        let lookahead = r.get_u32()?;
+        let flags_at = r.position();
+        let flags = r.get_u8()?;
+        let kind_at = r.position();
+        let kind = r.get_u8()?;
+        let pos = r.get_u16()?;
         if flags & !0x0f != 0 {
-            return None;
+            return Err(FieldError::Invalid { offset: flags_at });
         }
         let partial = match kind {
             0 => Partial::None,
-            1 => Partial::Reprint(u16::from_le_bytes(*pos)),
-            _ => return None,
+            1 => Partial::Reprint(pos),
+            _ => return Err(FieldError::Invalid { offset: kind_at }),
         };
-        Some(Self {
+        Ok(Self {
             termios,
             column,
             canon_column,
@@ -568,10 +574,20 @@ impl LdtermState {
 /// Why [`Ldterm::restore`] refused a saved state.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum RestoreError {
-    /// The parts do not fit together (corrupt or foreign image).
+    /// The parts do not fit together (corrupt or foreign image). `EINVAL`.
     Inconsistent,
-    /// The queues could not be allocated.
+    /// The queues could not be allocated. `ENOMEM`.
     NoMemory,
+}
+
+impl RestoreError {
+    /// The errno for this error.
+    pub const fn errno(&self) -> Errno {
+        match self {
+            Self::Inconsistent => Errno::EINVAL,
+            Self::NoMemory => Errno::ENOMEM,
+        }
+    }
 }
 
 impl From<AllocError> for RestoreError {

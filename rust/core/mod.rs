@@ -2,8 +2,13 @@
 //! Pure logic of ckpt_pty: no kernel crate, no `unsafe`, no panics, no
 //! allocation on the data path. Files refer to each other with `super::` so
 //! they compile both as this module of the kernel crate and as the host crate.
+//! A module may be a directory (`image/mod.rs`, whose files reach the
+//! others with `super::super::`): both builds find it from here.
 
 pub mod checkpoint;
+pub mod codec;
+pub mod end;
+pub mod errno;
 pub mod image;
 pub mod index;
 pub mod ldterm;
@@ -13,3 +18,5 @@ pub mod storage;
 pub mod stream;
 pub mod termios;
 pub mod waitlist;
+
+pub use end::End;

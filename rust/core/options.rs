@@ -20,6 +20,8 @@
 
 use core::fmt;
 
+use super::errno::Errno;
+
 /// Most AT&T pairs one instance may have: minors are 20 bits.
 pub const MAX_PAIRS_LIMIT: u32 = 1 << 20;
 
@@ -52,12 +54,21 @@ pub struct MountOptions {
 /// Why an option string was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OptionError<'a> {
-    /// Not an option of ckptpts.
+    /// Not an option of ckptpts. `EINVAL`.
     Unknown(&'a str),
-    /// The value is missing or not a number of the right base.
+    /// The value is missing or not a number of the right base. `EINVAL`.
     BadValue(&'a str),
-    /// The number is out of the option's range.
+    /// The number is out of the option's range. `EINVAL`.
     OutOfRange(&'a str),
+}
+
+impl OptionError<'_> {
+    /// The errno for this error: `EINVAL`.
+    pub const fn errno(&self) -> Errno {
+        match self {
+            Self::Unknown(_) | Self::BadValue(_) | Self::OutOfRange(_) => Errno::EINVAL,
+        }
+    }
 }
 
 impl fmt::Display for OptionError<'_> {

@@ -8,9 +8,18 @@
 //! allocation), the host tests with `Vec<u8>`, and KUnit tests may use the
 //! allocation-free [`FixedStorage`].
 
-/// Growing a [`Storage`] failed (the kernel maps this to `ENOMEM`).
+use super::errno::Errno;
+
+/// Growing a [`Storage`] failed. `ENOMEM`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AllocError;
+
+impl AllocError {
+    /// The errno for this error: `ENOMEM`.
+    pub const fn errno(&self) -> Errno {
+        Errno::ENOMEM
+    }
+}
 
 /// Backing bytes of a growable buffer. The kernel implements it with
 /// `KVec<u8>`, the host tests with `Vec<u8>`.

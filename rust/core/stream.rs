@@ -19,6 +19,8 @@
 //! user copies, wake-ups and signals that the [`Effects`] ask for. The host
 //! tests drive the very same code.
 
+use super::codec::{FieldReader, FieldWriter};
+use super::errno::Errno;
 use super::ldterm::{Events, Ldterm, OutputSink, ReadOutcome, Stall};
 use super::queue::ByteQueue;
 use super::storage::{AllocError, Storage};
@@ -72,21 +74,27 @@ impl Winsize {
 
     /// Native-endian bytes of the user-space structure.
     pub fn to_bytes(self) -> [u8; Self::SIZE] {
-        let [r0, r1] = self.rows.to_ne_bytes();
-        let [c0, c1] = self.cols.to_ne_bytes();
-        let [x0, x1] = self.xpixel.to_ne_bytes();
-        let [y0, y1] = self.ypixel.to_ne_bytes();
-        [r0, r1, c0, c1, x0, x1, y0, y1]
+        let mut out = [0u8; Self::SIZE];
+        let mut w = FieldWriter::new(&mut out);
+        // Exactly `SIZE` bytes: the writes cannot fall short.
+        let _ = w
+            .put_u16_ne(self.rows)
+            .and_then(|()| w.put_u16_ne(self.cols))
+            .and_then(|()| w.put_u16_ne(self.xpixel))
+            .and_then(|()| w.put_u16_ne(self.ypixel));
+        out
     }
 
     /// From the user-space structure's bytes.
     pub fn from_bytes(b: [u8; Self::SIZE]) -> Self {
-        let [r0, r1, c0, c1, x0, x1, y0, y1] = b;
+        let mut r = FieldReader::new(&b);
+        // Exactly `SIZE` bytes: the reads cannot fall short.
+        let mut field = || r.get_u16_ne().unwrap_or(0);
         Self {
-            rows: u16::from_ne_bytes([r0, r1]),
-            cols: u16::from_ne_bytes([c0, c1]),
-            xpixel: u16::from_ne_bytes([x0, x1]),
-            ypixel: u16::from_ne_bytes([y0, y1]),
+            rows: field(),
+            cols: field(),
+            xpixel: field(),
+            ypixel: field(),
         }
     }
 }
@@ -276,10 +284,20 @@ pub struct Ready {
 /// Why an ioctl-level request was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RequestError {
-    /// An argument is out of range (`EINVAL`).
+    /// An argument is out of range. `EINVAL`.
     Invalid,
-    /// The end is hung up (`EIO`).
+    /// The end is hung up. `EIO`.
     Hangup,
+}
+
+impl RequestError {
+    /// The errno for this error.
+    pub const fn errno(&self) -> Errno {
+        match self {
+            Self::Invalid => Errno::EINVAL,
+            Self::Hangup => Errno::EIO,
+        }
+    }
 }
 
 /// Where ldterm's echo goes during one batch of input: the master's stream

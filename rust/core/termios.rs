@@ -9,6 +9,8 @@
 //! fresh unix98 pty (`tty_std_termios` adjusted by `drivers/tty/pty.c`), so
 //! programs cannot tell our ptys from the native ones.
 
+use super::codec::{FieldError, FieldReader, FieldWriter};
+
 /// Number of control characters in `c_cc`.
 pub const NCCS: usize = 19;
 
@@ -327,12 +329,6 @@ impl Default for Termios {
     }
 }
 
-/// Read a little-endian `u32` off the front of `bytes`.
-fn take_u32(bytes: &[u8]) -> Option<(u32, &[u8])> {
-    let (head, rest) = bytes.split_first_chunk::<4>()?;
-    Some((u32::from_le_bytes(*head), rest))
-}
-
 impl Termios {
     /// Size of the user-space structure and of its encoding.
     pub const SIZE: usize = 36;
@@ -401,20 +397,34 @@ impl Termios {
         self.c_lflag & flags == flags
     }
 
+    /// Writes the user-space layout (little-endian, as on x86_64):
+    /// the four flag words, `c_line`, `c_cc`.
+    pub fn write(&self, w: &mut FieldWriter<'_>) -> Result<(), FieldError> {
+        w.put_u32(self.c_iflag)?;
+        w.put_u32(self.c_oflag)?;
+        w.put_u32(self.c_cflag)?;
+        w.put_u32(self.c_lflag)?;
+        w.put_u8(self.c_line)?;
+        w.put_bytes(&self.c_cc)
+    }
+
+    /// Reads what [`Self::write`] writes.
+    pub fn read(r: &mut FieldReader<'_>) -> Result<Self, FieldError> {
+        Ok(Self {
+            c_iflag: r.get_u32()?,
+            c_oflag: r.get_u32()?,
+            c_cflag: r.get_u32()?,
+            c_lflag: r.get_u32()?,
+            c_line: r.get_u8()?,
+            c_cc: r.get_array()?,
+        })
+    }
+
     /// The user-space bytes (little-endian, as on x86_64).
     pub fn to_bytes(&self) -> [u8; Self::SIZE] {
         let mut out = [0u8; Self::SIZE];
-        let words = [self.c_iflag, self.c_oflag, self.c_cflag, self.c_lflag];
-        let (flags, rest) = out.split_at_mut(16);
-        for (dst, word) in flags.chunks_exact_mut(4).zip(words) {
-            dst.copy_from_slice(&word.to_le_bytes());
-        }
-        if let Some((line, cc)) = rest.split_first_mut() {
-            *line = self.c_line;
-            for (dst, src) in cc.iter_mut().zip(self.c_cc) {
-                *dst = src;
-            }
-        }
+        // Exactly `SIZE` bytes: the write cannot fall short.
+        let _ = self.write(&mut FieldWriter::new(&mut out));
         out
     }
 
@@ -425,19 +435,6 @@ impl Termios {
 
     /// Decode the first [`Self::SIZE`] bytes of `bytes`, `None` if shorter.
     pub fn from_slice(bytes: &[u8]) -> Option<Self> {
-        let (c_iflag, rest) = take_u32(bytes)?;
-        let (c_oflag, rest) = take_u32(rest)?;
-        let (c_cflag, rest) = take_u32(rest)?;
-        let (c_lflag, rest) = take_u32(rest)?;
-        let (&c_line, rest) = rest.split_first()?;
-        let (c_cc, _) = rest.split_first_chunk::<NCCS>()?;
-        Some(Self {
-            c_iflag,
-            c_oflag,
-            c_cflag,
-            c_lflag,
-            c_line,
-            c_cc: *c_cc,
-        })
+        Self::read(&mut FieldReader::new(bytes)).ok()
     }
 }

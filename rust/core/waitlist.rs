@@ -81,16 +81,10 @@
 use core::cmp::Ordering;
 use core::fmt;
 
+use super::codec::{FieldError, FieldReader, FieldWriter};
+use super::end::End;
+use super::errno::Errno;
 use super::storage::{AllocError, Storage};
-
-/// One end of a pair.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum End {
-    /// The master end (PTM).
-    Master,
-    /// The slave end (PTS).
-    Slave,
-}
 
 /// A non-empty set of ends of a pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -154,34 +148,51 @@ pub struct SocketId {
     pub remote_port: u16,
 }
 
-/// Bytes of an encoded [`SocketId`] in the socket table.
-const SOCKET_ID_LEN: usize = 42;
-
 impl SocketId {
-    /// Encoding used in the socket table; byte order only matters for
-    /// sorting, which needs nothing but a total order consistent with `==`.
-    fn encode(&self) -> [u8; SOCKET_ID_LEN] {
-        let mut b = [0u8; SOCKET_ID_LEN];
-        put(&mut b, 0, &self.family.to_le_bytes());
-        put(&mut b, 2, &self.sock_type.to_le_bytes());
-        put(&mut b, 4, &self.protocol.to_le_bytes());
-        put(&mut b, 6, &self.local_addr);
-        put(&mut b, 22, &self.local_port.to_le_bytes());
-        put(&mut b, 24, &self.remote_addr);
-        put(&mut b, 40, &self.remote_port.to_le_bytes());
+    /// Bytes of an encoded identity: family, type, protocol and the two
+    /// ports (`u16` each) and the two 16-byte addresses. The socket table
+    /// and the checkpoint's ptm block both encode it in this many bytes.
+    pub const ENCODED_LEN: usize = 5 * 2 + 2 * 16;
+
+    /// Writes the encoding used in the socket table: family, type,
+    /// protocol, local address and port, remote address and port. Byte
+    /// order only matters for sorting, which needs nothing but a total
+    /// order consistent with `==`.
+    fn write_key(&self, w: &mut FieldWriter<'_>) -> Result<(), FieldError> {
+        w.put_u16(self.family)?;
+        w.put_u16(self.sock_type)?;
+        w.put_u16(self.protocol)?;
+        w.put_bytes(&self.local_addr)?;
+        w.put_u16(self.local_port)?;
+        w.put_bytes(&self.remote_addr)?;
+        w.put_u16(self.remote_port)
+    }
+
+    /// Reads what [`Self::write_key`] writes.
+    fn read_key(r: &mut FieldReader<'_>) -> Result<Self, FieldError> {
+        Ok(Self {
+            family: r.get_u16()?,
+            sock_type: r.get_u16()?,
+            protocol: r.get_u16()?,
+            local_addr: r.get_array()?,
+            local_port: r.get_u16()?,
+            remote_addr: r.get_array()?,
+            remote_port: r.get_u16()?,
+        })
+    }
+
+    /// The socket-table key of this identity.
+    fn encode(&self) -> [u8; Self::ENCODED_LEN] {
+        let mut b = [0u8; Self::ENCODED_LEN];
+        // Exactly `ENCODED_LEN` bytes: the write cannot fall short.
+        let _ = self.write_key(&mut FieldWriter::new(&mut b));
         b
     }
 
+    /// The identity at the start of a socket-table record (all zero if
+    /// the record is missing).
     fn decode(b: &[u8]) -> Self {
-        Self {
-            family: get_u16(b, 0),
-            sock_type: get_u16(b, 2),
-            protocol: get_u16(b, 4),
-            local_addr: get_addr(b, 6),
-            local_port: get_u16(b, 22),
-            remote_addr: get_addr(b, 24),
-            remote_port: get_u16(b, 40),
-        }
+        Self::read_key(&mut FieldReader::new(b)).unwrap_or_default()
     }
 }
 
@@ -253,62 +264,87 @@ impl fmt::Display for SocketId {
 }
 
 /// Why the session refused a call. A refused call changes nothing.
+///
+/// The errno of each variant ([`SessionError::errno`]) is what the control
+/// device returns: an argument of `CKPT_SESSION_BEGIN` the session cannot
+/// take is `EINVAL` (`ckptctl` reads it as an index beyond the instance's
+/// `max`), a name it does not know `ENOENT`, a second restore of the same
+/// item `EBUSY`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SessionError {
-    /// The index is not below the session's `max` (`ENXIO`).
+    /// The index is not below the session's `max`. `EINVAL`.
     OutOfRange {
         /// The index given.
         index: u32,
     },
-    /// The index was registered twice (`EEXIST`). Found by `expect` when
-    /// pairs come in ascending order, else by `seal`; `expect` also reports
-    /// it once `max` pairs are registered.
+    /// The index was registered twice. Found by `expect` when pairs come in
+    /// ascending order, else by `seal`; `expect` also reports it once `max`
+    /// pairs are registered. `EINVAL`.
     DuplicateIndex {
         /// The index registered twice.
         index: u32,
     },
-    /// Two pairs expect the same socket identity (`EEXIST`); found by
-    /// `seal`.
+    /// Two pairs expect the same socket identity; found by `seal`.
+    /// `EINVAL`.
     DuplicateSocket {
         /// The lower of the two pair indexes.
         first: u32,
         /// The higher of the two pair indexes.
         second: u32,
     },
-    /// The index is not in the session (`ENOENT`).
+    /// The index is not in the session. `ENOENT`.
     UnknownIndex {
         /// The index given.
         index: u32,
     },
-    /// This end of the pair was not checkpointed (`EINVAL`).
+    /// This end of the pair was not checkpointed. `EINVAL`.
     NotExpected {
         /// The pair.
         index: u32,
         /// The end.
         end: End,
     },
-    /// This end was restored already (`EBUSY`).
+    /// This end was restored already. `EBUSY`.
     AlreadyRestored {
         /// The pair.
         index: u32,
         /// The end.
         end: End,
     },
-    /// No pair expects this socket identity (`ENOENT`).
+    /// No pair expects this socket identity. `ENOENT`.
     UnknownSocket,
-    /// The socket of this pair was matched already (`EBUSY`).
+    /// The socket of this pair was matched already. `EBUSY`.
     SocketAlreadyRestored {
         /// The pair.
         index: u32,
     },
-    /// Registration is over (`EBUSY`).
+    /// Registration is over. `EBUSY`.
     Sealed,
-    /// Restore events before `seal` (`EINVAL`).
+    /// Restore events before `seal`. `EINVAL`.
     NotSealed,
-    /// The session was committed or aborted (`EINVAL`).
+    /// The session was committed or aborted. `EINVAL`.
     Closed,
-    /// A table could not grow (`ENOMEM`).
+    /// A table could not grow. `ENOMEM`.
     NoMemory,
+}
+
+impl SessionError {
+    /// The errno for this error (see the variants).
+    pub const fn errno(&self) -> Errno {
+        match self {
+            Self::UnknownIndex { .. } | Self::UnknownSocket => Errno::ENOENT,
+            Self::AlreadyRestored { .. } | Self::SocketAlreadyRestored { .. } | Self::Sealed => {
+                Errno::EBUSY
+            }
+            Self::NoMemory => Errno::ENOMEM,
+            Self::OutOfRange { .. }
+            | Self::DuplicateIndex { .. }
+            | Self::DuplicateSocket { .. }
+            | Self::NotExpected { .. }
+            | Self::NotSealed
+            | Self::Closed => Errno::EINVAL,
+        }
+    }
 }
 
 impl From<AllocError> for SessionError {
@@ -327,10 +363,10 @@ impl fmt::Display for SessionError {
             }
             Self::UnknownIndex { index } => write!(f, "pty {index}: not in the session"),
             Self::NotExpected { index, end } => {
-                write!(f, "pty {index}: {} not checkpointed", end_name(end))
+                write!(f, "pty {index}: {} not checkpointed", end.name())
             }
             Self::AlreadyRestored { index, end } => {
-                write!(f, "pty {index}: {} restored twice", end_name(end))
+                write!(f, "pty {index}: {} restored twice", end.name())
             }
             Self::UnknownSocket => f.write_str("socket matches no pty"),
             Self::SocketAlreadyRestored { index } => {
@@ -341,13 +377,6 @@ impl fmt::Display for SessionError {
             Self::Closed => f.write_str("session closed"),
             Self::NoMemory => f.write_str("out of memory"),
         }
-    }
-}
-
-fn end_name(end: End) -> &'static str {
-    match end {
-        End::Master => "master",
-        End::Slave => "slave",
     }
 }
 
@@ -429,45 +458,65 @@ impl Orphan {
     /// The fixed-size user-space record (see [`ORPHAN_RECORD_LEN`]).
     pub fn to_record(&self) -> [u8; ORPHAN_RECORD_LEN] {
         let mut r = [0u8; ORPHAN_RECORD_LEN];
-        put(&mut r, 0, &self.index.to_ne_bytes());
-        let kind = match self.what {
-            OrphanKind::Master => ORPHAN_MASTER,
-            OrphanKind::Slave => ORPHAN_SLAVE,
-            OrphanKind::Socket(s) => {
-                put(&mut r, 8, &s.family.to_ne_bytes());
-                put(&mut r, 10, &s.sock_type.to_ne_bytes());
-                put(&mut r, 12, &s.protocol.to_ne_bytes());
-                put(&mut r, 14, &s.local_port.to_ne_bytes());
-                put(&mut r, 16, &s.remote_port.to_ne_bytes());
-                put(&mut r, 20, &s.local_addr);
-                put(&mut r, 36, &s.remote_addr);
-                ORPHAN_SOCKET
-            }
-        };
-        put(&mut r, 4, &kind.to_ne_bytes());
+        // Exactly `ORPHAN_RECORD_LEN` bytes: the write cannot fall short.
+        let _ = self.write_record(&mut FieldWriter::new(&mut r));
         r
     }
 
+    /// Writes the record, native endian; a master or slave orphan has an
+    /// all-zero socket part.
+    fn write_record(&self, w: &mut FieldWriter<'_>) -> Result<(), FieldError> {
+        let (kind, socket) = match self.what {
+            OrphanKind::Master => (ORPHAN_MASTER, SocketId::default()),
+            OrphanKind::Slave => (ORPHAN_SLAVE, SocketId::default()),
+            OrphanKind::Socket(s) => (ORPHAN_SOCKET, s),
+        };
+        w.put_u32_ne(self.index)?;
+        w.put_u16_ne(kind)?;
+        w.put_u16_ne(0)?;
+        w.put_u16_ne(socket.family)?;
+        w.put_u16_ne(socket.sock_type)?;
+        w.put_u16_ne(socket.protocol)?;
+        w.put_u16_ne(socket.local_port)?;
+        w.put_u16_ne(socket.remote_port)?;
+        w.put_u16_ne(0)?;
+        w.put_bytes(&socket.local_addr)?;
+        w.put_bytes(&socket.remote_addr)
+    }
+
     /// Decode a record made by [`Orphan::to_record`]; `None` for an unknown
-    /// kind.
+    /// kind. Reserved fields are not looked at.
     pub fn from_record(r: &[u8; ORPHAN_RECORD_LEN]) -> Option<Self> {
-        let ne16 = |off: usize| u16::from_ne_bytes(get_arr(r, off));
-        let index = u32::from_ne_bytes(get_arr(r, 0));
-        let what = match ne16(4) {
+        Self::read_record(&mut FieldReader::new(r)).ok().flatten()
+    }
+
+    fn read_record(r: &mut FieldReader<'_>) -> Result<Option<Self>, FieldError> {
+        let index = r.get_u32_ne()?;
+        let kind = r.get_u16_ne()?;
+        r.get_u16_ne()?;
+        let family = r.get_u16_ne()?;
+        let sock_type = r.get_u16_ne()?;
+        let protocol = r.get_u16_ne()?;
+        let local_port = r.get_u16_ne()?;
+        let remote_port = r.get_u16_ne()?;
+        r.get_u16_ne()?;
+        let local_addr = r.get_array()?;
+        let remote_addr = r.get_array()?;
+        let what = match kind {
             ORPHAN_MASTER => OrphanKind::Master,
             ORPHAN_SLAVE => OrphanKind::Slave,
             ORPHAN_SOCKET => OrphanKind::Socket(SocketId {
-                family: ne16(8),
-                sock_type: ne16(10),
-                protocol: ne16(12),
-                local_port: ne16(14),
-                remote_port: ne16(16),
-                local_addr: get_arr(r, 20),
-                remote_addr: get_arr(r, 36),
+                family,
+                sock_type,
+                protocol,
+                local_addr,
+                local_port,
+                remote_addr,
+                remote_port,
             }),
-            _ => return None,
+            _ => return Ok(None),
         };
-        Some(Self { index, what })
+        Ok(Some(Self { index, what }))
     }
 }
 
@@ -674,13 +723,13 @@ impl<S: Storage> RestartSession<S> {
             flags |= EXP_SOCKET;
             items = items.saturating_add(1);
             let b = self.sockets.as_mut_slice();
-            put(b, rec_off(self.n_sockets, SOCK_REC, 0), &id.encode());
+            write_key(b, rec_off(self.n_sockets, SOCK_REC, 0), &id);
             write_u32(b, rec_off(self.n_sockets, SOCK_REC, SOCK_INDEX), index);
             self.n_sockets = self.n_sockets.saturating_add(1);
         }
         let b = self.pairs.as_mut_slice();
         write_u32(b, rec_off(self.n, PAIR_REC, PAIR_INDEX), index);
-        put(b, rec_off(self.n, PAIR_REC, PAIR_FLAGS), &[flags]);
+        write_u8(b, rec_off(self.n, PAIR_REC, PAIR_FLAGS), flags);
         write_u32(b, rec_off(self.n, PAIR_REC, PAIR_SOCKET), u32::MAX);
         self.n = n1;
         self.ascending = ascending;
@@ -922,10 +971,10 @@ impl<S: Storage> RestartSession<S> {
     /// Move pair `p` from `before` to `after`, keeping counters and the
     /// Fenwick tree in step.
     fn apply(&mut self, p: usize, before: Flags, after: Flags) {
-        put(
+        write_u8(
             self.pairs.as_mut_slice(),
             rec_off(p, PAIR_REC, PAIR_FLAGS),
-            &[after.0],
+            after.0,
         );
         self.missing = self.missing.saturating_sub(1);
         match (before.is_real(), after.is_real()) {
@@ -948,7 +997,7 @@ impl<S: Storage> RestartSession<S> {
     }
 
     fn flags(&self, p: usize) -> Flags {
-        Flags(get_u8(
+        Flags(read_u8(
             self.pairs.as_slice(),
             rec_off(p, PAIR_REC, PAIR_FLAGS),
         ))
@@ -1013,7 +1062,11 @@ impl<S: Storage> RestartSession<S> {
         while lo < hi {
             let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
             let rec = record(b, SOCK_REC, mid);
-            match rec.get(..SOCKET_ID_LEN).unwrap_or(&[]).cmp(&key[..]) {
+            match rec
+                .get(..SocketId::ENCODED_LEN)
+                .unwrap_or(&[])
+                .cmp(&key[..])
+            {
                 Ordering::Less => lo = mid.saturating_add(1),
                 Ordering::Greater => hi = mid,
                 Ordering::Equal => return Some(mid),
@@ -1090,9 +1143,21 @@ fn step(count: &mut usize, before: bool, after: bool) {
 #[derive(Debug)]
 pub enum CommitError<'a, S: Storage> {
     /// Expected items are missing; the session is unchanged (abort it).
+    /// `ENXIO`.
     Orphans(Orphans<'a, S>),
-    /// The session is not in a state to commit.
+    /// The session is not in a state to commit: the session error's errno
+    /// ([`SessionError::errno`]).
     Session(SessionError),
+}
+
+impl<S: Storage> CommitError<'_, S> {
+    /// The errno for this error.
+    pub const fn errno(&self) -> Errno {
+        match self {
+            Self::Orphans(_) => Errno::ENXIO,
+            Self::Session(e) => e.errno(),
+        }
+    }
 }
 
 /// The [`PtsList`]: opened slaves waiting for their master, and dummy
@@ -1335,8 +1400,9 @@ impl<S: Storage> Iterator for Restored<'_, S> {
     }
 }
 
-// Byte helpers: every access is bounds-checked and falls back to zero, the
-// invariants of the tables keeping all offsets in range.
+// Table access through the field codec: every access is bounds-checked and
+// falls back to zero (or writes nothing), the invariants of the tables
+// keeping all offsets in range.
 
 fn rec_off(i: usize, size: usize, field: usize) -> usize {
     i.saturating_mul(size).saturating_add(field)
@@ -1347,36 +1413,24 @@ fn record(b: &[u8], size: usize, i: usize) -> &[u8] {
     b.get(start..start.saturating_add(size)).unwrap_or(&[])
 }
 
-fn put(b: &mut [u8], off: usize, src: &[u8]) {
-    if let Some(d) = b.get_mut(off..off.saturating_add(src.len())) {
-        d.copy_from_slice(src);
-    }
+fn read_u8(b: &[u8], off: usize) -> u8 {
+    FieldReader::at(b, off).get_u8().unwrap_or(0)
 }
 
-fn get_arr<const N: usize>(b: &[u8], off: usize) -> [u8; N] {
-    b.get(off..off.saturating_add(N))
-        .and_then(|s| <[u8; N]>::try_from(s).ok())
-        .unwrap_or([0; N])
-}
-
-fn get_u8(b: &[u8], off: usize) -> u8 {
-    b.get(off).copied().unwrap_or(0)
-}
-
-fn get_u16(b: &[u8], off: usize) -> u16 {
-    u16::from_le_bytes(get_arr(b, off))
-}
-
-fn get_addr(b: &[u8], off: usize) -> [u8; 16] {
-    get_arr(b, off)
+fn write_u8(b: &mut [u8], off: usize, v: u8) {
+    let _ = FieldWriter::at(b, off).put_u8(v);
 }
 
 fn read_u32(b: &[u8], off: usize) -> u32 {
-    u32::from_le_bytes(get_arr(b, off))
+    FieldReader::at(b, off).get_u32().unwrap_or(0)
 }
 
 fn write_u32(b: &mut [u8], off: usize, v: u32) {
-    put(b, off, &v.to_le_bytes());
+    let _ = FieldWriter::at(b, off).put_u32(v);
+}
+
+fn write_key(b: &mut [u8], off: usize, id: &SocketId) {
+    let _ = FieldWriter::at(b, off).put_bytes(&id.encode());
 }
 
 fn to_u32(v: usize) -> u32 {
@@ -1405,7 +1459,8 @@ fn cmp_pairs(a: &[u8], b: &[u8]) -> Ordering {
 }
 
 fn cmp_sockets(a: &[u8], b: &[u8]) -> Ordering {
-    a.get(..SOCKET_ID_LEN).cmp(&b.get(..SOCKET_ID_LEN))
+    a.get(..SocketId::ENCODED_LEN)
+        .cmp(&b.get(..SocketId::ENCODED_LEN))
 }
 
 /// Heapsort of `n` records of `size` bytes: O(n log n), in place.

@@ -12,6 +12,7 @@ use super::pair::{Pair, Streams};
 use crate::pty_core::ldterm::{ReadDecision, ReadPolicy};
 use crate::pty_core::stream::{Effects, Io, Ready};
 use crate::pty_core::termios::{ICANON, TOSTOP};
+use crate::pty_core::End;
 use crate::seam::file::File;
 use crate::seam::poll::{events::*, PollTable};
 use crate::seam::process::{self, signal::SIGTTIN};
@@ -25,27 +26,6 @@ use kernel::{
     time::msecs_to_jiffies,
     uaccess::{UserSliceReader, UserSliceWriter},
 };
-
-/// Which end of the pair a file is.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum End {
-    Master,
-    Slave,
-}
-
-impl End {
-    pub(crate) fn is_master(self) -> bool {
-        self == End::Master
-    }
-
-    /// Index into per-end arrays (`[master, slave]`).
-    pub(crate) fn slot(self) -> usize {
-        match self {
-            End::Master => 0,
-            End::Slave => 1,
-        }
-    }
-}
 
 /// Largest single transfer between user space and the streams: a whole
 /// canonical line (`N_TTY_BUF_SIZE`) fits, so a line is read in one step.

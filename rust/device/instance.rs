@@ -9,7 +9,7 @@
 use super::pair::Pair;
 use super::restart::Session;
 use crate::pty_core::image::PtyMode;
-use crate::pty_core::index::{IndexAllocator, IndexError};
+use crate::pty_core::index::IndexAllocator;
 use crate::pty_core::options::MountOptions;
 use crate::seam::chrdev::mkdev;
 use crate::seam::fs::{
@@ -317,10 +317,7 @@ impl Instance {
             .lock()
             .indexes
             .claim(index as usize)
-            .map_err(|e| match e {
-                IndexError::Busy => EBUSY,
-                IndexError::OutOfRange => ENXIO,
-            })?;
+            .map_err(|e| Error::from(e.errno()))?;
         let pair = self.install(index as usize)?;
         pair.set_restoring();
         Ok(pair)
@@ -409,7 +406,7 @@ impl PtsFsOps for PtsFs {
         let defaults = MountOptions::defaults(globals.max_pairs, globals.bsd_pairs);
         let parsed = MountOptions::parse(text, defaults).map_err(|e| {
             pr_warn!("ckptpts: {}\n", e);
-            EINVAL
+            Error::from(e.errno())
         })?;
         let options = InstanceOptions::from_mount(parsed).map_err(|e| {
             pr_warn!("ckptpts: uid= or gid= does not map into this user namespace\n");

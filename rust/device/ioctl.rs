@@ -4,11 +4,13 @@
 //! discipline's, and ckpt_pty's own on either end. Each command has a named
 //! handler that does its own user copies.
 
-use super::end::{lock_thawed, End};
+use super::end::lock_thawed;
 use super::pair::{Pair, StreamStats};
 use super::restart;
 use super::slave::{core_termios, LDISC_TERMIOS_COMMANDS};
 use crate::pty_core::stream::{Effects, RequestError, Winsize};
+use crate::pty_core::End;
+use crate::seam::file::flags::{O_ACCMODE, O_APPEND, O_CLOEXEC, O_NOCTTY, O_NONBLOCK};
 use crate::seam::file::File;
 use crate::seam::fs::{InstanceRoot, OwnedFile};
 use crate::seam::process::signal::*;
@@ -37,11 +39,7 @@ fn get_i32(arg: usize) -> Result<i32> {
 }
 
 fn request(r: core::result::Result<(), RequestError>) -> Result<isize> {
-    match r {
-        Ok(()) => Ok(0),
-        Err(RequestError::Invalid) => Err(EINVAL),
-        Err(RequestError::Hangup) => Err(EIO),
-    }
+    r.map(|()| 0).map_err(|e| e.errno().into())
 }
 
 /// Termios commands that change settings (they wait while frozen).
@@ -225,10 +223,8 @@ fn with_slave_tty(pair: &Pair, f: impl FnOnce(&Tty) -> Result<isize>) -> Result<
 /// `TIOCGPTPEER`: the slave node opened for the caller, without a path
 /// walk (a chroot or another mount namespace cannot redirect it).
 fn open_peer(m: &MasterFile, arg: usize) -> Result<isize> {
-    /// ACCMODE NOCTTY NONBLOCK APPEND CLOEXEC: the flags `ptm_open_peer`
-    /// honours.
-    const PEER_FLAGS: u32 = 0o3 | 0o400 | 0o4000 | 0o2000 | 0o2000000;
-    const O_CLOEXEC: u32 = 0o2000000;
+    /// The flags `ptm_open_peer` honours.
+    const PEER_FLAGS: u32 = O_ACCMODE | O_NOCTTY | O_NONBLOCK | O_APPEND | O_CLOEXEC;
     let flags = arg as u32 & PEER_FLAGS;
     let file: OwnedFile = m.pair.open_slave_node(&m.root, flags)?;
     Ok(file.install_fd(flags & O_CLOEXEC != 0)? as isize)

@@ -17,6 +17,7 @@ use super::instance::{Globals, Instance};
 use crate::pty_core::checkpoint::NodeOwner;
 use crate::pty_core::image::PtyMode;
 use crate::pty_core::stream::{Effects, PtyPair, Signals, Wake};
+use crate::seam::file::flags::{O_NOCTTY, O_RDWR};
 use crate::seam::fs::{InstanceRoot, Node, OwnedFile, Owner, SuperBlockPin};
 use crate::seam::poll::{events::*, PollQueue};
 use crate::seam::process::{self, signal::*};
@@ -31,8 +32,8 @@ use kernel::{
     sync::{Arc, CondVar, Mutex},
 };
 
-/// Open flags of the module's own slave file (`O_RDWR | O_NOCTTY`).
-const INTERNAL_OPEN_FLAGS: u32 = 0o2 | 0o400;
+/// Open flags of the module's own slave file.
+const INTERNAL_OPEN_FLAGS: u32 = O_RDWR | O_NOCTTY;
 
 /// What `CKPT_STATUS` reports about one stream beyond its live state.
 #[derive(Clone, Copy, Default)]

@@ -16,17 +16,21 @@
 //! `CKPT_SESSION_COMMIT` thaws everything when the lists are empty, or
 //! names the orphans and rolls back. BSD pairs restore directly.
 
-use super::end::End;
 use super::instance::{Instance, PtsFs};
 use super::pair::{Pair, Streams};
 use super::slave::kernel_termios;
 use crate::pty_core::checkpoint::{self, PairMeta};
-use crate::pty_core::image::{self, StreamKind};
+use crate::pty_core::image;
+use crate::pty_core::options::MAX_PAIRS_LIMIT;
 use crate::pty_core::stream::Effects;
 use crate::pty_core::waitlist::{self, Ends, RestartSession};
+use crate::pty_core::End;
 use crate::seam::{
     chrdev::FileOperations,
-    file::File,
+    file::{
+        flags::{O_ACCMODE, O_APPEND, O_CLOEXEC, O_LARGEFILE, O_NOCTTY, O_NONBLOCK},
+        File,
+    },
     fs::InstanceRoot,
     process,
     storage::KernelStorage,
@@ -44,8 +48,12 @@ use kernel::{
 /// line and headers fit with room to spare.
 const MAX_IMAGE_LEN: usize = 512 * 1024;
 
-/// Largest number of pairs one session may list.
-const MAX_SESSION_PAIRS: u32 = 1 << 20;
+/// Largest number of pairs one session may list: as many as an instance
+/// may have.
+const MAX_SESSION_PAIRS: u32 = MAX_PAIRS_LIMIT;
+
+// The records `CKPT_SESSION_COMMIT` copies out are the core's.
+const _: () = assert!(ORPHAN_RECORD_LEN == waitlist::ORPHAN_RECORD_LEN);
 
 /// A restart session in progress: the wait lists and the pairs it created.
 pub(crate) struct Session {
@@ -53,13 +61,6 @@ pub(crate) struct Session {
     pairs: KVec<Arc<Pair>>,
     /// Which control file began it (its release aborts the session).
     owner: u64,
-}
-
-fn kind_of(end: End) -> StreamKind {
-    match end {
-        End::Master => StreamKind::Master,
-        End::Slave => StreamKind::Slave,
-    }
 }
 
 fn meta_of(pair: &Pair, streams: &Streams) -> PairMeta {
@@ -92,13 +93,12 @@ pub(crate) fn checkpoint_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isiz
     if a.flags & !CKPT_LEAVE_FROZEN != 0 || a.reserved != 0 {
         return Err(EINVAL);
     }
-    let kind = kind_of(end);
     let slot = end.slot();
     let mut guard = pair.streams.lock();
     let meta = meta_of(pair, &guard);
-    let needed = checkpoint::checkpoint_len(&guard.pty, kind, &meta).map_err(|e| {
+    let needed = checkpoint::checkpoint_len(&guard.pty, end, &meta).map_err(|e| {
         pr_warn!("checkpoint of pty {}: {}\n", pair.index, e);
-        Error::from_errno(-e.errno())
+        Error::from(e.errno())
     })?;
     a.image_len = needed as u32;
     if (a.buf_len as usize) < needed {
@@ -116,7 +116,7 @@ pub(crate) fn checkpoint_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isiz
         guard.pty.freeze.slave
     };
     guard.pty.freeze(end.is_master());
-    let written = checkpoint::checkpoint(&guard.pty, kind, &meta, a.checkpoint_id, &mut image);
+    let written = checkpoint::checkpoint(&guard.pty, end, &meta, a.checkpoint_id, &mut image);
     let leave = was_frozen || a.flags & CKPT_LEAVE_FROZEN != 0;
     if !leave {
         let mut fx = Effects::default();
@@ -127,7 +127,7 @@ pub(crate) fn checkpoint_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isiz
         Ok(n) => n,
         Err(e) => {
             pr_warn!("checkpoint of pty {} failed: {}\n", pair.index, e);
-            return Err(Error::from_errno(-e.errno()));
+            return Err(e.errno().into());
         }
     };
     if let Some(st) = guard.stats.get_mut(slot) {
@@ -175,15 +175,14 @@ pub(crate) fn restart_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isize> 
     let bytes = read_image(a.buf, a.buf_len)?;
     let decoded = image::decode(&bytes).map_err(|e| {
         pr_warn!("restart of pty {}: bad image: {}\n", pair.index, e);
-        Error::from_errno(-e.errno())
+        Error::from(e.errno())
     })?;
-    let kind = kind_of(end);
     let load = |pair: &Pair| -> Result {
         let part = {
             let mut guard = pair.streams.lock();
-            let part = checkpoint::restore(&mut guard.pty, &decoded, kind).map_err(|e| {
+            let part = checkpoint::restore(&mut guard.pty, &decoded, end).map_err(|e| {
                 pr_warn!("restart of pty {}: {}\n", pair.index, e);
-                Error::from_errno(-e.errno())
+                Error::from(e.errno())
             })?;
             if part.index() != pair.index {
                 pr_warn!(
@@ -237,24 +236,19 @@ pub(crate) fn restart_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isize> 
                 return Err(EBUSY);
             }
             // Refuse a second image for the same end before touching state.
-            let wl_end = if end.is_master() {
-                waitlist::End::Master
-            } else {
-                waitlist::End::Slave
-            };
             if let Some(st) = s.lists.pair(pair.index) {
-                let done = match wl_end {
-                    waitlist::End::Master => st.master_restored,
-                    waitlist::End::Slave => st.slave_restored,
+                let done = match end {
+                    End::Master => st.master_restored,
+                    End::Slave => st.slave_restored,
                 };
                 if done {
                     return Err(EBUSY);
                 }
             }
             load(pair)?;
-            s.lists.end_restored(pair.index, wl_end).map_err(|e| {
+            s.lists.end_restored(pair.index, end).map_err(|e| {
                 pr_warn!("restart of pty {}: {}\n", pair.index, e);
-                session_errno(&e)
+                Error::from(e.errno())
             })?;
             let stats = &instance.globals().stats;
             stats.restarts.fetch_add(1, Ordering::Relaxed);
@@ -283,16 +277,6 @@ fn load_slave_tty(pair: &Pair, file: &SlaveFile, exclusive: bool) {
         ypixel: ws.ypixel,
     });
     tty.set_exclusive(exclusive);
-}
-
-fn session_errno(e: &waitlist::SessionError) -> Error {
-    use waitlist::SessionError as E;
-    match e {
-        E::AlreadyRestored { .. } | E::SocketAlreadyRestored { .. } => EBUSY,
-        E::UnknownIndex { .. } | E::UnknownSocket => ENOENT,
-        E::NoMemory => ENOMEM,
-        _ => EINVAL,
-    }
 }
 
 /// The control device: `/dev/ckpt/control`, or `control` in an instance.
@@ -436,11 +420,11 @@ fn begin(f: &ControlFile, a: SessionArg, with_sockets: bool) -> Result<isize> {
         let socket = (e.has_socket == 1).then(|| socket_id(&e.socket));
         lists
             .expect(e.index, ends, socket)
-            .map_err(|e| session_errno(&e))?;
+            .map_err(|e| Error::from(e.errno()))?;
     }
     lists.seal().map_err(|e| {
         pr_warn!("restart session: {}\n", e);
-        session_errno(&e)
+        Error::from(e.errno())
     })?;
     // Claim every index now: a busy one fails the whole begin.
     let mut pairs = KVec::with_capacity(a.count as usize, GFP_KERNEL)?;
@@ -504,7 +488,7 @@ fn socket_restored(f: &ControlFile, fd: i32) -> Result<isize> {
     let s = session.as_mut().ok_or(ENOENT)?;
     let index = s.lists.socket_restored(&id).map_err(|e| {
         pr_warn!("restart session: socket {}: {}\n", id, e);
-        session_errno(&e)
+        Error::from(e.errno())
     })?;
     if let Some(pair) = s.pairs.iter().find(|p| p.index == index) {
         pair.streams.lock().socket = Some(record);
@@ -520,18 +504,20 @@ fn commit(f: &ControlFile, arg: usize) -> Result<isize> {
     let s = guard.as_mut().ok_or(ENOENT)?;
     let failed = match s.lists.commit() {
         Ok(()) => None,
-        Err(waitlist::CommitError::Session(e)) => return Err(session_errno(&e)),
-        Err(waitlist::CommitError::Orphans(orphans)) => {
-            pr_warn!("restart session commit failed: {}\n", orphans.summary(16));
-            let count = orphans.len();
-            let cap = (a.orphans_cap as usize).min(count);
-            let mut records =
-                KVec::from_elem(0u8, cap.saturating_mul(ORPHAN_RECORD_LEN), GFP_KERNEL)?;
-            let written = orphans
-                .write_records(&mut records)
-                .saturating_mul(ORPHAN_RECORD_LEN);
-            Some((count, records, written))
-        }
+        Err(e) => match &e {
+            waitlist::CommitError::Session(_) => return Err(e.errno().into()),
+            waitlist::CommitError::Orphans(orphans) => {
+                pr_warn!("restart session commit failed: {}\n", orphans.summary(16));
+                let count = orphans.len();
+                let cap = (a.orphans_cap as usize).min(count);
+                let mut records =
+                    KVec::from_elem(0u8, cap.saturating_mul(ORPHAN_RECORD_LEN), GFP_KERNEL)?;
+                let written = orphans
+                    .write_records(&mut records)
+                    .saturating_mul(ORPHAN_RECORD_LEN);
+                Some((count, records, written, Error::from(e.errno())))
+            }
+        },
     };
     let Some(s) = guard.take() else {
         return Err(ENOENT);
@@ -550,7 +536,7 @@ fn commit(f: &ControlFile, arg: usize) -> Result<isize> {
                 .fetch_add(1, Ordering::Relaxed);
             Ok(0)
         }
-        Some((count, records, written)) => {
+        Some((count, records, written, error)) => {
             roll_back(instance, s);
             a.orphans_count = count as u32;
             UserSlice::new(a.orphans as usize, written)
@@ -559,7 +545,7 @@ fn commit(f: &ControlFile, arg: usize) -> Result<isize> {
             UserSlice::new(arg, core::mem::size_of::<CommitArg>())
                 .writer()
                 .write(&a)?;
-            Err(ENXIO)
+            Err(error)
         }
     }
 }
@@ -597,15 +583,13 @@ fn open_master(f: &ControlFile, a: OpenMasterArg) -> Result<isize> {
             .cloned()
             .ok_or(ENOENT)?
     };
-    /// ACCMODE NOCTTY NONBLOCK APPEND LARGEFILE CLOEXEC: what an open of
-    /// ptmx honours; anything else is refused.
-    const OPEN_FLAGS: u32 = 0o3 | 0o400 | 0o4000 | 0o2000 | 0o100000 | 0o2000000;
+    /// What an open of ptmx honours; anything else is refused.
+    const OPEN_FLAGS: u32 = O_ACCMODE | O_NOCTTY | O_NONBLOCK | O_APPEND | O_LARGEFILE | O_CLOEXEC;
     if a.flags & !OPEN_FLAGS != 0 {
         return Err(EINVAL);
     }
     instance.set_master_target(pair)?;
     let r = instance.open_ptmx(&f.root, a.flags);
     instance.clear_master_target();
-    const O_CLOEXEC: u32 = 0o2000000;
     Ok(r?.install_fd(a.flags & O_CLOEXEC != 0)? as isize)
 }

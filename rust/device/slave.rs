@@ -9,12 +9,13 @@
 //! hardware settings) and the line discipline (read, write, poll, input
 //! and output processing), which work on the pair's streams.
 
-use super::end::{self, End};
+use super::end;
 use super::ioctl;
 use super::pair::Pair;
 use crate::pty_core::image::PtyMode;
 use crate::pty_core::stream::{Effects, Winsize};
 use crate::pty_core::termios::{Termios, TCIFLUSH};
+use crate::pty_core::End;
 use crate::seam::file::File;
 use crate::seam::fs;
 use crate::seam::poll::PollTable;

@@ -28,7 +28,7 @@ extern "C" {
     fn ckpt_pty_iminor(inode: *const bindings::inode) -> c_uint;
 }
 
-const MINORBITS: u32 = 20;
+const MINORBITS: u32 = bindings::MINORBITS;
 
 /// Builds a `dev_t` like the C `MKDEV`.
 pub(crate) fn mkdev(major: u32, minor: u32) -> bindings::dev_t {

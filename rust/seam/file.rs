@@ -3,8 +3,26 @@
 
 use kernel::bindings;
 
-/// `O_NONBLOCK` from `include/uapi/asm-generic/fcntl.h` (x86).
-const O_NONBLOCK: u32 = 0o4000;
+/// Open flags (`O_*`), the one place the module names them; the values are
+/// the kernel headers' (`include/uapi/asm-generic/fcntl.h`).
+pub(crate) mod flags {
+    use kernel::bindings;
+
+    /// The access mode bits (`O_RDONLY`, `O_WRONLY`, `O_RDWR`).
+    pub(crate) const O_ACCMODE: u32 = bindings::O_ACCMODE;
+    /// Open for reading and writing.
+    pub(crate) const O_RDWR: u32 = bindings::O_RDWR;
+    /// Do not become the controlling terminal.
+    pub(crate) const O_NOCTTY: u32 = bindings::O_NOCTTY;
+    /// Append on each write.
+    pub(crate) const O_APPEND: u32 = bindings::O_APPEND;
+    /// Do not block.
+    pub(crate) const O_NONBLOCK: u32 = bindings::O_NONBLOCK;
+    /// Large-file offsets (forced on 64-bit; part of what an open passes).
+    pub(crate) const O_LARGEFILE: u32 = bindings::O_LARGEFILE;
+    /// Close the descriptor on `exec`.
+    pub(crate) const O_CLOEXEC: u32 = bindings::O_CLOEXEC;
+}
 
 /// A `struct file` borrowed for the duration of one file operation.
 ///
@@ -33,7 +51,7 @@ impl File {
     }
 
     pub(crate) fn is_nonblocking(&self) -> bool {
-        self.flags() & O_NONBLOCK != 0
+        self.flags() & flags::O_NONBLOCK != 0
     }
 
     pub(crate) fn as_ptr(&self) -> *mut bindings::file {

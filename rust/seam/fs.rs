@@ -9,7 +9,7 @@
 //! [`Node`] (a device node we created), [`InstanceRoot`] (a mount + root,
 //! counted), [`OwnedFile`] (a counted open file), [`InternalMount`].
 
-use super::file::File;
+use super::file::{flags::O_CLOEXEC, File};
 use core::ptr::NonNull;
 use kernel::{
     bindings,
@@ -410,7 +410,6 @@ impl OwnedFile {
 
     /// Installs the file as a new descriptor of the calling process.
     pub(crate) fn install_fd(self, cloexec: bool) -> Result<i32> {
-        const O_CLOEXEC: u32 = 0o2000000;
         let flags = if cloexec { O_CLOEXEC } else { 0 };
         // SAFETY: reserves a descriptor slot of the current process.
         let fd = unsafe { bindings::get_unused_fd_flags(flags) };

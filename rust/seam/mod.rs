@@ -11,6 +11,7 @@
 //! point documents its `# Safety` contract.
 
 pub(crate) mod chrdev;
+pub(crate) mod error;
 pub(crate) mod file;
 pub(crate) mod fs;
 pub(crate) mod kunit;

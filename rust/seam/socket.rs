@@ -12,8 +12,8 @@ extern "C" {
     fn ckpt_pty_sockfd_put(sock: *mut bindings::socket);
 }
 
-const AF_INET: u16 = 2;
-const AF_INET6: u16 = 10;
+const AF_INET: u16 = bindings::AF_INET as u16;
+const AF_INET6: u16 = bindings::AF_INET6 as u16;
 
 /// A socket looked up by descriptor, released on drop.
 ///
@@ -57,7 +57,11 @@ pub(crate) fn identity(fd: i32) -> Result<SocketRecord> {
     // reference that `SocketRef` releases.
     let ptr = unsafe { bindings::sockfd_lookup(fd, &mut err) };
     if ptr.is_null() {
-        return Err(Error::from_errno(if err < 0 { err } else { -9 }));
+        return Err(if err < 0 {
+            Error::from_errno(err)
+        } else {
+            EBADF
+        });
     }
     let sock = SocketRef { ptr };
     // SAFETY: a live socket (type invariant); `type_` is fixed at creation.

@@ -66,8 +66,9 @@ pub(crate) struct RawWinsize {
 /// The line discipline number the module registers (`N_DEVELOPMENT`).
 pub(crate) const LDISC: i32 = 29;
 
-/// `ENOIOCTLCMD`: "not mine, ask the next layer".
-const ENOIOCTLCMD: i32 = 515;
+/// `ENOIOCTLCMD`: "not mine, ask the next layer" (kernel-internal, so not
+/// one of the core's [`crate::pty_core::errno::Errno`] values).
+const ENOIOCTLCMD: i32 = bindings::ENOIOCTLCMD as i32;
 
 #[allow(improper_ctypes)]
 extern "C" {

@@ -15,11 +15,12 @@
 #![allow(clippy::arithmetic_side_effects)]
 
 use pty_core::checkpoint::{checkpoint, checkpoint_len, PairMeta};
-use pty_core::image::{decode, PtyMode, StreamKind};
+use pty_core::image::{decode, PtyMode};
 use pty_core::storage::{AllocError, Storage};
 use pty_core::stream::{Effects, Io, PtyPair};
 use pty_core::termios::{Termios, ECHO, ICANON, IEXTEN, ISIG, OPOST};
-use pty_core::waitlist::{End, Ends, RestartSession};
+use pty_core::waitlist::{Ends, RestartSession};
+use pty_core::End;
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -201,7 +202,7 @@ fn loaded() -> Pair {
     p
 }
 
-fn image(p: &Pair, kind: StreamKind) -> Vec<u8> {
+fn image(p: &Pair, kind: End) -> Vec<u8> {
     let meta = PairMeta::new(3, PtyMode::Att);
     let len = checkpoint_len(p, kind, &meta).unwrap();
     let mut out = vec![0u8; len];
@@ -213,15 +214,13 @@ fn image(p: &Pair, kind: StreamKind) -> Vec<u8> {
 fn encode(times: usize) -> impl FnMut() -> f64 {
     let p = loaded();
     let meta = PairMeta::new(3, PtyMode::Att);
-    let mut bm = image(&p, StreamKind::Master);
-    let mut bs = image(&p, StreamKind::Slave);
+    let mut bm = image(&p, End::Master);
+    let mut bs = image(&p, End::Slave);
     move || {
         let mut bytes = 0;
         for i in 0..times {
-            bytes +=
-                checkpoint(black_box(&p), StreamKind::Master, &meta, i as u64, &mut bm).unwrap();
-            bytes +=
-                checkpoint(black_box(&p), StreamKind::Slave, &meta, i as u64, &mut bs).unwrap();
+            bytes += checkpoint(black_box(&p), End::Master, &meta, i as u64, &mut bm).unwrap();
+            bytes += checkpoint(black_box(&p), End::Slave, &meta, i as u64, &mut bs).unwrap();
         }
         bytes as f64
     }
@@ -230,8 +229,8 @@ fn encode(times: usize) -> impl FnMut() -> f64 {
 /// Decode (and fully check) both images of a loaded pair; image bytes.
 fn decode_images(times: usize) -> impl FnMut() -> f64 {
     let p = loaded();
-    let bm = image(&p, StreamKind::Master);
-    let bs = image(&p, StreamKind::Slave);
+    let bm = image(&p, End::Master);
+    let bs = image(&p, End::Slave);
     move || {
         for _ in 0..times {
             black_box(decode(black_box(&bm)).unwrap());
@@ -354,7 +353,7 @@ fn main() {
     );
 
     let p = loaded();
-    let img_bytes = image(&p, StreamKind::Master).len() + image(&p, StreamKind::Slave).len();
+    let img_bytes = image(&p, End::Master).len() + image(&p, End::Slave).len();
     let t = 64 * scale;
     let v = measure(reps, encode(t));
     let m = measure(reps, memcpy(img_bytes, t));

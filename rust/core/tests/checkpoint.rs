@@ -9,22 +9,18 @@ mod common;
 use common::VecStorage;
 use proptest::prelude::*;
 use pty_core::checkpoint::*;
+use pty_core::errno::Errno::{EBADMSG, EBUSY, EINVAL, ENOMEM, ERANGE};
 use pty_core::image::{
     decode, encode, encoded_len, ImageError, ModuleBlock, ModuleName, ModulePart, PtyMode,
-    StreamImage, StreamImageHeader, StreamKind,
+    StreamImage, StreamImageHeader,
 };
 use pty_core::ldterm::{LdtermState, Partial, N_TTY_BUF_SIZE};
 use pty_core::stream::*;
 use pty_core::termios::*;
 use pty_core::waitlist::SocketId;
+use pty_core::End;
 
 type Pair = PtyPair<VecStorage>;
-
-const EINVAL: i32 = 22;
-const EBUSY: i32 = 16;
-const ENOMEM: i32 = 12;
-const EBADMSG: i32 = 74;
-const ERANGE: i32 = 34;
 
 /// A pair whose slave has been opened once.
 fn pair() -> Pair {
@@ -44,7 +40,7 @@ fn slave(f: impl FnOnce(&mut Termios)) -> Termios {
 }
 
 /// The image of one stream; checks that the size query is exact.
-fn ckpt_with(p: &Pair, kind: StreamKind, m: &PairMeta) -> Vec<u8> {
+fn ckpt_with(p: &Pair, kind: End, m: &PairMeta) -> Vec<u8> {
     let len = checkpoint_len(p, kind, m).unwrap();
     let mut out = vec![0u8; len + 16];
     let n = checkpoint(p, kind, m, 42, &mut out).unwrap();
@@ -53,11 +49,11 @@ fn ckpt_with(p: &Pair, kind: StreamKind, m: &PairMeta) -> Vec<u8> {
     out
 }
 
-fn ckpt(p: &Pair, kind: StreamKind) -> Vec<u8> {
+fn ckpt(p: &Pair, kind: End) -> Vec<u8> {
     ckpt_with(p, kind, &meta())
 }
 
-fn restore_bytes(p: &mut Pair, img: &[u8], kind: StreamKind) -> Result<MetaPart, RestoreError> {
+fn restore_bytes(p: &mut Pair, img: &[u8], kind: End) -> Result<MetaPart, RestoreError> {
     let image = decode(img)?;
     restore(p, &image, kind)
 }
@@ -68,26 +64,26 @@ fn clone_pair(p: &mut Pair, master_first: bool) -> Pair {
     let mut fx = Effects::default();
     p.freeze(true);
     p.freeze(false);
-    let (mi, si) = (ckpt(p, StreamKind::Master), ckpt(p, StreamKind::Slave));
+    let (mi, si) = (ckpt(p, End::Master), ckpt(p, End::Slave));
     p.thaw(true, &mut fx);
     p.thaw(false, &mut fx);
     let mut r = pair();
     let order = if master_first {
-        [(&mi, StreamKind::Master), (&si, StreamKind::Slave)]
+        [(&mi, End::Master), (&si, End::Slave)]
     } else {
-        [(&si, StreamKind::Slave), (&mi, StreamKind::Master)]
+        [(&si, End::Slave), (&mi, End::Master)]
     };
     for (img, kind) in order {
         restore_bytes(&mut r, img, kind).unwrap();
         let frozen = match kind {
-            StreamKind::Master => r.freeze.master,
-            StreamKind::Slave => r.freeze.slave,
+            End::Master => r.freeze.master,
+            End::Slave => r.freeze.slave,
         };
         assert!(frozen, "restore must leave the stream frozen");
     }
     // Restored state saves to the very same images.
-    assert_eq!(ckpt(&r, StreamKind::Master), mi);
-    assert_eq!(ckpt(&r, StreamKind::Slave), si);
+    assert_eq!(ckpt(&r, End::Master), mi);
+    assert_eq!(ckpt(&r, End::Slave), si);
     r.thaw(true, &mut fx);
     r.thaw(false, &mut fx);
     r
@@ -98,8 +94,8 @@ fn clone_pair(p: &mut Pair, master_first: bool) -> Pair {
 /// memory its visible queues hold.
 fn fingerprint(p: &Pair) -> (Vec<u8>, Vec<u8>, Freeze, Lifecycle, [usize; 3]) {
     (
-        ckpt(p, StreamKind::Master),
-        ckpt(p, StreamKind::Slave),
+        ckpt(p, End::Master),
+        ckpt(p, End::Slave),
         p.freeze,
         p.life,
         [
@@ -347,7 +343,7 @@ proptest! {
     fn size_query_is_exact(ops in proptest::collection::vec(arb_op(), 0..30)) {
         let mut p = pair();
         run(&mut p, &ops);
-        for kind in [StreamKind::Master, StreamKind::Slave] {
+        for kind in [End::Master, End::Slave] {
             let len = checkpoint_len(&p, kind, &meta()).unwrap();
             let mut exact = vec![0u8; len];
             prop_assert_eq!(checkpoint(&p, kind, &meta(), 1, &mut exact), Ok(len));
@@ -514,7 +510,7 @@ fn large_half_line_and_full_queues_round_trip() {
     assert_eq!(p.slave.pts.input.len(), PTS_INPUT_BOUND);
     let line = p.slave.ldterm.pending_line().count();
     assert!(line >= N_TTY_BUF_SIZE - 1, "half line of {line} bytes");
-    for kind in [StreamKind::Master, StreamKind::Slave] {
+    for kind in [End::Master, End::Slave] {
         assert_eq!(
             ckpt(&p, kind).len(),
             checkpoint_len(&p, kind, &meta()).unwrap()
@@ -550,18 +546,18 @@ fn meta_travels_in_its_blocks() {
     };
     let mut p = pair();
     p.slave_opened();
-    let mi = ckpt_with(&p, StreamKind::Master, &m);
-    let si = ckpt_with(&p, StreamKind::Slave, &m);
+    let mi = ckpt_with(&p, End::Master, &m);
+    let si = ckpt_with(&p, End::Slave, &m);
     assert_eq!(decode(&mi).unwrap().mode(), PtyMode::Bsd);
     let mut r = pair();
     let mut got = PairMeta::new(0, PtyMode::Att);
-    let sp = restore_bytes(&mut r, &si, StreamKind::Slave).unwrap();
+    let sp = restore_bytes(&mut r, &si, End::Slave).unwrap();
     let MetaPart::Slave(s) = sp else {
         panic!("{sp:?}")
     };
     assert_eq!((s.slave_opens, s.master_closed), (2, false));
     sp.apply(&mut got);
-    restore_bytes(&mut r, &mi, StreamKind::Master)
+    restore_bytes(&mut r, &mi, End::Master)
         .unwrap()
         .apply(&mut got);
     assert_eq!(got, m);
@@ -621,7 +617,7 @@ fn socket_identity_round_trips() {
     ] {
         let m = PairMeta { socket, ..meta() };
         let p = pair();
-        let mi = ckpt_with(&p, StreamKind::Master, &m);
+        let mi = ckpt_with(&p, End::Master, &m);
         let d = decode(&mi).unwrap();
         let ptm = &d.modules()[PTM];
         assert_eq!(ptm.internal.len(), PTM_INTERNAL_LEN, "fixed ptm length");
@@ -639,12 +635,9 @@ fn socket_identity_round_trips() {
             assert!(ptm.internal[HAS_SOCKET_AT + 1..].iter().all(|&b| b == 0));
         }
         // The slave image does not carry it.
-        assert_eq!(
-            ckpt_with(&p, StreamKind::Slave, &m),
-            ckpt(&p, StreamKind::Slave)
-        );
+        assert_eq!(ckpt_with(&p, End::Slave, &m), ckpt(&p, End::Slave));
         let mut r = pair();
-        let part = restore(&mut r, &d, StreamKind::Master).unwrap();
+        let part = restore(&mut r, &d, End::Master).unwrap();
         let MetaPart::Master(got) = part else {
             panic!("{part:?}")
         };
@@ -659,23 +652,23 @@ fn socket_identity_round_trips() {
             assert_eq!(pm, m);
         }
         // The restored pair checkpoints to the same image.
-        assert_eq!(ckpt_with(&r, StreamKind::Master, &m), mi);
+        assert_eq!(ckpt_with(&r, End::Master, &m), mi);
     }
 }
 
 #[test]
 fn malformed_socket_identity_is_refused() {
     let p = pair();
-    let without = ckpt(&p, StreamKind::Master);
+    let without = ckpt(&p, End::Master);
     let with = ckpt_with(
         &p,
-        StreamKind::Master,
+        End::Master,
         &PairMeta {
             socket: Some(socket_id()),
             ..meta()
         },
     );
-    let bs = |img: Vec<u8>| bad_state(refused(&img, StreamKind::Master));
+    let bs = |img: Vec<u8>| bad_state(refused(&img, End::Master));
     let ptm_internal = (ModuleName::Ptm, ModulePart::Internal);
     for img in [&without, &with] {
         // has_socket neither 0 nor 1.
@@ -700,7 +693,7 @@ fn malformed_socket_identity_is_refused() {
     for at in HAS_SOCKET_AT + 1..PTM_INTERNAL_LEN {
         for x in [0x01u8, 0xff] {
             let bad = reseal(&without, |p| p[PTM].1[at] = x);
-            let e = refused(&bad, StreamKind::Master);
+            let e = refused(&bad, End::Master);
             let RestoreError::BadState { what, .. } = e else {
                 panic!("{e:?}")
             };
@@ -715,7 +708,7 @@ fn malformed_socket_identity_is_refused() {
     // Setting has_socket of an image without one yields an all-zero
     // identity, which is well formed.
     let zero = reseal(&without, |p| p[PTM].1[HAS_SOCKET_AT] = 1);
-    let MetaPart::Master(m) = restore_bytes(&mut pair(), &zero, StreamKind::Master).unwrap() else {
+    let MetaPart::Master(m) = restore_bytes(&mut pair(), &zero, End::Master).unwrap() else {
         panic!()
     };
     assert_eq!(m.socket, Some(SocketId::default()));
@@ -726,10 +719,10 @@ fn slave_closed_is_restored_only_without_open_slaves() {
     let mut p = pair();
     p.slave_released(&mut Effects::default());
     assert!(p.life.slave_closed);
-    let mi = ckpt(&p, StreamKind::Master);
+    let mi = ckpt(&p, End::Master);
     // No slave open in the new pair: master reads see the hangup.
     let mut r = PtyPair::new(VecStorage::new);
-    let MetaPart::Master(m) = restore_bytes(&mut r, &mi, StreamKind::Master).unwrap() else {
+    let MetaPart::Master(m) = restore_bytes(&mut r, &mi, End::Master).unwrap() else {
         panic!()
     };
     assert!(m.slave_closed);
@@ -738,7 +731,7 @@ fn slave_closed_is_restored_only_without_open_slaves() {
     assert_eq!(drain_master_io(&mut r), Io::Hangup);
     // A slave is open already: it is not closed.
     let mut r = pair();
-    restore_bytes(&mut r, &mi, StreamKind::Master).unwrap();
+    restore_bytes(&mut r, &mi, End::Master).unwrap();
     assert!(!r.life.slave_closed);
 }
 
@@ -774,7 +767,7 @@ fn images_with(fill: bool) -> (Vec<u8>, Vec<u8>) {
     p.master_flow(TCOOFF, &mut fx).unwrap();
     assert!(p.master.head.held > 0);
     assert_eq!(p.slave.pts.input.len(), usize::from(fill));
-    (ckpt(&p, StreamKind::Master), ckpt(&p, StreamKind::Slave))
+    (ckpt(&p, End::Master), ckpt(&p, End::Slave))
 }
 
 fn blocks<'a>(img: &'a StreamImage<'a>) -> Vec<ModuleBlock<'a>> {
@@ -815,7 +808,7 @@ fn with_header(img: &[u8], header: StreamImageHeader) -> Vec<u8> {
 
 /// Restoring `img` as `kind` into a fresh pair fails with `expect`, and
 /// leaves the pair as it was.
-fn refused(img: &[u8], kind: StreamKind) -> RestoreError {
+fn refused(img: &[u8], kind: End) -> RestoreError {
     let mut target = pair();
     let before = fingerprint(&target);
     let e = restore_bytes(&mut target, img, kind).unwrap_err();
@@ -848,8 +841,8 @@ fn bad_state(e: RestoreError) -> (ModuleName, ModulePart, usize) {
 fn test_images_are_rich_and_valid() {
     let (mi, si) = images();
     let mut r = pair();
-    restore_bytes(&mut r, &mi, StreamKind::Master).unwrap();
-    restore_bytes(&mut r, &si, StreamKind::Slave).unwrap();
+    restore_bytes(&mut r, &mi, End::Master).unwrap();
+    restore_bytes(&mut r, &si, End::Slave).unwrap();
     assert!(!r.master.head.read.is_empty() && r.master.head.held > 0);
     assert!(r.master.ptm.packet && r.master.ptm.output_stopped);
     assert!(r.master.ptm.packet_status != 0);
@@ -861,7 +854,7 @@ fn test_images_are_rich_and_valid() {
 fn every_single_byte_corruption_is_refused() {
     let (mi, _) = images_with(false);
     let (_, si) = images();
-    for (img, kind) in [(&mi, StreamKind::Master), (&si, StreamKind::Slave)] {
+    for (img, kind) in [(&mi, End::Master), (&si, End::Slave)] {
         for i in 0..img.len() {
             for x in [0x01u8, 0x80, 0xff] {
                 let mut bad = img.clone();
@@ -874,33 +867,33 @@ fn every_single_byte_corruption_is_refused() {
     let mut bad = si.clone();
     let at = si.windows(3).position(|w| w == b"one").unwrap();
     bad[at] ^= 1;
-    assert_eq!(refused(&bad, StreamKind::Slave).errno(), EBADMSG);
+    assert_eq!(refused(&bad, End::Slave).errno(), EBADMSG);
 }
 
 #[test]
 fn wrong_kind_and_wrong_chain_are_refused() {
     let (mi, si) = images();
-    let e = refused(&mi, StreamKind::Slave);
+    let e = refused(&mi, End::Slave);
     assert_eq!(
         e,
         RestoreError::WrongKind {
-            expected: StreamKind::Slave,
-            found: StreamKind::Master
+            expected: End::Slave,
+            found: End::Master
         }
     );
     assert_eq!(e.errno(), EINVAL);
-    refused(&si, StreamKind::Master);
+    refused(&si, End::Master);
     // A master image's blocks under a slave header: chain too short.
     let mut h = decode(&mi).unwrap().header();
-    h.kind = StreamKind::Slave;
-    let e = refused(&with_header(&mi, h), StreamKind::Slave);
+    h.kind = End::Slave;
+    let e = refused(&with_header(&mi, h), End::Slave);
     assert!(
         matches!(e, RestoreError::Image(ImageError::ChainLength { .. })),
         "{e:?}"
     );
     // Swapped blocks.
     let swapped = reseal(&si, |p| p.swap(2, 3));
-    let e = refused(&swapped, StreamKind::Slave);
+    let e = refused(&swapped, End::Slave);
     assert!(
         matches!(e, RestoreError::Image(ImageError::ChainMismatch { .. })),
         "{e:?}"
@@ -918,7 +911,7 @@ const PTS: usize = 3;
 #[test]
 fn resealed_inconsistent_master_blocks_are_refused() {
     let (mi, _) = images();
-    let m = StreamKind::Master;
+    let m = End::Master;
     let bs = |img: Vec<u8>| bad_state(refused(&img, m));
     // Held echo longer than the queue.
     let img = reseal(&mi, |p| {
@@ -961,7 +954,7 @@ fn resealed_inconsistent_master_blocks_are_refused() {
 #[test]
 fn resealed_inconsistent_slave_blocks_are_refused() {
     let (_, si) = images();
-    let s = StreamKind::Slave;
+    let s = End::Slave;
     let bs = |img: Vec<u8>| bad_state(refused(&img, s));
     let lines_at = 4; // ldterm external: count, then lengths
                       // Line lengths that do not add up to the readable bytes.
@@ -1038,35 +1031,30 @@ fn restore_into_a_stream_with_data_is_refused() {
     let mut busy = pair();
     assert_eq!(busy.slave_write(b"x", &mut Effects::default()), Io::Done(1));
     let before = fingerprint(&busy);
-    let e = restore_bytes(&mut busy, &mi, StreamKind::Master).unwrap_err();
-    assert_eq!(
-        e,
-        RestoreError::NotFresh {
-            kind: StreamKind::Master
-        }
-    );
+    let e = restore_bytes(&mut busy, &mi, End::Master).unwrap_err();
+    assert_eq!(e, RestoreError::NotFresh { kind: End::Master });
     assert_eq!(e.errno(), EBUSY);
     assert_eq!(fingerprint(&busy), before);
     // Its slave stream is fresh though.
-    restore_bytes(&mut busy, &si, StreamKind::Slave).unwrap();
+    restore_bytes(&mut busy, &si, End::Slave).unwrap();
     // Restoring a stream twice is refused.
     let mut r = pair();
-    restore_bytes(&mut r, &si, StreamKind::Slave).unwrap();
+    restore_bytes(&mut r, &si, End::Slave).unwrap();
     let before = fingerprint(&r);
-    let e = restore_bytes(&mut r, &si, StreamKind::Slave).unwrap_err();
+    let e = restore_bytes(&mut r, &si, End::Slave).unwrap_err();
     assert_eq!(e.errno(), EBUSY);
     assert_eq!(fingerprint(&r), before);
     let mut typed = pair();
     type_in(&mut typed, b"x");
     typed.master_read(&mut [0u8; 4], &mut Effects::default());
-    assert!(!is_fresh(&typed, StreamKind::Slave));
-    assert!(is_fresh(&typed, StreamKind::Master));
+    assert!(!is_fresh(&typed, End::Slave));
+    assert!(is_fresh(&typed, End::Master));
 }
 
 #[test]
 fn allocation_failure_leaves_the_pair_unchanged() {
     let (mi, si) = images();
-    for (img, kind) in [(&mi, StreamKind::Master), (&si, StreamKind::Slave)] {
+    for (img, kind) in [(&mi, End::Master), (&si, End::Slave)] {
         let mut p = PtyPair::new(|| VecStorage::limited(8));
         p.slave_opened();
         let before = fingerprint(&p);
@@ -1088,7 +1076,7 @@ fn aborted_and_foreign_images_are_refused() {
     assert!(e.to_string().contains("checksum"));
     let (mi, _) = images();
     assert!(matches!(
-        refused(&mi[..mi.len() - 8], StreamKind::Master),
+        refused(&mi[..mi.len() - 8], End::Master),
         RestoreError::Image(_)
     ));
 }

@@ -3,17 +3,18 @@
 //! exhaustive corruption and truncation, fuzzing, and every specific error.
 
 use proptest::prelude::*;
+use pty_core::codec::{FieldError, FieldReader, FieldWriter};
 use pty_core::image::{
     block_len, check_chain, crc32, decode, decode_with, encode, encoded_len, layout, ConstantField,
-    Constants, FieldError, FieldReader, FieldWriter, ImageError, ImageSizer, ImageWriter,
-    ModuleBlock, ModuleName, ModulePart, PtyMode, StreamImage, StreamImageHeader, StreamKind,
-    BLOCK_HEADER_LEN, HEADER_LEN, MAGIC, MASTER_CHAIN, MAX_MODULES, MIN_IMAGE_LEN, SLAVE_CHAIN,
-    TRAILER_LEN,
+    Constants, ImageError, ImageSizer, ImageWriter, ModuleBlock, ModuleName, ModulePart, PtyMode,
+    StreamImage, StreamImageHeader, BLOCK_HEADER_LEN, HEADER_LEN, MAGIC, MASTER_CHAIN, MAX_MODULES,
+    MIN_IMAGE_LEN, SLAVE_CHAIN, TRAILER_LEN,
 };
+use pty_core::End;
 
 type Owned = (ModuleName, Vec<u8>, Vec<u8>);
 
-fn header(kind: StreamKind, mode: PtyMode, id: u64) -> StreamImageHeader {
+fn header(kind: End, mode: PtyMode, id: u64) -> StreamImageHeader {
     StreamImageHeader {
         kind,
         mode,
@@ -56,7 +57,7 @@ fn slave_owned() -> Vec<Owned> {
 
 fn slave_image() -> Vec<u8> {
     build(
-        &header(StreamKind::Slave, PtyMode::Att, 0x1122_3344_5566_7788),
+        &header(End::Slave, PtyMode::Att, 0x1122_3344_5566_7788),
         &slave_owned(),
     )
 }
@@ -155,8 +156,8 @@ fn names_and_chains() {
     assert_eq!(ModuleName::from_bytes(b"head\0\0\0x"), None);
     assert_eq!(ModuleName::from_bytes(b"head    "), None);
     assert_eq!(ModuleName::from_name("ttcompat"), None);
-    assert_eq!(StreamKind::Master.chain(), &MASTER_CHAIN);
-    assert_eq!(StreamKind::Slave.chain(), &SLAVE_CHAIN);
+    assert_eq!(End::Master.chain(), &MASTER_CHAIN);
+    assert_eq!(End::Slave.chain(), &SLAVE_CHAIN);
 }
 
 #[test]
@@ -199,7 +200,7 @@ fn layout_matches_the_documented_table() {
     assert_eq!(&img[t + 4..], &[0; 4]);
 
     let d = decode(&img).unwrap();
-    assert_eq!(d.kind(), StreamKind::Slave);
+    assert_eq!(d.kind(), End::Slave);
     assert_eq!(d.mode(), PtyMode::Att);
     assert_eq!(d.checkpoint_id(), 0x1122_3344_5566_7788);
     assert_eq!(*d.constants(), Constants::CURRENT);
@@ -215,7 +216,7 @@ fn layout_matches_the_documented_table() {
 
 #[test]
 fn empty_image_is_the_minimum() {
-    let h = header(StreamKind::Master, PtyMode::Bsd, 7);
+    let h = header(End::Master, PtyMode::Bsd, 7);
     let img = build(&h, &[]);
     assert_eq!(img.len(), MIN_IMAGE_LEN);
     let d = decode(&img).unwrap();
@@ -246,7 +247,7 @@ fn arb_owned() -> impl Strategy<Value = Vec<Owned>> {
 
 fn arb_header() -> impl Strategy<Value = StreamImageHeader> {
     (
-        prop::sample::select(vec![StreamKind::Master, StreamKind::Slave]),
+        prop::sample::select(vec![End::Master, End::Slave]),
         prop::sample::select(vec![PtyMode::Att, PtyMode::Bsd]),
         any::<u64>(),
     )
@@ -372,7 +373,7 @@ proptest! {
         match decode(&m) {
             Ok(d) => prop_assert_eq!(reencode(&d), m.clone()),
             Err(e) => {
-                prop_assert!(e.errno() > 0);
+                prop_assert!(e.errno().code() > 0);
                 prop_assert!(!e.to_string().is_empty());
             }
         }
@@ -508,7 +509,7 @@ fn every_single_byte_corruption_is_rejected() {
     corrupt_every_byte(&slave_image());
     // A master image with a ptm block (one byte from "pts").
     corrupt_every_byte(&build(
-        &header(StreamKind::Master, PtyMode::Bsd, u64::MAX),
+        &header(End::Master, PtyMode::Bsd, u64::MAX),
         &[
             (ModuleName::Head, vec![], b"out".to_vec()),
             (ModuleName::Tioc, vec![0; 8], vec![]),
@@ -517,8 +518,7 @@ fn every_single_byte_corruption_is_rejected() {
     ));
     // An aborted image: the error field now holds a negative errno.
     let mut out = vec![0u8; 512];
-    let mut w =
-        ImageWriter::begin(&mut out, &header(StreamKind::Slave, PtyMode::Att, 3), 4).unwrap();
+    let mut w = ImageWriter::begin(&mut out, &header(End::Slave, PtyMode::Att, 3), 4).unwrap();
     w.module_bytes(&ModuleBlock {
         name: ModuleName::Head,
         internal: b"x",
@@ -566,7 +566,7 @@ fn bad_magic() {
             found: *b"CKPxPTY\0"
         }
     );
-    assert_eq!(e.errno(), libc::EINVAL);
+    assert_eq!(e.errno().code(), libc::EINVAL);
     assert_eq!(e.offset(), Some(0));
     assert!(e.to_string().contains("offset 0"), "{e}");
     assert!(matches!(
@@ -586,7 +586,7 @@ fn unknown_versions_are_refused() {
     reseal(&mut img);
     let e = decode(&img).unwrap_err();
     assert_eq!(e, ImageError::UnsupportedVersion { found: 2 });
-    assert_eq!(e.errno(), libc::EPROTONOSUPPORT);
+    assert_eq!(e.errno().code(), libc::EPROTONOSUPPORT);
     assert!(e.to_string().contains("offset 8"), "{e}");
 
     let mut img = slave_image();
@@ -594,7 +594,7 @@ fn unknown_versions_are_refused() {
     reseal(&mut img);
     let e = decode(&img).unwrap_err();
     assert_eq!(e, ImageError::UnsupportedStateVersion { found: 0 });
-    assert_eq!(e.errno(), libc::EPROTONOSUPPORT);
+    assert_eq!(e.errno().code(), libc::EPROTONOSUPPORT);
     assert_eq!(e.offset(), Some(38));
 }
 
@@ -639,7 +639,7 @@ fn wrong_constants_name_the_field() {
                 kernel: other.get(field),
             }
         );
-        assert_eq!(e.errno(), libc::EPROTONOSUPPORT);
+        assert_eq!(e.errno().code(), libc::EPROTONOSUPPORT);
         assert_eq!(e.offset(), Some(field.offset()));
         assert!(e.to_string().contains(field.name()), "{e}");
 
@@ -868,14 +868,14 @@ fn checksum_is_checked() {
     img[at] ^= 1; // first byte of pts's external part
     let e = decode(&img).unwrap_err();
     assert!(matches!(e, ImageError::BadChecksum { .. }));
-    assert_eq!(e.errno(), libc::EBADMSG);
+    assert_eq!(e.errno().code(), libc::EBADMSG);
 }
 
 #[test]
 fn chain_is_checked() {
     let slave = slave_image();
     let d = decode(&slave).unwrap();
-    assert_eq!(check_chain(&d, StreamKind::Slave.chain()), Ok(()));
+    assert_eq!(check_chain(&d, End::Slave.chain()), Ok(()));
     let e = check_chain(&d, &MASTER_CHAIN).unwrap_err();
     assert_eq!(
         e,
@@ -884,9 +884,9 @@ fn chain_is_checked() {
             found: 4
         }
     );
-    assert_eq!(e.errno(), libc::EINVAL);
+    assert_eq!(e.errno().code(), libc::EINVAL);
 
-    let h = header(StreamKind::Master, PtyMode::Att, 1);
+    let h = header(End::Master, PtyMode::Att, 1);
     let wrong = build(
         &h,
         &[
@@ -922,7 +922,7 @@ fn chain_is_checked() {
 
 #[test]
 fn aborted_checkpoint_is_recorded_but_not_restorable() {
-    let h = header(StreamKind::Slave, PtyMode::Att, 9);
+    let h = header(End::Slave, PtyMode::Att, 9);
     let mut out = vec![0u8; 256];
     let mut w = ImageWriter::begin(&mut out, &h, SLAVE_CHAIN.len()).unwrap();
     w.module_bytes(&ModuleBlock {
@@ -949,12 +949,12 @@ fn aborted_checkpoint_is_recorded_but_not_restorable() {
             module: 2
         }
     );
-    assert_eq!(e.errno(), libc::EINVAL);
+    assert_eq!(e.errno().code(), libc::EINVAL);
 }
 
 #[test]
 fn writer_refuses_inconsistent_images() {
-    let h = header(StreamKind::Master, PtyMode::Att, 1);
+    let h = header(End::Master, PtyMode::Att, 1);
     let mut out = vec![0u8; 512];
 
     assert_eq!(
@@ -1000,7 +1000,7 @@ fn writer_refuses_inconsistent_images() {
 
 #[test]
 fn module_with_rolls_back_on_error() {
-    let h = header(StreamKind::Master, PtyMode::Bsd, 2);
+    let h = header(End::Master, PtyMode::Bsd, 2);
     let owned = vec![
         (ModuleName::Head, vec![], vec![7; 5]),
         (ModuleName::Tioc, vec![1; 8], vec![]),
@@ -1046,7 +1046,11 @@ fn module_with_rolls_back_on_error() {
             |_| Err(FieldError::Invalid { offset: 2 }),
             |_| Ok(())
         ),
-        Err(FieldError::Invalid { offset: 2 }.in_module(ModuleName::Tioc, ModulePart::Internal))
+        Err(ImageError::in_module(
+            FieldError::Invalid { offset: 2 },
+            ModuleName::Tioc,
+            ModulePart::Internal
+        ))
     );
     assert_eq!(w.modules(), 1);
     w.module_with(ModuleName::Tioc, 8, 0, |i| i.put_bytes(&[1; 8]), |_| Ok(()))
@@ -1067,7 +1071,7 @@ fn module_with_rolls_back_on_error() {
 fn output_too_small_never_writes_past_the_buffer() {
     let owned = slave_owned();
     let b = blocks(&owned);
-    let h = header(StreamKind::Slave, PtyMode::Att, 5);
+    let h = header(End::Slave, PtyMode::Att, 5);
     let needed = encoded_len(&b).unwrap();
     for n in 0..needed {
         let mut backing = vec![0xaau8; needed + 32];
@@ -1079,7 +1083,7 @@ fn output_too_small_never_writes_past_the_buffer() {
                 available: n
             }
         );
-        assert_eq!(e.errno(), libc::ERANGE);
+        assert_eq!(e.errno().code(), libc::ERANGE);
         // encode checks first: nothing at all is written.
         assert!(backing.iter().all(|&x| x == 0xaa), "n = {n}");
 
@@ -1123,9 +1127,9 @@ fn sizes_beyond_u32_are_refused() {
     s.add(1 << 30, 0).unwrap();
     let e = s.add(1 << 30, 0).unwrap_err();
     assert_eq!(e, ImageError::TooLarge);
-    assert_eq!(e.errno(), libc::EOVERFLOW);
+    assert_eq!(e.errno().code(), libc::EOVERFLOW);
 
-    let h = header(StreamKind::Master, PtyMode::Att, 0);
+    let h = header(End::Master, PtyMode::Att, 0);
     let mut out = vec![0u8; 128];
     let mut w = ImageWriter::begin(&mut out, &h, 2).unwrap();
     assert_eq!(
@@ -1230,7 +1234,7 @@ fn errno_mapping_and_display() {
         (E::WriterFull { planned: 3 }, libc::EINVAL),
     ];
     for (e, errno) in cases {
-        assert_eq!(e.errno(), errno, "{e:?}");
+        assert_eq!(e.errno().code(), errno, "{e:?}");
         let text = e.to_string();
         if let Some(off) = e.offset() {
             assert!(text.contains(&format!("offset {off}")), "{text}");

@@ -8,6 +8,7 @@ use common::VecStorage;
 use proptest::prelude::*;
 use pty_core::storage::FixedStorage;
 use pty_core::waitlist::*;
+use pty_core::End;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 

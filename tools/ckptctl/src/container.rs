@@ -75,9 +75,9 @@
 
 use std::fmt;
 
-use pty_core::image::{
-    self, crc32, Constants, ImageError, PtyMode, StreamKind, FORMAT_VERSION, STATE_VERSION,
-};
+use pty_core::codec::{first_nonzero, FieldError, FieldReader, FieldWriter};
+use pty_core::image::{self, crc32, Constants, ImageError, PtyMode, FORMAT_VERSION, STATE_VERSION};
+use pty_core::End;
 
 /// First eight bytes of every container.
 pub const MAGIC: [u8; 8] = *b"CKPTCTL\0";
@@ -136,7 +136,7 @@ pub struct StreamRecord {
     /// Pair index.
     pub index: u32,
     /// Which end.
-    pub kind: StreamKind,
+    pub kind: End,
     /// AT&T or BSD.
     pub mode: PtyMode,
     /// The kernel's checkpoint message of this stream.
@@ -191,14 +191,6 @@ pub enum Constraint {
     /// Each image is checked against the constants it carries (for
     /// inspection of images of another build).
     OwnConstants,
-}
-
-/// Name of an end.
-pub fn end_name(kind: StreamKind) -> &'static str {
-    match kind {
-        StreamKind::Master => "master",
-        StreamKind::Slave => "slave",
-    }
 }
 
 /// Name of a mode.
@@ -675,15 +667,14 @@ fn pad8(n: usize) -> usize {
 /// The constants an image declares (offsets 40..58 of a stream image),
 /// read without checking anything else.
 pub fn image_constants(blob: &[u8]) -> Option<Constants> {
-    let u32_at = |o: usize| Some(u32::from_le_bytes(blob.get(o..o + 4)?.try_into().ok()?));
-    let u16_at = |o: usize| Some(u16::from_le_bytes(blob.get(o..o + 2)?.try_into().ok()?));
+    let mut r = FieldReader::at(blob, image::layout::CONSTANTS);
     Some(Constants {
-        pts_input_bound: u32_at(40)?,
-        master_head_bound: u32_at(44)?,
-        n_tty_buf_size: u32_at(48)?,
-        nccs: u16_at(52)?,
-        termios_size: u16_at(54)?,
-        winsize_size: u16_at(56)?,
+        pts_input_bound: r.get_u32().ok()?,
+        master_head_bound: r.get_u32().ok()?,
+        n_tty_buf_size: r.get_u32().ok()?,
+        nccs: r.get_u16().ok()?,
+        termios_size: r.get_u16().ok()?,
+        winsize_size: r.get_u16().ok()?,
     })
 }
 
@@ -733,8 +724,8 @@ impl Container {
             if img.kind() != s.kind {
                 return Err(mismatch(
                     "end",
-                    end_name(s.kind).into(),
-                    end_name(img.kind()).into(),
+                    s.kind.name().into(),
+                    img.kind().name().into(),
                 ));
             }
             if img.mode() != s.mode {
@@ -853,85 +844,322 @@ impl Container {
                 bits: self.flags & !FLAG_LEFT_FROZEN,
             });
         }
-        let mut out = Vec::with_capacity(total);
-        out.extend_from_slice(&MAGIC);
-        out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&(HEADER_LEN as u16).to_le_bytes());
-        out.extend_from_slice(&self.flags.to_le_bytes());
-        out.extend_from_slice(&self.checkpoint_id.to_le_bytes());
-        out.extend_from_slice(&self.created.to_le_bytes());
-        out.extend_from_slice(&(total as u32).to_le_bytes());
-        for n in [self.streams.len(), self.files.len(), self.holders.len()] {
-            out.extend_from_slice(
-                &(u32::try_from(n).map_err(|_| ContainerError::TooLarge)?).to_le_bytes(),
-            );
-        }
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&STATE_VERSION.to_le_bytes());
-        out.resize(HEADER_LEN, 0);
-        for (s, start) in self.streams.iter().zip(&starts) {
-            out.extend_from_slice(&s.index.to_le_bytes());
-            out.push(s.kind.as_u8());
-            out.push(s.mode.as_u8());
-            out.extend_from_slice(&[0, 0]);
-            out.extend_from_slice(&(*start as u32).to_le_bytes());
-            out.extend_from_slice(&(s.image.len() as u32).to_le_bytes());
+        let count = |n: usize| u32::try_from(n).map_err(|_| ContainerError::TooLarge);
+        let counts = [
+            count(self.streams.len())?,
+            count(self.files.len())?,
+            count(self.holders.len())?,
+        ];
+        let mut out = vec![0u8; total];
+        let limit = total - TRAILER_LEN;
+        // The buffer has exactly the layout's size: a write can only fall
+        // short if the layout's arithmetic overflowed, i.e. the file would
+        // be too large.
+        let mut w = FieldWriter::new(&mut out[..limit]);
+        self.write_body(&mut w, total as u32, counts, &starts)
+            .and_then(|()| w.finish())
+            .map_err(|_| ContainerError::TooLarge)?;
+        let crc = crc32(&out[..limit]);
+        let mut w = FieldWriter::at(&mut out, limit);
+        w.put_u32(crc)
+            .and_then(|()| w.put_u32(0))
+            .and_then(|()| w.finish())
+            .map_err(|_| ContainerError::TooLarge)?;
+        Ok(out)
+    }
+
+    /// Writes everything before the trailer: header, the three tables and
+    /// the blobs, each padded to a multiple of 8.
+    fn write_body(
+        &self,
+        w: &mut FieldWriter<'_>,
+        total: u32,
+        [streams, files, holders]: [u32; 3],
+        starts: &[usize],
+    ) -> Result<(), FieldError> {
+        w.put_bytes(&MAGIC)?;
+        w.put_u16(VERSION)?;
+        w.put_u16(HEADER_LEN as u16)?;
+        w.put_u32(self.flags)?;
+        w.put_u64(self.checkpoint_id)?;
+        w.put_u64(self.created)?;
+        w.put_u32(total)?;
+        w.put_u32(streams)?;
+        w.put_u32(files)?;
+        w.put_u32(holders)?;
+        w.put_u16(FORMAT_VERSION)?;
+        w.put_u16(STATE_VERSION)?;
+        w.put_zeros(HEADER_LEN - layout::RESERVED)?;
+        for (s, start) in self.streams.iter().zip(starts) {
+            w.put_u32(s.index)?;
+            w.put_u8(image::end_to_byte(s.kind))?;
+            w.put_u8(s.mode.as_u8())?;
+            w.put_zeros(2)?;
+            w.put_u32(*start as u32)?;
+            w.put_u32(s.image.len() as u32)?;
         }
         for f in &self.files {
-            out.extend_from_slice(&f.stream.to_le_bytes());
-            out.extend_from_slice(&f.flags.to_le_bytes());
+            w.put_u32(f.stream)?;
+            w.put_u32(f.flags)?;
         }
         for h in &self.holders {
             for v in [h.pid, h.fd, h.file, h.fd_flags] {
-                out.extend_from_slice(&v.to_le_bytes());
+                w.put_u32(v)?;
             }
         }
         for s in &self.streams {
-            out.extend_from_slice(&s.image);
-            out.resize(pad8(out.len()), 0);
+            w.put_bytes(&s.image)?;
+            w.put_zeros(pad8(s.image.len()) - s.image.len())?;
         }
-        let crc = crc32(&out);
-        out.extend_from_slice(&crc.to_le_bytes());
-        out.extend_from_slice(&0u32.to_le_bytes());
-        debug_assert_eq!(out.len(), total);
-        Ok(out)
+        Ok(())
     }
 }
 
-/// Little-endian reads at absolute offsets of a slice known to be long
-/// enough (callers check lengths first; a short read yields zero, which
-/// the checks that follow then refuse).
-struct At<'a>(&'a [u8]);
+/// A codec error on the container's own fields: the input ends too early.
+/// (Lengths are checked before fields are read, so this does not happen.)
+fn truncated(e: FieldError) -> ContainerError {
+    match e {
+        FieldError::Short {
+            offset,
+            needed,
+            len,
+        } => ContainerError::Truncated {
+            len,
+            needed: offset.saturating_add(needed),
+        },
+        FieldError::Invalid { offset } | FieldError::Leftover { offset, .. } => {
+            ContainerError::Truncated {
+                len: offset,
+                needed: offset.saturating_add(1),
+            }
+        }
+    }
+}
 
-impl At<'_> {
-    fn u8(&self, o: usize) -> u8 {
-        self.0.get(o).copied().unwrap_or(0)
+/// The header after the magic, as read (checked by [`check_header`]).
+struct Header {
+    version: u16,
+    header_len: u16,
+    flags: u32,
+    checkpoint_id: u64,
+    created: u64,
+    total_len: u32,
+    /// Stream, file and holder counts.
+    counts: [u32; 3],
+    image_version: u16,
+    state_version: u16,
+}
+
+fn read_header(bytes: &[u8]) -> Result<Header, FieldError> {
+    let mut r = FieldReader::at(bytes, layout::VERSION);
+    Ok(Header {
+        version: r.get_u16()?,
+        header_len: r.get_u16()?,
+        flags: r.get_u32()?,
+        checkpoint_id: r.get_u64()?,
+        created: r.get_u64()?,
+        total_len: r.get_u32()?,
+        counts: [r.get_u32()?, r.get_u32()?, r.get_u32()?],
+        image_version: r.get_u16()?,
+        state_version: r.get_u16()?,
+    })
+}
+
+/// Checks the header's fields in file order, the reserved bytes after the
+/// flags, and the total length against the input's.
+fn check_header(h: &Header, bytes: &[u8]) -> Result<(), ContainerError> {
+    if h.version != VERSION {
+        return Err(ContainerError::UnsupportedVersion { found: h.version });
     }
-    fn u16(&self, o: usize) -> u16 {
-        self.0
-            .get(o..o + 2)
-            .and_then(|b| b.try_into().ok())
-            .map_or(0, u16::from_le_bytes)
+    if usize::from(h.header_len) != HEADER_LEN {
+        return Err(ContainerError::BadHeaderLength {
+            found: h.header_len,
+        });
     }
-    fn u32(&self, o: usize) -> u32 {
-        self.0
-            .get(o..o + 4)
-            .and_then(|b| b.try_into().ok())
-            .map_or(0, u32::from_le_bytes)
+    if h.flags & !FLAG_LEFT_FROZEN != 0 {
+        return Err(ContainerError::UnknownFlags {
+            offset: layout::FLAGS,
+            bits: h.flags & !FLAG_LEFT_FROZEN,
+        });
     }
-    fn u64(&self, o: usize) -> u64 {
-        self.0
-            .get(o..o + 8)
-            .and_then(|b| b.try_into().ok())
-            .map_or(0, u64::from_le_bytes)
+    if let Some(offset) = first_nonzero(bytes, layout::RESERVED, HEADER_LEN) {
+        return Err(ContainerError::NonZeroReserved { offset });
     }
-    fn first_nonzero(&self, start: usize, end: usize) -> Option<usize> {
-        self.0
-            .get(start..end)?
-            .iter()
-            .position(|&b| b != 0)
-            .map(|i| start + i)
+    if h.total_len as usize != bytes.len() {
+        return Err(ContainerError::LengthMismatch {
+            declared: h.total_len,
+            actual: bytes.len(),
+        });
     }
+    for (offset, what, found, supported) in [
+        (
+            layout::IMAGE_VERSION,
+            "format version",
+            h.image_version,
+            FORMAT_VERSION,
+        ),
+        (
+            layout::STATE_VERSION,
+            "state version",
+            h.state_version,
+            STATE_VERSION,
+        ),
+    ] {
+        if found != supported {
+            return Err(ContainerError::UnsupportedImageVersion {
+                offset,
+                what,
+                found,
+                supported,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Offsets of the stream, file and holder tables and of the first blob;
+/// every table must end before the trailer at `limit`.
+fn table_starts(counts: [u32; 3], limit: usize) -> Result<([usize; 3], usize), ContainerError> {
+    let tables = [
+        ("stream", layout::STREAMS, STREAM_ENTRY_LEN),
+        ("file", layout::FILES, FILE_ENTRY_LEN),
+        ("holder", layout::HOLDERS, HOLDER_ENTRY_LEN),
+    ];
+    let mut pos = HEADER_LEN;
+    let mut starts = [0usize; 3];
+    for ((slot, count), (what, offset, entry)) in starts.iter_mut().zip(counts).zip(tables) {
+        *slot = pos;
+        pos = (count as usize)
+            .checked_mul(entry)
+            .and_then(|n| n.checked_add(pos))
+            .filter(|&end| end <= limit)
+            .ok_or(ContainerError::TablesOverrun {
+                what,
+                offset,
+                count,
+            })?;
+    }
+    Ok((starts, pos))
+}
+
+/// One stream-table entry, checked, with where its blob lies.
+struct StreamEntry {
+    index: u32,
+    kind: End,
+    mode: PtyMode,
+    start: usize,
+    end: usize,
+}
+
+/// Reads and checks `count` stream entries from `table`; their blobs follow
+/// each other from `first_blob` on, each padded with zeros to a multiple
+/// of 8, and must end exactly at the trailer (`limit`).
+fn read_stream_entries(
+    bytes: &[u8],
+    table: usize,
+    count: usize,
+    first_blob: usize,
+    limit: usize,
+) -> Result<Vec<StreamEntry>, ContainerError> {
+    let mut r = FieldReader::at(bytes, table);
+    let mut blob_pos = first_blob;
+    let mut entries = Vec::with_capacity(count);
+    for i in 0..count {
+        let index = r.get_u32().map_err(truncated)?;
+        let end_at = r.position();
+        let end_raw = r.get_u8().map_err(truncated)?;
+        let kind = image::end_from_byte(end_raw).ok_or(ContainerError::BadEnd {
+            stream: i,
+            offset: end_at,
+            found: end_raw,
+        })?;
+        let mode_at = r.position();
+        let mode_raw = r.get_u8().map_err(truncated)?;
+        let mode = PtyMode::from_u8(mode_raw).ok_or(ContainerError::BadMode {
+            stream: i,
+            offset: mode_at,
+            found: mode_raw,
+        })?;
+        r.get_zeros(2).map_err(|e| match e {
+            FieldError::Invalid { offset } => ContainerError::NonZeroReserved { offset },
+            e => truncated(e),
+        })?;
+        let start_at = r.position();
+        let start = r.get_u32().map_err(truncated)?;
+        if start as usize != blob_pos {
+            return Err(ContainerError::BadBlobOffset {
+                stream: i,
+                offset: start_at,
+                found: start,
+                expected: blob_pos,
+            });
+        }
+        let len_at = r.position();
+        let blob_len = r.get_u32().map_err(truncated)?;
+        let overrun = ContainerError::BlobOverrun {
+            stream: i,
+            offset: len_at,
+            start: blob_pos,
+            len: blob_len,
+            limit,
+        };
+        let end = blob_pos
+            .checked_add(blob_len as usize)
+            .filter(|&end| end <= limit)
+            .ok_or_else(|| overrun.clone())?;
+        let next = pad8(end);
+        if next > limit {
+            return Err(overrun);
+        }
+        if let Some(offset) = first_nonzero(bytes, end, next) {
+            return Err(ContainerError::NonZeroPadding { offset });
+        }
+        entries.push(StreamEntry {
+            index,
+            kind,
+            mode,
+            start: blob_pos,
+            end,
+        });
+        blob_pos = next;
+    }
+    if blob_pos != limit {
+        return Err(ContainerError::TrailingBytes {
+            offset: blob_pos,
+            len: limit - blob_pos,
+        });
+    }
+    Ok(entries)
+}
+
+/// `count` file-table entries from `table` (checked later, by
+/// [`Container::check`]).
+fn read_files(bytes: &[u8], table: usize, count: usize) -> Result<Vec<FileRecord>, FieldError> {
+    let mut r = FieldReader::at(bytes, table);
+    (0..count)
+        .map(|_| {
+            Ok(FileRecord {
+                stream: r.get_u32()?,
+                flags: r.get_u32()?,
+            })
+        })
+        .collect()
+}
+
+/// `count` holder-table entries from `table` (checked later, by
+/// [`Container::check`]).
+fn read_holders(bytes: &[u8], table: usize, count: usize) -> Result<Vec<HolderRecord>, FieldError> {
+    let mut r = FieldReader::at(bytes, table);
+    (0..count)
+        .map(|_| {
+            Ok(HolderRecord {
+                pid: r.get_u32()?,
+                fd: r.get_u32()?,
+                file: r.get_u32()?,
+                fd_flags: r.get_u32()?,
+            })
+        })
+        .collect()
 }
 
 /// Reads and fully checks a container (see the module documentation for
@@ -950,181 +1178,39 @@ pub fn decode(bytes: &[u8], constraint: Constraint) -> Result<Container, Contain
             needed: MIN_LEN,
         });
     }
-    let at = At(bytes);
-    let version = at.u16(layout::VERSION);
-    if version != VERSION {
-        return Err(ContainerError::UnsupportedVersion { found: version });
-    }
-    let header_len = at.u16(layout::HEADER_LEN);
-    if usize::from(header_len) != HEADER_LEN {
-        return Err(ContainerError::BadHeaderLength { found: header_len });
-    }
-    let flags = at.u32(layout::FLAGS);
-    if flags & !FLAG_LEFT_FROZEN != 0 {
-        return Err(ContainerError::UnknownFlags {
-            offset: layout::FLAGS,
-            bits: flags & !FLAG_LEFT_FROZEN,
-        });
-    }
-    if let Some(offset) = at.first_nonzero(layout::RESERVED, HEADER_LEN) {
-        return Err(ContainerError::NonZeroReserved { offset });
-    }
-    let declared = at.u32(layout::TOTAL_LEN);
-    if declared as usize != len {
-        return Err(ContainerError::LengthMismatch {
-            declared,
-            actual: len,
-        });
-    }
-    for (offset, what, supported) in [
-        (layout::IMAGE_VERSION, "format version", FORMAT_VERSION),
-        (layout::STATE_VERSION, "state version", STATE_VERSION),
-    ] {
-        let found = at.u16(offset);
-        if found != supported {
-            return Err(ContainerError::UnsupportedImageVersion {
-                offset,
-                what,
-                found,
-                supported,
-            });
-        }
-    }
+    let header = read_header(bytes).map_err(truncated)?;
+    check_header(&header, bytes)?;
 
-    // Tables.
+    // Tables, stream entries and their blobs' places.
     let limit = len - TRAILER_LEN;
-    let counts = [
-        ("stream", layout::STREAMS, STREAM_ENTRY_LEN),
-        ("file", layout::FILES, FILE_ENTRY_LEN),
-        ("holder", layout::HOLDERS, HOLDER_ENTRY_LEN),
-    ];
-    let mut pos = HEADER_LEN;
-    let mut table_starts = [0usize; 3];
-    for (slot, (what, offset, entry)) in table_starts.iter_mut().zip(counts) {
-        let count = at.u32(offset);
-        *slot = pos;
-        pos = (count as usize)
-            .checked_mul(entry)
-            .and_then(|n| n.checked_add(pos))
-            .filter(|&end| end <= limit)
-            .ok_or(ContainerError::TablesOverrun {
-                what,
-                offset,
-                count,
-            })?;
-    }
-    let [stream_table, file_table, holder_table] = table_starts;
-    let stream_count = at.u32(layout::STREAMS) as usize;
-    let file_count = at.u32(layout::FILES) as usize;
-    let holder_count = at.u32(layout::HOLDERS) as usize;
-
-    // Stream entries and their blobs' places.
-    let mut blob_pos = pos;
-    let mut entries = Vec::with_capacity(stream_count);
-    for i in 0..stream_count {
-        let e = stream_table + i * STREAM_ENTRY_LEN;
-        let index = at.u32(e);
-        let end_raw = at.u8(e + 4);
-        let kind = StreamKind::from_u8(end_raw).ok_or(ContainerError::BadEnd {
-            stream: i,
-            offset: e + 4,
-            found: end_raw,
-        })?;
-        let mode_raw = at.u8(e + 5);
-        let mode = PtyMode::from_u8(mode_raw).ok_or(ContainerError::BadMode {
-            stream: i,
-            offset: e + 5,
-            found: mode_raw,
-        })?;
-        if let Some(offset) = at.first_nonzero(e + 6, e + 8) {
-            return Err(ContainerError::NonZeroReserved { offset });
-        }
-        let start = at.u32(e + 8);
-        if start as usize != blob_pos {
-            return Err(ContainerError::BadBlobOffset {
-                stream: i,
-                offset: e + 8,
-                found: start,
-                expected: blob_pos,
-            });
-        }
-        let blob_len = at.u32(e + 12);
-        let end = blob_pos
-            .checked_add(blob_len as usize)
-            .filter(|&end| end <= limit)
-            .ok_or(ContainerError::BlobOverrun {
-                stream: i,
-                offset: e + 12,
-                start: blob_pos,
-                len: blob_len,
-                limit,
-            })?;
-        let next = pad8(end);
-        if next > limit {
-            return Err(ContainerError::BlobOverrun {
-                stream: i,
-                offset: e + 12,
-                start: blob_pos,
-                len: blob_len,
-                limit,
-            });
-        }
-        if let Some(offset) = at.first_nonzero(end, next) {
-            return Err(ContainerError::NonZeroPadding { offset });
-        }
-        entries.push((index, kind, mode, blob_pos, end));
-        blob_pos = next;
-    }
-    if blob_pos != limit {
-        return Err(ContainerError::TrailingBytes {
-            offset: blob_pos,
-            len: limit - blob_pos,
-        });
-    }
-    if let Some(offset) = at.first_nonzero(limit + 4, len) {
+    let ([stream_table, file_table, holder_table], first_blob) =
+        table_starts(header.counts, limit)?;
+    let [stream_count, file_count, holder_count] = header.counts.map(|n| n as usize);
+    let entries = read_stream_entries(bytes, stream_table, stream_count, first_blob, limit)?;
+    if let Some(offset) = first_nonzero(bytes, limit + 4, len) {
         return Err(ContainerError::NonZeroReserved { offset });
     }
 
-    let files = (0..file_count)
-        .map(|i| {
-            let e = file_table + i * FILE_ENTRY_LEN;
-            FileRecord {
-                stream: at.u32(e),
-                flags: at.u32(e + 4),
-            }
-        })
-        .collect();
-    let holders = (0..holder_count)
-        .map(|i| {
-            let e = holder_table + i * HOLDER_ENTRY_LEN;
-            HolderRecord {
-                pid: at.u32(e),
-                fd: at.u32(e + 4),
-                file: at.u32(e + 8),
-                fd_flags: at.u32(e + 12),
-            }
-        })
-        .collect();
-    let starts: Vec<usize> = entries.iter().map(|e| e.3).collect();
+    let starts: Vec<usize> = entries.iter().map(|e| e.start).collect();
     let container = Container {
-        flags,
-        checkpoint_id: at.u64(layout::CHECKPOINT_ID),
-        created: at.u64(layout::CREATED),
+        flags: header.flags,
+        checkpoint_id: header.checkpoint_id,
+        created: header.created,
         streams: entries
             .into_iter()
-            .map(|(index, kind, mode, start, end)| StreamRecord {
-                index,
-                kind,
-                mode,
-                image: bytes[start..end].to_vec(),
+            .map(|e| StreamRecord {
+                index: e.index,
+                kind: e.kind,
+                mode: e.mode,
+                image: bytes[e.start..e.end].to_vec(),
             })
             .collect(),
-        files,
-        holders,
+        files: read_files(bytes, file_table, file_count).map_err(truncated)?,
+        holders: read_holders(bytes, holder_table, holder_count).map_err(truncated)?,
     };
     container.check(constraint, &starts)?;
 
-    let stored = at.u32(limit);
+    let stored = FieldReader::at(bytes, limit).get_u32().map_err(truncated)?;
     let computed = crc32(&bytes[..limit]);
     if stored != computed {
         return Err(ContainerError::BadChecksum {

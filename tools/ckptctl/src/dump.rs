@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use pty_core::image::StreamKind;
+use pty_core::End;
 
 use crate::container::{
     Container, FileRecord, HolderRecord, StreamRecord, FD_CLOEXEC, FLAG_LEFT_FROZEN,
@@ -51,7 +51,7 @@ fn same_file(a: &HeldEnd, b: &HeldEnd) -> bool {
     }
     match sys::same_file(a.fd(), b.fd()) {
         Ok(same) => same,
-        Err(_) => a.key.kind() == StreamKind::Master || a.entry.flags == b.entry.flags,
+        Err(_) => a.key.kind() == End::Master || a.entry.flags == b.entry.flags,
     }
 }
 
@@ -191,8 +191,8 @@ pub fn run(proc: &Path, opts: &DumpOptions) -> Result<DumpReport> {
     for (&key, &i) in plan.streams.iter().zip(&plan.reach) {
         let fd = held[i].fd();
         let bit = match key.kind() {
-            StreamKind::Master => uapi::CKPT_FROZEN_MASTER,
-            StreamKind::Slave => uapi::CKPT_FROZEN_SLAVE,
+            End::Master => uapi::CKPT_FROZEN_MASTER,
+            End::Slave => uapi::CKPT_FROZEN_SLAVE,
         };
         let was = match sys::stream_status(fd) {
             Ok(st) => st.frozen & bit != 0,

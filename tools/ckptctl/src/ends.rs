@@ -9,9 +9,9 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
-use pty_core::image::{PtyMode, StreamKind};
+use pty_core::image::{self, PtyMode};
+use pty_core::End;
 
-use crate::container::end_name;
 use crate::error::{Failure, Kind, Result};
 use crate::procfs::{self, FdEntry};
 use crate::sys;
@@ -29,11 +29,11 @@ pub struct StreamKey {
 
 impl StreamKey {
     /// The key of an end.
-    pub fn new(mode: PtyMode, index: u32, kind: StreamKind) -> Self {
+    pub fn new(mode: PtyMode, index: u32, kind: End) -> Self {
         Self {
             mode: mode.as_u8(),
             index,
-            kind: kind.as_u8(),
+            kind: image::end_to_byte(kind),
         }
     }
 
@@ -43,8 +43,8 @@ impl StreamKey {
     }
 
     /// The end.
-    pub fn kind(self) -> StreamKind {
-        StreamKind::from_u8(self.kind).unwrap_or(StreamKind::Master)
+    pub fn kind(self) -> End {
+        image::end_from_byte(self.kind).unwrap_or(End::Master)
     }
 
     /// The pair (mode and index).
@@ -58,7 +58,7 @@ impl StreamKey {
 
 impl fmt::Display for StreamKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.pair(), end_name(self.kind()))
+        write!(f, "{} {}", self.pair(), self.kind().name())
     }
 }
 

@@ -80,9 +80,7 @@ pub fn run(proc: &Path, target: Target, action: Action) -> Result<String> {
             Action::Thaw => "thaw",
         };
         r.map_err(|e| ends::end_failure(verb, *key, &e))?;
-        done.entry(key.pair())
-            .or_default()
-            .push(crate::container::end_name(key.kind()));
+        done.entry(key.pair()).or_default().push(key.kind().name());
     }
     for (pair, list) in &done {
         let any = ends.iter().find(|(k, _)| k.pair() == *pair).map(|(_, h)| h);

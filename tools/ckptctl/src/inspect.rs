@@ -7,10 +7,11 @@ use std::fs;
 use std::path::Path;
 
 use pty_core::checkpoint::RestoreError;
+use pty_core::errno::Errno;
 use pty_core::image::{ConstantField, Constants, ModulePart, StreamImage};
 use serde_json::{json, Value};
 
-use crate::container::{self, end_name, mode_name, Constraint, Container};
+use crate::container::{self, mode_name, Constraint, Container};
 use crate::error::{Failure, Kind, Result};
 use crate::procfs::flags_text;
 use crate::state::{self, EndState, StreamState};
@@ -104,7 +105,7 @@ pub fn check_bytes(
                 .map(|o| format!(" (file offset {o})"))
                 .unwrap_or_default();
             (
-                if e.errno() == libc::EPROTONOSUPPORT {
+                if e.errno() == Errno::EPROTONOSUPPORT {
                     Kind::Version
                 } else {
                     Kind::Image
@@ -112,7 +113,7 @@ pub fn check_bytes(
                 format!(
                     "stream {i} ({} {} of pty {}), image at offset {start}: {e}{at}",
                     mode_name(s.mode),
-                    end_name(s.kind),
+                    s.kind.name(),
                     s.index
                 ),
             )
@@ -124,7 +125,7 @@ pub fn check_bytes(
                     "stream {i}: the table says {} pty {}, the image's {} block says {} pty {}",
                     mode_name(s.mode),
                     s.index,
-                    if s.kind == pty_core::image::StreamKind::Master {
+                    if s.kind == pty_core::End::Master {
                         "ptm"
                     } else {
                         "pts"
@@ -251,7 +252,7 @@ pub fn text(path: &Path, l: &Loaded) -> String {
             flags_text(f.flags),
             mode_name(s.mode),
             s.index,
-            end_name(s.kind),
+            s.kind.name(),
             f.stream
         );
     }
@@ -260,7 +261,7 @@ pub fn text(path: &Path, l: &Loaded) -> String {
             o,
             "\nstream {i}: pty {} {} ({}), image of {} bytes at offset {}",
             s.index,
-            end_name(s.kind),
+            s.kind.name(),
             mode_name(s.mode),
             s.image.len(),
             l.starts.get(i).copied().unwrap_or(0)
@@ -429,7 +430,7 @@ pub fn json(path: &Path, l: &Loaded) -> Value {
             let mut v = json!({
                 "stream": i,
                 "index": s.index,
-                "end": end_name(s.kind),
+                "end": s.kind.name(),
                 "mode": if s.mode == pty_core::image::PtyMode::Bsd { "bsd" } else { "att" },
                 "offset": l.starts.get(i),
                 "image_len": s.image.len(),

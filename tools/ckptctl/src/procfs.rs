@@ -7,7 +7,8 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
-use pty_core::image::{PtyMode, StreamKind};
+use pty_core::image::PtyMode;
+use pty_core::End;
 
 /// Where devtmpfs puts the module's nodes.
 pub const DEV_DIR: &str = "/dev/ckpt";
@@ -25,7 +26,7 @@ pub struct Node {
     /// AT&T or BSD.
     pub mode: PtyMode,
     /// Which end.
-    pub kind: StreamKind,
+    pub kind: End,
     /// The pair index; `None` for `/dev/ckpt/ptmx`, whose index only
     /// `TIOCGPTN` on the file tells.
     pub index: Option<u32>,
@@ -50,17 +51,17 @@ pub fn classify(target: &str) -> Option<Node> {
     if rest == "ptmx" || rest == "pts/ptmx" {
         return Some(Node {
             mode: PtyMode::Att,
-            kind: StreamKind::Master,
+            kind: End::Master,
             index: None,
         });
     }
     let name = rest.strip_prefix("pts/")?;
     let (mode, kind, num) = if let Some(n) = name.strip_prefix("pty") {
-        (PtyMode::Bsd, StreamKind::Master, n)
+        (PtyMode::Bsd, End::Master, n)
     } else if let Some(n) = name.strip_prefix("tty") {
-        (PtyMode::Bsd, StreamKind::Slave, n)
+        (PtyMode::Bsd, End::Slave, n)
     } else {
-        (PtyMode::Att, StreamKind::Slave, name)
+        (PtyMode::Att, End::Slave, name)
     };
     Some(Node {
         mode,

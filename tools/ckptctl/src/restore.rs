@@ -10,11 +10,12 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use pty_core::image::{PtyMode, StreamKind};
+use pty_core::image::PtyMode;
 use pty_core::waitlist::Orphan;
+use pty_core::End;
 
 use crate::cli::Order;
-use crate::container::{end_name, mode_name, Constraint, StreamRecord};
+use crate::container::{mode_name, Constraint, StreamRecord};
 use crate::ends;
 use crate::error::{Failure, Kind, Result};
 use crate::inspect;
@@ -85,8 +86,8 @@ pub fn session_entries(streams: &[StreamRecord]) -> Vec<uapi::RestartEntry> {
     let mut ends: BTreeMap<u32, u32> = BTreeMap::new();
     for s in streams.iter().filter(|s| s.mode == PtyMode::Att) {
         *ends.entry(s.index).or_default() |= match s.kind {
-            StreamKind::Master => uapi::CKPT_END_MASTER,
-            StreamKind::Slave => uapi::CKPT_END_SLAVE,
+            End::Master => uapi::CKPT_END_MASTER,
+            End::Slave => uapi::CKPT_END_SLAVE,
         };
     }
     ends.into_iter()
@@ -104,17 +105,17 @@ pub fn reopen_flags(recorded: u32) -> i32 {
 /// The node of an end.
 pub fn node_path(s: &StreamRecord) -> String {
     match (s.mode, s.kind) {
-        (PtyMode::Att, StreamKind::Slave) => format!("{}/{}", uapi::PTS_DIR, s.index),
-        (PtyMode::Att, StreamKind::Master) => uapi::PTMX_PATH.to_string(),
-        (PtyMode::Bsd, StreamKind::Master) => format!("{}/pty{}", uapi::PTS_DIR, s.index),
-        (PtyMode::Bsd, StreamKind::Slave) => format!("{}/tty{}", uapi::PTS_DIR, s.index),
+        (PtyMode::Att, End::Slave) => format!("{}/{}", uapi::PTS_DIR, s.index),
+        (PtyMode::Att, End::Master) => uapi::PTMX_PATH.to_string(),
+        (PtyMode::Bsd, End::Master) => format!("{}/pty{}", uapi::PTS_DIR, s.index),
+        (PtyMode::Bsd, End::Slave) => format!("{}/tty{}", uapi::PTS_DIR, s.index),
     }
 }
 
 fn describe(s: &StreamRecord) -> String {
     match s.mode {
-        PtyMode::Att => format!("pty {} {}", s.index, end_name(s.kind)),
-        PtyMode::Bsd => format!("BSD pty {} {}", s.index, end_name(s.kind)),
+        PtyMode::Att => format!("pty {} {}", s.index, s.kind.name()),
+        PtyMode::Bsd => format!("BSD pty {} {}", s.index, s.kind.name()),
     }
 }
 
@@ -298,7 +299,7 @@ fn restore_streams(
         };
         let flags = reopen_flags(flags);
         let fd = match (s.mode, s.kind, control) {
-            (PtyMode::Att, StreamKind::Master, Some(control)) => {
+            (PtyMode::Att, End::Master, Some(control)) => {
                 sys::open_master(control.as_fd(), s.index, flags).map_err(|e| {
                     Failure::io(format_args!("open {} (CKPT_OPEN_MASTER)", describe(s)), &e)
                 })?
@@ -310,8 +311,8 @@ fn restore_streams(
         // master (one file per pair) shares the first.
         for (n, f) in mine {
             let extra = match s.kind {
-                StreamKind::Slave => sys::open(&node_path(s), reopen_flags(f)),
-                StreamKind::Master => fd.try_clone(),
+                End::Slave => sys::open(&node_path(s), reopen_flags(f)),
+                End::Master => fd.try_clone(),
             }
             .map_err(|e| open_failure(s, &e))?;
             files[n] = Some(extra);
@@ -515,7 +516,7 @@ fn run_inner(opts: &RestoreOptions) -> Result<std::convert::Infallible> {
             c.files
                 .get(file)
                 .and_then(|f| c.streams.get(f.stream as usize))
-                .is_some_and(|s| s.kind == StreamKind::Slave)
+                .is_some_and(|s| s.kind == End::Slave)
         })
     } else {
         None

@@ -8,11 +8,11 @@ use std::fs;
 use std::os::fd::AsFd;
 use std::path::Path;
 
-use pty_core::image::{PtyMode, StreamKind};
+use pty_core::image::PtyMode;
 use pty_core::termios::Termios;
+use pty_core::End;
 use serde_json::{json, Value};
 
-use crate::container::end_name;
 use crate::ends::{self, HeldEnd, PairKey, Pidfds};
 use crate::procfs::{self, FdEntry};
 use crate::state;
@@ -29,7 +29,7 @@ pub struct Holder {
     /// Descriptor.
     pub fd: i32,
     /// Which end.
-    pub kind: StreamKind,
+    pub kind: End,
 }
 
 /// One pair as `status` sees it.
@@ -158,7 +158,7 @@ fn frozen_text(st: &Option<uapi::StreamStatus>) -> &'static str {
 
 fn holders_text(hs: &[Holder]) -> String {
     let mut parts = Vec::new();
-    for kind in [StreamKind::Master, StreamKind::Slave] {
+    for kind in [End::Master, End::Slave] {
         let mut by_pid: BTreeMap<(i32, &str), Vec<String>> = BTreeMap::new();
         for h in hs.iter().filter(|h| h.kind == kind) {
             by_pid
@@ -173,7 +173,7 @@ fn holders_text(hs: &[Holder]) -> String {
             .into_iter()
             .map(|((pid, comm), fds)| format!("{comm}[{pid}]:{}", fds.join(",")))
             .collect();
-        parts.push(format!("{}: {}", end_name(kind), list.join(" ")));
+        parts.push(format!("{}: {}", kind.name(), list.join(" ")));
     }
     if parts.is_empty() {
         "-".into()
@@ -274,7 +274,7 @@ pub fn text(r: &StatusReport) -> String {
 /// JSON form.
 pub fn json(r: &StatusReport) -> Value {
     let holder =
-        |h: &Holder| json!({ "pid": h.pid, "comm": h.comm, "fd": h.fd, "end": end_name(h.kind) });
+        |h: &Holder| json!({ "pid": h.pid, "comm": h.comm, "fd": h.fd, "end": h.kind.name() });
     let pairs: Vec<Value> = r
         .pairs
         .iter()

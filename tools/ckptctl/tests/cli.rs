@@ -16,8 +16,9 @@ use ckptctl::procfs::{self, classify, parse_fdinfo_flags, FdEntry, Node};
 use ckptctl::restore::{self, stream_order};
 use ckptctl::uapi;
 use common::*;
-use pty_core::image::{PtyMode, StreamKind};
+use pty_core::image::PtyMode;
 use pty_core::waitlist::{Orphan, OrphanKind};
+use pty_core::End;
 
 fn parse(args: &[&str]) -> Result<Command, (String, bool, i32)> {
     ckptctl::parse(std::iter::once("ckptctl").chain(args.iter().copied())).map(|c| c.command)
@@ -223,7 +224,7 @@ fn errors_map_to_exit_codes_with_advice() {
     assert_eq!(f.exit_code(), 1);
     assert!(f.message.contains("EIO: Input/output error"), "{f}");
     let enotty = std::io::Error::from_raw_os_error(libc::ENOTTY);
-    let key = StreamKey::new(PtyMode::Att, 3, StreamKind::Slave);
+    let key = StreamKey::new(PtyMode::Att, 3, End::Slave);
     let f = ends::end_failure("freeze", key, &enotty);
     assert!(f.message.contains("cannot freeze pty 3 slave"), "{f}");
     assert!(f.message.contains("same version"), "{f}");
@@ -266,31 +267,31 @@ fn classify_nodes() {
     let n = |mode, kind, index| Some(Node { mode, kind, index });
     assert_eq!(
         classify("/dev/ckpt/ptmx"),
-        n(PtyMode::Att, StreamKind::Master, None)
+        n(PtyMode::Att, End::Master, None)
     );
     assert_eq!(
         classify("/dev/ckpt/pts/0"),
-        n(PtyMode::Att, StreamKind::Slave, Some(0))
+        n(PtyMode::Att, End::Slave, Some(0))
     );
     assert_eq!(
         classify("/dev/ckpt/pts/4095"),
-        n(PtyMode::Att, StreamKind::Slave, Some(4095))
+        n(PtyMode::Att, End::Slave, Some(4095))
     );
     assert_eq!(
         classify("/dev/ckpt/pts/pty7"),
-        n(PtyMode::Bsd, StreamKind::Master, Some(7))
+        n(PtyMode::Bsd, End::Master, Some(7))
     );
     assert_eq!(
         classify("/dev/ckpt/pts/tty12"),
-        n(PtyMode::Bsd, StreamKind::Slave, Some(12))
+        n(PtyMode::Bsd, End::Slave, Some(12))
     );
     assert_eq!(
         classify("/dev/ckpt/pts/ptmx"),
-        n(PtyMode::Att, StreamKind::Master, None)
+        n(PtyMode::Att, End::Master, None)
     );
     assert_eq!(
         classify("/dev/ckpt/pts/3 (deleted)"),
-        n(PtyMode::Att, StreamKind::Slave, Some(3))
+        n(PtyMode::Att, End::Slave, Some(3))
     );
     for other in [
         "/dev/ptmx",
@@ -357,17 +358,17 @@ fn scan_a_fake_proc() {
     assert_eq!(procfs::comm(&dir.0, 4242), "bash");
     assert_eq!(procfs::comm(&dir.0, 1), "?");
     let fds = procfs::fds_of(&dir.0, 4242).unwrap();
-    let got: Vec<(i32, Option<u32>, StreamKind, PtyMode, bool)> = fds
+    let got: Vec<(i32, Option<u32>, End, PtyMode, bool)> = fds
         .iter()
         .map(|e| (e.fd, e.node.index, e.node.kind, e.node.mode, e.cloexec))
         .collect();
     assert_eq!(
         got,
         [
-            (0, Some(3), StreamKind::Slave, PtyMode::Att, false),
-            (1, Some(3), StreamKind::Slave, PtyMode::Att, false),
-            (5, None, StreamKind::Master, PtyMode::Att, true),
-            (10, Some(1), StreamKind::Slave, PtyMode::Bsd, false),
+            (0, Some(3), End::Slave, PtyMode::Att, false),
+            (1, Some(3), End::Slave, PtyMode::Att, false),
+            (5, None, End::Master, PtyMode::Att, true),
+            (10, Some(1), End::Slave, PtyMode::Bsd, false),
         ]
     );
     assert_eq!(procfs::all_fds(&dir.0).len(), 4);
@@ -404,10 +405,10 @@ fn held(pid: i32, fd: i32, key: StreamKey, flags: u32) -> HeldEnd {
 
 #[test]
 fn dump_plan_groups_streams_and_files() {
-    let m3 = StreamKey::new(PtyMode::Att, 3, StreamKind::Master);
-    let s3 = StreamKey::new(PtyMode::Att, 3, StreamKind::Slave);
-    let b0 = StreamKey::new(PtyMode::Bsd, 0, StreamKind::Slave);
-    let m1 = StreamKey::new(PtyMode::Att, 1, StreamKind::Master);
+    let m3 = StreamKey::new(PtyMode::Att, 3, End::Master);
+    let s3 = StreamKey::new(PtyMode::Att, 3, End::Slave);
+    let b0 = StreamKey::new(PtyMode::Bsd, 0, End::Slave);
+    let m1 = StreamKey::new(PtyMode::Att, 1, End::Master);
     let ends = vec![
         held(10, 0, s3, 2),
         held(10, 1, s3, 2),
@@ -448,7 +449,7 @@ fn session_table_has_every_att_pair_once() {
     let mut streams: Vec<StreamRecord> = c.streams.clone();
     streams.push(StreamRecord {
         index: 1,
-        kind: StreamKind::Slave,
+        kind: End::Slave,
         mode: PtyMode::Att,
         image: Vec::new(),
     });
@@ -545,19 +546,19 @@ fn status_report_text_and_json() {
                     pid: 10,
                     comm: "sshd".into(),
                     fd: 5,
-                    kind: StreamKind::Master,
+                    kind: End::Master,
                 },
                 Holder {
                     pid: 20,
                     comm: "bash".into(),
                     fd: 0,
-                    kind: StreamKind::Slave,
+                    kind: End::Slave,
                 },
                 Holder {
                     pid: 20,
                     comm: "bash".into(),
                     fd: 1,
-                    kind: StreamKind::Slave,
+                    kind: End::Slave,
                 },
             ],
             status: Some(uapi::StreamStatus {

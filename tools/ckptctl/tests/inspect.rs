@@ -9,8 +9,9 @@ use ckptctl::error::Kind;
 use ckptctl::inspect::{self, check_bytes};
 use ckptctl::state::{EndState, StreamState};
 use common::*;
-use pty_core::image::{PtyMode, StreamKind};
+use pty_core::image::PtyMode;
 use pty_core::termios::{self, Termios};
+use pty_core::End;
 use serde_json::Value;
 
 #[test]
@@ -100,13 +101,13 @@ fn real_core_images_are_decoded() {
         streams: vec![
             StreamRecord {
                 index: 5,
-                kind: StreamKind::Master,
+                kind: End::Master,
                 mode: PtyMode::Att,
                 image: m,
             },
             StreamRecord {
                 index: 5,
-                kind: StreamKind::Slave,
+                kind: End::Slave,
                 mode: PtyMode::Att,
                 image: s,
             },

@@ -5,14 +5,15 @@
 use ckptctl::container::{Container, FileRecord, HolderRecord, StreamRecord, FD_CLOEXEC};
 use ckptctl::state::VecStorage;
 use pty_core::checkpoint::{self, PairMeta};
-use pty_core::image::{encode, ModuleBlock, ModuleName, PtyMode, StreamImageHeader, StreamKind};
+use pty_core::image::{encode, ModuleBlock, ModuleName, PtyMode, StreamImageHeader};
 use pty_core::ldterm::{LdtermState, Partial};
 use pty_core::stream::{Effects, PtyPair};
 use pty_core::termios::Termios;
+use pty_core::End;
 
 pub const ID: u64 = 0x1122_3344_5566_7788;
 
-fn image(kind: StreamKind, mode: PtyMode, id: u64, blocks: &[ModuleBlock<'_>]) -> Vec<u8> {
+fn image(kind: End, mode: PtyMode, id: u64, blocks: &[ModuleBlock<'_>]) -> Vec<u8> {
     let header = StreamImageHeader {
         kind,
         mode,
@@ -44,7 +45,7 @@ pub fn master_image(index: u32, mode: PtyMode, id: u64, queue: &[u8]) -> Vec<u8>
     // has socket (no), then the 42-byte identity, all zero
     ptm_i.extend_from_slice(&[0u8; 43]);
     image(
-        StreamKind::Master,
+        End::Master,
         mode,
         id,
         &[
@@ -114,7 +115,7 @@ pub fn slave_image(
     pts_i.extend_from_slice(&5u32.to_le_bytes());
     pts_i.extend_from_slice(&0o620u16.to_le_bytes());
     image(
-        StreamKind::Slave,
+        End::Slave,
         mode,
         id,
         &[
@@ -157,7 +158,7 @@ pub fn real_images(index: u32, id: u64, typed: &[u8]) -> (Vec<u8>, Vec<u8>) {
         out.truncate(n);
         out
     };
-    (take(StreamKind::Master), take(StreamKind::Slave))
+    (take(End::Master), take(End::Slave))
 }
 
 /// A container: pty 3 (master held by pid 100 fd 5; slave by pid 200 fds
@@ -172,19 +173,19 @@ pub fn sample() -> Container {
         streams: vec![
             StreamRecord {
                 index: 3,
-                kind: StreamKind::Master,
+                kind: End::Master,
                 mode: PtyMode::Att,
                 image: master_image(3, PtyMode::Att, ID, b"prompt$ "),
             },
             StreamRecord {
                 index: 3,
-                kind: StreamKind::Slave,
+                kind: End::Slave,
                 mode: PtyMode::Att,
                 image: slave_image(3, PtyMode::Att, ID, t, &[b"ls\n"], b"ech", b"o hi"),
             },
             StreamRecord {
                 index: 1,
-                kind: StreamKind::Master,
+                kind: End::Master,
                 mode: PtyMode::Bsd,
                 image: master_image(1, PtyMode::Bsd, ID, b""),
             },

@@ -48,20 +48,7 @@ const STEP_BACKSTOP: Duration = Duration::from_secs(10);
 const WAITED: Duration = Duration::from_millis(150);
 
 /// One end of the pair.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum End {
-    Master,
-    Slave,
-}
-
-impl End {
-    fn name(self) -> &'static str {
-        match self {
-            End::Master => "master",
-            End::Slave => "slave",
-        }
-    }
-}
+pub use pty_core::End;
 
 /// The argument of a raw [`Step::Ioctl`].
 #[derive(Clone, Debug)]

@@ -8,6 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Once};
 use std::time::{Duration, Instant};
 
+/// Open flags of the tests' pty nodes: read-write, never becoming the
+/// controlling terminal by accident.
+pub const RW: i32 = libc::O_RDWR | libc::O_NOCTTY;
+
 /// The errno of a failed call, as a name for readable failures.
 pub fn errno_name(e: &io::Error) -> String {
     match e.raw_os_error() {

@@ -3,7 +3,7 @@
 //! statistics, and writers that keep writing across freezes.
 
 use crate::ktap::{TestFn, TestResult};
-use crate::sys::{self, errno_name};
+use crate::sys::{self, errno_name, RW};
 use crate::uapi::*;
 use crate::{ensure, ensure_eq};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -25,8 +25,6 @@ pub const TESTS: &[(&str, TestFn)] = &[
         writers_across_many_freezes,
     ),
 ];
-
-const RW: i32 = libc::O_RDWR | libc::O_NOCTTY;
 
 /// An unlocked AT&T pair in raw mode: (master, slave).
 fn raw_pair() -> Result<(OwnedFd, OwnedFd), String> {

@@ -3,7 +3,7 @@
 //! parameters (`max_pairs`, `bsd_pairs`).
 
 use crate::ktap::{TestFn, TestResult};
-use crate::sys::{self, errno_name};
+use crate::sys::{self, errno_name, RW};
 use crate::uapi::{PTMX_PATH, PTS_DIR, TIOCGPTN};
 use crate::{ensure, ensure_eq};
 use std::os::fd::OwnedFd;
@@ -24,8 +24,6 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ),
     ("param_out_of_range_refused", param_out_of_range_refused),
 ];
-
-const RW: i32 = libc::O_RDWR | libc::O_NOCTTY;
 
 fn open(path: &str) -> Result<OwnedFd, String> {
     sys::open(path, RW).map_err(|e| format!("open {path}: {}", errno_name(&e)))

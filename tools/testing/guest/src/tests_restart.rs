@@ -4,7 +4,7 @@
 //! (also on a freshly loaded module instance), and every kind of bad input.
 
 use crate::ktap::{TestFn, TestResult};
-use crate::sys::{self, errno_name};
+use crate::sys::{self, errno_name, RW};
 use crate::uapi::*;
 use crate::{ensure, ensure_eq};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -39,8 +39,6 @@ pub const TESTS: &[(&str, TestFn)] = &[
         slave_tty_like_the_original,
     ),
 ];
-
-const RW: i32 = libc::O_RDWR | libc::O_NOCTTY;
 
 fn e(err: std::io::Error) -> String {
     errno_name(&err)

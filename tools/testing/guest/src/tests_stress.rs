@@ -23,6 +23,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use pty_core::End;
+
 use crate::ktap::{TestFn, TestResult};
 use crate::pty::{
     self, PtyKind, PtyPair, Termios, Termios2, Winsize, FIONREAD, TCFLSH, TCGETS, TCSETS, TCSETSF,
@@ -30,7 +32,7 @@ use crate::pty::{
     TIOCSWINSZ,
 };
 use crate::script::native_only;
-use crate::sys::{self, errno_name};
+use crate::sys::{self, errno_name, RW};
 use crate::uapi::{
     PTMX_PATH, PTS_DIR, TCGETS2, TCSBRK, TCSBRKP, TCSETS2, TIOCGETD, TIOCGEXCL, TIOCGPKT,
     TIOCGPTLCK, TIOCGPTN, TIOCSIG, TIOCSPTLCK,
@@ -73,8 +75,6 @@ const PROMPT: Duration = Duration::from_secs(3);
 /// A call on a test thread still blocked after this is interrupted, and the
 /// test fails.
 const BACKSTOP: Duration = Duration::from_secs(5);
-
-const RW: i32 = libc::O_RDWR | libc::O_NOCTTY;
 
 /// The kinds a behaviour test runs on: native first (the reference for the
 /// assertion), then ckpt; on a host only native.
@@ -455,21 +455,6 @@ fn hangup_wakes_blocked_writers() -> TestResult {
             }),
         )
     })
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum End {
-    Master,
-    Slave,
-}
-
-impl End {
-    fn name(self) -> &'static str {
-        match self {
-            End::Master => "master",
-            End::Slave => "slave",
-        }
-    }
 }
 
 fn blocked_writer_case(kind: PtyKind, writer_end: End, large: bool) -> TestResult {
