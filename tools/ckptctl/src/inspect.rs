@@ -8,10 +8,13 @@ use std::path::Path;
 
 use pty_core::checkpoint::RestoreError;
 use pty_core::errno::Errno;
-use pty_core::image::{ConstantField, Constants, ModulePart, StreamImage};
+use pty_core::image::{
+    ConstantField, Constants, ModuleName, ModulePart, PtyMode, Status, StreamImage,
+};
+use pty_core::End;
 use serde_json::{json, Value};
 
-use crate::container::{self, mode_name, Constraint, Container};
+use crate::container::{self, mode_name, Constraint, Container, StreamRecord};
 use crate::error::{Failure, Kind, Result};
 use crate::procfs::flags_text;
 use crate::state::{self, EndState, StreamState};
@@ -23,6 +26,8 @@ pub struct Loaded {
     pub container: Container,
     /// File offset of each stream's image.
     pub starts: Vec<usize>,
+    /// Each stream image's framing (status block, module block lengths).
+    pub framings: Vec<Framing>,
     /// Each stream's state; `None` when its constants are not this
     /// build's (then only the framing could be checked).
     pub states: Vec<Option<StreamState>>,
@@ -30,6 +35,75 @@ pub struct Loaded {
     pub len: usize,
     /// Things worth knowing that do not stop inspection.
     pub warnings: Vec<String>,
+}
+
+/// What a stream image's framing says, whichever build wrote it.
+#[derive(Debug)]
+pub struct Framing {
+    /// The status block.
+    pub status: Status,
+    /// The module blocks in chain order, head first.
+    pub modules: Vec<BlockLengths>,
+}
+
+/// A module block's name and the lengths of its two parts.
+#[derive(Debug)]
+pub struct BlockLengths {
+    /// Which module.
+    pub name: ModuleName,
+    /// Internal state bytes.
+    pub internal: usize,
+    /// External (in-flight) state bytes.
+    pub external: usize,
+}
+
+impl Framing {
+    fn of(image: &StreamImage<'_>) -> Self {
+        Self {
+            status: *image.status(),
+            modules: image
+                .modules()
+                .iter()
+                .map(|m| BlockLengths {
+                    name: m.name,
+                    internal: m.internal.len(),
+                    external: m.external.len(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One stream of a loaded image, with what checking it learnt.
+struct StreamView<'a> {
+    /// Stream number.
+    number: usize,
+    record: &'a StreamRecord,
+    /// File offset of its image.
+    start: usize,
+    framing: &'a Framing,
+    /// `None` for an image of another build.
+    state: Option<&'a StreamState>,
+}
+
+impl Loaded {
+    /// Every stream, in stream-table order.
+    fn streams(&self) -> impl Iterator<Item = StreamView<'_>> {
+        let records = self.container.streams.iter().zip(&self.starts);
+        let learnt = self.framings.iter().zip(&self.states);
+        records
+            .zip(learnt)
+            .enumerate()
+            .map(
+                |(number, ((record, &start), (framing, state)))| StreamView {
+                    number,
+                    record,
+                    start,
+                    framing,
+                    state: state.as_ref(),
+                },
+            )
+    }
 }
 
 /// File offset of `part` of `module`'s block in `image`, whose first byte
@@ -58,92 +132,108 @@ fn part_offset(
     Some(start + in_blob + offset)
 }
 
+/// A refusal of [`check_bytes`]: the kind of failure and what is wrong.
+pub type Refusal = (Kind, String);
+
 /// Checks the bytes of an image file completely. With
 /// [`Constraint::ThisBuild`] every stream must be restorable by this
 /// build; with [`Constraint::OwnConstants`] streams of another build are
 /// framed-checked only (and a warning says so).
-pub fn check_bytes(
-    bytes: &[u8],
-    constraint: Constraint,
-) -> std::result::Result<Loaded, (Kind, String)> {
+pub fn check_bytes(bytes: &[u8], constraint: Constraint) -> std::result::Result<Loaded, Refusal> {
     let c = container::decode(bytes, constraint).map_err(|e| {
-        (
-            if e.is_version() {
-                Kind::Version
-            } else {
-                Kind::Image
-            },
-            e.to_string(),
-        )
+        let kind = if e.is_version() {
+            Kind::Version
+        } else {
+            Kind::Image
+        };
+        (kind, e.to_string())
     })?;
     let starts = c.blob_offsets();
+    let mut framings = Vec::with_capacity(c.streams.len());
     let mut states = Vec::with_capacity(c.streams.len());
     let mut warnings = Vec::new();
-    for (i, s) in c.streams.iter().enumerate() {
-        let start = starts.get(i).copied().unwrap_or(0);
-        let own = container::image_constants(&s.image).unwrap_or(Constants::CURRENT);
-        if own != Constants::CURRENT {
-            let field = ConstantField::ALL
-                .into_iter()
-                .find(|&f| own.get(f) != Constants::CURRENT.get(f))
-                .unwrap_or(ConstantField::PtsInputBound);
-            warnings.push(format!(
-                "stream {i}: kernel constant {} is {} in the image but {} in this build: the \
-                 image cannot be restored by this build, and its module blocks are shown by \
-                 length only",
-                field.name(),
-                own.get(field),
-                Constants::CURRENT.get(field)
-            ));
-            states.push(None);
-            continue;
-        }
-        let image = container::decode_image(&s.image, Constraint::ThisBuild)
+    for (i, (s, &start)) in c.streams.iter().zip(&starts).enumerate() {
+        // `decode` checked every image already, so this cannot fail.
+        let image = container::decode_image(&s.image, Constraint::OwnConstants)
             .map_err(|e| (Kind::Image, format!("stream {i}: {e}")))?;
-        let st = state::examine(&image).map_err(|e| {
-            let at = part_offset(&image, &s.image, start, &e)
-                .map(|o| format!(" (file offset {o})"))
-                .unwrap_or_default();
-            (
-                if e.errno() == Errno::EPROTONOSUPPORT {
-                    Kind::Version
-                } else {
-                    Kind::Image
-                },
-                format!(
-                    "stream {i} ({} {} of pty {}), image at offset {start}: {e}{at}",
-                    mode_name(s.mode),
-                    s.kind.name(),
-                    s.index
-                ),
-            )
-        })?;
-        if st.index != s.index || st.mode != s.mode {
-            return Err((
-                Kind::Image,
-                format!(
-                    "stream {i}: the table says {} pty {}, the image's {} block says {} pty {}",
-                    mode_name(s.mode),
-                    s.index,
-                    if s.kind == pty_core::End::Master {
-                        "ptm"
-                    } else {
-                        "pts"
-                    },
-                    mode_name(st.mode),
-                    st.index
-                ),
-            ));
+        framings.push(Framing::of(&image));
+        match another_build_warning(i, image.constants()) {
+            Some(warning) => {
+                warnings.push(warning);
+                states.push(None);
+            }
+            None => states.push(Some(examine_stream(i, s, start, &image)?)),
         }
-        states.push(Some(st));
     }
     Ok(Loaded {
         container: c,
         starts,
+        framings,
         states,
         len: bytes.len(),
         warnings,
     })
+}
+
+/// The warning for stream `i` whose image has kernel constants `own`, if
+/// they are not this build's.
+fn another_build_warning(i: usize, own: &Constants) -> Option<String> {
+    let field = ConstantField::ALL
+        .into_iter()
+        .find(|&f| own.get(f) != Constants::CURRENT.get(f))?;
+    Some(format!(
+        "stream {i}: kernel constant {} is {} in the image but {} in this build: the image \
+         cannot be restored by this build, and its module blocks are shown by length only",
+        field.name(),
+        own.get(field),
+        Constants::CURRENT.get(field)
+    ))
+}
+
+/// Restores stream `i` (its image at file offset `start`) into memory and
+/// checks that its ptm or pts block names the pair its entry does.
+fn examine_stream(
+    i: usize,
+    s: &StreamRecord,
+    start: usize,
+    image: &StreamImage<'_>,
+) -> std::result::Result<StreamState, Refusal> {
+    let st = state::examine(image).map_err(|e| {
+        let at = part_offset(image, &s.image, start, &e)
+            .map(|o| format!(" (file offset {o})"))
+            .unwrap_or_default();
+        let kind = if e.errno() == Errno::EPROTONOSUPPORT {
+            Kind::Version
+        } else {
+            Kind::Image
+        };
+        (
+            kind,
+            format!(
+                "stream {i} ({} {} of pty {}), image at offset {start}: {e}{at}",
+                mode_name(s.mode),
+                s.kind.name(),
+                s.index
+            ),
+        )
+    })?;
+    if st.index != s.index || st.mode != s.mode {
+        let block = match s.kind {
+            End::Master => "ptm",
+            End::Slave => "pts",
+        };
+        return Err((
+            Kind::Image,
+            format!(
+                "stream {i}: the table says {} pty {}, the image's {block} block says {} pty {}",
+                mode_name(s.mode),
+                s.index,
+                mode_name(st.mode),
+                st.index
+            ),
+        ));
+    }
+    Ok(st)
 }
 
 /// Reads and checks an image file.
@@ -199,8 +289,18 @@ pub fn format_utc(seconds: u64) -> String {
 
 /// Text report of a loaded image.
 pub fn text(path: &Path, l: &Loaded) -> String {
-    let c = &l.container;
     let mut o = String::new();
+    describe_file(&mut o, path, l);
+    describe_holders(&mut o, &l.container);
+    for stream in l.streams() {
+        describe_stream(&mut o, &stream);
+    }
+    o
+}
+
+/// The file's header and counts, and the warnings.
+fn describe_file(o: &mut String, path: &Path, l: &Loaded) {
+    let c = &l.container;
     let _ = writeln!(
         o,
         "{}: ckptctl image, container version {}, {} bytes",
@@ -229,6 +329,10 @@ pub fn text(path: &Path, l: &Loaded) -> String {
     for w in &l.warnings {
         let _ = writeln!(o, "warning: {w}");
     }
+}
+
+/// The holder table, each descriptor with its file's flags and its end.
+fn describe_holders(o: &mut String, c: &Container) {
     let _ = writeln!(o, "\nholders:");
     let _ = writeln!(
         o,
@@ -256,53 +360,58 @@ pub fn text(path: &Path, l: &Loaded) -> String {
             f.stream
         );
     }
-    for (i, s) in c.streams.iter().enumerate() {
-        let _ = writeln!(
-            o,
-            "\nstream {i}: pty {} {} ({}), image of {} bytes at offset {}",
-            s.index,
-            s.kind.name(),
-            mode_name(s.mode),
-            s.image.len(),
-            l.starts.get(i).copied().unwrap_or(0)
-        );
-        let Ok(img) = container::decode_image(&s.image, Constraint::OwnConstants) else {
-            continue;
-        };
-        let st = img.status();
-        let _ = writeln!(
-            o,
-            "  status: checkpoint id {:#018x}, modules processed {}, to process {}, format \
-             version {}, state version {}, error {}",
-            st.checkpoint_id,
-            st.processed,
-            st.to_process,
-            pty_core::image::FORMAT_VERSION,
-            st.state_version,
-            st.error
-        );
-        let _ = writeln!(
-            o,
-            "  modules: {:<8} {:>9} {:>9}",
-            "NAME", "INTERNAL", "EXTERNAL"
-        );
-        for m in img.modules() {
-            let _ = writeln!(
-                o,
-                "           {:<8} {:>9} {:>9}",
-                m.name.as_str(),
-                m.internal.len(),
-                m.external.len()
-            );
+}
+
+/// A stream: its entry, its image's framing and, if decoded, its state.
+fn describe_stream(o: &mut String, v: &StreamView<'_>) {
+    let s = v.record;
+    let _ = writeln!(
+        o,
+        "\nstream {}: pty {} {} ({}), image of {} bytes at offset {}",
+        v.number,
+        s.index,
+        s.kind.name(),
+        mode_name(s.mode),
+        s.image.len(),
+        v.start
+    );
+    describe_framing(o, v.framing);
+    match v.state {
+        None => {
+            let _ = writeln!(o, "  (module contents not decoded: image of another build)");
         }
-        match l.states.get(i).and_then(Option::as_ref) {
-            None => {
-                let _ = writeln!(o, "  (module contents not decoded: image of another build)");
-            }
-            Some(state) => describe_state(&mut o, state),
-        }
+        Some(state) => describe_state(o, state),
     }
-    o
+}
+
+/// A stream image's status block and module block lengths.
+fn describe_framing(o: &mut String, framing: &Framing) {
+    let st = &framing.status;
+    let _ = writeln!(
+        o,
+        "  status: checkpoint id {:#018x}, modules processed {}, to process {}, format \
+         version {}, state version {}, error {}",
+        st.checkpoint_id,
+        st.processed,
+        st.to_process,
+        pty_core::image::FORMAT_VERSION,
+        st.state_version,
+        st.error
+    );
+    let _ = writeln!(
+        o,
+        "  modules: {:<8} {:>9} {:>9}",
+        "NAME", "INTERNAL", "EXTERNAL"
+    );
+    for m in &framing.modules {
+        let _ = writeln!(
+            o,
+            "           {:<8} {:>9} {:>9}",
+            m.name.as_str(),
+            m.internal,
+            m.external
+        );
+    }
 }
 
 fn describe_state(o: &mut String, st: &StreamState) {
@@ -393,65 +502,7 @@ fn on_off(b: bool) -> &'static str {
 /// JSON report of a loaded image.
 pub fn json(path: &Path, l: &Loaded) -> Value {
     let c = &l.container;
-    let streams: Vec<Value> = c
-        .streams
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let img = container::decode_image(&s.image, Constraint::OwnConstants).ok();
-            let status = img.as_ref().map(|img| {
-                let st = img.status();
-                json!({
-                    "total_len": st.total_len,
-                    "processed": st.processed,
-                    "to_process": st.to_process,
-                    "checkpoint_id": st.checkpoint_id,
-                    "format_version": pty_core::image::FORMAT_VERSION,
-                    "state_version": st.state_version,
-                    "error": st.error,
-                    "failed_module": st.failed_module,
-                })
-            });
-            let modules: Vec<Value> = img
-                .as_ref()
-                .map(|img| {
-                    img.modules()
-                        .iter()
-                        .map(|m| {
-                            json!({
-                                "name": m.name.as_str(),
-                                "internal_len": m.internal.len(),
-                                "external_len": m.external.len(),
-                            })
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let mut v = json!({
-                "stream": i,
-                "index": s.index,
-                "end": s.kind.name(),
-                "mode": if s.mode == pty_core::image::PtyMode::Bsd { "bsd" } else { "att" },
-                "offset": l.starts.get(i),
-                "image_len": s.image.len(),
-                "status": status,
-                "modules": modules,
-                "decoded": false,
-                "queued": Value::Null,
-                "termios": Value::Null,
-                "winsize": Value::Null,
-            });
-            if let (Some(st), Some(obj)) =
-                (l.states.get(i).and_then(Option::as_ref), v.as_object_mut())
-            {
-                obj.insert("decoded".into(), Value::Bool(true));
-                if let Value::Object(extra) = state::state_json(st) {
-                    obj.extend(extra);
-                }
-            }
-            v
-        })
-        .collect();
+    let streams: Vec<Value> = l.streams().map(|v| stream_json(&v)).collect();
     json!({
         "file": path.display().to_string(),
         "len": l.len,
@@ -477,14 +528,60 @@ pub fn json(path: &Path, l: &Loaded) -> Value {
     })
 }
 
+/// JSON of a stream: its entry, its image's framing and, if decoded, its
+/// state.
+fn stream_json(v: &StreamView<'_>) -> Value {
+    let (s, framing) = (v.record, v.framing);
+    let st = &framing.status;
+    let modules: Vec<Value> = framing
+        .modules
+        .iter()
+        .map(|m| {
+            json!({
+                "name": m.name.as_str(),
+                "internal_len": m.internal,
+                "external_len": m.external,
+            })
+        })
+        .collect();
+    let mut out = json!({
+        "stream": v.number,
+        "index": s.index,
+        "end": s.kind.name(),
+        "mode": if s.mode == PtyMode::Bsd { "bsd" } else { "att" },
+        "offset": v.start,
+        "image_len": s.image.len(),
+        "status": {
+            "total_len": st.total_len,
+            "processed": st.processed,
+            "to_process": st.to_process,
+            "checkpoint_id": st.checkpoint_id,
+            "format_version": pty_core::image::FORMAT_VERSION,
+            "state_version": st.state_version,
+            "error": st.error,
+            "failed_module": st.failed_module,
+        },
+        "modules": modules,
+        "decoded": false,
+        "queued": Value::Null,
+        "termios": Value::Null,
+        "winsize": Value::Null,
+    });
+    if let (Some(st), Value::Object(obj)) = (v.state, &mut out) {
+        obj.insert("decoded".into(), Value::Bool(true));
+        if let Value::Object(extra) = state::state_json(st) {
+            obj.extend(extra);
+        }
+    }
+    out
+}
+
 /// Runs `inspect`: returns the text or JSON to print.
 pub fn run(path: &Path, as_json: bool) -> Result<String> {
     let l = load(path, Constraint::OwnConstants)?;
-    Ok(if as_json {
-        let mut s = serde_json::to_string_pretty(&json(path, &l)).unwrap_or_default();
-        s.push('\n');
-        s
+    if as_json {
+        crate::json_text(&json(path, &l))
     } else {
-        text(path, &l)
-    })
+        Ok(text(path, &l))
+    }
 }

@@ -65,6 +65,14 @@ where
     })
 }
 
+/// `value` as `--json` prints it: pretty, with a final newline.
+pub fn json_text(value: &serde_json::Value) -> error::Result<String> {
+    let mut text = serde_json::to_string_pretty(value)
+        .map_err(|e| Failure::other(format!("cannot write the JSON report: {e}")))?;
+    text.push('\n');
+    Ok(text)
+}
+
 /// Output of a command that returns (all but `restore`).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Output {
