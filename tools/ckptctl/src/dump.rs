@@ -157,6 +157,34 @@ pub struct DumpReport {
     pub already_frozen: Vec<StreamKey>,
 }
 
+impl DumpReport {
+    /// What `dump` prints: what was saved where, and which streams stay
+    /// frozen because they were frozen before.
+    pub fn summary(&self, opts: &DumpOptions) -> String {
+        let mut text = format!(
+            "dumped {} streams of {} ptys ({} descriptors) to {} ({} bytes, checkpoint id \
+             {:#018x}); streams {}\n",
+            self.streams,
+            self.pairs,
+            self.holders,
+            opts.output.display(),
+            self.bytes,
+            self.checkpoint_id,
+            if opts.leave_frozen {
+                "left frozen"
+            } else {
+                "thawed"
+            }
+        );
+        for k in &self.already_frozen {
+            text.push_str(&format!(
+                "note: {k} was frozen before the dump and stays frozen\n"
+            ));
+        }
+        text
+    }
+}
+
 /// Runs `dump`.
 pub fn run(proc: &Path, opts: &DumpOptions) -> Result<DumpReport> {
     ends::require_module()?;

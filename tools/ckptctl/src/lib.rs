@@ -82,69 +82,45 @@ pub struct Output {
     pub stderr: String,
 }
 
+impl Output {
+    /// `stdout` and nothing on stderr.
+    fn stdout_only(stdout: String) -> Self {
+        Self {
+            stdout,
+            stderr: String::new(),
+        }
+    }
+}
+
+/// What [`execute`] returns: the output, or the output so far and why the
+/// command failed.
+pub type Outcome = Result<Output, (Output, Failure)>;
+
+/// A failure with nothing to print before its message.
+fn without_output(f: Failure) -> (Output, Failure) {
+    (Output::default(), f)
+}
+
 /// Runs a parsed command. `restore` only returns on failure.
-pub fn execute(cli: Cli) -> Result<Output, (Output, Failure)> {
+pub fn execute(cli: Cli) -> Outcome {
     let proc = Path::new(PROC);
-    let plain = |stdout: String| Output {
-        stdout,
-        stderr: String::new(),
-    };
-    let fail = |f: Failure| (Output::default(), f);
     match cli.command {
-        Command::Status { json } => {
-            let r = status::gather(proc, Path::new(procfs::DEV_DIR), Path::new(SYS_MODULE));
-            let stdout = if json {
-                let mut s = serde_json::to_string_pretty(&status::json(&r)).unwrap_or_default();
-                s.push('\n');
-                s
-            } else {
-                status::text(&r)
-            };
-            if r.loaded {
-                Ok(plain(stdout))
-            } else {
-                Err((plain(stdout), Failure::module_not_loaded()))
-            }
-        }
-        Command::Freeze(t) | Command::Thaw(t) if t.pid.is_some_and(|p| p <= 0) => {
-            Err(fail(Failure::usage("--pid: a pid is a positive number")))
-        }
+        Command::Status { json } => status_command(proc, json),
         Command::Freeze(t) => freeze_thaw(proc, &t, freeze::Action::Freeze),
         Command::Thaw(t) => freeze_thaw(proc, &t, freeze::Action::Thaw),
         Command::Dump {
             pids,
             output,
             leave_frozen,
-        } => {
-            let opts = dump::DumpOptions {
+        } => dump_command(
+            proc,
+            dump::DumpOptions {
                 pids,
-                output: output.clone(),
+                output,
                 leave_frozen,
-            };
-            let r = dump::run(proc, &opts).map_err(fail)?;
-            let mut stdout = format!(
-                "dumped {} streams of {} ptys ({} descriptors) to {} ({} bytes, checkpoint id \
-                 {:#018x}); streams {}\n",
-                r.streams,
-                r.pairs,
-                r.holders,
-                output.display(),
-                r.bytes,
-                r.checkpoint_id,
-                if leave_frozen {
-                    "left frozen"
-                } else {
-                    "thawed"
-                }
-            );
-            for k in &r.already_frozen {
-                stdout.push_str(&format!(
-                    "note: {k} was frozen before the dump and stays frozen\n"
-                ));
-            }
-            Ok(plain(stdout))
-        }
-        Command::Inspect { image, json } => inspect::run(&image, json).map(plain).map_err(fail),
+            },
+        ),
+        Command::Inspect { image, json } => plain(inspect::run(&image, json)),
         Command::Restore {
             image,
             order,
@@ -152,47 +128,67 @@ pub fn execute(cli: Cli) -> Result<Output, (Output, Failure)> {
             pid,
             no_ctty,
             command,
-        } => {
-            if seed.is_some() && order != cli::Order::Random {
-                return Err(fail(Failure::usage(
-                    "--seed only makes sense with --order random",
-                )));
-            }
-            let opts = restore::RestoreOptions {
-                image,
-                ctty: !no_ctty,
-                order,
-                seed,
-                pid,
-                command,
-            };
-            Err(fail(restore::run(&opts)))
-        }
-        Command::Generate { what } => generate::run(what).map(plain).map_err(fail),
+        } => restore_command(restore::RestoreOptions {
+            image,
+            order,
+            seed,
+            pid,
+            ctty: !no_ctty,
+            command,
+        }),
+        Command::Generate { what } => plain(generate::run(what)),
     }
 }
 
-fn freeze_thaw(
-    proc: &Path,
-    t: &cli::Target,
-    action: freeze::Action,
-) -> Result<Output, (Output, Failure)> {
+/// A command's text for stdout, or its failure.
+fn plain(result: error::Result<String>) -> Outcome {
+    result.map(Output::stdout_only).map_err(without_output)
+}
+
+/// `status`: the report is printed even when the module is not loaded,
+/// which is still a failure (exit 2).
+fn status_command(proc: &Path, json: bool) -> Outcome {
+    let r = status::gather(proc, Path::new(procfs::DEV_DIR), Path::new(SYS_MODULE));
+    let stdout = if json {
+        json_text(&status::json(&r)).map_err(without_output)?
+    } else {
+        status::text(&r)
+    };
+    if r.loaded {
+        Ok(Output::stdout_only(stdout))
+    } else {
+        Err((Output::stdout_only(stdout), Failure::module_not_loaded()))
+    }
+}
+
+/// `freeze` and `thaw`: a pair by index or every pair of a process.
+fn freeze_thaw(proc: &Path, t: &cli::Target, action: freeze::Action) -> Outcome {
+    if t.pid.is_some_and(|p| p <= 0) {
+        return Err(without_output(Failure::usage(
+            "--pid: a pid is a positive number",
+        )));
+    }
     let target = match (t.index, t.pid) {
         (Some(i), _) => freeze::Target::Pair(freeze::pair_key(i, t.bsd)),
         (None, Some(p)) => freeze::Target::Pid(p),
-        (None, None) => {
-            return Err((
-                Output::default(),
-                Failure::usage("give --index N or --pid P"),
-            ))
-        }
+        (None, None) => return Err(without_output(Failure::usage("give --index N or --pid P"))),
     };
-    freeze::run(proc, target, action)
-        .map(|stdout| Output {
-            stdout,
-            stderr: String::new(),
-        })
-        .map_err(|f| (Output::default(), f))
+    plain(freeze::run(proc, target, action))
+}
+
+/// `dump`: prints a summary of what was saved.
+fn dump_command(proc: &Path, opts: dump::DumpOptions) -> Outcome {
+    plain(dump::run(proc, &opts).map(|report| report.summary(&opts)))
+}
+
+/// `restore`: returns only on failure.
+fn restore_command(opts: restore::RestoreOptions) -> Outcome {
+    if opts.seed.is_some() && opts.order != cli::Order::Random {
+        return Err(without_output(Failure::usage(
+            "--seed only makes sense with --order random",
+        )));
+    }
+    Err(without_output(restore::run(&opts)))
 }
 
 /// The whole program: parse, run, print, and return the exit code.

@@ -189,6 +189,21 @@ pub fn text(r: &StatusReport) -> String {
         let _ = writeln!(o, "module ckpt_pty: not loaded");
         return o;
     }
+    describe_module(&mut o, r);
+    describe_pairs(&mut o, r);
+    if !r.unknown_masters.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n{} /dev/ckpt/ptmx descriptors of unknown index (run as root to see them): {}",
+            r.unknown_masters.len(),
+            holders_text(&r.unknown_masters)
+        );
+    }
+    o
+}
+
+/// The module's version and its global counters.
+fn describe_module(o: &mut String, r: &StatusReport) {
     let _ = writeln!(
         o,
         "module ckpt_pty: loaded, version {}{}, image format {}",
@@ -231,6 +246,10 @@ pub fn text(r: &StatusReport) -> String {
         }
         (None, None) => {}
     }
+}
+
+/// The table of pairs, one row each.
+fn describe_pairs(o: &mut String, r: &StatusReport) {
     let _ = writeln!(
         o,
         "\n{:<6} {:<5} {:<7} {:>9} {:>9} {:<11} {:<7} HOLDERS",
@@ -260,15 +279,6 @@ pub fn text(r: &StatusReport) -> String {
     if r.pairs.is_empty() {
         let _ = writeln!(o, "(no pairs)");
     }
-    if !r.unknown_masters.is_empty() {
-        let _ = writeln!(
-            o,
-            "\n{} /dev/ckpt/ptmx descriptors of unknown index (run as root to see them): {}",
-            r.unknown_masters.len(),
-            holders_text(&r.unknown_masters)
-        );
-    }
-    o
 }
 
 /// JSON form.
