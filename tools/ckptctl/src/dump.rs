@@ -188,9 +188,45 @@ impl DumpReport {
 /// Runs `dump`.
 pub fn run(proc: &Path, opts: &DumpOptions) -> Result<DumpReport> {
     ends::require_module()?;
-    let mut pids = opts.pids.clone();
+    let held = held_ends(proc, &opts.pids)?;
+    let plan = plan(&held, same_file);
+    // Freeze every stream first, so the images are one instant.
+    let frozen = freeze_all(&held, &plan)?;
+    let checkpoint_id = new_checkpoint_id();
+    let streams = checkpoint_all(&held, &plan, checkpoint_id).inspect_err(|_| {
+        thaw_all(&held, &frozen.by_us);
+    })?;
+    if !opts.leave_frozen {
+        if let Some(f) = thaw_all(&held, &frozen.by_us) {
+            return Err(f);
+        }
+    }
+    let container = container_of(&held, &plan, streams, checkpoint_id, opts.leave_frozen);
+    let bytes = container.encode().map_err(|e| {
+        Failure::new(
+            Kind::Image,
+            format!("the kernel produced an image ckptctl cannot store: {e}"),
+        )
+    })?;
+    write_atomically(&opts.output, &bytes)
+        .map_err(|e| Failure::io(format_args!("write {}", opts.output.display()), &e))?;
+    let mut pairs: Vec<_> = plan.streams.iter().map(|k| k.pair()).collect();
+    pairs.dedup();
+    Ok(DumpReport {
+        streams: plan.streams.len(),
+        pairs: pairs.len(),
+        holders: plan.holders.len(),
+        bytes: bytes.len(),
+        checkpoint_id,
+        already_frozen: frozen.before,
+    })
+}
+
+/// Every ckpt_pty end the processes `pids` hold (each pid once, in the
+/// order given); none at all is a failure.
+fn held_ends(proc: &Path, pids: &[i32]) -> Result<Vec<HeldEnd>> {
     let mut seen = std::collections::HashSet::new();
-    pids.retain(|p| seen.insert(*p));
+    let pids: Vec<i32> = pids.iter().copied().filter(|p| seen.insert(*p)).collect();
     if let Some(p) = pids.iter().find(|&&p| p <= 0) {
         return Err(Failure::usage(format!(
             "--pid {p}: a pid is a positive number"
@@ -211,67 +247,81 @@ pub fn run(proc: &Path, opts: &DumpOptions) -> Result<DumpReport> {
             if pids.len() == 1 { "s" } else { "" },
         )));
     }
-    let plan = plan(&held, same_file);
+    Ok(held)
+}
 
-    // Freeze every stream first, so the images are one instant.
-    let mut frozen_by_us: Vec<(StreamKey, usize)> = Vec::new();
-    let mut already_frozen = Vec::new();
+/// Which streams [`freeze_all`] froze, and which were frozen already.
+struct Frozen {
+    /// Frozen by this dump: (stream, held end that reaches it).
+    by_us: Vec<(StreamKey, usize)>,
+    /// Frozen before the dump; they stay frozen.
+    before: Vec<StreamKey>,
+}
+
+/// Freezes every stream of `plan` that is not frozen yet. On failure the
+/// streams it froze are thawed again.
+fn freeze_all(held: &[HeldEnd], plan: &Plan) -> Result<Frozen> {
+    let mut frozen = Frozen {
+        by_us: Vec::new(),
+        before: Vec::new(),
+    };
     for (&key, &i) in plan.streams.iter().zip(&plan.reach) {
-        let fd = held[i].fd();
-        let bit = match key.kind() {
-            End::Master => uapi::CKPT_FROZEN_MASTER,
-            End::Slave => uapi::CKPT_FROZEN_SLAVE,
-        };
-        let was = match sys::stream_status(fd) {
-            Ok(st) => st.frozen & bit != 0,
-            Err(e) => {
-                let f = ends::end_failure("read the status of", key, &e);
-                thaw_all(&held, &frozen_by_us);
+        match freeze_unless_frozen(&held[i], key) {
+            Ok(true) => frozen.before.push(key),
+            Ok(false) => frozen.by_us.push((key, i)),
+            Err(f) => {
+                thaw_all(held, &frozen.by_us);
                 return Err(f);
             }
-        };
-        if was {
-            already_frozen.push(key);
-            continue;
         }
-        if let Err(e) = sys::freeze(fd) {
-            let f = ends::end_failure("freeze", key, &e);
-            thaw_all(&held, &frozen_by_us);
-            return Err(f);
-        }
-        frozen_by_us.push((key, i));
     }
+    Ok(frozen)
+}
 
-    // Checkpoint each stream once; frozen streams stay frozen.
-    let checkpoint_id = new_checkpoint_id();
-    let mut streams = Vec::with_capacity(plan.streams.len());
-    for (&key, &i) in plan.streams.iter().zip(&plan.reach) {
-        match sys::checkpoint(held[i].fd(), checkpoint_id, false) {
-            Ok(image) => streams.push(StreamRecord {
+/// Freezes stream `key` through `end` unless it is frozen already;
+/// returns whether it was.
+fn freeze_unless_frozen(end: &HeldEnd, key: StreamKey) -> Result<bool> {
+    let bit = match key.kind() {
+        End::Master => uapi::CKPT_FROZEN_MASTER,
+        End::Slave => uapi::CKPT_FROZEN_SLAVE,
+    };
+    let status = sys::stream_status(end.fd())
+        .map_err(|e| ends::end_failure("read the status of", key, &e))?;
+    if status.frozen & bit != 0 {
+        return Ok(true);
+    }
+    sys::freeze(end.fd()).map_err(|e| ends::end_failure("freeze", key, &e))?;
+    Ok(false)
+}
+
+/// Checkpoints each stream of `plan` once; frozen streams stay frozen.
+fn checkpoint_all(held: &[HeldEnd], plan: &Plan, checkpoint_id: u64) -> Result<Vec<StreamRecord>> {
+    plan.streams
+        .iter()
+        .zip(&plan.reach)
+        .map(|(&key, &i)| {
+            let image = sys::checkpoint(held[i].fd(), checkpoint_id, false)
+                .map_err(|e| ends::end_failure("checkpoint", key, &e))?;
+            Ok(StreamRecord {
                 index: key.index,
                 kind: key.kind(),
                 mode: key.mode(),
                 image,
-            }),
-            Err(e) => {
-                let f = ends::end_failure("checkpoint", key, &e);
-                thaw_all(&held, &frozen_by_us);
-                return Err(f);
-            }
-        }
-    }
-    if !opts.leave_frozen {
-        if let Some(f) = thaw_all(&held, &frozen_by_us) {
-            return Err(f);
-        }
-    }
+            })
+        })
+        .collect()
+}
 
-    let container = Container {
-        flags: if opts.leave_frozen {
-            FLAG_LEFT_FROZEN
-        } else {
-            0
-        },
+/// The image file's contents: `plan`'s tables and the stream images.
+fn container_of(
+    held: &[HeldEnd],
+    plan: &Plan,
+    streams: Vec<StreamRecord>,
+    checkpoint_id: u64,
+    left_frozen: bool,
+) -> Container {
+    Container {
+        flags: if left_frozen { FLAG_LEFT_FROZEN } else { 0 },
         checkpoint_id,
         created: SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -295,23 +345,5 @@ pub fn run(proc: &Path, opts: &DumpOptions) -> Result<DumpReport> {
                 fd_flags: if held[i].entry.cloexec { FD_CLOEXEC } else { 0 },
             })
             .collect(),
-    };
-    let bytes = container.encode().map_err(|e| {
-        Failure::new(
-            Kind::Image,
-            format!("the kernel produced an image ckptctl cannot store: {e}"),
-        )
-    })?;
-    write_atomically(&opts.output, &bytes)
-        .map_err(|e| Failure::io(format_args!("write {}", opts.output.display()), &e))?;
-    let mut pairs: Vec<_> = plan.streams.iter().map(|k| k.pair()).collect();
-    pairs.dedup();
-    Ok(DumpReport {
-        streams: plan.streams.len(),
-        pairs: pairs.len(),
-        holders: plan.holders.len(),
-        bytes: bytes.len(),
-        checkpoint_id,
-        already_frozen,
-    })
+    }
 }
