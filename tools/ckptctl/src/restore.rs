@@ -393,38 +393,82 @@ pub fn run(opts: &RestoreOptions) -> Failure {
 }
 
 fn run_inner(opts: &RestoreOptions) -> Result<std::convert::Infallible> {
-    let l = inspect::load(&opts.image, Constraint::ThisBuild)?;
+    let Some((program, args)) = opts.command.split_first() else {
+        return Err(Failure::usage("give the command to run after --"));
+    };
+    let l = load_restorable(&opts.image)?;
+    let (pid, targets) = targets_of(&l, opts.pid)?;
+    ends::require_module()?;
+    let order = stream_order(l.container.streams.len(), opts.order, seed_of(opts));
+    let (files, control) = restore_all(&l, &order)?;
+    announce(&l, opts, program, pid, &targets);
+
+    // A channel for the exec error once descriptor 2 may be replaced.
+    let above_targets = highest_target(&targets).saturating_add(1);
+    let err_out = sys::dup_at_least(std::io::stderr().as_fd(), above_targets.max(10)).ok();
+    install(files, control, &targets, err_out.as_ref())?;
     let c = &l.container;
-    if c.streams.is_empty() {
+    let ctty = if opts.ctty {
+        controlling_slave(&targets, |file| {
+            c.files
+                .get(file)
+                .and_then(|f| c.streams.get(f.stream as usize))
+                .is_some_and(|s| s.kind == End::Slave)
+        })
+    } else {
+        None
+    };
+    if let Some(fd) = ctty {
+        become_session_of(fd, err_out.as_ref());
+    }
+    let e = Command::new(program).args(args).exec();
+    let msg = format!(
+        "ckptctl: cannot run {}: {}; the restored ptys are closed again\n",
+        program.to_string_lossy(),
+        sys::errno_name(&e)
+    );
+    write_err(err_out.as_ref(), &msg);
+    std::process::exit(Kind::Other.exit_code());
+}
+
+/// Reads and checks `image` for this build; it must hold an end.
+fn load_restorable(image: &Path) -> Result<inspect::Loaded> {
+    let l = inspect::load(image, Constraint::ThisBuild)?;
+    if l.container.streams.is_empty() {
         return Err(Failure::new(
             Kind::Image,
-            format!(
-                "{} holds no pty end: nothing to restore",
-                opts.image.display()
-            ),
+            format!("{} holds no pty end: nothing to restore", image.display()),
         ));
     }
-    let pid = match opts.pid {
-        Some(p) => p,
-        None => c.holders.first().map_or(0, |h| h.pid),
-    };
-    let targets = fds_for(&l, pid);
+    Ok(l)
+}
+
+/// The process whose descriptors the command gets (`pid`, else the first
+/// holder's) and its (target descriptor, file number) pairs; a process
+/// without any is a usage error that lists the image's processes.
+fn targets_of(l: &inspect::Loaded, pid: Option<u32>) -> Result<(u32, Vec<(i32, usize)>)> {
+    let holders = &l.container.holders;
+    let pid = pid.unwrap_or_else(|| holders.first().map_or(0, |h| h.pid));
+    let targets = fds_for(l, pid);
     if targets.is_empty() {
         let mut seen = std::collections::HashSet::new();
-        let pids: Vec<u32> = c
-            .holders
+        let pids: Vec<String> = holders
             .iter()
             .map(|h| h.pid)
             .filter(|p| seen.insert(*p))
+            .map(|p| p.to_string())
             .collect();
-        let list: Vec<String> = pids.iter().map(u32::to_string).collect();
         return Err(Failure::usage(format!(
             "--pid {pid}: the image has no descriptors of process {pid}; it has those of {}",
-            list.join(", ")
+            pids.join(", ")
         )));
     }
-    ends::require_module()?;
+    Ok((pid, targets))
+}
 
+/// The seed of the restore order: `--seed`, else from the clock; printed
+/// for `--order random` so that an order can be repeated.
+fn seed_of(opts: &RestoreOptions) -> u64 {
     let seed = opts.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -433,9 +477,19 @@ fn run_inner(opts: &RestoreOptions) -> Result<std::convert::Infallible> {
     if opts.order == Order::Random {
         eprintln!("ckptctl: restoring in random order, seed {seed}");
     }
-    let order = stream_order(c.streams.len(), opts.order, seed);
-    let (files, control) = restore_all(&l, &order)?;
+    seed
+}
 
+/// Tells what was restored and what `program` gets, and notes the ends
+/// only other processes of the image held (they close when it starts).
+fn announce(
+    l: &inspect::Loaded,
+    opts: &RestoreOptions,
+    program: &OsString,
+    pid: u32,
+    targets: &[(i32, usize)],
+) {
+    let c = &l.container;
     let mut pairs: Vec<(u8, u32)> = c
         .streams
         .iter()
@@ -450,7 +504,7 @@ fn run_inner(opts: &RestoreOptions) -> Result<std::convert::Infallible> {
         c.streams.len(),
         pairs.len(),
         opts.image.display(),
-        opts.command[0].to_string_lossy(),
+        program.to_string_lossy(),
         fd_list.join(", ")
     );
     for (i, s) in c.streams.iter().enumerate() {
@@ -463,38 +517,44 @@ fn run_inner(opts: &RestoreOptions) -> Result<std::convert::Infallible> {
                  closes when {} starts",
                 describe(s),
                 mode_name(s.mode),
-                opts.command[0].to_string_lossy()
+                program.to_string_lossy()
             );
         }
     }
+}
 
-    let max_target = targets.iter().map(|&(fd, _)| fd).max().unwrap_or(0);
-    // A channel for the exec error once descriptor 2 may be replaced.
-    let err_out = sys::dup_at_least(
-        std::io::stderr().as_fd(),
-        max_target.saturating_add(1).max(10),
-    )
-    .ok();
-    // Move every restored file above every target, so installing one
-    // cannot clobber another's source, nor close an end that must stay
-    // open until CMD starts (a master closed early hangs its slave up).
-    let floor = max_target.saturating_add(1).max(3);
-    let mut files = files;
-    for slot in files.iter_mut() {
-        if let Some(fd) = slot.take() {
-            let high = sys::dup_at_least(fd.as_fd(), floor)
-                .map_err(|e| Failure::io("duplicate a restored descriptor", &e))?;
-            *slot = Some(high);
-        }
-    }
+/// The highest target descriptor (0 for none).
+fn highest_target(targets: &[(i32, usize)]) -> i32 {
+    targets.iter().map(|&(fd, _)| fd).max().unwrap_or(0)
+}
+
+/// Installs each target's restored file at its descriptor number. Every
+/// restored file is first moved above every target, so installing one
+/// cannot clobber another's source, nor close an end that must stay open
+/// until the command starts (a master closed early hangs its slave up).
+/// Failing to install exits: descriptors may already be replaced.
+fn install(
+    files: Vec<Option<OwnedFd>>,
+    control: Option<OwnedFd>,
+    targets: &[(i32, usize)],
+    err_out: Option<&OwnedFd>,
+) -> Result<()> {
+    let floor = highest_target(targets).saturating_add(1).max(3);
+    let above = |fd: &OwnedFd| {
+        sys::dup_at_least(fd.as_fd(), floor)
+            .map_err(|e| Failure::io("duplicate a restored descriptor", &e))
+    };
+    let files = files
+        .into_iter()
+        .map(|slot| slot.as_ref().map(above).transpose())
+        .collect::<Result<Vec<Option<OwnedFd>>>>()?;
     let mut moved = Vec::with_capacity(targets.len());
-    for &(target, file) in &targets {
-        let src = files[file]
-            .as_ref()
+    for &(target, file) in targets {
+        let src = files
+            .get(file)
+            .and_then(Option::as_ref)
             .ok_or_else(|| Failure::other(format!("file {file} was not restored")))?;
-        let high = sys::dup_at_least(src.as_fd(), max_target.saturating_add(1).max(3))
-            .map_err(|e| Failure::io("duplicate a restored descriptor", &e))?;
-        moved.push((target, high));
+        moved.push((target, above(src)?));
     }
     // From here on nothing is dropped: descriptors that dup2 replaces are
     // not ours any more, and the rest are close-on-exec.
@@ -506,34 +566,12 @@ fn run_inner(opts: &RestoreOptions) -> Result<std::convert::Infallible> {
                 "ckptctl: cannot install descriptor {target}: {}\n",
                 sys::errno_name(&e)
             );
-            write_err(err_out.as_ref(), &msg);
+            write_err(err_out, &msg);
             std::process::exit(Kind::Other.exit_code());
         }
     }
     std::mem::forget(moved);
-    let ctty = if opts.ctty {
-        controlling_slave(&targets, |file| {
-            c.files
-                .get(file)
-                .and_then(|f| c.streams.get(f.stream as usize))
-                .is_some_and(|s| s.kind == End::Slave)
-        })
-    } else {
-        None
-    };
-    if let Some(fd) = ctty {
-        become_session_of(fd, err_out.as_ref());
-    }
-    let e = Command::new(&opts.command[0])
-        .args(&opts.command[1..])
-        .exec();
-    let msg = format!(
-        "ckptctl: cannot run {}: {}; the restored ptys are closed again\n",
-        opts.command[0].to_string_lossy(),
-        sys::errno_name(&e)
-    );
-    write_err(err_out.as_ref(), &msg);
-    std::process::exit(Kind::Other.exit_code());
+    Ok(())
 }
 
 /// The descriptor (of `targets`) whose slave becomes the controlling
