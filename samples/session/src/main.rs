@@ -143,6 +143,19 @@ impl Master {
         }
     }
 
+    /// Sets the window size from `RxC` (24x80 where a number is missing).
+    fn set_winsize(&self, arg: &str) {
+        let (r, c) = arg.split_once('x').unwrap_or(("24", "80"));
+        let ws = libc::winsize {
+            ws_row: r.parse().unwrap_or(24),
+            ws_col: c.parse().unwrap_or(80),
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: valid winsize.
+        unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    }
+
     fn expect(&mut self, text: &[u8]) -> bool {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -164,13 +177,11 @@ impl Master {
 /// whole lines through the terminal's own line discipline (so a half-typed
 /// line lives in the pty, where a checkpoint can save it), instead of an
 /// interactive shell that edits lines itself in raw mode.
-fn spawn_shell(slave: &OwnedFd, shell: &str, line_shell: bool, native: bool) -> i32 {
-    let script = "while printf '$ '; IFS= read -r l; do eval \"$l\"; done";
-    let sh = CString::new(shell).unwrap_or_default();
-    let i = CString::new("-i").unwrap_or_default();
-    let c = CString::new("-c").unwrap_or_default();
-    let body = CString::new(script).unwrap_or_default();
-    let env = CString::new("PS1=$ ").unwrap_or_default();
+fn spawn_shell(slave: &OwnedFd, shell: &str, line_shell: bool) -> i32 {
+    // Command-line arguments cannot hold a NUL byte; fail loudly anyway.
+    let sh = CString::new(shell).unwrap_or_else(|_| fail(format!("--shell {shell:?}: NUL byte")));
+    let (i, c, env) = (c"-i", c"-c", c"PS1=$ ");
+    let body = c"while printf '$ '; IFS= read -r l; do eval \"$l\"; done";
     let argv = if line_shell {
         [sh.as_ptr(), c.as_ptr(), body.as_ptr(), std::ptr::null()]
     } else {
@@ -183,7 +194,6 @@ fn spawn_shell(slave: &OwnedFd, shell: &str, line_shell: bool, native: bool) -> 
     // group. Otherwise it starts a session on the slave, as a login does.
     // SAFETY: plain system calls on our descriptor.
     let ours = unsafe { libc::tcgetsid(fd) == libc::getsid(0) };
-    let _ = native;
     // SAFETY: fork in a single-threaded program.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
@@ -218,12 +228,25 @@ fn spawn_shell(slave: &OwnedFd, shell: &str, line_shell: bool, native: bool) -> 
     pid
 }
 
-fn main() {
-    let mut native = false;
-    let mut line_shell = false;
-    let mut resume: Option<(i32, i32)> = None;
-    let mut shell = "/bin/sh".to_string();
-    let mut steps = Vec::new();
+/// What the command line asks for.
+struct Options {
+    native: bool,
+    line_shell: bool,
+    /// Master and slave descriptors installed by `ckptctl restore`.
+    resume: Option<(i32, i32)>,
+    shell: String,
+    steps: Vec<String>,
+}
+
+/// Parses the command line; `None` after printing the usage for `--help`.
+fn parse_args() -> Option<Options> {
+    let mut o = Options {
+        native: false,
+        line_shell: false,
+        resume: None,
+        shell: "/bin/sh".to_string(),
+        steps: Vec::new(),
+    };
     let mut args = std::env::args().skip(1);
     let fd_arg = |v: Option<String>| -> i32 {
         v.and_then(|x| x.parse().ok())
@@ -231,25 +254,30 @@ fn main() {
     };
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--native" => native = true,
-            "--line-shell" => line_shell = true,
-            "--shell" => shell = args.next().unwrap_or_else(|| fail("--shell needs a path")),
+            "--native" => o.native = true,
+            "--line-shell" => o.line_shell = true,
+            "--shell" => o.shell = args.next().unwrap_or_else(|| fail("--shell needs a path")),
             "--resume" => {
                 let m = fd_arg(args.next());
                 let s = fd_arg(args.next());
-                resume = Some((m, s));
+                o.resume = Some((m, s));
             }
             "-h" | "--help" => {
                 println!(
                     "usage: ckpt-session [--native] [--line-shell] [--shell PATH] \
                      [--resume MASTER_FD SLAVE_FD] STEP...  (see source)"
                 );
-                return;
+                return None;
             }
-            _ => steps.push(a),
+            _ => o.steps.push(a),
         }
     }
-    let (master, slave) = match resume {
+    Some(o)
+}
+
+/// The pty to serve: the one `ckptctl restore` handed over, or a new pair.
+fn open_session(o: &Options) -> (OwnedFd, OwnedFd) {
+    match o.resume {
         // After `ckptctl restore`: the pty came back at these descriptors;
         // the session restarts its own shell on it (processes are not
         // checkpointed by ckpt_pty; the pty state is).
@@ -260,28 +288,25 @@ fn main() {
         }
         None => {
             let (master, slave_path) =
-                open_pair(native).unwrap_or_else(|e| fail(format!("open pair: {e}")));
+                open_pair(o.native).unwrap_or_else(|e| fail(format!("open pair: {e}")));
             let slave = open(&slave_path, libc::O_RDWR | libc::O_NOCTTY)
                 .unwrap_or_else(|e| fail(format!("open {slave_path}: {e}")));
             println!("[session on {slave_path}]");
             (master, slave)
         }
-    };
-    let pid = spawn_shell(&slave, &shell, line_shell, native);
-    let mut m = Master {
-        fd: master,
-        seen: Vec::new(),
-    };
-    let mut ok = true;
-    for step in &steps {
+    }
+}
+
+/// Runs the steps in order; false when an `expect` was not met.
+fn run_steps(m: &mut Master, steps: &[String], shell_pid: i32, slave: &OwnedFd) -> bool {
+    for step in steps {
         let (verb, arg) = step.split_once(':').unwrap_or((step.as_str(), ""));
         match verb {
             "type" => m.type_bytes(&unescape(arg)),
             "expect" => {
                 if !m.expect(&unescape(arg)) {
                     println!("\n[expected {arg:?}, not seen]");
-                    ok = false;
-                    break;
+                    return false;
                 }
             }
             "sleep" => {
@@ -290,52 +315,62 @@ fn main() {
                     m.pump(end.saturating_duration_since(Instant::now()));
                 }
             }
-            "winsize" => {
-                let (r, c) = arg.split_once('x').unwrap_or(("24", "80"));
-                let ws = libc::winsize {
-                    ws_row: r.parse().unwrap_or(24),
-                    ws_col: c.parse().unwrap_or(80),
-                    ws_xpixel: 0,
-                    ws_ypixel: 0,
-                };
-                // SAFETY: valid winsize.
-                unsafe { libc::ioctl(m.fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
-            }
-            // Stop reading and wait to be checkpointed: what arrives from
-            // now on stays queued in the pty.
-            "hold" => {
-                println!(
-                    "\n[holding: session pid {}, shell pid {pid}, master fd {}, slave fd {}]",
-                    std::process::id(),
-                    m.fd.as_raw_fd(),
-                    slave.as_raw_fd()
-                );
-                let _ = std::io::stdout().flush();
-                loop {
-                    // SAFETY: waits for a signal (the checkpoint is taken
-                    // from outside, then we are killed).
-                    unsafe { libc::pause() };
-                }
-            }
+            "winsize" => m.set_winsize(arg),
+            "hold" => hold(m, shell_pid, slave),
             _ => fail(format!("unknown step {step:?}")),
         }
     }
-    // Let the shell go, then collect it.
+    true
+}
+
+/// Stops reading and waits to be checkpointed: what arrives from now on
+/// stays queued in the pty.
+fn hold(m: &Master, shell_pid: i32, slave: &OwnedFd) -> ! {
+    println!(
+        "\n[holding: session pid {}, shell pid {shell_pid}, master fd {}, slave fd {}]",
+        std::process::id(),
+        m.fd.as_raw_fd(),
+        slave.as_raw_fd()
+    );
+    let _ = std::io::stdout().flush();
+    loop {
+        // SAFETY: waits for a signal (the checkpoint is taken from outside,
+        // then we are killed).
+        unsafe { libc::pause() };
+    }
+}
+
+/// Lets the shell go, then collects it (killing it after 5 s).
+fn end_shell(m: &mut Master, shell_pid: i32) {
     m.type_bytes(b"exit\n");
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut status = 0;
     loop {
         // SAFETY: waiting for our own child.
-        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        if r == pid || Instant::now() > deadline {
-            if r != pid {
+        let r = unsafe { libc::waitpid(shell_pid, &mut status, libc::WNOHANG) };
+        if r == shell_pid || Instant::now() > deadline {
+            if r != shell_pid {
                 // SAFETY: our own child.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+                unsafe { libc::kill(shell_pid, libc::SIGKILL) };
             }
             break;
         }
         m.pump(Duration::from_millis(50));
     }
+}
+
+fn main() {
+    let Some(o) = parse_args() else {
+        return;
+    };
+    let (master, slave) = open_session(&o);
+    let pid = spawn_shell(&slave, &o.shell, o.line_shell);
+    let mut m = Master {
+        fd: master,
+        seen: Vec::new(),
+    };
+    let ok = run_steps(&mut m, &o.steps, pid, &slave);
+    end_shell(&mut m, pid);
     drop(slave);
     println!("\n[session over: {}]", if ok { "ok" } else { "FAILED" });
     std::process::exit(if ok { 0 } else { 1 });
