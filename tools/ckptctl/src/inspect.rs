@@ -414,6 +414,7 @@ fn describe_framing(o: &mut String, framing: &Framing) {
     }
 }
 
+/// What restoring a stream in memory showed: queues, settings, flags.
 fn describe_state(o: &mut String, st: &StreamState) {
     let ws = st.winsize;
     match &st.end {
@@ -431,18 +432,17 @@ fn describe_state(o: &mut String, st: &StreamState) {
                 "  queued: {to_master} bytes for the master's reader ({held_echo} of them echo \
                  held back by ^S)"
             );
-            let _ =
-                writeln!(
+            let _ = writeln!(
                 o,
                 "  window: {} rows x {} cols; packet mode {}, output {}, slave {}, exclusive {}, \
                  slave {}",
                 ws.rows,
                 ws.cols,
                 on_off(*packet),
-                if *output_stopped { "stopped (TCOOFF)" } else { "running" },
-                if *locked { "locked" } else { "unlocked" },
+                word(*output_stopped, "stopped (TCOOFF)", "running"),
+                word(*locked, "locked", "unlocked"),
                 on_off(*exclusive),
-                if *slave_closed { "closed" } else { "open" }
+                word(*slave_closed, "closed", "open")
             );
         }
         EndState::Slave {
@@ -464,39 +464,35 @@ fn describe_state(o: &mut String, st: &StreamState) {
                  the half-typed line, {unprocessed} not yet processed"
             );
             let _ = writeln!(o, "  termios: {}", state::termios_summary(termios));
+            let pgrp = match foreground_pgrp {
+                0 => "-".to_string(),
+                pgrp => pgrp.to_string(),
+            };
             let _ = writeln!(
                 o,
-                "  window: {} rows x {} cols; column {column}, output {}, foreground pgrp {}, \
+                "  window: {} rows x {} cols; column {column}, output {}, foreground pgrp {pgrp}, \
                  {slave_opens} slave files open, exclusive {}, master {}",
                 ws.rows,
                 ws.cols,
-                if *output_stopped {
-                    "stopped"
-                } else {
-                    "running"
-                },
-                if *foreground_pgrp == 0 {
-                    "-".to_string()
-                } else {
-                    foreground_pgrp.to_string()
-                },
+                word(*output_stopped, "stopped", "running"),
                 on_off(*exclusive),
-                if *master_closed {
-                    "closed (hung up)"
-                } else {
-                    "open"
-                }
+                word(*master_closed, "closed (hung up)", "open")
             );
         }
     }
 }
 
-fn on_off(b: bool) -> &'static str {
-    if b {
-        "on"
+/// `if_set` or `if_clear`, as `flag` says.
+fn word(flag: bool, if_set: &'static str, if_clear: &'static str) -> &'static str {
+    if flag {
+        if_set
     } else {
-        "off"
+        if_clear
     }
+}
+
+fn on_off(b: bool) -> &'static str {
+    word(b, "on", "off")
 }
 
 /// JSON report of a loaded image.

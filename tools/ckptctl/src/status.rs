@@ -89,29 +89,44 @@ pub fn gather(proc: &Path, dev: &Path, sys_module: &Path) -> StatusReport {
     if !r.loaded {
         return r;
     }
-    match sys::open(&dev.join("control").to_string_lossy(), libc::O_RDONLY) {
-        Ok(control) => match sys::global_status(control.as_fd()) {
-            Ok(g) => r.global = Some(g),
-            Err(e) => r.global_error = Some(sys::errno_name(&e)),
-        },
-        Err(e) => r.global_error = Some(sys::errno_name(&e)),
+    match read_global_status(dev) {
+        Ok(g) => r.global = Some(g),
+        Err(e) => r.global_error = Some(e),
     }
-    for index in procfs::node_indexes(&dev.join("pts"), "") {
-        r.pairs
-            .entry(PairKey {
-                mode: PtyMode::Att.as_u8(),
-                index,
-            })
-            .or_default();
+    for (mode, dir, prefix) in [
+        (PtyMode::Att, dev.join("pts"), ""),
+        (PtyMode::Bsd, dev.to_path_buf(), "pty"),
+    ] {
+        for index in procfs::node_indexes(&dir, prefix) {
+            r.pairs
+                .entry(PairKey {
+                    mode: mode.as_u8(),
+                    index,
+                })
+                .or_default();
+        }
     }
-    for index in procfs::node_indexes(dev, "pty") {
-        r.pairs
-            .entry(PairKey {
-                mode: PtyMode::Bsd.as_u8(),
-                index,
-            })
-            .or_default();
+    let reached = add_holders(&mut r, proc);
+    for (pair, held) in &reached {
+        if let Some(view) = r.pairs.get_mut(pair) {
+            view.status = sys::stream_status(held.fd()).ok();
+            view.termios = sys::termios(held.fd()).ok();
+        }
     }
+    r
+}
+
+/// `CKPT_GLOBAL_STATUS` on `dev`/control, or why it cannot be read.
+fn read_global_status(dev: &Path) -> Result<uapi::GlobalStatus, String> {
+    let control = sys::open(&dev.join("control").to_string_lossy(), libc::O_RDONLY)
+        .map_err(|e| sys::errno_name(&e))?;
+    sys::global_status(control.as_fd()).map_err(|e| sys::errno_name(&e))
+}
+
+/// Adds every other process's ckpt_pty descriptor to its pair (or to the
+/// masters of unknown index); returns one end reached for each pair whose
+/// descriptor could be duplicated.
+fn add_holders(r: &mut StatusReport, proc: &Path) -> BTreeMap<PairKey, HeldEnd> {
     let mut pidfds = Pidfds::default();
     let mut reached: BTreeMap<PairKey, HeldEnd> = BTreeMap::new();
     let me = std::process::id() as i32;
@@ -137,13 +152,7 @@ pub fn gather(proc: &Path, dev: &Path, sys_module: &Path) -> StatusReport {
             },
         }
     }
-    for (pair, held) in &reached {
-        if let Some(view) = r.pairs.get_mut(pair) {
-            view.status = sys::stream_status(held.fd()).ok();
-            view.termios = sys::termios(held.fd()).ok();
-        }
-    }
-    r
+    reached
 }
 
 fn frozen_text(st: &Option<uapi::StreamStatus>) -> &'static str {
