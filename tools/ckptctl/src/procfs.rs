@@ -148,6 +148,8 @@ pub fn comm(proc: &Path, pid: i32) -> String {
 
 /// Every ckpt_pty descriptor of every process we may look at.
 pub fn all_fds(proc: &Path) -> Vec<FdEntry> {
+    // Best effort for `status`: a process that exits meanwhile or hides its
+    // descriptors (not root) just shows no holders.
     pids(proc)
         .unwrap_or_default()
         .into_iter()
@@ -155,7 +157,8 @@ pub fn all_fds(proc: &Path) -> Vec<FdEntry> {
         .collect()
 }
 
-/// Pair indexes of the nodes in `dir` named `prefix` + N, ascending.
+/// Pair indexes of the nodes in `dir` named `prefix` + N, ascending; none
+/// when `dir` cannot be read (no such nodes).
 pub fn node_indexes(dir: &Path, prefix: &str) -> Vec<u32> {
     let mut out: Vec<u32> = fs::read_dir(dir)
         .map(|rd| {

@@ -121,12 +121,11 @@ fn describe(s: &StreamRecord) -> String {
 
 /// The message for orphans at commit.
 pub fn orphans_message(count: u32, records: &[u8]) -> String {
-    let names: Vec<String> = records
-        .chunks_exact(uapi::ORPHAN_RECORD_LEN)
+    let (whole, _) = records.as_chunks::<{ uapi::ORPHAN_RECORD_LEN }>();
+    let names: Vec<String> = whole
+        .iter()
         .map(|r| {
-            let arr: [u8; uapi::ORPHAN_RECORD_LEN] =
-                r.try_into().unwrap_or([0; uapi::ORPHAN_RECORD_LEN]);
-            Orphan::from_record(&arr)
+            Orphan::from_record(r)
                 .map_or_else(|| "an unknown orphan".to_string(), |o| o.to_string())
         })
         .collect();
