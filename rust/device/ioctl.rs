@@ -96,9 +96,7 @@ pub(crate) fn ckpt_ioctl(pair: &Pair, end: End, cmd: u32, arg: usize) -> Option<
 fn freeze(pair: &Pair, end: End) -> Result<isize> {
     let mut guard = pair.streams.lock();
     guard.pty.freeze(end.is_master());
-    if let Some(st) = guard.stats.get_mut(end.slot()) {
-        st.last_op = CKPT_OP_FREEZE;
-    }
+    guard.stats.of_mut(end).last_op = CKPT_OP_FREEZE;
     Ok(0)
 }
 
@@ -106,9 +104,7 @@ fn thaw(pair: &Pair, end: End) -> Result<isize> {
     let mut guard = pair.streams.lock();
     let mut fx = Effects::default();
     guard.pty.thaw(end.is_master(), &mut fx);
-    if let Some(st) = guard.stats.get_mut(end.slot()) {
-        st.last_op = CKPT_OP_THAW;
-    }
+    guard.stats.of_mut(end).last_op = CKPT_OP_THAW;
     pair.settle(&guard, fx, None);
     Ok(0)
 }
@@ -128,7 +124,7 @@ fn socket_get(pair: &Pair, arg: usize) -> Result<isize> {
 fn status(pair: &Pair, end: End, arg: usize) -> Result<isize> {
     let status = {
         let guard = pair.streams.lock();
-        let st: StreamStats = guard.stats.get(end.slot()).copied().unwrap_or_default();
+        let st: StreamStats = guard.stats.of(end);
         let pty = &guard.pty;
         let mut frozen = 0;
         if pty.freeze.master {

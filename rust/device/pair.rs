@@ -17,6 +17,7 @@ use super::instance::{Globals, Instance};
 use crate::pty_core::checkpoint::NodeOwner;
 use crate::pty_core::image::PtyMode;
 use crate::pty_core::stream::{Effects, PtyPair, Signals, Wake};
+use crate::pty_core::End;
 use crate::seam::file::flags::{O_NOCTTY, O_RDWR};
 use crate::seam::fs::{InstanceRoot, Node, OwnedFile, Owner, SuperBlockPin};
 use crate::seam::poll::{events::*, PollQueue};
@@ -45,6 +46,31 @@ pub(crate) struct StreamStats {
     pub(crate) restart_bytes: u64,
 }
 
+/// The [`StreamStats`] of both streams of a pair.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct PairStats {
+    master: StreamStats,
+    slave: StreamStats,
+}
+
+impl PairStats {
+    /// The statistics of `end`'s stream.
+    pub(crate) fn of(&self, end: End) -> StreamStats {
+        match end {
+            End::Master => self.master,
+            End::Slave => self.slave,
+        }
+    }
+
+    /// The statistics of `end`'s stream, to update.
+    pub(crate) fn of_mut(&mut self, end: End) -> &mut StreamStats {
+        match end {
+            End::Master => &mut self.master,
+            End::Slave => &mut self.slave,
+        }
+    }
+}
+
 /// The slave tty of a pair: the module's own open file of it (which keeps
 /// the tty, and our line discipline on it, alive while no user has the
 /// slave open) and its nodes.
@@ -66,8 +92,8 @@ pub(crate) struct Streams {
     pub(crate) pty: PtyPair<KernelStorage>,
     /// `TIOCEXCL` on the master (the slave's is the tty's `TTY_EXCLUSIVE`).
     pub(crate) master_exclusive: bool,
-    /// Checkpoint statistics per stream (master, slave).
-    pub(crate) stats: [StreamStats; 2],
+    /// Checkpoint statistics per stream.
+    pub(crate) stats: PairStats,
     /// The socket this pair serves (`CKPT_SOCKET_SET`), by identity.
     pub(crate) socket: Option<crate::uapi::SocketRecord>,
     /// The slave tty, from creation until the master's teardown.
@@ -80,7 +106,7 @@ impl Streams {
             master_open: false,
             pty: PtyPair::new(KernelStorage::new),
             master_exclusive: false,
-            stats: [StreamStats::default(); 2],
+            stats: PairStats::default(),
             socket: None,
             slave: None,
         }

@@ -16,6 +16,7 @@
 //! `CKPT_SESSION_COMMIT` thaws everything when the lists are empty, or
 //! names the orphans and rolls back. BSD pairs restore directly.
 
+use super::end::filled;
 use super::instance::{Instance, PtsFs};
 use super::pair::{Pair, Streams};
 use super::slave::kernel_termios;
@@ -93,7 +94,6 @@ pub(crate) fn checkpoint_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isiz
     if a.flags & !CKPT_LEAVE_FROZEN != 0 || a.reserved != 0 {
         return Err(EINVAL);
     }
-    let slot = end.slot();
     let mut guard = pair.streams.lock();
     let meta = meta_of(pair, &guard);
     let needed = checkpoint::checkpoint_len(&guard.pty, end, &meta).map_err(|e| {
@@ -130,11 +130,11 @@ pub(crate) fn checkpoint_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isiz
             return Err(e.errno().into());
         }
     };
-    if let Some(st) = guard.stats.get_mut(slot) {
-        st.last_op = CKPT_OP_CHECKPOINT;
-        st.checkpoints = st.checkpoints.saturating_add(1);
-        st.checkpoint_bytes = st.checkpoint_bytes.saturating_add(written as u64);
-    }
+    let image = filled(&image, written)?;
+    let st = guard.stats.of_mut(end);
+    st.last_op = CKPT_OP_CHECKPOINT;
+    st.checkpoints = st.checkpoints.saturating_add(1);
+    st.checkpoint_bytes = st.checkpoint_bytes.saturating_add(written as u64);
     drop(guard);
     let stats = &pair.instance.globals().stats;
     stats.checkpoints.fetch_add(1, Ordering::Relaxed);
@@ -143,7 +143,7 @@ pub(crate) fn checkpoint_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isiz
         .fetch_add(written as u64, Ordering::Relaxed);
     UserSlice::new(a.buf as usize, written)
         .writer()
-        .write_slice(image.get(..written).unwrap_or(&[]))?;
+        .write_slice(image)?;
     a.image_len = written as u32;
     UserSlice::new(arg, core::mem::size_of::<CheckpointArg>())
         .writer()
@@ -200,11 +200,10 @@ pub(crate) fn restart_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isize> 
                 }
                 checkpoint::MetaPart::Slave(s) => guard.set_node_owner(s.node)?,
             }
-            if let Some(st) = guard.stats.get_mut(end.slot()) {
-                st.last_op = CKPT_OP_RESTART;
-                st.restarts = st.restarts.saturating_add(1);
-                st.restart_bytes = st.restart_bytes.saturating_add(bytes.len() as u64);
-            }
+            let st = guard.stats.of_mut(end);
+            st.last_op = CKPT_OP_RESTART;
+            st.restarts = st.restarts.saturating_add(1);
+            st.restart_bytes = st.restart_bytes.saturating_add(bytes.len() as u64);
             part
         };
         // What the tty core keeps, outside the pair lock (its termios lock
@@ -541,7 +540,7 @@ fn commit(f: &ControlFile, arg: usize) -> Result<isize> {
             a.orphans_count = count as u32;
             UserSlice::new(a.orphans as usize, written)
                 .writer()
-                .write_slice(records.get(..written).unwrap_or(&[]))?;
+                .write_slice(filled(&records, written)?)?;
             UserSlice::new(arg, core::mem::size_of::<CommitArg>())
                 .writer()
                 .write(&a)?;

@@ -435,32 +435,38 @@ impl Drop for OwnedFile {
 ///
 /// # Invariants
 ///
-/// `mnt` comes from `kern_mount` and is unmounted on drop.
+/// `mnt` comes from `kern_mount` and is unmounted on drop; `sb` is its
+/// superblock, which lives as long as the mount.
 pub(crate) struct InternalMount {
     mnt: NonNull<bindings::vfsmount>,
+    sb: NonNull<bindings::super_block>,
 }
 
-// SAFETY: a kernel mount may be used from any thread.
+// SAFETY: A kernel mount may be used from any thread.
 unsafe impl Send for InternalMount {}
-// SAFETY: as above.
+// SAFETY: Shared references only read the two pointers.
 unsafe impl Sync for InternalMount {}
 
 impl InternalMount {
     pub(crate) fn new() -> Result<Self> {
-        // SAFETY: mounts the internal type of fs_bridge.c.
+        // SAFETY: Mounts the internal type of `fs_bridge.c`, which is static.
         let mnt = from_err_ptr(unsafe { ckpt_pty_internal_mount() })?;
-        Ok(Self {
-            mnt: NonNull::new(mnt).ok_or(ENOMEM)?,
-        })
+        let mnt = NonNull::new(mnt).ok_or(ENOMEM)?;
+        // SAFETY: `mnt` is a live mount, just made.
+        let sb = unsafe { ckpt_pty_internal_sb(mnt.as_ptr()) };
+        let Some(sb) = NonNull::new(sb) else {
+            // SAFETY: `mnt` comes from `kern_mount` and nothing uses it yet.
+            unsafe { bindings::kern_unmount(mnt.as_ptr()) };
+            return Err(EIO);
+        };
+        // INVARIANT: `mnt` from `kern_mount`, `sb` its superblock.
+        Ok(Self { mnt, sb })
     }
 
     pub(crate) fn sb(&self) -> SuperBlock {
-        // SAFETY: the mount is live (type invariant); its superblock is
-        // never null and lives as long as the mount.
-        let sb = unsafe { ckpt_pty_internal_sb(self.mnt.as_ptr()) };
-        SuperBlock {
-            ptr: NonNull::new(sb).unwrap_or(NonNull::dangling()),
-        }
+        // INVARIANT: The superblock lives as long as the mount (type
+        // invariant), and whoever holds this handle holds the mount.
+        SuperBlock { ptr: self.sb }
     }
 }
 
