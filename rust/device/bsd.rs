@@ -12,12 +12,9 @@
 use super::end;
 use super::ioctl::{self, MasterFile};
 use super::pair::Pair;
-use super::slave::kernel_termios;
-use crate::pty_core::stream::{Effects, Winsize, DEFAULT_SPEED};
-use crate::pty_core::termios::Termios;
-use crate::seam::{
-    chrdev::FileOperations, file::File, fs::InstanceRoot, poll::PollTable, tty::RawWinsize,
-};
+use super::settings;
+use crate::pty_core::stream::Effects;
+use crate::seam::{chrdev::FileOperations, file::File, fs::InstanceRoot, poll::PollTable};
 use kernel::{
     prelude::*,
     uaccess::{UserSliceReader, UserSliceWriter},
@@ -41,17 +38,7 @@ pub(crate) fn maybe_fresh_session(pair: &Pair) {
     }
     // Outside the pair lock: the tty core's termios lock comes first.
     if let Some(file) = pair.slave_file() {
-        let tty = file.tty();
-        tty.store_termios(&kernel_termios(
-            &Termios::pty_slave_default(),
-            [DEFAULT_SPEED; 2],
-        ));
-        tty.store_winsize(&RawWinsize::default());
-        tty.set_exclusive(false);
-        ioctl::sync_termios(pair, tty);
-        let mut streams = pair.streams.lock();
-        let mut fx = Effects::default();
-        streams.pty.set_winsize(Winsize::default(), &mut fx);
+        settings::reset_slave_tty(pair, &file);
     }
 }
 

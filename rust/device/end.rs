@@ -9,6 +9,7 @@
 //! across a user copy.
 
 use super::pair::{Pair, Streams};
+use super::uaccess::{filled, overrun};
 use crate::pty_core::ldterm::{ReadDecision, ReadPolicy};
 use crate::pty_core::stream::{Effects, Io, Ready};
 use crate::pty_core::termios::{Termios, ICANON, TOSTOP};
@@ -59,18 +60,6 @@ impl Bounce {
         self.heap = KVec::from_elem(0u8, len, GFP_KERNEL)?;
         Ok(self.heap.as_mut_slice())
     }
-}
-
-/// A count beyond the buffer it counts in (the core never reports more
-/// bytes than it was given): an internal inconsistency, reported as `EIO`.
-pub(crate) fn overrun(n: usize, len: usize) -> Error {
-    pr_warn!("internal error: {} bytes of a buffer of {}\n", n, len);
-    EIO
-}
-
-/// The first `n` bytes of `buf` (what the core filled).
-pub(crate) fn filled(buf: &[u8], n: usize) -> Result<&[u8]> {
-    buf.get(..n).ok_or_else(|| overrun(n, buf.len()))
 }
 
 /// The first `n` bytes of `buf`, to fill.

@@ -7,40 +7,42 @@
 use super::end::lock_thawed;
 use super::pair::{Pair, StreamStats};
 use super::restart;
-use super::slave::{core_termios, LDISC_TERMIOS_COMMANDS};
+use super::settings;
+use super::uaccess::{put_i32, read_arg, write_arg};
 use crate::pty_core::stream::{Effects, RequestError, Winsize};
 use crate::pty_core::End;
 use crate::seam::file::flags::{O_ACCMODE, O_APPEND, O_CLOEXEC, O_NOCTTY, O_NONBLOCK};
 use crate::seam::file::File;
 use crate::seam::fs::{InstanceRoot, OwnedFile};
 use crate::seam::process::signal::*;
-use crate::seam::tty::{RawWinsize, SlaveFile, Tty};
+use crate::seam::tty::{SlaveFile, Tty};
 use crate::uapi::*;
-use kernel::{
-    prelude::*,
-    uaccess::{UserSlice, UserSliceReader, UserSliceWriter},
-};
-
-fn reader(arg: usize, len: usize) -> UserSliceReader {
-    UserSlice::new(arg, len).reader()
-}
-
-fn writer(arg: usize, len: usize) -> UserSliceWriter {
-    UserSlice::new(arg, len).writer()
-}
-
-fn put_i32(arg: usize, v: i32) -> Result<isize> {
-    writer(arg, 4).write(&v)?;
-    Ok(0)
-}
-
-fn get_i32(arg: usize) -> Result<i32> {
-    reader(arg, 4).read::<i32>()
-}
+use kernel::{prelude::*, uaccess::UserSlice};
 
 fn request(r: core::result::Result<(), RequestError>) -> Result<isize> {
     r.map(|()| 0).map_err(|e| e.errno().into())
 }
+
+/// The termios commands of the tty core (`tty_mode_ioctl`), which the
+/// master forwards to its slave tty as Linux does.
+const LDISC_TERMIOS_COMMANDS: [u32; 16] = [
+    TCGETS,
+    TCSETS,
+    TCSETSW,
+    TCSETSF,
+    TCGETS2,
+    TCSETS2,
+    TCSETSW2,
+    TCSETSF2,
+    TCGETA,
+    TCSETA,
+    TCSETAW,
+    TCSETAF,
+    TIOCGLCKTRMIOS,
+    TIOCSLCKTRMIOS,
+    TIOCGSOFTCAR,
+    TIOCSSOFTCAR,
+];
 
 /// Termios commands that change settings (they wait while frozen).
 fn sets_termios(cmd: u32) -> bool {
@@ -117,7 +119,7 @@ fn socket_set(pair: &Pair, arg: usize) -> Result<isize> {
 
 fn socket_get(pair: &Pair, arg: usize) -> Result<isize> {
     let id = pair.streams.lock().socket.ok_or(ENOENT)?;
-    writer(arg, core::mem::size_of::<SocketRecord>()).write(&id)?;
+    write_arg(arg, &id)?;
     Ok(0)
 }
 
@@ -154,7 +156,7 @@ fn status(pair: &Pair, end: End, arg: usize) -> Result<isize> {
             restart_bytes: st.restart_bytes,
         }
     };
-    writer(arg, core::mem::size_of::<StreamStatus>()).write(&status)?;
+    write_arg(arg, &status)?;
     Ok(0)
 }
 
@@ -227,12 +229,12 @@ fn open_peer(m: &MasterFile, arg: usize) -> Result<isize> {
 }
 
 fn set_lock(pair: &Pair, arg: usize) -> Result<isize> {
-    pair.set_locked(get_i32(arg)? != 0);
+    pair.set_locked(read_arg::<i32>(arg)? != 0);
     Ok(0)
 }
 
 fn set_packet(pair: &Pair, file: &File, arg: usize) -> Result<isize> {
-    let on = get_i32(arg)? != 0;
+    let on = read_arg::<i32>(arg)? != 0;
     lock_thawed(pair, file.is_nonblocking())?.pty.set_packet(on);
     Ok(0)
 }
@@ -252,44 +254,25 @@ fn send_signal(pair: &Pair, arg: usize) -> Result<isize> {
 
 fn get_winsize(pair: &Pair, arg: usize) -> Result<isize> {
     let ws = pair.streams.lock().pty.winsize();
-    writer(arg, Winsize::SIZE).write_slice(&ws.to_bytes())?;
+    UserSlice::new(arg, Winsize::SIZE)
+        .writer()
+        .write_slice(&ws.to_bytes())?;
     Ok(0)
 }
 
 fn read_winsize(arg: usize) -> Result<Winsize> {
     let mut bytes = [0u8; Winsize::SIZE];
-    reader(arg, Winsize::SIZE).read_slice(&mut bytes)?;
+    UserSlice::new(arg, Winsize::SIZE)
+        .reader()
+        .read_slice(&mut bytes)?;
     Ok(Winsize::from_bytes(bytes))
-}
-
-/// The window size as the tty core keeps it.
-pub(crate) fn raw_winsize(ws: Winsize) -> RawWinsize {
-    RawWinsize {
-        rows: ws.rows,
-        cols: ws.cols,
-        xpixel: ws.xpixel,
-        ypixel: ws.ypixel,
-    }
-}
-
-/// A new window size: the tty core stores it and signals `SIGWINCH`
-/// (`tty_do_resize`); both tioc modules keep it for checkpoints.
-pub(crate) fn resize(pair: &Pair, tty: &Tty, nonblocking: bool, ws: Winsize) -> Result {
-    drop(lock_thawed(pair, nonblocking)?);
-    tty.resize(&raw_winsize(ws))?;
-    let mut guard = pair.streams.lock();
-    let mut fx = Effects::default();
-    guard.pty.set_winsize(ws, &mut fx);
-    fx.signals = Default::default();
-    pair.settle(&guard, fx, Some(tty));
-    Ok(())
 }
 
 /// `TIOCSWINSZ` on the master resizes the slave, as `pty_resize` does.
 fn master_set_winsize(pair: &Pair, file: &File, arg: usize) -> Result<isize> {
     let ws = read_winsize(arg)?;
     with_slave_tty(pair, |tty| {
-        resize(pair, tty, file.is_nonblocking(), ws).map(|()| 0)
+        settings::resize(pair, tty, file.is_nonblocking(), ws).map(|()| 0)
     })
 }
 
@@ -365,14 +348,4 @@ fn slave_flow_or_flush(pair: &Pair, tty: &Tty, cmd: u32, arg: usize) -> Result<i
     };
     pair.settle(&guard, fx, Some(tty));
     request(r)
-}
-
-/// The tty core's settings as the pure core keeps them.
-pub(crate) fn sync_termios(pair: &Pair, tty: &Tty) {
-    let (t, speeds) = core_termios(&tty.termios());
-    let mut guard = pair.streams.lock();
-    let mut fx = Effects::default();
-    guard.pty.set_termios(t, false, &mut fx);
-    guard.pty.slave.tioc.speeds = speeds;
-    pair.settle(&guard, fx, Some(tty));
 }

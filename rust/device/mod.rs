@@ -17,7 +17,9 @@ mod ioctl;
 mod master;
 mod pair;
 mod restart;
+mod settings;
 mod slave;
+mod uaccess;
 
 use crate::pty_core::options::BSD_PAIRS_LIMIT;
 use crate::seam::chrdev::{mkdev, CharDevice, DeviceClass, DeviceNode};

@@ -16,10 +16,10 @@
 //! `CKPT_SESSION_COMMIT` thaws everything when the lists are empty, or
 //! names the orphans and rolls back. BSD pairs restore directly.
 
-use super::end::filled;
 use super::instance::{Instance, PtsFs};
 use super::pair::{Pair, Streams};
-use super::slave::kernel_termios;
+use super::settings;
+use super::uaccess::{filled, read_arg, write_arg};
 use crate::pty_core::checkpoint::{self, PairMeta};
 use crate::pty_core::image;
 use crate::pty_core::options::MAX_PAIRS_LIMIT;
@@ -35,7 +35,6 @@ use crate::seam::{
     fs::InstanceRoot,
     process,
     storage::KernelStorage,
-    tty::{RawWinsize, SlaveFile},
 };
 use crate::uapi::*;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -79,15 +78,6 @@ fn meta_of(pair: &Pair, streams: &Streams) -> PairMeta {
     }
 }
 
-fn read_arg<T: Copy + Default>(arg: usize) -> Result<T>
-where
-    T: kernel::types::FromBytes,
-{
-    UserSlice::new(arg, core::mem::size_of::<T>())
-        .reader()
-        .read::<T>()
-}
-
 /// `CKPT_CHECKPOINT` on an end.
 pub(crate) fn checkpoint_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isize> {
     let mut a: CheckpointArg = read_arg(arg)?;
@@ -103,9 +93,7 @@ pub(crate) fn checkpoint_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isiz
     a.image_len = needed as u32;
     if (a.buf_len as usize) < needed {
         drop(guard);
-        UserSlice::new(arg, core::mem::size_of::<CheckpointArg>())
-            .writer()
-            .write(&a)?;
+        write_arg(arg, &a)?;
         return if a.buf_len == 0 { Ok(0) } else { Err(ERANGE) };
     }
     let mut image = KVec::from_elem(0u8, needed, GFP_KERNEL)?;
@@ -145,9 +133,7 @@ pub(crate) fn checkpoint_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isiz
         .writer()
         .write_slice(image)?;
     a.image_len = written as u32;
-    UserSlice::new(arg, core::mem::size_of::<CheckpointArg>())
-        .writer()
-        .write(&a)?;
+    write_arg(arg, &a)?;
     Ok(0)
 }
 
@@ -210,7 +196,7 @@ pub(crate) fn restart_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isize> 
         // comes first). Process groups are the restorer's business.
         if let checkpoint::MetaPart::Slave(s) = part {
             if let Some(file) = pair.slave_file() {
-                load_slave_tty(pair, &file, s.exclusive);
+                settings::load_slave_tty(pair, &file, s.exclusive);
             }
         }
         Ok(())
@@ -257,25 +243,6 @@ pub(crate) fn restart_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isize> 
         }
     }
     Ok(0)
-}
-
-/// Gives the slave tty the restored settings, window size and exclusive
-/// mode (the pure core holds them already).
-fn load_slave_tty(pair: &Pair, file: &SlaveFile, exclusive: bool) {
-    let (termios, speeds, ws) = {
-        let guard = pair.streams.lock();
-        let pty = &guard.pty;
-        (pty.termios(), pty.slave.tioc.speeds, pty.winsize())
-    };
-    let tty = file.tty();
-    tty.store_termios(&kernel_termios(&termios, speeds));
-    tty.store_winsize(&RawWinsize {
-        rows: ws.rows,
-        cols: ws.cols,
-        xpixel: ws.xpixel,
-        ypixel: ws.ypixel,
-    });
-    tty.set_exclusive(exclusive);
 }
 
 /// The control device: `/dev/ckpt/control`, or `control` in an instance.
@@ -329,9 +296,7 @@ impl FileOperations for ControlDevice {
         match cmd {
             CKPT_GLOBAL_STATUS => {
                 let st = global_status(&f.instance);
-                UserSlice::new(arg, core::mem::size_of::<GlobalStatus>())
-                    .writer()
-                    .write(&st)?;
+                write_arg(arg, &st)?;
                 Ok(0)
             }
             CKPT_SESSION_BEGIN
@@ -541,9 +506,7 @@ fn commit(f: &ControlFile, arg: usize) -> Result<isize> {
             UserSlice::new(a.orphans as usize, written)
                 .writer()
                 .write_slice(filled(&records, written)?)?;
-            UserSlice::new(arg, core::mem::size_of::<CommitArg>())
-                .writer()
-                .write(&a)?;
+            write_arg(arg, &a)?;
             Err(error)
         }
     }

@@ -12,9 +12,10 @@
 use super::end;
 use super::ioctl;
 use super::pair::Pair;
+use super::settings;
 use crate::pty_core::image::PtyMode;
-use crate::pty_core::stream::{Effects, Winsize};
-use crate::pty_core::termios::{Termios, TCIFLUSH};
+use crate::pty_core::stream::Effects;
+use crate::pty_core::termios::TCIFLUSH;
 use crate::pty_core::End;
 use crate::seam::file::File;
 use crate::seam::fs;
@@ -22,60 +23,11 @@ use crate::seam::poll::PollTable;
 use crate::seam::tty::{
     KTermios, LockedTermios, Lookup, RawTtyPort, RawWinsize, SlaveTtyOps, Tty, LDISC,
 };
-use crate::uapi::*;
 use core::ptr::NonNull;
 use kernel::{
     prelude::*,
     sync::{Arc, ArcBorrow},
 };
-
-/// The termios commands of the tty core (`tty_mode_ioctl`), which the
-/// master forwards to its slave tty as Linux does.
-pub(crate) const LDISC_TERMIOS_COMMANDS: [u32; 16] = [
-    TCGETS,
-    TCSETS,
-    TCSETSW,
-    TCSETSF,
-    TCGETS2,
-    TCSETS2,
-    TCSETSW2,
-    TCSETSF2,
-    TCGETA,
-    TCSETA,
-    TCSETAW,
-    TCSETAF,
-    TIOCGLCKTRMIOS,
-    TIOCSLCKTRMIOS,
-    TIOCGSOFTCAR,
-    TIOCSSOFTCAR,
-];
-
-/// The pure core's settings and speeds from the tty core's termios.
-pub(crate) fn core_termios(k: &KTermios) -> (Termios, [u32; 2]) {
-    let t = Termios {
-        c_iflag: k.c_iflag,
-        c_oflag: k.c_oflag,
-        c_cflag: k.c_cflag,
-        c_lflag: k.c_lflag,
-        c_line: k.c_line,
-        c_cc: k.c_cc,
-    };
-    (t, [k.c_ispeed, k.c_ospeed])
-}
-
-/// The tty core's termios from the pure core's settings and speeds.
-pub(crate) fn kernel_termios(t: &Termios, speeds: [u32; 2]) -> KTermios {
-    KTermios {
-        c_iflag: t.c_iflag,
-        c_oflag: t.c_oflag,
-        c_cflag: t.c_cflag,
-        c_lflag: t.c_lflag,
-        c_line: LDISC as u8,
-        c_cc: t.c_cc,
-        c_ispeed: speeds[0],
-        c_ospeed: speeds[1],
-    }
-}
 
 /// The slave tty's operations.
 pub(crate) struct SlaveTty;
@@ -168,19 +120,13 @@ impl SlaveTtyOps for SlaveTty {
     /// A pty has no hardware: always 8 bits, receiver on, no parity
     /// (`pty_set_termios`).
     fn set_termios(_pair: ArcBorrow<'_, Pair>, termios: &mut LockedTermios<'_>) {
-        let (mut t, _) = core_termios(&termios.get());
+        let (mut t, _) = settings::core_termios(&termios.get());
         t.pty_fixup();
         termios.set_cflag(t.c_cflag);
     }
 
     fn resize(pair: ArcBorrow<'_, Pair>, tty: &Tty, ws: &RawWinsize) -> Result {
-        let ws = Winsize {
-            rows: ws.rows,
-            cols: ws.cols,
-            xpixel: ws.xpixel,
-            ypixel: ws.ypixel,
-        };
-        ioctl::resize(&pair, tty, false, ws)
+        settings::resize(&pair, tty, false, settings::core_winsize(ws))
     }
 
     /// `TIOCSETD`: our line discipline only. N_TTY must never run on these
@@ -197,7 +143,7 @@ impl SlaveTtyOps for SlaveTty {
     /// hangup, which reset the tty's termios): the core takes the tty's
     /// settings.
     fn ldisc_open(pair: ArcBorrow<'_, Pair>, tty: &Tty) -> Result {
-        ioctl::sync_termios(&pair, tty);
+        settings::sync_termios(&pair, tty);
         Ok(())
     }
 
@@ -232,7 +178,7 @@ impl SlaveTtyOps for SlaveTty {
     }
 
     fn ldisc_set_termios(pair: ArcBorrow<'_, Pair>, tty: &Tty, _old: &KTermios) {
-        ioctl::sync_termios(&pair, tty);
+        settings::sync_termios(&pair, tty);
     }
 
     fn poll(pair: ArcBorrow<'_, Pair>, _tty: &Tty, file: &File, table: &PollTable) -> u32 {
