@@ -10,6 +10,7 @@
 //! master closes the slave is hung up until all its files are closed.
 
 use super::end;
+use super::instance::Instance;
 use super::ioctl::{self, MasterFile};
 use super::pair::Pair;
 use super::settings;
@@ -24,7 +25,7 @@ use super::instance::PtsFs;
 
 /// If nobody holds the pair, a new session starts: fresh streams, and a
 /// slave tty with a fresh pty's settings.
-pub(crate) fn maybe_fresh_session(pair: &Pair) {
+pub(crate) fn maybe_fresh_session(pair: &Pair<Instance>) {
     let fresh = {
         let mut streams = pair.streams.lock();
         let idle = !streams.master_open && streams.pty.life.slave_opens == 0;

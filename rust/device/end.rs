@@ -8,7 +8,7 @@
 //! this file adds the lock, sleeping and copies. The lock is never held
 //! across a user copy.
 
-use super::pair::{Pair, Streams};
+use super::pair::{Pair, PairOwner, Streams};
 use super::uaccess::{filled, overrun};
 use crate::pty_core::ldterm::{ReadDecision, ReadPolicy};
 use crate::pty_core::stream::{Effects, Io, Ready};
@@ -98,7 +98,7 @@ fn partial(done: usize, e: Error) -> Result<usize> {
 }
 
 /// Sleeps until woken; `Err` when a signal interrupted.
-fn wait(pair: &Pair, guard: &mut Guard<'_, Streams, MutexBackend>) -> Result {
+fn wait<O: PairOwner>(pair: &Pair<O>, guard: &mut Guard<'_, Streams, MutexBackend>) -> Result {
     if pair.waiters.wait_interruptible(guard) {
         Err(ERESTARTSYS)
     } else {
@@ -109,8 +109,8 @@ fn wait(pair: &Pair, guard: &mut Guard<'_, Streams, MutexBackend>) -> Result {
 /// Waits until no stream of the pair is frozen (a frozen stream passes no
 /// message that changes state); returns the lock held. `nonblocking`:
 /// `EAGAIN` instead of waiting.
-pub(crate) fn lock_thawed(
-    pair: &Pair,
+pub(crate) fn lock_thawed<O: PairOwner>(
+    pair: &Pair<O>,
     nonblocking: bool,
 ) -> Result<Guard<'_, Streams, MutexBackend>> {
     let mut guard = pair.streams.lock();
@@ -124,7 +124,11 @@ pub(crate) fn lock_thawed(
 }
 
 /// `read(2)` on the master.
-pub(crate) fn master_read(pair: &Pair, file: &File, writer: &mut UserSliceWriter) -> Result<usize> {
+pub(crate) fn master_read<O: PairOwner>(
+    pair: &Pair<O>,
+    file: &File,
+    writer: &mut UserSliceWriter,
+) -> Result<usize> {
     let want = writer.len();
     if want == 0 {
         return Ok(0);
@@ -152,8 +156,8 @@ pub(crate) fn master_read(pair: &Pair, file: &File, writer: &mut UserSliceWriter
 
 /// `write(2)` on the master: blocks until everything is taken (or a
 /// signal, or `O_NONBLOCK`), returning a partial count when some went.
-pub(crate) fn master_write(
-    pair: &Pair,
+pub(crate) fn master_write<O: PairOwner>(
+    pair: &Pair<O>,
     file: &File,
     reader: &mut UserSliceReader,
 ) -> Result<usize> {
@@ -219,14 +223,14 @@ fn ready_mask(ready: Ready, end: End) -> u32 {
 }
 
 /// `poll(2)` on the master.
-pub(crate) fn master_poll(pair: &Pair, file: &File, table: &PollTable) -> u32 {
+pub(crate) fn master_poll<O: PairOwner>(pair: &Pair<O>, file: &File, table: &PollTable) -> u32 {
     table.register(file, &pair.pollers);
     let ready = pair.streams.lock().pty.master_ready();
     ready_mask(ready, End::Master)
 }
 
 /// `poll(2)` on the slave.
-pub(crate) fn slave_poll(pair: &Pair, file: &File, table: &PollTable) -> u32 {
+pub(crate) fn slave_poll<O: PairOwner>(pair: &Pair<O>, file: &File, table: &PollTable) -> u32 {
     table.register(file, &pair.pollers);
     let ready = pair.streams.lock().pty.slave_ready();
     ready_mask(ready, End::Slave)
@@ -257,8 +261,8 @@ fn read_job_control(tty: &Tty) -> Result {
 /// `more` comes in true for a continuation of the same read (which never
 /// waits) and goes out true when the tty core should call again at once
 /// (the rest of a canonical line, or more raw input), as `n_tty` does.
-pub(crate) fn slave_read(
-    pair: &Pair,
+pub(crate) fn slave_read<O: PairOwner>(
+    pair: &Pair<O>,
     tty: &Tty,
     file: &File,
     buf: &mut [u8],
@@ -307,7 +311,12 @@ pub(crate) fn slave_read(
 
 /// The continuation of a slave read (`more` came in true): takes what
 /// there is, never waits.
-fn read_continuation(pair: &Pair, tty: &Tty, buf: &mut [u8], more: &mut bool) -> usize {
+fn read_continuation<O: PairOwner>(
+    pair: &Pair<O>,
+    tty: &Tty,
+    buf: &mut [u8],
+    more: &mut bool,
+) -> usize {
     *more = false;
     let mut guard = pair.streams.lock();
     let mut fx = Effects::default();
@@ -325,8 +334,8 @@ fn read_continuation(pair: &Pair, tty: &Tty, buf: &mut [u8], more: &mut bool) ->
 /// Takes the slave's input into `buf` after the `copied` bytes a read has
 /// already: how many bytes came and whether the tty core should call again
 /// at once, or what the read returns now.
-fn take_input(
-    pair: &Pair,
+fn take_input<O: PairOwner>(
+    pair: &Pair<O>,
     guard: &mut Guard<'_, Streams, MutexBackend>,
     tty: &Tty,
     file: &File,
@@ -423,9 +432,9 @@ impl ReadTimer {
     /// Sleeps until woken or the timer of `ds` deciseconds runs out;
     /// `restart`: the timer starts again in full. `Err` when a signal
     /// interrupted.
-    fn wait(
+    fn wait<O: PairOwner>(
         &mut self,
-        pair: &Pair,
+        pair: &Pair<O>,
         guard: &mut Guard<'_, Streams, MutexBackend>,
         ds: u8,
         restart: bool,
@@ -447,7 +456,12 @@ impl ReadTimer {
 /// `write(2)` on the slave (one piece of the tty core's buffer): output
 /// processing into the master's head; blocks while output is stopped or
 /// the master's head is full.
-pub(crate) fn slave_write(pair: &Pair, tty: &Tty, file: &File, buf: &[u8]) -> Result<usize> {
+pub(crate) fn slave_write<O: PairOwner>(
+    pair: &Pair<O>,
+    tty: &Tty,
+    file: &File,
+    buf: &[u8],
+) -> Result<usize> {
     let tostop = pair.streams.lock().pty.termios().lflag(TOSTOP);
     if tostop {
         tty.check_change()?;

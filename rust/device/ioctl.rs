@@ -5,6 +5,7 @@
 //! handler that does its own user copies.
 
 use super::end::lock_thawed;
+use super::instance::Instance;
 use super::pair::{Pair, StreamStats};
 use super::restart;
 use super::settings;
@@ -64,7 +65,13 @@ fn sets_termios(cmd: u32) -> bool {
 
 /// The tty core's termios ioctls on the slave tty (`tty_mode_ioctl`):
 /// through either end, as Linux answers a master's with its slave's.
-fn termios_ioctl(pair: &Pair, tty: &Tty, nonblocking: bool, cmd: u32, arg: usize) -> Result<isize> {
+fn termios_ioctl(
+    pair: &Pair<Instance>,
+    tty: &Tty,
+    nonblocking: bool,
+    cmd: u32,
+    arg: usize,
+) -> Result<isize> {
     if sets_termios(cmd) {
         drop(lock_thawed(pair, nonblocking)?);
     }
@@ -81,7 +88,12 @@ fn termios_ioctl(pair: &Pair, tty: &Tty, nonblocking: bool, cmd: u32, arg: usize
 // ---------------------------------------------------------------------
 
 /// ckpt_pty's own ioctls on either end; `None` when `cmd` is not one.
-pub(crate) fn ckpt_ioctl(pair: &Pair, end: End, cmd: u32, arg: usize) -> Option<Result<isize>> {
+pub(crate) fn ckpt_ioctl(
+    pair: &Pair<Instance>,
+    end: End,
+    cmd: u32,
+    arg: usize,
+) -> Option<Result<isize>> {
     let r = match cmd {
         CKPT_FREEZE => freeze(pair, end),
         CKPT_THAW => thaw(pair, end),
@@ -95,14 +107,14 @@ pub(crate) fn ckpt_ioctl(pair: &Pair, end: End, cmd: u32, arg: usize) -> Option<
     Some(r)
 }
 
-fn freeze(pair: &Pair, end: End) -> Result<isize> {
+fn freeze(pair: &Pair<Instance>, end: End) -> Result<isize> {
     let mut guard = pair.streams.lock();
     guard.pty.freeze(end.is_master());
     guard.stats.of_mut(end).last_op = CKPT_OP_FREEZE;
     Ok(0)
 }
 
-fn thaw(pair: &Pair, end: End) -> Result<isize> {
+fn thaw(pair: &Pair<Instance>, end: End) -> Result<isize> {
     let mut guard = pair.streams.lock();
     let mut fx = Effects::default();
     guard.pty.thaw(end.is_master(), &mut fx);
@@ -111,19 +123,19 @@ fn thaw(pair: &Pair, end: End) -> Result<isize> {
     Ok(0)
 }
 
-fn socket_set(pair: &Pair, arg: usize) -> Result<isize> {
+fn socket_set(pair: &Pair<Instance>, arg: usize) -> Result<isize> {
     let id = crate::seam::socket::identity(arg as i32)?;
     pair.streams.lock().socket = Some(id);
     Ok(0)
 }
 
-fn socket_get(pair: &Pair, arg: usize) -> Result<isize> {
+fn socket_get(pair: &Pair<Instance>, arg: usize) -> Result<isize> {
     let id = pair.streams.lock().socket.ok_or(ENOENT)?;
     write_arg(arg, &id)?;
     Ok(0)
 }
 
-fn status(pair: &Pair, end: End, arg: usize) -> Result<isize> {
+fn status(pair: &Pair<Instance>, end: End, arg: usize) -> Result<isize> {
     let status = {
         let guard = pair.streams.lock();
         let st: StreamStats = guard.stats.of(end);
@@ -167,7 +179,7 @@ fn status(pair: &Pair, end: End, arg: usize) -> Result<isize> {
 /// An open master file: its pair and the instance mount it was opened
 /// through (`TIOCGPTPEER` opens the slave node below it).
 pub(crate) struct MasterFile {
-    pub(crate) pair: kernel::sync::Arc<Pair>,
+    pub(crate) pair: kernel::sync::Arc<Pair<Instance>>,
     pub(crate) root: InstanceRoot,
 }
 
@@ -213,7 +225,7 @@ fn clamp(n: usize) -> i32 {
 
 /// Runs `f` on the slave tty (outside the pair lock); `EIO` once the
 /// slave is gone.
-fn with_slave_tty(pair: &Pair, f: impl FnOnce(&Tty) -> Result<isize>) -> Result<isize> {
+fn with_slave_tty(pair: &Pair<Instance>, f: impl FnOnce(&Tty) -> Result<isize>) -> Result<isize> {
     let file: SlaveFile = pair.slave_file().ok_or(EIO)?;
     f(file.tty())
 }
@@ -228,12 +240,12 @@ fn open_peer(m: &MasterFile, arg: usize) -> Result<isize> {
     Ok(file.install_fd(flags & O_CLOEXEC != 0)? as isize)
 }
 
-fn set_lock(pair: &Pair, arg: usize) -> Result<isize> {
+fn set_lock(pair: &Pair<Instance>, arg: usize) -> Result<isize> {
     pair.set_locked(read_arg::<i32>(arg)? != 0);
     Ok(0)
 }
 
-fn set_packet(pair: &Pair, file: &File, arg: usize) -> Result<isize> {
+fn set_packet(pair: &Pair<Instance>, file: &File, arg: usize) -> Result<isize> {
     let on = read_arg::<i32>(arg)? != 0;
     lock_thawed(pair, file.is_nonblocking())?.pty.set_packet(on);
     Ok(0)
@@ -241,7 +253,7 @@ fn set_packet(pair: &Pair, file: &File, arg: usize) -> Result<isize> {
 
 /// `TIOCSIG`, Linux's `pty_signal`: only the three job-control signals, to
 /// the slave's foreground process group.
-fn send_signal(pair: &Pair, arg: usize) -> Result<isize> {
+fn send_signal(pair: &Pair<Instance>, arg: usize) -> Result<isize> {
     let sig = arg as i32;
     if !matches!(sig, SIGINT | SIGQUIT | SIGTSTP) {
         return Err(EINVAL);
@@ -252,7 +264,7 @@ fn send_signal(pair: &Pair, arg: usize) -> Result<isize> {
     })
 }
 
-fn get_winsize(pair: &Pair, arg: usize) -> Result<isize> {
+fn get_winsize(pair: &Pair<Instance>, arg: usize) -> Result<isize> {
     let ws = pair.streams.lock().pty.winsize();
     UserSlice::new(arg, Winsize::SIZE)
         .writer()
@@ -269,7 +281,7 @@ fn read_winsize(arg: usize) -> Result<Winsize> {
 }
 
 /// `TIOCSWINSZ` on the master resizes the slave, as `pty_resize` does.
-fn master_set_winsize(pair: &Pair, file: &File, arg: usize) -> Result<isize> {
+fn master_set_winsize(pair: &Pair<Instance>, file: &File, arg: usize) -> Result<isize> {
     let ws = read_winsize(arg)?;
     with_slave_tty(pair, |tty| {
         settings::resize(pair, tty, file.is_nonblocking(), ws).map(|()| 0)
@@ -278,7 +290,7 @@ fn master_set_winsize(pair: &Pair, file: &File, arg: usize) -> Result<isize> {
 
 /// `TIOCGPGRP` on the master: the slave's foreground group, for anyone
 /// holding the master (`tiocgpgrp` with `tty != real_tty`).
-fn master_get_pgrp(pair: &Pair, arg: usize) -> Result<isize> {
+fn master_get_pgrp(pair: &Pair<Instance>, arg: usize) -> Result<isize> {
     let nr = pair
         .streams
         .lock()
@@ -289,7 +301,7 @@ fn master_get_pgrp(pair: &Pair, arg: usize) -> Result<isize> {
 }
 
 /// `TIOCGSID` on the master: the slave's session.
-fn master_get_sid(pair: &Pair, arg: usize) -> Result<isize> {
+fn master_get_sid(pair: &Pair<Instance>, arg: usize) -> Result<isize> {
     let sid = pair.streams.lock().slave_tty().and_then(Tty::session);
     put_i32(arg, sid.ok_or(ENOTTY)?.nr())
 }
@@ -297,12 +309,12 @@ fn master_get_sid(pair: &Pair, arg: usize) -> Result<isize> {
 /// `TIOCSPGRP` and `TIOCSCTTY` through the master act on the slave tty
 /// with the tty core's own checks (the caller's session and controlling
 /// terminal), as Linux applies them to `tty->link`.
-fn forward_to_slave(pair: &Pair, cmd: u32, arg: usize) -> Result<isize> {
+fn forward_to_slave(pair: &Pair<Instance>, cmd: u32, arg: usize) -> Result<isize> {
     let file = pair.slave_file().ok_or(EIO)?;
     file.tty_ioctl(cmd, arg)
 }
 
-fn master_flow_or_flush(pair: &Pair, file: &File, cmd: u32, arg: usize) -> Result<isize> {
+fn master_flow_or_flush(pair: &Pair<Instance>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
     let mut guard = lock_thawed(pair, file.is_nonblocking())?;
     let mut fx = Effects::default();
     let r = if cmd == TCXONC {
@@ -314,7 +326,7 @@ fn master_flow_or_flush(pair: &Pair, file: &File, cmd: u32, arg: usize) -> Resul
     request(r)
 }
 
-fn set_master_exclusive(pair: &Pair, file: &File, on: bool) -> Result<isize> {
+fn set_master_exclusive(pair: &Pair<Instance>, file: &File, on: bool) -> Result<isize> {
     lock_thawed(pair, file.is_nonblocking())?.master_exclusive = on;
     Ok(0)
 }
@@ -326,7 +338,7 @@ fn set_master_exclusive(pair: &Pair, file: &File, on: bool) -> Result<isize> {
 /// The ioctls that reach our line discipline (the tty core answers job
 /// control, window size, exclusive mode and the ldisc number itself). The
 /// tty core gives no file here: state changes wait while frozen.
-pub(crate) fn ldisc_ioctl(pair: &Pair, tty: &Tty, cmd: u32, arg: usize) -> Result<isize> {
+pub(crate) fn ldisc_ioctl(pair: &Pair<Instance>, tty: &Tty, cmd: u32, arg: usize) -> Result<isize> {
     match cmd {
         TCXONC | TCFLSH => slave_flow_or_flush(pair, tty, cmd, arg),
         FIONREAD => put_i32(arg, clamp(pair.streams.lock().pty.slave_inq())),
@@ -337,7 +349,7 @@ pub(crate) fn ldisc_ioctl(pair: &Pair, tty: &Tty, cmd: u32, arg: usize) -> Resul
 
 /// `TCXONC` and `TCFLSH` on the slave: background processes get `SIGTTOU`
 /// first (`tty_check_change`), as in `n_tty_ioctl_helper`.
-fn slave_flow_or_flush(pair: &Pair, tty: &Tty, cmd: u32, arg: usize) -> Result<isize> {
+fn slave_flow_or_flush(pair: &Pair<Instance>, tty: &Tty, cmd: u32, arg: usize) -> Result<isize> {
     tty.check_change()?;
     let mut guard = lock_thawed(pair, false)?;
     let mut fx = Effects::default();

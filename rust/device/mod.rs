@@ -12,6 +12,7 @@
 
 mod bsd;
 mod end;
+mod globals;
 mod instance;
 mod ioctl;
 mod master;
@@ -25,7 +26,7 @@ use crate::pty_core::options::BSD_PAIRS_LIMIT;
 use crate::seam::chrdev::{mkdev, CharDevice, DeviceClass, DeviceNode};
 use crate::seam::fs::PtsFsRegistration;
 use crate::seam::tty::{LineDiscipline, SlaveDriver};
-use instance::Globals;
+use globals::{Globals, PublishedGlobals};
 use kernel::{c_str, prelude::*, sync::Arc};
 
 /// Minors of the AT&T slave driver: every index an instance may have.
@@ -119,22 +120,5 @@ impl Driver {
             _ldisc: ldisc,
             _class: class,
         })
-    }
-}
-
-/// The globals, reachable from the filesystem's entry points while this
-/// lives.
-struct PublishedGlobals(#[expect(dead_code)] Arc<Globals>);
-
-impl PublishedGlobals {
-    fn new(globals: Arc<Globals>) -> Self {
-        Globals::publish(&globals);
-        Self(globals)
-    }
-}
-
-impl Drop for PublishedGlobals {
-    fn drop(&mut self) {
-        Globals::unpublish();
     }
 }

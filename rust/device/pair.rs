@@ -13,13 +13,13 @@
 //! closes (new slave opens then fail), but the index stays taken until the
 //! pair itself is gone, i.e. until the last slave file closes too.
 
-use super::instance::{Globals, Instance};
+use super::globals::Globals;
 use crate::pty_core::checkpoint::NodeOwner;
 use crate::pty_core::image::PtyMode;
 use crate::pty_core::stream::{Effects, PtyPair, Signals, Wake};
 use crate::pty_core::End;
 use crate::seam::file::flags::{O_NOCTTY, O_RDWR};
-use crate::seam::fs::{InstanceRoot, Node, OwnedFile, Owner, SuperBlockPin};
+use crate::seam::fs::{InstanceRoot, Node, OwnedFile, Owner, SuperBlock, SuperBlockPin};
 use crate::seam::poll::{events::*, PollQueue};
 use crate::seam::process::{self, signal::*};
 use crate::seam::storage::KernelStorage;
@@ -148,14 +148,27 @@ impl Streams {
     }
 }
 
-/// One pty.
+/// What a pair needs from the instance (`ckptpts` mount) it belongs to.
+/// The instance holds its pairs, so the pair knows it only through this.
+pub(crate) trait PairOwner: Send + Sync + 'static {
+    /// What every instance shares: device numbers, the internal mount.
+    fn globals(&self) -> &Globals;
+    /// The superblock the pair's slave node is made in.
+    fn sb(&self) -> &SuperBlock;
+    /// Owner and permissions of a slave node that `creator` makes.
+    fn slave_node(&self, creator: Owner) -> (Owner, u16);
+    /// Gives `index` back (the drop of an AT&T pair).
+    fn release_index(&self, index: u32);
+}
+
+/// One pty, in the instance `O`.
 #[pin_data(PinnedDrop)]
-pub(crate) struct Pair {
+pub(crate) struct Pair<O: PairOwner> {
     /// Slave index (AT&T) or BSD pair number.
     pub(crate) index: u32,
     pub(crate) mode: PtyMode,
     /// The instance (ckptpts mount) the pair belongs to.
-    pub(crate) instance: Arc<Instance>,
+    pub(crate) instance: Arc<O>,
     /// Keeps the instance's superblock active while the pair has nodes
     /// (AT&T pairs; BSD pairs are the instance's own).
     #[pin]
@@ -186,11 +199,11 @@ pub(crate) struct Pair {
     pub(crate) pollers: PollQueue,
 }
 
-impl Pair {
+impl<O: PairOwner> Pair<O> {
     /// A new pair, without its slave tty yet ([`Pair::create_slave`]).
     /// AT&T pairs come locked; from here on the pair's drop gives the
     /// index back.
-    pub(crate) fn new(instance: &Arc<Instance>, index: u32, mode: PtyMode) -> Result<Arc<Self>> {
+    pub(crate) fn new(instance: &Arc<O>, index: u32, mode: PtyMode) -> Result<Arc<Self>> {
         let sb_pin = match mode {
             PtyMode::Att => Some(instance.sb().pin()),
             PtyMode::Bsd => None,
@@ -198,7 +211,7 @@ impl Pair {
         let port = TtyPort::new()?;
         let locked = mode == PtyMode::Att;
         Arc::pin_init(
-            pin_init!(Pair {
+            pin_init!(Self {
                 index,
                 mode,
                 instance: instance.clone(),
@@ -244,15 +257,11 @@ impl Pair {
             PtyMode::Att => CString::try_from_fmt(fmt!("{}", self.index))?,
             PtyMode::Bsd => CString::try_from_fmt(fmt!("tty{}", self.index))?,
         };
-        let options = self.instance.options();
-        let owner = options.node_owner(owner);
-        let node = self.instance.sb().create_node(
-            &node_name,
-            options.mode,
-            dev,
-            owner,
-            Some(self.clone()),
-        )?;
+        let (owner, mode) = self.instance.slave_node(owner);
+        let node =
+            self.instance
+                .sb()
+                .create_node(&node_name, mode, dev, owner, Some(self.clone()))?;
         self.streams.lock().slave = Some(SlaveSide {
             file,
             node: Some(node),
@@ -409,7 +418,7 @@ fn poll_mask(wake: Wake) -> u32 {
 }
 
 #[pinned_drop]
-impl PinnedDrop for Pair {
+impl<O: PairOwner> PinnedDrop for Pair<O> {
     fn drop(self: Pin<&mut Self>) {
         if self.mode == PtyMode::Att {
             self.instance.release_index(self.index);

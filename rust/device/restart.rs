@@ -58,12 +58,12 @@ const _: () = assert!(ORPHAN_RECORD_LEN == waitlist::ORPHAN_RECORD_LEN);
 /// A restart session in progress: the wait lists and the pairs it created.
 pub(crate) struct Session {
     lists: RestartSession<KernelStorage>,
-    pairs: KVec<Arc<Pair>>,
+    pairs: KVec<Arc<Pair<Instance>>>,
     /// Which control file began it (its release aborts the session).
     owner: u64,
 }
 
-fn meta_of(pair: &Pair, streams: &Streams) -> PairMeta {
+fn meta_of(pair: &Pair<Instance>, streams: &Streams) -> PairMeta {
     let tty = streams.slave_tty();
     PairMeta {
         index: pair.index,
@@ -79,7 +79,7 @@ fn meta_of(pair: &Pair, streams: &Streams) -> PairMeta {
 }
 
 /// `CKPT_CHECKPOINT` on an end.
-pub(crate) fn checkpoint_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isize> {
+pub(crate) fn checkpoint_ioctl(pair: &Pair<Instance>, end: End, arg: usize) -> Result<isize> {
     let mut a: CheckpointArg = read_arg(arg)?;
     if a.flags & !CKPT_LEAVE_FROZEN != 0 || a.reserved != 0 {
         return Err(EINVAL);
@@ -150,7 +150,7 @@ fn read_image(buf: u64, len: u32) -> Result<KVec<u8>> {
 }
 
 /// `CKPT_RESTART` on an end: loads its stream from an image.
-pub(crate) fn restart_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isize> {
+pub(crate) fn restart_ioctl(pair: &Pair<Instance>, end: End, arg: usize) -> Result<isize> {
     if !process::may_restore() {
         return Err(EPERM);
     }
@@ -163,7 +163,7 @@ pub(crate) fn restart_ioctl(pair: &Pair, end: End, arg: usize) -> Result<isize> 
         pr_warn!("restart of pty {}: bad image: {}\n", pair.index, e);
         Error::from(e.errno())
     })?;
-    let load = |pair: &Pair| -> Result {
+    let load = |pair: &Pair<Instance>| -> Result {
         let part = {
             let mut guard = pair.streams.lock();
             let part = checkpoint::restore(&mut guard.pty, &decoded, end).map_err(|e| {

@@ -6,7 +6,7 @@
 //! (its `termios_rwsem` and `winsize_mutex` come first).
 
 use super::end::lock_thawed;
-use super::pair::Pair;
+use super::pair::{Pair, PairOwner};
 use crate::pty_core::stream::{Effects, Winsize, DEFAULT_SPEED};
 use crate::pty_core::termios::Termios;
 use crate::seam::tty::{KTermios, RawWinsize, SlaveFile, Tty, LDISC};
@@ -61,7 +61,7 @@ pub(crate) fn core_winsize(ws: &RawWinsize) -> Winsize {
 }
 
 /// The tty core's settings as the pure core keeps them.
-pub(crate) fn sync_termios(pair: &Pair, tty: &Tty) {
+pub(crate) fn sync_termios<O: PairOwner>(pair: &Pair<O>, tty: &Tty) {
     let (t, speeds) = core_termios(&tty.termios());
     let mut guard = pair.streams.lock();
     let mut fx = Effects::default();
@@ -72,7 +72,12 @@ pub(crate) fn sync_termios(pair: &Pair, tty: &Tty) {
 
 /// A new window size: the tty core stores it and signals `SIGWINCH`
 /// (`tty_do_resize`); both tioc modules keep it for checkpoints.
-pub(crate) fn resize(pair: &Pair, tty: &Tty, nonblocking: bool, ws: Winsize) -> Result {
+pub(crate) fn resize<O: PairOwner>(
+    pair: &Pair<O>,
+    tty: &Tty,
+    nonblocking: bool,
+    ws: Winsize,
+) -> Result {
     drop(lock_thawed(pair, nonblocking)?);
     tty.resize(&raw_winsize(ws))?;
     let mut guard = pair.streams.lock();
@@ -85,7 +90,7 @@ pub(crate) fn resize(pair: &Pair, tty: &Tty, nonblocking: bool, ws: Winsize) -> 
 
 /// Restart: gives the slave tty the restored settings, window size and
 /// exclusive mode (the pure core holds them already).
-pub(crate) fn load_slave_tty(pair: &Pair, file: &SlaveFile, exclusive: bool) {
+pub(crate) fn load_slave_tty<O: PairOwner>(pair: &Pair<O>, file: &SlaveFile, exclusive: bool) {
     let (termios, speeds, ws) = {
         let guard = pair.streams.lock();
         let pty = &guard.pty;
@@ -99,7 +104,7 @@ pub(crate) fn load_slave_tty(pair: &Pair, file: &SlaveFile, exclusive: bool) {
 
 /// A fresh session of a BSD pair: the slave tty gets a fresh pty's
 /// settings, and the pure core takes them.
-pub(crate) fn reset_slave_tty(pair: &Pair, file: &SlaveFile) {
+pub(crate) fn reset_slave_tty<O: PairOwner>(pair: &Pair<O>, file: &SlaveFile) {
     let tty = file.tty();
     tty.store_termios(&kernel_termios(
         &Termios::pty_slave_default(),

@@ -10,6 +10,7 @@
 //! and output processing), which work on the pair's streams.
 
 use super::end;
+use super::instance::Instance;
 use super::ioctl;
 use super::pair::Pair;
 use super::settings;
@@ -33,12 +34,12 @@ use kernel::{
 pub(crate) struct SlaveTty;
 
 impl SlaveTtyOps for SlaveTty {
-    type Data = Pair;
+    type Data = Pair<Instance>;
 
     /// The tty of the node being opened (our nodes carry their pair); the
     /// pair itself while its creator opens the internal node.
-    fn lookup(file: &File) -> Result<Lookup<Pair>> {
-        let pair = fs::node_data::<Pair>(file).ok_or(EIO)?;
+    fn lookup(file: &File) -> Result<Lookup<Pair<Instance>>> {
+        let pair = fs::node_data::<Pair<Instance>>(file).ok_or(EIO)?;
         let streams = pair.streams.lock();
         if let Some(side) = &streams.slave {
             return Ok(Lookup::Existing(side.file.tty_ptr()));
@@ -51,7 +52,7 @@ impl SlaveTtyOps for SlaveTty {
         Err(EIO)
     }
 
-    fn install(pair: &Arc<Pair>, _tty: &Tty) -> Result<NonNull<RawTtyPort>> {
+    fn install(pair: &Arc<Pair<Instance>>, _tty: &Tty) -> Result<NonNull<RawTtyPort>> {
         if !pair.is_creating() {
             return Err(EIO);
         }
@@ -61,7 +62,7 @@ impl SlaveTtyOps for SlaveTty {
     /// Who may open the slave: as Linux's `pty_open` (not while locked —
     /// unless restoring — and not once the master is gone), plus BSD's
     /// fresh sessions. The tty core already refused exclusive ttys.
-    fn open(pair: ArcBorrow<'_, Pair>, tty: &Tty, _file: &File) -> Result {
+    fn open(pair: ArcBorrow<'_, Pair<Instance>>, tty: &Tty, _file: &File) -> Result {
         if pair.is_creating() {
             return Ok(());
         }
@@ -86,7 +87,7 @@ impl SlaveTtyOps for SlaveTty {
 
     /// Every close, also of an open we refused: the last user file makes
     /// the master see "other closed" (`EIO` once drained, `POLLHUP`).
-    fn close(pair: ArcBorrow<'_, Pair>, tty: &Tty, file: &File) {
+    fn close(pair: ArcBorrow<'_, Pair<Instance>>, tty: &Tty, file: &File) {
         let mut streams = pair.streams.lock();
         let internal = match &streams.slave {
             Some(side) if side.file.is(file) => return,
@@ -100,7 +101,7 @@ impl SlaveTtyOps for SlaveTty {
         pair.settle(&streams, fx, Some(tty));
     }
 
-    fn write(pair: ArcBorrow<'_, Pair>, buf: &[u8]) -> usize {
+    fn write(pair: ArcBorrow<'_, Pair<Instance>>, buf: &[u8]) -> usize {
         let mut streams = pair.streams.lock();
         let mut fx = Effects::default();
         let n = streams.pty.slave_write_raw(buf, &mut fx);
@@ -108,24 +109,29 @@ impl SlaveTtyOps for SlaveTty {
         n
     }
 
-    fn write_room(pair: ArcBorrow<'_, Pair>) -> u32 {
+    fn write_room(pair: ArcBorrow<'_, Pair<Instance>>) -> u32 {
         let streams = pair.streams.lock();
         streams.pty.master.head.read.room().min(u32::MAX as usize) as u32
     }
 
-    fn ioctl(pair: ArcBorrow<'_, Pair>, _tty: &Tty, cmd: u32, arg: usize) -> Option<Result<isize>> {
+    fn ioctl(
+        pair: ArcBorrow<'_, Pair<Instance>>,
+        _tty: &Tty,
+        cmd: u32,
+        arg: usize,
+    ) -> Option<Result<isize>> {
         ioctl::ckpt_ioctl(&pair, End::Slave, cmd, arg)
     }
 
     /// A pty has no hardware: always 8 bits, receiver on, no parity
     /// (`pty_set_termios`).
-    fn set_termios(_pair: ArcBorrow<'_, Pair>, termios: &mut LockedTermios<'_>) {
+    fn set_termios(_pair: ArcBorrow<'_, Pair<Instance>>, termios: &mut LockedTermios<'_>) {
         let (mut t, _) = settings::core_termios(&termios.get());
         t.pty_fixup();
         termios.set_cflag(t.c_cflag);
     }
 
-    fn resize(pair: ArcBorrow<'_, Pair>, tty: &Tty, ws: &RawWinsize) -> Result {
+    fn resize(pair: ArcBorrow<'_, Pair<Instance>>, tty: &Tty, ws: &RawWinsize) -> Result {
         settings::resize(&pair, tty, false, settings::core_winsize(ws))
     }
 
@@ -142,12 +148,12 @@ impl SlaveTtyOps for SlaveTty {
     /// Attached (at creation, and again at the first open after a
     /// hangup, which reset the tty's termios): the core takes the tty's
     /// settings.
-    fn ldisc_open(pair: ArcBorrow<'_, Pair>, tty: &Tty) -> Result {
+    fn ldisc_open(pair: ArcBorrow<'_, Pair<Instance>>, tty: &Tty) -> Result {
         settings::sync_termios(&pair, tty);
         Ok(())
     }
 
-    fn flush_buffer(pair: ArcBorrow<'_, Pair>, tty: &Tty) {
+    fn flush_buffer(pair: ArcBorrow<'_, Pair<Instance>>, tty: &Tty) {
         let mut streams = pair.streams.lock();
         let mut fx = Effects::default();
         let _ = streams.pty.slave_flush(TCIFLUSH, &mut fx);
@@ -155,7 +161,7 @@ impl SlaveTtyOps for SlaveTty {
     }
 
     fn read(
-        pair: ArcBorrow<'_, Pair>,
+        pair: ArcBorrow<'_, Pair<Instance>>,
         tty: &Tty,
         file: &File,
         buf: &mut [u8],
@@ -165,7 +171,7 @@ impl SlaveTtyOps for SlaveTty {
     }
 
     fn write_output(
-        pair: ArcBorrow<'_, Pair>,
+        pair: ArcBorrow<'_, Pair<Instance>>,
         tty: &Tty,
         file: &File,
         buf: &[u8],
@@ -173,27 +179,37 @@ impl SlaveTtyOps for SlaveTty {
         end::slave_write(&pair, tty, file, buf)
     }
 
-    fn ldisc_ioctl(pair: ArcBorrow<'_, Pair>, tty: &Tty, cmd: u32, arg: usize) -> Result<isize> {
+    fn ldisc_ioctl(
+        pair: ArcBorrow<'_, Pair<Instance>>,
+        tty: &Tty,
+        cmd: u32,
+        arg: usize,
+    ) -> Result<isize> {
         ioctl::ldisc_ioctl(&pair, tty, cmd, arg)
     }
 
-    fn ldisc_set_termios(pair: ArcBorrow<'_, Pair>, tty: &Tty, _old: &KTermios) {
+    fn ldisc_set_termios(pair: ArcBorrow<'_, Pair<Instance>>, tty: &Tty, _old: &KTermios) {
         settings::sync_termios(&pair, tty);
     }
 
-    fn poll(pair: ArcBorrow<'_, Pair>, _tty: &Tty, file: &File, table: &PollTable) -> u32 {
+    fn poll(
+        pair: ArcBorrow<'_, Pair<Instance>>,
+        _tty: &Tty,
+        file: &File,
+        table: &PollTable,
+    ) -> u32 {
         end::slave_poll(&pair, file, table)
     }
 
     /// Sleepers look again and find their file hung up.
-    fn hangup(pair: ArcBorrow<'_, Pair>, _tty: &Tty) {
+    fn hangup(pair: ArcBorrow<'_, Pair<Instance>>, _tty: &Tty) {
         let _streams = pair.streams.lock();
         pair.waiters.notify_all();
         pair.pollers.wake(u32::MAX);
     }
 
     /// `TIOCSTI`: input as if typed at the master.
-    fn receive(pair: ArcBorrow<'_, Pair>, tty: &Tty, bytes: &[u8]) {
+    fn receive(pair: ArcBorrow<'_, Pair<Instance>>, tty: &Tty, bytes: &[u8]) {
         let mut streams = pair.streams.lock();
         let mut fx = Effects::default();
         let _ = streams.pty.master_write(bytes, &mut fx);
