@@ -24,6 +24,22 @@ pub(crate) struct GlobalStats {
     pub(crate) sessions_rolled_back: AtomicU64,
 }
 
+impl GlobalStats {
+    /// A checkpoint of `bytes` was taken.
+    pub(crate) fn checkpointed(&self, bytes: usize) {
+        self.checkpoints.fetch_add(1, Ordering::Relaxed);
+        self.checkpoint_bytes
+            .fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// An image of `bytes` was restored.
+    pub(crate) fn restarted(&self, bytes: usize) {
+        self.restarts.fetch_add(1, Ordering::Relaxed);
+        self.restart_bytes
+            .fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+}
+
 /// What every instance shares: device numbers, defaults, the internal
 /// mount where the module opens its slave ttys.
 pub(crate) struct Globals {

@@ -8,7 +8,7 @@
 
 use super::globals::Globals;
 use super::pair::{Pair, PairOwner};
-use super::restart::Session;
+use super::session::Session;
 use crate::pty_core::image::PtyMode;
 use crate::pty_core::index::IndexAllocator;
 use crate::pty_core::options::MountOptions;
@@ -88,7 +88,7 @@ pub(crate) struct Instance {
     /// The restart session, if one is open. Lock order: session, then a
     /// pair's streams, then `table`.
     #[pin]
-    pub(crate) session: Mutex<Option<Session>>,
+    pub(crate) session: Mutex<Option<Session<Instance>>>,
     /// A `CKPT_OPEN_MASTER` in progress: (thread, pair). The ptmx open of
     /// that thread attaches to the pair instead of allocating one.
     #[pin]
@@ -241,6 +241,17 @@ impl Instance {
         // Dropped outside the lock: it may be the pair's last reference,
         // whose drop takes the lock to release the index.
         drop(removed);
+    }
+
+    /// Tears down pairs a restart session created: whoever holds an end
+    /// sees a hangup, the nodes go, and the indexes come free when the last
+    /// file closes.
+    pub(crate) fn abandon_pairs(&self, pairs: &[Arc<Pair<Instance>>]) {
+        for pair in pairs {
+            process::yield_between_items();
+            pair.abandon();
+            self.unlink(pair);
+        }
     }
 
     /// Arms `CKPT_OPEN_MASTER` for the calling thread.

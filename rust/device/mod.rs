@@ -7,10 +7,11 @@
 //! | [`master::MasterDevice`]  | `DIR/ptmx`, `/dev/ckpt/ptmx`                |
 //! | [`slave::SlaveTty`]       | `DIR/N` (a tty: ctty, job control, hangup)  |
 //! | [`bsd::BsdMasterDevice`]  | `DIR/ptyN`; slaves `DIR/ttyN`               |
-//! | [`restart::ControlDevice`]| `DIR/control`, `/dev/ckpt/control`          |
+//! | [`control::ControlDevice`]| `DIR/control`, `/dev/ckpt/control`          |
 //! | [`instance::PtsFs`]       | `mount -t ckptpts none DIR`                 |
 
 mod bsd;
+mod control;
 mod end;
 mod globals;
 mod instance;
@@ -18,6 +19,7 @@ mod ioctl;
 mod master;
 mod pair;
 mod restart;
+mod session;
 mod settings;
 mod slave;
 mod uaccess;
@@ -38,7 +40,7 @@ pub(crate) struct Driver {
     _fs: PtsFsRegistration,
     _globals: PublishedGlobals,
     _nodes: KVec<DeviceNode>,
-    _control: Pin<KBox<CharDevice<restart::ControlDevice>>>,
+    _control: Pin<KBox<CharDevice<control::ControlDevice>>>,
     _bsd_masters: Pin<KBox<CharDevice<bsd::BsdMasterDevice>>>,
     _masters: Pin<KBox<CharDevice<master::MasterDevice>>>,
     _bsd_ttys: SlaveDriver,
@@ -76,7 +78,7 @@ impl Driver {
                 Ok(bsd::BsdMasterDevice)
             })?;
         let control = CharDevice::register(c_str!("ckpt_control"), 1, module, |_| {
-            Ok(restart::ControlDevice::new())
+            Ok(control::ControlDevice::new())
         })?;
         let globals = Globals::new(
             ttys.major(),

@@ -24,6 +24,7 @@ use crate::seam::poll::{events::*, PollQueue};
 use crate::seam::process::{self, signal::*};
 use crate::seam::storage::KernelStorage;
 use crate::seam::tty::{SlaveFile, Tty, TtyPort};
+use crate::uapi::{CKPT_OP_CHECKPOINT, CKPT_OP_RESTART};
 use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use kernel::{
     c_str, fmt, new_condvar, new_mutex,
@@ -44,6 +45,22 @@ pub(crate) struct StreamStats {
     pub(crate) restarts: u64,
     pub(crate) checkpoint_bytes: u64,
     pub(crate) restart_bytes: u64,
+}
+
+impl StreamStats {
+    /// A checkpoint of `bytes` was taken.
+    pub(crate) fn checkpointed(&mut self, bytes: usize) {
+        self.last_op = CKPT_OP_CHECKPOINT;
+        self.checkpoints = self.checkpoints.saturating_add(1);
+        self.checkpoint_bytes = self.checkpoint_bytes.saturating_add(bytes as u64);
+    }
+
+    /// An image of `bytes` was restored.
+    pub(crate) fn restarted(&mut self, bytes: usize) {
+        self.last_op = CKPT_OP_RESTART;
+        self.restarts = self.restarts.saturating_add(1);
+        self.restart_bytes = self.restart_bytes.saturating_add(bytes as u64);
+    }
 }
 
 /// The [`StreamStats`] of both streams of a pair.
