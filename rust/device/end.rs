@@ -181,24 +181,40 @@ pub(crate) fn master_write<O: PairOwner>(
             let io = guard.pty.master_write(rest, &mut fx);
             pair.settle(&guard, fx, None);
             let done = written.saturating_add(chunk - rest.len());
-            match io {
-                Io::Done(n) => match after(rest, n) {
-                    Ok(left) => rest = left,
-                    Err(e) => return partial(done, e),
-                },
-                Io::Eof | Io::Hangup => return partial(done, EIO),
-                Io::NoMemory => return partial(done, ENOMEM),
-                Io::WouldBlock if file.is_nonblocking() => return partial(done, EAGAIN),
-                Io::WouldBlock => {
-                    if wait(pair, &mut guard).is_err() {
-                        return interrupted(done);
-                    }
-                }
-            }
+            rest = match write_went(pair, &mut guard, file, io, rest, done) {
+                ControlFlow::Continue(left) => left,
+                ControlFlow::Break(r) => return r,
+            };
         }
         written = written.saturating_add(chunk);
     }
     Ok(written)
+}
+
+/// How a write goes on after the streams were offered `rest` (`done` bytes
+/// went before): with what is left, after a sleep if nothing fit, or by
+/// returning now.
+fn write_went<'a, O: PairOwner>(
+    pair: &Pair<O>,
+    guard: &mut Guard<'_, Streams, MutexBackend>,
+    file: &File,
+    io: Io,
+    rest: &'a [u8],
+    done: usize,
+) -> ControlFlow<Result<usize>, &'a [u8]> {
+    match io {
+        Io::Done(n) => match after(rest, n) {
+            Ok(left) => ControlFlow::Continue(left),
+            Err(e) => ControlFlow::Break(partial(done, e)),
+        },
+        Io::Eof | Io::Hangup => ControlFlow::Break(partial(done, EIO)),
+        Io::NoMemory => ControlFlow::Break(partial(done, ENOMEM)),
+        Io::WouldBlock if file.is_nonblocking() => ControlFlow::Break(partial(done, EAGAIN)),
+        Io::WouldBlock => match wait(pair, guard) {
+            Ok(()) => ControlFlow::Continue(rest),
+            Err(_) => ControlFlow::Break(interrupted(done)),
+        },
+    }
 }
 
 /// Poll bits of a readiness.
@@ -476,20 +492,10 @@ pub(crate) fn slave_write<O: PairOwner>(
         let mut fx = Effects::default();
         let io = guard.pty.slave_write(rest, &mut fx);
         pair.settle(&guard, fx, Some(tty));
-        match io {
-            Io::Done(n) => match after(rest, n) {
-                Ok(left) => rest = left,
-                Err(e) => return partial(off, e),
-            },
-            Io::Eof | Io::Hangup => return partial(off, EIO),
-            Io::NoMemory => return partial(off, ENOMEM),
-            Io::WouldBlock if file.is_nonblocking() => return partial(off, EAGAIN),
-            Io::WouldBlock => {
-                if wait(pair, &mut guard).is_err() {
-                    return interrupted(off);
-                }
-            }
-        }
+        rest = match write_went(pair, &mut guard, file, io, rest, off) {
+            ControlFlow::Continue(left) => left,
+            ControlFlow::Break(r) => return r,
+        };
     }
     Ok(buf.len())
 }

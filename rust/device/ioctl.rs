@@ -176,22 +176,20 @@ fn status(pair: &Pair<Instance>, end: End, arg: usize) -> Result<isize> {
 // The master
 // ---------------------------------------------------------------------
 
-/// An open master file: its pair and the instance mount it was opened
-/// through (`TIOCGPTPEER` opens the slave node below it).
-pub(crate) struct MasterFile {
-    pub(crate) pair: kernel::sync::Arc<Pair<Instance>>,
-    pub(crate) root: InstanceRoot,
-}
-
 /// Every ioctl of a master file.
-pub(crate) fn master_ioctl(m: &MasterFile, file: &File, cmd: u32, arg: usize) -> Result<isize> {
-    let pair = &*m.pair;
+pub(crate) fn master_ioctl(
+    pair: &Pair<Instance>,
+    root: &InstanceRoot,
+    file: &File,
+    cmd: u32,
+    arg: usize,
+) -> Result<isize> {
     if let Some(r) = ckpt_ioctl(pair, End::Master, cmd, arg) {
         return r;
     }
     match cmd {
         TIOCGPTN if !pair.is_bsd() => put_i32(arg, pair.index as i32),
-        TIOCGPTPEER if !pair.is_bsd() => open_peer(m, arg),
+        TIOCGPTPEER if !pair.is_bsd() => open_peer(pair, root, arg),
         TIOCSPTLCK => set_lock(pair, arg),
         TIOCGPTLCK => put_i32(arg, i32::from(pair.is_locked())),
         TIOCPKT => set_packet(pair, file, arg),
@@ -232,11 +230,11 @@ fn with_slave_tty(pair: &Pair<Instance>, f: impl FnOnce(&Tty) -> Result<isize>) 
 
 /// `TIOCGPTPEER`: the slave node opened for the caller, without a path
 /// walk (a chroot or another mount namespace cannot redirect it).
-fn open_peer(m: &MasterFile, arg: usize) -> Result<isize> {
+fn open_peer(pair: &Pair<Instance>, root: &InstanceRoot, arg: usize) -> Result<isize> {
     /// The flags `ptm_open_peer` honours.
     const PEER_FLAGS: u32 = O_ACCMODE | O_NOCTTY | O_NONBLOCK | O_APPEND | O_CLOEXEC;
     let flags = arg as u32 & PEER_FLAGS;
-    let file: OwnedFile = m.pair.open_slave_node(&m.root, flags)?;
+    let file: OwnedFile = pair.open_slave_node(root, flags)?;
     Ok(file.install_fd(flags & O_CLOEXEC != 0)? as isize)
 }
 

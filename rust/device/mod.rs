@@ -4,9 +4,9 @@
 //!
 //! | piece                     | what users see                              |
 //! |---------------------------|---------------------------------------------|
-//! | [`master::MasterDevice`]  | `DIR/ptmx`, `/dev/ckpt/ptmx`                |
+//! | [`master::MasterDevice`]  | `DIR/ptmx`, `/dev/ckpt/ptmx`; `DIR/ptyN`    |
 //! | [`slave::SlaveTty`]       | `DIR/N` (a tty: ctty, job control, hangup)  |
-//! | [`bsd::BsdMasterDevice`]  | `DIR/ptyN`; slaves `DIR/ttyN`               |
+//! | BSD pairs ([`bsd`])       | `DIR/ptyN` + `DIR/ttyN`                     |
 //! | [`control::ControlDevice`]| `DIR/control`, `/dev/ckpt/control`          |
 //! | [`instance::PtsFs`]       | `mount -t ckptpts none DIR`                 |
 
@@ -24,12 +24,14 @@ mod settings;
 mod slave;
 mod uaccess;
 
+use crate::pty_core::image::PtyMode;
 use crate::pty_core::options::BSD_PAIRS_LIMIT;
 use crate::seam::chrdev::{mkdev, CharDevice, DeviceClass, DeviceNode};
 use crate::seam::fs::PtsFsRegistration;
 use crate::seam::tty::{LineDiscipline, SlaveDriver};
 use globals::{Globals, PublishedGlobals};
 use kernel::{c_str, prelude::*, sync::Arc};
+use master::MasterDevice;
 
 /// Minors of the AT&T slave driver: every index an instance may have.
 const ATT_LINES: u32 = crate::pty_core::options::MAX_PAIRS_LIMIT;
@@ -41,8 +43,8 @@ pub(crate) struct Driver {
     _globals: PublishedGlobals,
     _nodes: KVec<DeviceNode>,
     _control: Pin<KBox<CharDevice<control::ControlDevice>>>,
-    _bsd_masters: Pin<KBox<CharDevice<bsd::BsdMasterDevice>>>,
-    _masters: Pin<KBox<CharDevice<master::MasterDevice>>>,
+    _bsd_masters: Pin<KBox<CharDevice<MasterDevice>>>,
+    _masters: Pin<KBox<CharDevice<MasterDevice>>>,
     _bsd_ttys: SlaveDriver,
     _ttys: SlaveDriver,
     _ldisc: LineDiscipline,
@@ -71,11 +73,12 @@ impl Driver {
             BSD_PAIRS_LIMIT,
             1,
         )?;
-        let masters =
-            CharDevice::register(c_str!("ckpt_ptm"), 1, module, |_| Ok(master::MasterDevice))?;
+        let masters = CharDevice::register(c_str!("ckpt_ptm"), 1, module, |_| {
+            Ok(MasterDevice::new(PtyMode::Att))
+        })?;
         let bsd_masters =
             CharDevice::register(c_str!("ckpt_bsd_ptm"), BSD_PAIRS_LIMIT, module, |_| {
-                Ok(bsd::BsdMasterDevice)
+                Ok(MasterDevice::new(PtyMode::Bsd))
             })?;
         let control = CharDevice::register(c_str!("ckpt_control"), 1, module, |_| {
             Ok(control::ControlDevice::new())

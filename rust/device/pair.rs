@@ -297,6 +297,16 @@ impl<O: PairOwner> Pair<O> {
         self.creator.load(Ordering::Acquire) == process::current_tid()
     }
 
+    /// The master file closed: its stream is released (the slave sees the
+    /// master gone).
+    pub(crate) fn close_master(&self) {
+        let mut streams = self.streams.lock();
+        let mut fx = Effects::default();
+        streams.master_open = false;
+        streams.pty.master_released(&mut fx);
+        self.settle(&streams, fx, None);
+    }
+
     /// The master is gone for good (AT&T): the slave node goes, the slave
     /// tty is hung up (its session leader gets `SIGHUP`), and the module
     /// lets go of it; the tty itself lives until its last user closes.
