@@ -193,7 +193,7 @@ pub(crate) fn master_ioctl(
         TIOCSPTLCK => set_lock(pair, arg),
         TIOCGPTLCK => put_i32(arg, i32::from(pair.is_locked())),
         TIOCPKT => set_packet(pair, file, arg),
-        TIOCGPKT => put_i32(arg, i32::from(pair.streams.lock().pty.master.ptm.packet)),
+        TIOCGPKT => get_packet(pair, arg),
         TIOCSIG => send_signal(pair, arg),
         TIOCGWINSZ => get_winsize(pair, arg),
         TIOCSWINSZ => master_set_winsize(pair, file, arg),
@@ -201,24 +201,47 @@ pub(crate) fn master_ioctl(
         TIOCSPGRP | TIOCSCTTY => forward_to_slave(pair, cmd, arg),
         TIOCGSID => master_get_sid(pair, arg),
         TCFLSH | TCXONC => master_flow_or_flush(pair, file, cmd, arg),
-        FIONREAD => put_i32(arg, clamp(pair.streams.lock().pty.master_inq())),
+        FIONREAD => master_inq(pair, arg),
         // Linux ptys report 0: written bytes are at the other end at once.
         TIOCOUTQ => put_i32(arg, 0),
         TIOCEXCL | TIOCNXCL => set_master_exclusive(pair, file, cmd == TIOCEXCL),
-        TIOCGEXCL => put_i32(arg, i32::from(pair.streams.lock().master_exclusive)),
+        TIOCGEXCL => get_master_exclusive(pair, arg),
         // The master's own discipline is N_TTY's place on Linux: raw.
         TIOCGETD => put_i32(arg, 0),
         // A pty has no line to drain or break to send.
         TCSBRK | TCSBRKP => Ok(0),
-        c if LDISC_TERMIOS_COMMANDS.contains(&c) => with_slave_tty(pair, |tty| {
-            termios_ioctl(pair, tty, file.is_nonblocking(), cmd, arg)
-        }),
+        c if LDISC_TERMIOS_COMMANDS.contains(&c) => master_termios(pair, file, cmd, arg),
         _ => Err(ENOTTY),
     }
 }
 
 fn clamp(n: usize) -> i32 {
     n.min(i32::MAX as usize) as i32
+}
+
+/// `TIOCGPKT`: whether packet mode is on.
+fn get_packet(pair: &Pair<Instance>, arg: usize) -> Result<isize> {
+    let on = pair.streams.lock().pty.master.ptm.packet;
+    put_i32(arg, i32::from(on))
+}
+
+/// `FIONREAD` on the master: bytes waiting to be read.
+fn master_inq(pair: &Pair<Instance>, arg: usize) -> Result<isize> {
+    let n = pair.streams.lock().pty.master_inq();
+    put_i32(arg, clamp(n))
+}
+
+/// `TIOCGEXCL` on the master.
+fn get_master_exclusive(pair: &Pair<Instance>, arg: usize) -> Result<isize> {
+    let on = pair.streams.lock().master_exclusive;
+    put_i32(arg, i32::from(on))
+}
+
+/// The termios commands through the master act on the slave tty.
+fn master_termios(pair: &Pair<Instance>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    with_slave_tty(pair, |tty| {
+        termios_ioctl(pair, tty, file.is_nonblocking(), cmd, arg)
+    })
 }
 
 /// Runs `f` on the slave tty (outside the pair lock); `EIO` once the
@@ -339,10 +362,16 @@ fn set_master_exclusive(pair: &Pair<Instance>, file: &File, on: bool) -> Result<
 pub(crate) fn ldisc_ioctl(pair: &Pair<Instance>, tty: &Tty, cmd: u32, arg: usize) -> Result<isize> {
     match cmd {
         TCXONC | TCFLSH => slave_flow_or_flush(pair, tty, cmd, arg),
-        FIONREAD => put_i32(arg, clamp(pair.streams.lock().pty.slave_inq())),
+        FIONREAD => slave_inq(pair, arg),
         TIOCOUTQ => put_i32(arg, 0),
         _ => termios_ioctl(pair, tty, false, cmd, arg),
     }
+}
+
+/// `FIONREAD` on the slave: bytes a read would get.
+fn slave_inq(pair: &Pair<Instance>, arg: usize) -> Result<isize> {
+    let n = pair.streams.lock().pty.slave_inq();
+    put_i32(arg, clamp(n))
 }
 
 /// `TCXONC` and `TCFLSH` on the slave: background processes get `SIGTTOU`

@@ -58,13 +58,7 @@ impl Driver {
         bsd_pairs: u32,
     ) -> Result<Self> {
         let class = Arc::new(DeviceClass::create(c_str!("ckpt_pty"))?, GFP_KERNEL)?;
-        let ldisc = LineDiscipline::register().inspect_err(|e| {
-            pr_warn!(
-                "line discipline {} is taken ({:?}): is another module using N_DEVELOPMENT?\n",
-                crate::seam::tty::LDISC,
-                e
-            );
-        })?;
+        let ldisc = register_ldisc()?;
         let ttys =
             SlaveDriver::register(c_str!("ckpt_pty_slave"), c_str!("ckpt/pts"), ATT_LINES, 0)?;
         let bsd_ttys = SlaveDriver::register(
@@ -92,17 +86,7 @@ impl Driver {
             max_pairs,
             bsd_pairs,
         )?;
-        let ptmx = mkdev(masters.major(), 0);
-        class.set_world_accessible(ptmx);
-        let mut nodes = KVec::new();
-        nodes.push(
-            DeviceNode::create(&class, ptmx, c_str!("ckpt/ptmx"))?,
-            GFP_KERNEL,
-        )?;
-        nodes.push(
-            DeviceNode::create(&class, mkdev(control.major(), 0), c_str!("ckpt/control"))?,
-            GFP_KERNEL,
-        )?;
+        let nodes = create_nodes(&class, masters.major(), control.major())?;
         // Last: from here on mounts can be made.
         let published = PublishedGlobals::new(globals);
         let fs = PtsFsRegistration::register()?;
@@ -126,4 +110,35 @@ impl Driver {
             _class: class,
         })
     }
+}
+
+/// Registers our line discipline; says who else may have its number.
+fn register_ldisc() -> Result<LineDiscipline> {
+    LineDiscipline::register().inspect_err(|e| {
+        pr_warn!(
+            "line discipline {} is taken ({:?}): is another module using N_DEVELOPMENT?\n",
+            crate::seam::tty::LDISC,
+            e
+        );
+    })
+}
+
+/// `/dev/ckpt/ptmx` (mode 0666) and `/dev/ckpt/control`.
+fn create_nodes(
+    class: &Arc<DeviceClass>,
+    master_major: u32,
+    control_major: u32,
+) -> Result<KVec<DeviceNode>> {
+    let ptmx = mkdev(master_major, 0);
+    class.set_world_accessible(ptmx);
+    let mut nodes = KVec::new();
+    nodes.push(
+        DeviceNode::create(class, ptmx, c_str!("ckpt/ptmx"))?,
+        GFP_KERNEL,
+    )?;
+    nodes.push(
+        DeviceNode::create(class, mkdev(control_major, 0), c_str!("ckpt/control"))?,
+        GFP_KERNEL,
+    )?;
+    Ok(nodes)
 }

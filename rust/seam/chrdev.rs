@@ -121,14 +121,14 @@ impl<T: FileOperations> CharDevice<T> {
         make_ops: impl FnOnce(u32) -> Result<T>,
     ) -> Result<Pin<KBox<Self>>> {
         let mut base: bindings::dev_t = 0;
-        // SAFETY: `base` is valid for writes; `name` is a static C string.
+        // SAFETY: `base` is valid for writes and `name` is a static C string.
         to_result(unsafe {
             bindings::alloc_chrdev_region(&mut base, 0, count, name.as_char_ptr())
         })?;
         let ops = match make_ops(base >> MINORBITS) {
             Ok(ops) => ops,
             Err(e) => {
-                // SAFETY: allocated just above and not yet used.
+                // SAFETY: The region was allocated above and nothing uses it.
                 unsafe { bindings::unregister_chrdev_region(base, count) };
                 return Err(e);
             }
@@ -146,34 +146,25 @@ impl<T: FileOperations> CharDevice<T> {
         let mut this = match boxed {
             Ok(b) => b,
             Err(e) => {
-                // SAFETY: allocated just above and not yet used.
+                // SAFETY: The region was allocated above and nothing uses it.
                 unsafe { bindings::unregister_chrdev_region(base, count) };
                 return Err(e.into());
             }
         };
-        // SAFETY: the box is pinned, so `fops` keeps its address until
-        // `drop`, which deletes the cdev first.
-        let cdev = unsafe { ckpt_pty_cdev_alloc(this.fops.get()) };
-        if cdev.is_null() {
-            // SAFETY: the region is ours and unused.
-            unsafe { bindings::unregister_chrdev_region(base, count) };
-            core::mem::forget(this);
-            return Err(ENOMEM);
-        }
-        // SAFETY: `cdev` is a fresh cdev with our fops.
-        let err = unsafe { cdev_add(cdev, base, count) };
-        if err != 0 {
-            // SAFETY: `cdev_del` drops the allocation's only reference even
-            // when it was never added; then release the region.
-            unsafe {
-                cdev_del(cdev);
-                bindings::unregister_chrdev_region(base, count);
+        // SAFETY: The box is pinned, so `fops` keeps its address until the
+        // pinned drop, which deletes the cdev first.
+        let cdev = match unsafe { add_cdev(this.fops.get(), base, count) } {
+            Ok(cdev) => cdev,
+            Err(e) => {
+                // SAFETY: The region was allocated above and no cdev uses it.
+                unsafe { bindings::unregister_chrdev_region(base, count) };
+                // The pinned drop must not delete a cdev that is not there.
+                core::mem::forget(this);
+                return Err(e);
             }
-            // The pinned drop must not delete the cdev a second time.
-            core::mem::forget(this);
-            return Err(Error::from_errno(err));
-        }
-        // SAFETY: only the cdev pointer is written; nothing is moved.
+        };
+        // SAFETY: Only the `cdev` field is written; nothing is moved out of
+        // the pinned box.
         unsafe { Pin::get_unchecked_mut(this.as_mut()).cdev = cdev };
         Ok(this)
     }
@@ -348,6 +339,35 @@ impl<T: FileOperations> CharDevice<T> {
             Err(e) => e.to_errno() as c_long,
         }
     }
+}
+
+/// Makes a cdev with the file operations `fops` live on the `count`
+/// device numbers from `base`.
+///
+/// # Safety
+///
+/// `fops` must point to a `file_operations` that stays at its address
+/// until the cdev is deleted.
+unsafe fn add_cdev(
+    fops: *const bindings::file_operations,
+    base: bindings::dev_t,
+    count: u32,
+) -> Result<*mut bindings::cdev> {
+    // SAFETY: `fops` stays valid until the cdev is deleted (the function's
+    // safety requirement).
+    let cdev = unsafe { ckpt_pty_cdev_alloc(fops) };
+    if cdev.is_null() {
+        return Err(ENOMEM);
+    }
+    // SAFETY: `cdev` is a fresh cdev whose operations are `fops`.
+    let err = unsafe { cdev_add(cdev, base, count) };
+    if err != 0 {
+        // SAFETY: `cdev_del` drops the allocation's only reference, also of
+        // a cdev that was never added.
+        unsafe { cdev_del(cdev) };
+        return Err(Error::from_errno(err));
+    }
+    Ok(cdev)
 }
 
 #[pinned_drop]
