@@ -95,7 +95,8 @@ impl Globals {
         let raw = Arc::into_raw(this.clone()).cast_mut();
         let old = GLOBALS.swap(raw, Ordering::AcqRel);
         if !old.is_null() {
-            // SAFETY: a reference `publish` stored earlier.
+            // SAFETY: `old` is a reference an earlier `publish` stored with
+            // `Arc::into_raw`, taken back once by the swap.
             drop(unsafe { Arc::from_raw(old) });
         }
     }
@@ -103,7 +104,8 @@ impl Globals {
     fn unpublish() {
         let old = GLOBALS.swap(core::ptr::null_mut(), Ordering::AcqRel);
         if !old.is_null() {
-            // SAFETY: the reference `publish` stored.
+            // SAFETY: `old` is the reference `publish` stored with
+            // `Arc::into_raw`, taken back once by the swap.
             drop(unsafe { Arc::from_raw(old) });
         }
     }
@@ -113,7 +115,7 @@ impl Globals {
         if raw.is_null() {
             return Err(ENODEV);
         }
-        // SAFETY: published from `Arc::into_raw` and only released by
+        // SAFETY: Published from `Arc::into_raw` and only released by
         // `unpublish`, which module exit calls after unregistering the
         // filesystem (a mount in progress holds a module reference).
         let borrowed = unsafe { ArcBorrow::<Self>::from_raw(raw) };
