@@ -2,13 +2,32 @@
 //! The ckpt_pty devices: the clone master `ptmx`, the slave ttys, BSD pairs
 //! and the control device, and the `ckptpts` filesystem their nodes live in.
 //!
-//! | piece                     | what users see                              |
-//! |---------------------------|---------------------------------------------|
-//! | [`master::MasterDevice`]  | `DIR/ptmx`, `/dev/ckpt/ptmx`; `DIR/ptyN`    |
-//! | [`slave::SlaveTty`]       | `DIR/N` (a tty: ctty, job control, hangup)  |
-//! | BSD pairs ([`bsd`])       | `DIR/ptyN` + `DIR/ttyN`                     |
-//! | [`control::ControlDevice`]| `DIR/control`, `/dev/ckpt/control`          |
-//! | [`instance::PtsFs`]       | `mount -t ckptpts none DIR`                 |
+//! | piece                      | what users see                             |
+//! |----------------------------|--------------------------------------------|
+//! | [`master::MasterDevice`]   | `DIR/ptmx`, `/dev/ckpt/ptmx`; `DIR/ptyN`   |
+//! | [`slave::SlaveTty`]        | `DIR/N`, `DIR/ttyN` (real ttys)            |
+//! | [`control::ControlDevice`] | `DIR/control`, `/dev/ckpt/control`         |
+//! | [`instance::PtsFs`]        | `mount -t ckptpts none DIR`                |
+//!
+//! Layers, top to bottom; a file uses only files of the layers below its
+//! own:
+//!
+//! - front ends: [`master`] (`ptmx` and `ptyN`), [`slave`] (the tty driver
+//!   and line discipline operations), [`control`] (the control device and
+//!   its restart sessions);
+//! - dispatch: [`ioctl`] (the master's, the line discipline's and
+//!   ckpt_pty's own ioctls);
+//! - operations: [`restart`] (checkpoint and restart of one end), [`bsd`]
+//!   (BSD pairs: fresh sessions, opening `ptyN`), [`settings`] (the tty
+//!   core's termios and window size kept in step with the core's);
+//! - instances: [`instance`] (one mount: index table, BSD pairs, nodes, the
+//!   restart session), [`session`] (a session's wait lists and pairs);
+//! - data path: [`end`] (read, write and poll of both ends, waiting out a
+//!   freeze);
+//! - pairs: [`pair`] (one pty: both streams under one lock, the slave tty;
+//!   it knows its instance only through [`pair::PairOwner`]);
+//! - shared: [`globals`] (what all instances share), [`uaccess`] (user
+//!   copies of ioctl arguments).
 
 mod bsd;
 mod control;
