@@ -79,15 +79,6 @@ fn after_mut(buf: &mut [u8], n: usize) -> Result<&mut [u8]> {
     buf.get_mut(n..).ok_or_else(|| overrun(n, len))
 }
 
-/// `-ERESTARTSYS` when nothing moved yet, else the partial count.
-fn interrupted(done: usize) -> Result<usize> {
-    if done > 0 {
-        Ok(done)
-    } else {
-        Err(ERESTARTSYS)
-    }
-}
-
 /// The partial count, or `e` when nothing moved.
 fn partial(done: usize, e: Error) -> Result<usize> {
     if done > 0 {
@@ -95,6 +86,11 @@ fn partial(done: usize, e: Error) -> Result<usize> {
     } else {
         Err(e)
     }
+}
+
+/// A signal came: the partial count, or `-ERESTARTSYS` when nothing moved.
+fn interrupted(done: usize) -> Result<usize> {
+    partial(done, ERESTARTSYS)
 }
 
 /// Sleeps until woken; `Err` when a signal interrupted.
