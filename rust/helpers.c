@@ -18,8 +18,6 @@
 /* Prototypes keep -Wmissing-prototypes quiet; callers are in Rust. */
 void ckpt_pty_poll_wait(struct file *filp, wait_queue_head_t *head, poll_table *p);
 unsigned int ckpt_pty_iminor(const struct inode *inode);
-unsigned int ckpt_pty_imajor(const struct inode *inode);
-int ckpt_pty_signal_pending_current(void);
 void ckpt_pty_wake_up_interruptible_poll(wait_queue_head_t *head, __poll_t mask);
 struct cdev *ckpt_pty_cdev_alloc(const struct file_operations *fops);
 
@@ -31,16 +29,6 @@ void ckpt_pty_poll_wait(struct file *filp, wait_queue_head_t *head, poll_table *
 unsigned int ckpt_pty_iminor(const struct inode *inode)
 {
 	return iminor(inode);
-}
-
-unsigned int ckpt_pty_imajor(const struct inode *inode)
-{
-	return imajor(inode);
-}
-
-int ckpt_pty_signal_pending_current(void)
-{
-	return signal_pending(current);
 }
 
 void ckpt_pty_wake_up_interruptible_poll(wait_queue_head_t *head, __poll_t mask)

@@ -15,7 +15,8 @@ macro_rules! plain_bytes {
             // above): every byte pattern is a valid value and every byte of
             // a value is initialised.
             unsafe impl FromBytes for $t {}
-            // SAFETY: as above.
+            // SAFETY: `repr(C)`, only integer fields, no padding (checked
+            // above): every byte of a value is initialised.
             unsafe impl AsBytes for $t {}
         )+
     };

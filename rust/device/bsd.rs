@@ -9,25 +9,14 @@
 //! the master is exclusive (a second open gets `EIO`), and after the
 //! master closes the slave is hung up until all its files are closed.
 
-use super::end;
-use super::ioctl::{self, MasterFile};
+use super::instance::Instance;
 use super::pair::Pair;
-use super::slave::kernel_termios;
-use crate::pty_core::stream::{Effects, Winsize, DEFAULT_SPEED};
-use crate::pty_core::termios::Termios;
-use crate::seam::{
-    chrdev::FileOperations, file::File, fs::InstanceRoot, poll::PollTable, tty::RawWinsize,
-};
-use kernel::{
-    prelude::*,
-    uaccess::{UserSliceReader, UserSliceWriter},
-};
-
-use super::instance::PtsFs;
+use super::settings;
+use kernel::{prelude::*, sync::Arc};
 
 /// If nobody holds the pair, a new session starts: fresh streams, and a
 /// slave tty with a fresh pty's settings.
-pub(crate) fn maybe_fresh_session(pair: &Pair) {
+pub(crate) fn maybe_fresh_session(pair: &Pair<Instance>) {
     let fresh = {
         let mut streams = pair.streams.lock();
         let idle = !streams.master_open && streams.pty.life.slave_opens == 0;
@@ -41,67 +30,21 @@ pub(crate) fn maybe_fresh_session(pair: &Pair) {
     }
     // Outside the pair lock: the tty core's termios lock comes first.
     if let Some(file) = pair.slave_file() {
-        let tty = file.tty();
-        tty.store_termios(&kernel_termios(
-            &Termios::pty_slave_default(),
-            [DEFAULT_SPEED; 2],
-        ));
-        tty.store_winsize(&RawWinsize::default());
-        tty.set_exclusive(false);
-        ioctl::sync_termios(pair, tty);
-        let mut streams = pair.streams.lock();
-        let mut fx = Effects::default();
-        streams.pty.set_winsize(Winsize::default(), &mut fx);
+        settings::reset_slave_tty(pair, &file);
     }
 }
 
-/// The BSD masters: minor `N` is `ptyN` of whichever instance the node
-/// was opened in.
-pub(crate) struct BsdMasterDevice;
-
-#[vtable]
-impl FileOperations for BsdMasterDevice {
-    type Open = KBox<MasterFile>;
-
-    fn open(&self, minor: u32, file: &File) -> Result<KBox<MasterFile>> {
-        let root = InstanceRoot::of_file(file)?;
-        let instance = root.instance::<PtsFs>()?;
-        let pair = instance.bsd_pair(minor).ok_or(ENXIO)?;
-        maybe_fresh_session(&pair);
-        {
-            let mut streams = pair.streams.lock();
-            if streams.master_open || streams.pty.life.master_closed {
-                return Err(EIO);
-            }
-            streams.master_open = true;
+/// An open of `ptyN`: BSD pair `minor` of `instance`, whose master is
+/// exclusive.
+pub(crate) fn open_master(instance: &Instance, minor: u32) -> Result<Arc<Pair<Instance>>> {
+    let pair = instance.bsd_pair(minor).ok_or(ENXIO)?;
+    maybe_fresh_session(&pair);
+    {
+        let mut streams = pair.streams.lock();
+        if streams.master_open || streams.pty.life.master_closed {
+            return Err(EIO);
         }
-        Ok(KBox::new(MasterFile { pair, root }, GFP_KERNEL)?)
+        streams.master_open = true;
     }
-
-    fn release(&self, m: KBox<MasterFile>, _file: &File) {
-        {
-            let mut streams = m.pair.streams.lock();
-            let mut fx = Effects::default();
-            streams.master_open = false;
-            streams.pty.master_released(&mut fx);
-            m.pair.settle(&streams, fx, None);
-        }
-        m.pair.hang_up_slave();
-    }
-
-    fn read(m: &MasterFile, file: &File, buf: &mut UserSliceWriter) -> Result<usize> {
-        end::master_read(&m.pair, file, buf)
-    }
-
-    fn write(m: &MasterFile, file: &File, buf: &mut UserSliceReader) -> Result<usize> {
-        end::master_write(&m.pair, file, buf)
-    }
-
-    fn poll(m: &MasterFile, file: &File, table: &PollTable) -> u32 {
-        end::master_poll(&m.pair, file, table)
-    }
-
-    fn ioctl(m: &MasterFile, file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        ioctl::master_ioctl(m, file, cmd, arg)
-    }
+    Ok(pair)
 }

@@ -8,15 +8,17 @@
 //! this file adds the lock, sleeping and copies. The lock is never held
 //! across a user copy.
 
-use super::pair::{Pair, Streams};
+use super::pair::{Pair, PairOwner, Streams};
+use super::uaccess::{filled, overrun};
 use crate::pty_core::ldterm::{ReadDecision, ReadPolicy};
 use crate::pty_core::stream::{Effects, Io, Ready};
-use crate::pty_core::termios::{ICANON, TOSTOP};
+use crate::pty_core::termios::{Termios, ICANON, TOSTOP};
 use crate::pty_core::End;
 use crate::seam::file::File;
 use crate::seam::poll::{events::*, PollTable};
 use crate::seam::process::{self, signal::SIGTTIN};
 use crate::seam::tty::{self, Tty};
+use core::ops::ControlFlow;
 use kernel::{
     prelude::*,
     sync::{
@@ -34,37 +36,47 @@ const CHUNK: usize = 4096;
 /// Transfers up to this size use the stack instead of an allocation.
 const SMALL: usize = 128;
 
-/// Scratch memory for one transfer.
-enum Bounce {
-    Small([u8; SMALL], usize),
-    Large(KVec<u8>),
+/// Scratch memory for one transfer: on the stack up to [`SMALL`] bytes,
+/// else allocated.
+struct Bounce {
+    stack: [u8; SMALL],
+    heap: KVec<u8>,
 }
 
 impl Bounce {
-    fn new(len: usize) -> Result<Self> {
-        let len = len.min(CHUNK);
-        if len <= SMALL {
-            Ok(Bounce::Small([0; SMALL], len))
-        } else {
-            Ok(Bounce::Large(KVec::from_elem(0u8, len, GFP_KERNEL)?))
+    fn new() -> Self {
+        Self {
+            stack: [0; SMALL],
+            heap: KVec::new(),
         }
     }
 
-    fn as_mut(&mut self) -> &mut [u8] {
-        match self {
-            Bounce::Small(buf, len) => buf.get_mut(..*len).unwrap_or(&mut []),
-            Bounce::Large(v) => v.as_mut_slice(),
+    /// A buffer of `len` bytes, at most [`CHUNK`].
+    fn buf(&mut self, len: usize) -> Result<&mut [u8]> {
+        let len = len.min(CHUNK);
+        if let Some(small) = self.stack.get_mut(..len) {
+            return Ok(small);
         }
+        self.heap = KVec::from_elem(0u8, len, GFP_KERNEL)?;
+        Ok(self.heap.as_mut_slice())
     }
 }
 
-/// `-ERESTARTSYS` when nothing moved yet, else the partial count.
-fn interrupted(done: usize) -> Result<usize> {
-    if done > 0 {
-        Ok(done)
-    } else {
-        Err(ERESTARTSYS)
-    }
+/// The first `n` bytes of `buf`, to fill.
+fn head_mut(buf: &mut [u8], n: usize) -> Result<&mut [u8]> {
+    let len = buf.len();
+    buf.get_mut(..n).ok_or_else(|| overrun(n, len))
+}
+
+/// `buf` after its first `n` bytes (what the core took or filled).
+fn after(buf: &[u8], n: usize) -> Result<&[u8]> {
+    buf.get(n..).ok_or_else(|| overrun(n, buf.len()))
+}
+
+/// As [`after`], to fill.
+fn after_mut(buf: &mut [u8], n: usize) -> Result<&mut [u8]> {
+    let len = buf.len();
+    buf.get_mut(n..).ok_or_else(|| overrun(n, len))
 }
 
 /// The partial count, or `e` when nothing moved.
@@ -76,8 +88,13 @@ fn partial(done: usize, e: Error) -> Result<usize> {
     }
 }
 
+/// A signal came: the partial count, or `-ERESTARTSYS` when nothing moved.
+fn interrupted(done: usize) -> Result<usize> {
+    partial(done, ERESTARTSYS)
+}
+
 /// Sleeps until woken; `Err` when a signal interrupted.
-fn wait(pair: &Pair, guard: &mut Guard<'_, Streams, MutexBackend>) -> Result {
+fn wait<O: PairOwner>(pair: &Pair<O>, guard: &mut Guard<'_, Streams, MutexBackend>) -> Result {
     if pair.waiters.wait_interruptible(guard) {
         Err(ERESTARTSYS)
     } else {
@@ -88,8 +105,8 @@ fn wait(pair: &Pair, guard: &mut Guard<'_, Streams, MutexBackend>) -> Result {
 /// Waits until no stream of the pair is frozen (a frozen stream passes no
 /// message that changes state); returns the lock held. `nonblocking`:
 /// `EAGAIN` instead of waiting.
-pub(crate) fn lock_thawed(
-    pair: &Pair,
+pub(crate) fn lock_thawed<O: PairOwner>(
+    pair: &Pair<O>,
     nonblocking: bool,
 ) -> Result<Guard<'_, Streams, MutexBackend>> {
     let mut guard = pair.streams.lock();
@@ -103,13 +120,17 @@ pub(crate) fn lock_thawed(
 }
 
 /// `read(2)` on the master.
-pub(crate) fn master_read(pair: &Pair, file: &File, writer: &mut UserSliceWriter) -> Result<usize> {
+pub(crate) fn master_read<O: PairOwner>(
+    pair: &Pair<O>,
+    file: &File,
+    writer: &mut UserSliceWriter,
+) -> Result<usize> {
     let want = writer.len();
     if want == 0 {
         return Ok(0);
     }
-    let mut bounce = Bounce::new(want)?;
-    let buf = bounce.as_mut();
+    let mut bounce = Bounce::new();
+    let buf = bounce.buf(want)?;
     let mut guard = pair.streams.lock();
     let copied = loop {
         let mut fx = Effects::default();
@@ -125,53 +146,71 @@ pub(crate) fn master_read(pair: &Pair, file: &File, writer: &mut UserSliceWriter
         }
     };
     drop(guard);
-    writer.write_slice(buf.get(..copied).unwrap_or(&[]))?;
+    writer.write_slice(filled(buf, copied)?)?;
     Ok(copied)
 }
 
 /// `write(2)` on the master: blocks until everything is taken (or a
 /// signal, or `O_NONBLOCK`), returning a partial count when some went.
-pub(crate) fn master_write(
-    pair: &Pair,
+pub(crate) fn master_write<O: PairOwner>(
+    pair: &Pair<O>,
     file: &File,
     reader: &mut UserSliceReader,
 ) -> Result<usize> {
     let total = reader.len();
-    let mut bounce = Bounce::new(total)?;
-    let buf = bounce.as_mut();
+    let mut bounce = Bounce::new();
+    let buf = bounce.buf(total)?;
     let mut written = 0usize;
     while written < total {
         let chunk = (total - written).min(buf.len());
-        let Some(data) = buf.get_mut(..chunk) else {
-            break;
+        let data = match head_mut(buf, chunk) {
+            Ok(data) => data,
+            Err(e) => return partial(written, e),
         };
         if let Err(e) = reader.read_slice(data) {
             return partial(written, e);
         }
-        let mut off = 0usize;
+        let mut rest: &[u8] = data;
         let mut guard = pair.streams.lock();
-        while off < chunk {
+        while !rest.is_empty() {
             let mut fx = Effects::default();
-            let io = guard
-                .pty
-                .master_write(data.get(off..).unwrap_or(&[]), &mut fx);
+            let io = guard.pty.master_write(rest, &mut fx);
             pair.settle(&guard, fx, None);
-            let done = written.saturating_add(off);
-            match io {
-                Io::Done(n) => off = off.saturating_add(n),
-                Io::Eof | Io::Hangup => return partial(done, EIO),
-                Io::NoMemory => return partial(done, ENOMEM),
-                Io::WouldBlock if file.is_nonblocking() => return partial(done, EAGAIN),
-                Io::WouldBlock => {
-                    if wait(pair, &mut guard).is_err() {
-                        return interrupted(done);
-                    }
-                }
-            }
+            let done = written.saturating_add(chunk - rest.len());
+            rest = match write_went(pair, &mut guard, file, io, rest, done) {
+                ControlFlow::Continue(left) => left,
+                ControlFlow::Break(r) => return r,
+            };
         }
         written = written.saturating_add(chunk);
     }
     Ok(written)
+}
+
+/// How a write goes on after the streams were offered `rest` (`done` bytes
+/// went before): with what is left, after a sleep if nothing fit, or by
+/// returning now.
+fn write_went<'a, O: PairOwner>(
+    pair: &Pair<O>,
+    guard: &mut Guard<'_, Streams, MutexBackend>,
+    file: &File,
+    io: Io,
+    rest: &'a [u8],
+    done: usize,
+) -> ControlFlow<Result<usize>, &'a [u8]> {
+    match io {
+        Io::Done(n) => match after(rest, n) {
+            Ok(left) => ControlFlow::Continue(left),
+            Err(e) => ControlFlow::Break(partial(done, e)),
+        },
+        Io::Eof | Io::Hangup => ControlFlow::Break(partial(done, EIO)),
+        Io::NoMemory => ControlFlow::Break(partial(done, ENOMEM)),
+        Io::WouldBlock if file.is_nonblocking() => ControlFlow::Break(partial(done, EAGAIN)),
+        Io::WouldBlock => match wait(pair, guard) {
+            Ok(()) => ControlFlow::Continue(rest),
+            Err(_) => ControlFlow::Break(interrupted(done)),
+        },
+    }
 }
 
 /// Poll bits of a readiness.
@@ -196,14 +235,14 @@ fn ready_mask(ready: Ready, end: End) -> u32 {
 }
 
 /// `poll(2)` on the master.
-pub(crate) fn master_poll(pair: &Pair, file: &File, table: &PollTable) -> u32 {
+pub(crate) fn master_poll<O: PairOwner>(pair: &Pair<O>, file: &File, table: &PollTable) -> u32 {
     table.register(file, &pair.pollers);
     let ready = pair.streams.lock().pty.master_ready();
     ready_mask(ready, End::Master)
 }
 
 /// `poll(2)` on the slave.
-pub(crate) fn slave_poll(pair: &Pair, file: &File, table: &PollTable) -> u32 {
+pub(crate) fn slave_poll<O: PairOwner>(pair: &Pair<O>, file: &File, table: &PollTable) -> u32 {
     table.register(file, &pair.pollers);
     let ready = pair.streams.lock().pty.slave_ready();
     ready_mask(ready, End::Slave)
@@ -234,132 +273,225 @@ fn read_job_control(tty: &Tty) -> Result {
 /// `more` comes in true for a continuation of the same read (which never
 /// waits) and goes out true when the tty core should call again at once
 /// (the rest of a canonical line, or more raw input), as `n_tty` does.
-pub(crate) fn slave_read(
-    pair: &Pair,
+pub(crate) fn slave_read<O: PairOwner>(
+    pair: &Pair<O>,
     tty: &Tty,
     file: &File,
     buf: &mut [u8],
     more: &mut bool,
 ) -> Result<usize> {
     if *more {
-        *more = false;
-        let mut guard = pair.streams.lock();
-        let mut fx = Effects::default();
-        let (io, go_on) = guard.pty.slave_read_part(buf, &mut fx);
-        pair.settle(&guard, fx, Some(tty));
-        return Ok(match io {
-            Io::Done(n) => {
-                *more = go_on && n > 0;
-                n
-            }
-            _ => 0,
-        });
+        return Ok(read_continuation(pair, tty, buf, more));
     }
     read_job_control(tty)?;
     let mut guard = pair.streams.lock();
     let mut copied = 0usize;
-    let mut timer_expired = false;
-    let mut remaining: Option<usize> = None;
+    let mut timer = ReadTimer::default();
     loop {
         let termios = guard.pty.termios();
-        let mut fx = Effects::default();
-        let rest = buf.get_mut(copied..).unwrap_or(&mut []);
-        let (io, go_on) = guard.pty.slave_read_part(rest, &mut fx);
-        pair.settle(&guard, fx, Some(tty));
-        let mut got = 0;
-        match io {
-            Io::Done(n) => got = n,
-            // The master is gone (n_tty's TTY_OTHER_CLOSED): EIO, also for
-            // a reader that was asleep; once the tty core has hung the file
-            // up, reads do not reach us and see end of file.
-            Io::Eof if guard.pty.life.master_closed => return partial(copied, EIO),
-            Io::Eof => return Ok(copied),
-            Io::Hangup => return partial(copied, EIO),
-            Io::NoMemory => return partial(copied, ENOMEM),
-            Io::WouldBlock if tty::file_hung_up(file) => return Ok(copied),
-            Io::WouldBlock => {}
-        }
+        let (got, go_on) = match take_input(pair, &mut guard, tty, file, buf, copied) {
+            ControlFlow::Continue(taken) => taken,
+            ControlFlow::Break(r) => return r,
+        };
         copied = copied.saturating_add(got);
-        if termios.lflag(ICANON) {
-            if copied > 0 {
-                *more = go_on;
-                return Ok(copied);
-            }
-            if file.is_nonblocking() {
-                return Err(EAGAIN);
-            }
-            if wait(pair, &mut guard).is_err() {
-                return interrupted(copied);
-            }
-            continue;
+        let next = if termios.lflag(ICANON) {
+            canonical_next(copied, go_on, file, more)
+        } else {
+            raw_next(
+                &termios,
+                copied,
+                buf.len(),
+                go_on,
+                timer.expired,
+                file,
+                more,
+            )
+        };
+        let slept = match next {
+            ReadNext::Return(r) => return r,
+            ReadNext::Wait => wait(pair, &mut guard),
+            ReadNext::WaitTimed {
+                ds,
+                restart_on_byte,
+            } => timer.wait(pair, &mut guard, ds, restart_on_byte && got > 0),
+        };
+        if slept.is_err() {
+            return interrupted(copied);
         }
-        let policy = ReadPolicy::new(&termios);
-        if copied >= buf.len() {
-            *more = go_on && copied >= usize::from(policy.vmin).max(1);
-            return Ok(copied);
+    }
+}
+
+/// The continuation of a slave read (`more` came in true): takes what
+/// there is, never waits.
+fn read_continuation<O: PairOwner>(
+    pair: &Pair<O>,
+    tty: &Tty,
+    buf: &mut [u8],
+    more: &mut bool,
+) -> usize {
+    *more = false;
+    let mut guard = pair.streams.lock();
+    let mut fx = Effects::default();
+    let (io, go_on) = guard.pty.slave_read_part(buf, &mut fx);
+    pair.settle(&guard, fx, Some(tty));
+    match io {
+        Io::Done(n) => {
+            *more = go_on && n > 0;
+            n
         }
-        let ReadDecision::Wait {
-            timeout_ds,
+        _ => 0,
+    }
+}
+
+/// Takes the slave's input into `buf` after the `copied` bytes a read has
+/// already: how many bytes came and whether the tty core should call again
+/// at once, or what the read returns now.
+fn take_input<O: PairOwner>(
+    pair: &Pair<O>,
+    guard: &mut Guard<'_, Streams, MutexBackend>,
+    tty: &Tty,
+    file: &File,
+    buf: &mut [u8],
+    copied: usize,
+) -> ControlFlow<Result<usize>, (usize, bool)> {
+    let rest = match after_mut(buf, copied) {
+        Ok(rest) => rest,
+        Err(e) => return ControlFlow::Break(partial(copied, e)),
+    };
+    let mut fx = Effects::default();
+    let (io, go_on) = guard.pty.slave_read_part(rest, &mut fx);
+    pair.settle(guard, fx, Some(tty));
+    ControlFlow::Break(match io {
+        Io::Done(n) => return ControlFlow::Continue((n, go_on)),
+        // The master is gone (n_tty's TTY_OTHER_CLOSED): EIO, also for a
+        // reader that was asleep; once the tty core has hung the file up,
+        // reads do not reach us and see end of file.
+        Io::Eof if guard.pty.life.master_closed => partial(copied, EIO),
+        Io::Eof => Ok(copied),
+        Io::Hangup => partial(copied, EIO),
+        Io::NoMemory => partial(copied, ENOMEM),
+        Io::WouldBlock if tty::file_hung_up(file) => Ok(copied),
+        Io::WouldBlock => return ControlFlow::Continue((0, go_on)),
+    })
+}
+
+/// What a slave read does after taking the input there was.
+enum ReadNext {
+    /// Return this to the tty core.
+    Return(Result<usize>),
+    /// Sleep until woken.
+    Wait,
+    /// Sleep until woken or the `VTIME` timer (`ds` deciseconds) runs out;
+    /// `restart_on_byte`: each byte copied restarts the timer.
+    WaitTimed { ds: u8, restart_on_byte: bool },
+}
+
+/// Canonical mode: a line, or what there is of one, ends the read.
+fn canonical_next(copied: usize, go_on: bool, file: &File, more: &mut bool) -> ReadNext {
+    if copied > 0 {
+        *more = go_on;
+        return ReadNext::Return(Ok(copied));
+    }
+    if file.is_nonblocking() {
+        return ReadNext::Return(Err(EAGAIN));
+    }
+    ReadNext::Wait
+}
+
+/// Raw mode: `VMIN` and `VTIME` decide ([`ReadPolicy`]).
+fn raw_next(
+    termios: &Termios,
+    copied: usize,
+    len: usize,
+    go_on: bool,
+    timer_expired: bool,
+    file: &File,
+    more: &mut bool,
+) -> ReadNext {
+    let policy = ReadPolicy::new(termios);
+    if copied >= len {
+        *more = go_on && copied >= usize::from(policy.vmin).max(1);
+        return ReadNext::Return(Ok(copied));
+    }
+    let ReadDecision::Wait {
+        timeout_ds,
+        restart_on_byte,
+    } = policy.decide(copied, len, timer_expired)
+    else {
+        return ReadNext::Return(Ok(copied));
+    };
+    if file.is_nonblocking() {
+        return ReadNext::Return(partial(copied, EAGAIN));
+    }
+    match timeout_ds {
+        None => ReadNext::Wait,
+        Some(ds) => ReadNext::WaitTimed {
+            ds,
             restart_on_byte,
-        } = policy.decide(copied, buf.len(), timer_expired)
-        else {
-            return Ok(copied);
-        };
-        if file.is_nonblocking() {
-            return partial(copied, EAGAIN);
-        }
-        let Some(ds) = timeout_ds else {
-            if wait(pair, &mut guard).is_err() {
-                return interrupted(copied);
-            }
-            continue;
-        };
+        },
+    }
+}
+
+/// The `VTIME` timer of one slave read.
+#[derive(Default)]
+struct ReadTimer {
+    expired: bool,
+    /// Jiffies left after the last wake-up.
+    remaining: Option<usize>,
+}
+
+impl ReadTimer {
+    /// Sleeps until woken or the timer of `ds` deciseconds runs out;
+    /// `restart`: the timer starts again in full. `Err` when a signal
+    /// interrupted.
+    fn wait<O: PairOwner>(
+        &mut self,
+        pair: &Pair<O>,
+        guard: &mut Guard<'_, Streams, MutexBackend>,
+        ds: u8,
+        restart: bool,
+    ) -> Result {
         let full = msecs_to_jiffies(u32::from(ds).saturating_mul(100)) as usize;
-        let left = match remaining {
-            Some(left) if !(restart_on_byte && got > 0) => left,
+        let left = match self.remaining {
+            Some(left) if !restart => left,
             _ => full,
         };
-        match pair
-            .waiters
-            .wait_interruptible_timeout(&mut guard, left as _)
-        {
-            CondVarTimeoutResult::Timeout => timer_expired = true,
-            CondVarTimeoutResult::Woken { jiffies } => remaining = Some(jiffies as usize),
-            CondVarTimeoutResult::Signal { .. } => return interrupted(copied),
+        match pair.waiters.wait_interruptible_timeout(guard, left as _) {
+            CondVarTimeoutResult::Timeout => self.expired = true,
+            CondVarTimeoutResult::Woken { jiffies } => self.remaining = Some(jiffies as usize),
+            CondVarTimeoutResult::Signal { .. } => return Err(ERESTARTSYS),
         }
+        Ok(())
     }
 }
 
 /// `write(2)` on the slave (one piece of the tty core's buffer): output
 /// processing into the master's head; blocks while output is stopped or
 /// the master's head is full.
-pub(crate) fn slave_write(pair: &Pair, tty: &Tty, file: &File, buf: &[u8]) -> Result<usize> {
+pub(crate) fn slave_write<O: PairOwner>(
+    pair: &Pair<O>,
+    tty: &Tty,
+    file: &File,
+    buf: &[u8],
+) -> Result<usize> {
     let tostop = pair.streams.lock().pty.termios().lflag(TOSTOP);
     if tostop {
         tty.check_change()?;
     }
     let mut guard = pair.streams.lock();
-    let mut off = 0usize;
-    while off < buf.len() {
+    let mut rest = buf;
+    while !rest.is_empty() {
+        let off = buf.len() - rest.len();
         if tty::file_hung_up(file) {
             return partial(off, EIO);
         }
         let mut fx = Effects::default();
-        let io = guard
-            .pty
-            .slave_write(buf.get(off..).unwrap_or(&[]), &mut fx);
+        let io = guard.pty.slave_write(rest, &mut fx);
         pair.settle(&guard, fx, Some(tty));
-        match io {
-            Io::Done(n) => off = off.saturating_add(n),
-            Io::Eof | Io::Hangup => return partial(off, EIO),
-            Io::NoMemory => return partial(off, ENOMEM),
-            Io::WouldBlock if file.is_nonblocking() => return partial(off, EAGAIN),
-            Io::WouldBlock => {
-                if wait(pair, &mut guard).is_err() {
-                    return interrupted(off);
-                }
-            }
-        }
+        rest = match write_went(pair, &mut guard, file, io, rest, off) {
+            ControlFlow::Continue(left) => left,
+            ControlFlow::Break(r) => return r,
+        };
     }
-    Ok(off)
+    Ok(buf.len())
 }

@@ -6,137 +6,22 @@
 //! `control`, `ptyN`), and its restart session. The module-wide part —
 //! device numbers, the internal mount, counters — is [`Globals`].
 
-use super::pair::Pair;
-use super::restart::Session;
+use super::globals::Globals;
+use super::pair::{Pair, PairOwner};
+use super::session::Session;
 use crate::pty_core::image::PtyMode;
 use crate::pty_core::index::IndexAllocator;
 use crate::pty_core::options::MountOptions;
 use crate::seam::chrdev::mkdev;
-use crate::seam::fs::{
-    InstanceRoot, InternalMount, Node, OwnedFile, Owner, PtsFsOps, SuperBlock, SHOWN_OPTIONS,
-};
+use crate::seam::fs::{InstanceRoot, Node, OwnedFile, Owner, PtsFsOps, SuperBlock, SHOWN_OPTIONS};
 use crate::seam::process;
 use crate::seam::storage::KernelStorage;
-use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use kernel::{
     bindings, c_str, fmt, new_mutex,
     prelude::*,
     str::{CStr, CString},
-    sync::{Arc, ArcBorrow, Mutex},
+    sync::{Arc, Mutex},
 };
-
-/// Module-wide counters (`CKPT_GLOBAL_STATUS`).
-#[derive(Default)]
-pub(crate) struct GlobalStats {
-    pub(crate) checkpoints: AtomicU64,
-    pub(crate) restarts: AtomicU64,
-    pub(crate) checkpoint_bytes: AtomicU64,
-    pub(crate) restart_bytes: AtomicU64,
-    pub(crate) sessions_committed: AtomicU64,
-    pub(crate) sessions_rolled_back: AtomicU64,
-}
-
-/// What every instance shares: device numbers, defaults, the internal
-/// mount where the module opens its slave ttys.
-pub(crate) struct Globals {
-    internal: InternalMount,
-    /// Majors of the AT&T and BSD slave tty drivers.
-    pub(crate) att_major: u32,
-    pub(crate) bsd_major: u32,
-    /// Majors of the master devices and the control device.
-    pub(crate) master_major: u32,
-    pub(crate) bsd_master_major: u32,
-    pub(crate) control_major: u32,
-    /// Defaults for `max=` and `bsd=` (module parameters).
-    pub(crate) max_pairs: u32,
-    pub(crate) bsd_pairs: u32,
-    next_id: AtomicU64,
-    pub(crate) stats: GlobalStats,
-}
-
-/// The module's [`Globals`], for the filesystem's entry points (which get
-/// no context of their own). Set while `ckptpts` is registered.
-static GLOBALS: AtomicPtr<Globals> = AtomicPtr::new(core::ptr::null_mut());
-
-impl Globals {
-    pub(crate) fn new(
-        att_major: u32,
-        bsd_major: u32,
-        master_major: u32,
-        bsd_master_major: u32,
-        control_major: u32,
-        max_pairs: u32,
-        bsd_pairs: u32,
-    ) -> Result<Arc<Self>> {
-        Ok(Arc::new(
-            Self {
-                internal: InternalMount::new()?,
-                att_major,
-                bsd_major,
-                master_major,
-                bsd_master_major,
-                control_major,
-                max_pairs,
-                bsd_pairs,
-                next_id: AtomicU64::new(1),
-                stats: GlobalStats::default(),
-            },
-            GFP_KERNEL,
-        )?)
-    }
-
-    /// Makes `this` reachable from the filesystem's entry points until
-    /// [`Globals::unpublish`].
-    pub(crate) fn publish(this: &Arc<Self>) {
-        let raw = Arc::into_raw(this.clone()).cast_mut();
-        let old = GLOBALS.swap(raw, Ordering::AcqRel);
-        if !old.is_null() {
-            // SAFETY: a reference `publish` stored earlier.
-            drop(unsafe { Arc::from_raw(old) });
-        }
-    }
-
-    pub(crate) fn unpublish() {
-        let old = GLOBALS.swap(core::ptr::null_mut(), Ordering::AcqRel);
-        if !old.is_null() {
-            // SAFETY: the reference `publish` stored.
-            drop(unsafe { Arc::from_raw(old) });
-        }
-    }
-
-    fn get() -> Result<Arc<Self>> {
-        let raw = GLOBALS.load(Ordering::Acquire);
-        if raw.is_null() {
-            return Err(ENODEV);
-        }
-        // SAFETY: published from `Arc::into_raw` and only released by
-        // `unpublish`, which module exit calls after unregistering the
-        // filesystem (a mount in progress holds a module reference).
-        let borrowed = unsafe { ArcBorrow::<Self>::from_raw(raw) };
-        Ok(borrowed.into())
-    }
-
-    pub(crate) fn internal_mount(&self) -> &InternalMount {
-        &self.internal
-    }
-
-    pub(crate) fn internal_sb(&self) -> SuperBlock {
-        self.internal.sb()
-    }
-
-    /// A fresh name for an internal node.
-    pub(crate) fn next_internal_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// The slave tty's device number.
-    pub(crate) fn slave_dev(&self, mode: PtyMode, index: u32) -> bindings::dev_t {
-        match mode {
-            PtyMode::Att => mkdev(self.att_major, index),
-            PtyMode::Bsd => mkdev(self.bsd_major, index),
-        }
-    }
-}
 
 /// An instance's options with ids as the kernel stores them.
 #[derive(Clone, Copy)]
@@ -180,7 +65,7 @@ impl InstanceOptions {
 /// still open.
 struct Table {
     indexes: IndexAllocator<KernelStorage>,
-    slots: KVec<Option<Arc<Pair>>>,
+    slots: KVec<Option<Arc<Pair<Instance>>>>,
 }
 
 /// One mount of `ckptpts`.
@@ -195,7 +80,7 @@ pub(crate) struct Instance {
     table: Mutex<Table>,
     /// BSD pairs, from mount to unmount.
     #[pin]
-    bsd: Mutex<KVec<Arc<Pair>>>,
+    bsd: Mutex<KVec<Arc<Pair<Instance>>>>,
     /// `ptmx`, `control`, `ptyN`: removed when the instance shuts down.
     /// `ptmx` comes first.
     #[pin]
@@ -203,11 +88,11 @@ pub(crate) struct Instance {
     /// The restart session, if one is open. Lock order: session, then a
     /// pair's streams, then `table`.
     #[pin]
-    pub(crate) session: Mutex<Option<Session>>,
+    pub(crate) session: Mutex<Option<Session<Instance>>>,
     /// A `CKPT_OPEN_MASTER` in progress: (thread, pair). The ptmx open of
     /// that thread attaches to the pair instead of allocating one.
     #[pin]
-    master_target: Mutex<Option<(i32, Arc<Pair>)>>,
+    master_target: Mutex<Option<(i32, Arc<Pair<Instance>>)>>,
 }
 
 impl Instance {
@@ -255,7 +140,9 @@ impl Instance {
     }
 
     fn add_node(&self, name: &CStr, mode: u16, dev: bindings::dev_t, owner: Owner) -> Result {
-        let node = self.sb.create_node::<Pair>(name, mode, dev, owner, None)?;
+        let node = self
+            .sb
+            .create_node::<Pair<Self>>(name, mode, dev, owner, None)?;
         self.nodes.lock().push(node, GFP_KERNEL)?;
         Ok(())
     }
@@ -283,14 +170,6 @@ impl Instance {
         &self.globals
     }
 
-    pub(crate) fn sb(&self) -> &SuperBlock {
-        &self.sb
-    }
-
-    pub(crate) fn options(&self) -> &InstanceOptions {
-        &self.options
-    }
-
     pub(crate) fn max_pairs(&self) -> u32 {
         self.options.max
     }
@@ -300,19 +179,19 @@ impl Instance {
     }
 
     /// BSD pair `n`.
-    pub(crate) fn bsd_pair(&self, n: u32) -> Option<Arc<Pair>> {
+    pub(crate) fn bsd_pair(&self, n: u32) -> Option<Arc<Pair<Instance>>> {
         self.bsd.lock().get(n as usize).cloned()
     }
 
     /// A new pair at the lowest free index (opening `ptmx`).
-    pub(crate) fn allocate(self: &Arc<Self>) -> Result<Arc<Pair>> {
+    pub(crate) fn allocate(self: &Arc<Self>) -> Result<Arc<Pair<Instance>>> {
         let index = self.table.lock().indexes.alloc().ok_or(ENOSPC)?;
         self.install(index)
     }
 
     /// A new pair at exactly `index` for a restart session, in O(1):
     /// `EBUSY` if a live pair holds it. It starts frozen and restoring.
-    pub(crate) fn claim_for_restore(self: &Arc<Self>, index: u32) -> Result<Arc<Pair>> {
+    pub(crate) fn claim_for_restore(self: &Arc<Self>, index: u32) -> Result<Arc<Pair<Instance>>> {
         self.table
             .lock()
             .indexes
@@ -326,7 +205,7 @@ impl Instance {
     /// Makes the pair for a freshly taken `index` (outside the table
     /// lock: creating the slave tty sleeps) and publishes it; on failure
     /// the index is given back by the pair's drop, or here.
-    fn install(self: &Arc<Self>, index: usize) -> Result<Arc<Pair>> {
+    fn install(self: &Arc<Self>, index: usize) -> Result<Arc<Pair<Instance>>> {
         let index32 = u32::try_from(index).map_err(|_| ENXIO)?;
         let pair = Pair::new(self, index32, PtyMode::Att).inspect_err(|_| {
             self.release_index(index32);
@@ -348,7 +227,7 @@ impl Instance {
 
     /// The master of `pair` went away: no new slave open can find it; the
     /// index stays taken until the pair itself is dropped.
-    pub(crate) fn unlink(&self, pair: &Pair) {
+    pub(crate) fn unlink(&self, pair: &Pair<Instance>) {
         let removed = {
             let mut table = self.table.lock();
             table.slots.get_mut(pair.index as usize).and_then(|s| {
@@ -364,12 +243,19 @@ impl Instance {
         drop(removed);
     }
 
-    pub(crate) fn release_index(&self, index: u32) {
-        self.table.lock().indexes.release(index as usize);
+    /// Tears down pairs a restart session created: whoever holds an end
+    /// sees a hangup, the nodes go, and the indexes come free when the last
+    /// file closes.
+    pub(crate) fn abandon_pairs(&self, pairs: &[Arc<Pair<Instance>>]) {
+        for pair in pairs {
+            process::yield_between_items();
+            pair.abandon();
+            self.unlink(pair);
+        }
     }
 
     /// Arms `CKPT_OPEN_MASTER` for the calling thread.
-    pub(crate) fn set_master_target(&self, pair: Arc<Pair>) -> Result {
+    pub(crate) fn set_master_target(&self, pair: Arc<Pair<Instance>>) -> Result {
         let mut t = self.master_target.lock();
         if t.is_some() {
             return Err(EBUSY);
@@ -384,7 +270,7 @@ impl Instance {
     }
 
     /// The restoring pair this thread's ptmx open must attach to, if any.
-    pub(crate) fn take_master_target(&self) -> Option<Arc<Pair>> {
+    pub(crate) fn take_master_target(&self) -> Option<Arc<Pair<Instance>>> {
         let mut t = self.master_target.lock();
         match &*t {
             Some((tid, _)) if *tid == process::current_tid() => t.take().map(|(_, p)| p),
@@ -393,12 +279,31 @@ impl Instance {
     }
 }
 
+impl PairOwner for Instance {
+    fn globals(&self) -> &Globals {
+        &self.globals
+    }
+
+    fn sb(&self) -> &SuperBlock {
+        &self.sb
+    }
+
+    /// `uid=`/`gid=` win over the creator's ids; `mode=`.
+    fn slave_node(&self, creator: Owner) -> (Owner, u16) {
+        (self.options.node_owner(creator), self.options.mode)
+    }
+
+    fn release_index(&self, index: u32) {
+        self.table.lock().indexes.release(index as usize);
+    }
+}
+
 /// `ckptpts` as the filesystem seam sees it.
 pub(crate) struct PtsFs;
 
 impl PtsFsOps for PtsFs {
     type Instance = Instance;
-    type NodeData = Pair;
+    type NodeData = Pair<Instance>;
 
     fn fill_super(sb: &SuperBlock, options: &CStr) -> Result<Arc<Instance>> {
         let globals = Globals::get()?;

@@ -5,42 +5,45 @@
 //! handler that does its own user copies.
 
 use super::end::lock_thawed;
+use super::instance::Instance;
 use super::pair::{Pair, StreamStats};
 use super::restart;
-use super::slave::{core_termios, LDISC_TERMIOS_COMMANDS};
+use super::settings;
+use super::uaccess::{put_i32, read_arg, write_arg};
 use crate::pty_core::stream::{Effects, RequestError, Winsize};
 use crate::pty_core::End;
 use crate::seam::file::flags::{O_ACCMODE, O_APPEND, O_CLOEXEC, O_NOCTTY, O_NONBLOCK};
 use crate::seam::file::File;
 use crate::seam::fs::{InstanceRoot, OwnedFile};
 use crate::seam::process::signal::*;
-use crate::seam::tty::{RawWinsize, SlaveFile, Tty};
+use crate::seam::tty::{SlaveFile, Tty};
 use crate::uapi::*;
-use kernel::{
-    prelude::*,
-    uaccess::{UserSlice, UserSliceReader, UserSliceWriter},
-};
-
-fn reader(arg: usize, len: usize) -> UserSliceReader {
-    UserSlice::new(arg, len).reader()
-}
-
-fn writer(arg: usize, len: usize) -> UserSliceWriter {
-    UserSlice::new(arg, len).writer()
-}
-
-fn put_i32(arg: usize, v: i32) -> Result<isize> {
-    writer(arg, 4).write(&v)?;
-    Ok(0)
-}
-
-fn get_i32(arg: usize) -> Result<i32> {
-    reader(arg, 4).read::<i32>()
-}
+use kernel::{prelude::*, uaccess::UserSlice};
 
 fn request(r: core::result::Result<(), RequestError>) -> Result<isize> {
     r.map(|()| 0).map_err(|e| e.errno().into())
 }
+
+/// The termios commands of the tty core (`tty_mode_ioctl`), which the
+/// master forwards to its slave tty as Linux does.
+const LDISC_TERMIOS_COMMANDS: [u32; 16] = [
+    TCGETS,
+    TCSETS,
+    TCSETSW,
+    TCSETSF,
+    TCGETS2,
+    TCSETS2,
+    TCSETSW2,
+    TCSETSF2,
+    TCGETA,
+    TCSETA,
+    TCSETAW,
+    TCSETAF,
+    TIOCGLCKTRMIOS,
+    TIOCSLCKTRMIOS,
+    TIOCGSOFTCAR,
+    TIOCSSOFTCAR,
+];
 
 /// Termios commands that change settings (they wait while frozen).
 fn sets_termios(cmd: u32) -> bool {
@@ -62,7 +65,13 @@ fn sets_termios(cmd: u32) -> bool {
 
 /// The tty core's termios ioctls on the slave tty (`tty_mode_ioctl`):
 /// through either end, as Linux answers a master's with its slave's.
-fn termios_ioctl(pair: &Pair, tty: &Tty, nonblocking: bool, cmd: u32, arg: usize) -> Result<isize> {
+fn termios_ioctl(
+    pair: &Pair<Instance>,
+    tty: &Tty,
+    nonblocking: bool,
+    cmd: u32,
+    arg: usize,
+) -> Result<isize> {
     if sets_termios(cmd) {
         drop(lock_thawed(pair, nonblocking)?);
     }
@@ -79,7 +88,12 @@ fn termios_ioctl(pair: &Pair, tty: &Tty, nonblocking: bool, cmd: u32, arg: usize
 // ---------------------------------------------------------------------
 
 /// ckpt_pty's own ioctls on either end; `None` when `cmd` is not one.
-pub(crate) fn ckpt_ioctl(pair: &Pair, end: End, cmd: u32, arg: usize) -> Option<Result<isize>> {
+pub(crate) fn ckpt_ioctl(
+    pair: &Pair<Instance>,
+    end: End,
+    cmd: u32,
+    arg: usize,
+) -> Option<Result<isize>> {
     let r = match cmd {
         CKPT_FREEZE => freeze(pair, end),
         CKPT_THAW => thaw(pair, end),
@@ -93,42 +107,38 @@ pub(crate) fn ckpt_ioctl(pair: &Pair, end: End, cmd: u32, arg: usize) -> Option<
     Some(r)
 }
 
-fn freeze(pair: &Pair, end: End) -> Result<isize> {
+fn freeze(pair: &Pair<Instance>, end: End) -> Result<isize> {
     let mut guard = pair.streams.lock();
     guard.pty.freeze(end.is_master());
-    if let Some(st) = guard.stats.get_mut(end.slot()) {
-        st.last_op = CKPT_OP_FREEZE;
-    }
+    guard.stats.of_mut(end).last_op = CKPT_OP_FREEZE;
     Ok(0)
 }
 
-fn thaw(pair: &Pair, end: End) -> Result<isize> {
+fn thaw(pair: &Pair<Instance>, end: End) -> Result<isize> {
     let mut guard = pair.streams.lock();
     let mut fx = Effects::default();
     guard.pty.thaw(end.is_master(), &mut fx);
-    if let Some(st) = guard.stats.get_mut(end.slot()) {
-        st.last_op = CKPT_OP_THAW;
-    }
+    guard.stats.of_mut(end).last_op = CKPT_OP_THAW;
     pair.settle(&guard, fx, None);
     Ok(0)
 }
 
-fn socket_set(pair: &Pair, arg: usize) -> Result<isize> {
+fn socket_set(pair: &Pair<Instance>, arg: usize) -> Result<isize> {
     let id = crate::seam::socket::identity(arg as i32)?;
     pair.streams.lock().socket = Some(id);
     Ok(0)
 }
 
-fn socket_get(pair: &Pair, arg: usize) -> Result<isize> {
+fn socket_get(pair: &Pair<Instance>, arg: usize) -> Result<isize> {
     let id = pair.streams.lock().socket.ok_or(ENOENT)?;
-    writer(arg, core::mem::size_of::<SocketRecord>()).write(&id)?;
+    write_arg(arg, &id)?;
     Ok(0)
 }
 
-fn status(pair: &Pair, end: End, arg: usize) -> Result<isize> {
+fn status(pair: &Pair<Instance>, end: End, arg: usize) -> Result<isize> {
     let status = {
         let guard = pair.streams.lock();
-        let st: StreamStats = guard.stats.get(end.slot()).copied().unwrap_or_default();
+        let st: StreamStats = guard.stats.of(end);
         let pty = &guard.pty;
         let mut frozen = 0;
         if pty.freeze.master {
@@ -158,7 +168,7 @@ fn status(pair: &Pair, end: End, arg: usize) -> Result<isize> {
             restart_bytes: st.restart_bytes,
         }
     };
-    writer(arg, core::mem::size_of::<StreamStatus>()).write(&status)?;
+    write_arg(arg, &status)?;
     Ok(0)
 }
 
@@ -166,26 +176,24 @@ fn status(pair: &Pair, end: End, arg: usize) -> Result<isize> {
 // The master
 // ---------------------------------------------------------------------
 
-/// An open master file: its pair and the instance mount it was opened
-/// through (`TIOCGPTPEER` opens the slave node below it).
-pub(crate) struct MasterFile {
-    pub(crate) pair: kernel::sync::Arc<Pair>,
-    pub(crate) root: InstanceRoot,
-}
-
 /// Every ioctl of a master file.
-pub(crate) fn master_ioctl(m: &MasterFile, file: &File, cmd: u32, arg: usize) -> Result<isize> {
-    let pair = &*m.pair;
+pub(crate) fn master_ioctl(
+    pair: &Pair<Instance>,
+    root: &InstanceRoot,
+    file: &File,
+    cmd: u32,
+    arg: usize,
+) -> Result<isize> {
     if let Some(r) = ckpt_ioctl(pair, End::Master, cmd, arg) {
         return r;
     }
     match cmd {
         TIOCGPTN if !pair.is_bsd() => put_i32(arg, pair.index as i32),
-        TIOCGPTPEER if !pair.is_bsd() => open_peer(m, arg),
+        TIOCGPTPEER if !pair.is_bsd() => open_peer(pair, root, arg),
         TIOCSPTLCK => set_lock(pair, arg),
         TIOCGPTLCK => put_i32(arg, i32::from(pair.is_locked())),
         TIOCPKT => set_packet(pair, file, arg),
-        TIOCGPKT => put_i32(arg, i32::from(pair.streams.lock().pty.master.ptm.packet)),
+        TIOCGPKT => get_packet(pair, arg),
         TIOCSIG => send_signal(pair, arg),
         TIOCGWINSZ => get_winsize(pair, arg),
         TIOCSWINSZ => master_set_winsize(pair, file, arg),
@@ -193,18 +201,16 @@ pub(crate) fn master_ioctl(m: &MasterFile, file: &File, cmd: u32, arg: usize) ->
         TIOCSPGRP | TIOCSCTTY => forward_to_slave(pair, cmd, arg),
         TIOCGSID => master_get_sid(pair, arg),
         TCFLSH | TCXONC => master_flow_or_flush(pair, file, cmd, arg),
-        FIONREAD => put_i32(arg, clamp(pair.streams.lock().pty.master_inq())),
+        FIONREAD => master_inq(pair, arg),
         // Linux ptys report 0: written bytes are at the other end at once.
         TIOCOUTQ => put_i32(arg, 0),
         TIOCEXCL | TIOCNXCL => set_master_exclusive(pair, file, cmd == TIOCEXCL),
-        TIOCGEXCL => put_i32(arg, i32::from(pair.streams.lock().master_exclusive)),
+        TIOCGEXCL => get_master_exclusive(pair, arg),
         // The master's own discipline is N_TTY's place on Linux: raw.
         TIOCGETD => put_i32(arg, 0),
         // A pty has no line to drain or break to send.
         TCSBRK | TCSBRKP => Ok(0),
-        c if LDISC_TERMIOS_COMMANDS.contains(&c) => with_slave_tty(pair, |tty| {
-            termios_ioctl(pair, tty, file.is_nonblocking(), cmd, arg)
-        }),
+        c if LDISC_TERMIOS_COMMANDS.contains(&c) => master_termios(pair, file, cmd, arg),
         _ => Err(ENOTTY),
     }
 }
@@ -213,37 +219,62 @@ fn clamp(n: usize) -> i32 {
     n.min(i32::MAX as usize) as i32
 }
 
+/// `TIOCGPKT`: whether packet mode is on.
+fn get_packet(pair: &Pair<Instance>, arg: usize) -> Result<isize> {
+    let on = pair.streams.lock().pty.master.ptm.packet;
+    put_i32(arg, i32::from(on))
+}
+
+/// `FIONREAD` on the master: bytes waiting to be read.
+fn master_inq(pair: &Pair<Instance>, arg: usize) -> Result<isize> {
+    let n = pair.streams.lock().pty.master_inq();
+    put_i32(arg, clamp(n))
+}
+
+/// `TIOCGEXCL` on the master.
+fn get_master_exclusive(pair: &Pair<Instance>, arg: usize) -> Result<isize> {
+    let on = pair.streams.lock().master_exclusive;
+    put_i32(arg, i32::from(on))
+}
+
+/// The termios commands through the master act on the slave tty.
+fn master_termios(pair: &Pair<Instance>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    with_slave_tty(pair, |tty| {
+        termios_ioctl(pair, tty, file.is_nonblocking(), cmd, arg)
+    })
+}
+
 /// Runs `f` on the slave tty (outside the pair lock); `EIO` once the
 /// slave is gone.
-fn with_slave_tty(pair: &Pair, f: impl FnOnce(&Tty) -> Result<isize>) -> Result<isize> {
+fn with_slave_tty(pair: &Pair<Instance>, f: impl FnOnce(&Tty) -> Result<isize>) -> Result<isize> {
     let file: SlaveFile = pair.slave_file().ok_or(EIO)?;
     f(file.tty())
 }
 
 /// `TIOCGPTPEER`: the slave node opened for the caller, without a path
 /// walk (a chroot or another mount namespace cannot redirect it).
-fn open_peer(m: &MasterFile, arg: usize) -> Result<isize> {
+fn open_peer(pair: &Pair<Instance>, root: &InstanceRoot, arg: usize) -> Result<isize> {
     /// The flags `ptm_open_peer` honours.
     const PEER_FLAGS: u32 = O_ACCMODE | O_NOCTTY | O_NONBLOCK | O_APPEND | O_CLOEXEC;
     let flags = arg as u32 & PEER_FLAGS;
-    let file: OwnedFile = m.pair.open_slave_node(&m.root, flags)?;
+    let file: OwnedFile = pair.open_slave_node(root, flags)?;
     Ok(file.install_fd(flags & O_CLOEXEC != 0)? as isize)
 }
 
-fn set_lock(pair: &Pair, arg: usize) -> Result<isize> {
-    pair.set_locked(get_i32(arg)? != 0);
+fn set_lock(pair: &Pair<Instance>, arg: usize) -> Result<isize> {
+    pair.set_locked(read_arg::<i32>(arg)? != 0);
     Ok(0)
 }
 
-fn set_packet(pair: &Pair, file: &File, arg: usize) -> Result<isize> {
-    let on = get_i32(arg)? != 0;
+fn set_packet(pair: &Pair<Instance>, file: &File, arg: usize) -> Result<isize> {
+    let on = read_arg::<i32>(arg)? != 0;
     lock_thawed(pair, file.is_nonblocking())?.pty.set_packet(on);
     Ok(0)
 }
 
 /// `TIOCSIG`, Linux's `pty_signal`: only the three job-control signals, to
 /// the slave's foreground process group.
-fn send_signal(pair: &Pair, arg: usize) -> Result<isize> {
+fn send_signal(pair: &Pair<Instance>, arg: usize) -> Result<isize> {
     let sig = arg as i32;
     if !matches!(sig, SIGINT | SIGQUIT | SIGTSTP) {
         return Err(EINVAL);
@@ -254,52 +285,33 @@ fn send_signal(pair: &Pair, arg: usize) -> Result<isize> {
     })
 }
 
-fn get_winsize(pair: &Pair, arg: usize) -> Result<isize> {
+fn get_winsize(pair: &Pair<Instance>, arg: usize) -> Result<isize> {
     let ws = pair.streams.lock().pty.winsize();
-    writer(arg, Winsize::SIZE).write_slice(&ws.to_bytes())?;
+    UserSlice::new(arg, Winsize::SIZE)
+        .writer()
+        .write_slice(&ws.to_bytes())?;
     Ok(0)
 }
 
 fn read_winsize(arg: usize) -> Result<Winsize> {
     let mut bytes = [0u8; Winsize::SIZE];
-    reader(arg, Winsize::SIZE).read_slice(&mut bytes)?;
+    UserSlice::new(arg, Winsize::SIZE)
+        .reader()
+        .read_slice(&mut bytes)?;
     Ok(Winsize::from_bytes(bytes))
 }
 
-/// The window size as the tty core keeps it.
-pub(crate) fn raw_winsize(ws: Winsize) -> RawWinsize {
-    RawWinsize {
-        rows: ws.rows,
-        cols: ws.cols,
-        xpixel: ws.xpixel,
-        ypixel: ws.ypixel,
-    }
-}
-
-/// A new window size: the tty core stores it and signals `SIGWINCH`
-/// (`tty_do_resize`); both tioc modules keep it for checkpoints.
-pub(crate) fn resize(pair: &Pair, tty: &Tty, nonblocking: bool, ws: Winsize) -> Result {
-    drop(lock_thawed(pair, nonblocking)?);
-    tty.resize(&raw_winsize(ws))?;
-    let mut guard = pair.streams.lock();
-    let mut fx = Effects::default();
-    guard.pty.set_winsize(ws, &mut fx);
-    fx.signals = Default::default();
-    pair.settle(&guard, fx, Some(tty));
-    Ok(())
-}
-
 /// `TIOCSWINSZ` on the master resizes the slave, as `pty_resize` does.
-fn master_set_winsize(pair: &Pair, file: &File, arg: usize) -> Result<isize> {
+fn master_set_winsize(pair: &Pair<Instance>, file: &File, arg: usize) -> Result<isize> {
     let ws = read_winsize(arg)?;
     with_slave_tty(pair, |tty| {
-        resize(pair, tty, file.is_nonblocking(), ws).map(|()| 0)
+        settings::resize(pair, tty, file.is_nonblocking(), ws).map(|()| 0)
     })
 }
 
 /// `TIOCGPGRP` on the master: the slave's foreground group, for anyone
 /// holding the master (`tiocgpgrp` with `tty != real_tty`).
-fn master_get_pgrp(pair: &Pair, arg: usize) -> Result<isize> {
+fn master_get_pgrp(pair: &Pair<Instance>, arg: usize) -> Result<isize> {
     let nr = pair
         .streams
         .lock()
@@ -310,7 +322,7 @@ fn master_get_pgrp(pair: &Pair, arg: usize) -> Result<isize> {
 }
 
 /// `TIOCGSID` on the master: the slave's session.
-fn master_get_sid(pair: &Pair, arg: usize) -> Result<isize> {
+fn master_get_sid(pair: &Pair<Instance>, arg: usize) -> Result<isize> {
     let sid = pair.streams.lock().slave_tty().and_then(Tty::session);
     put_i32(arg, sid.ok_or(ENOTTY)?.nr())
 }
@@ -318,12 +330,12 @@ fn master_get_sid(pair: &Pair, arg: usize) -> Result<isize> {
 /// `TIOCSPGRP` and `TIOCSCTTY` through the master act on the slave tty
 /// with the tty core's own checks (the caller's session and controlling
 /// terminal), as Linux applies them to `tty->link`.
-fn forward_to_slave(pair: &Pair, cmd: u32, arg: usize) -> Result<isize> {
+fn forward_to_slave(pair: &Pair<Instance>, cmd: u32, arg: usize) -> Result<isize> {
     let file = pair.slave_file().ok_or(EIO)?;
     file.tty_ioctl(cmd, arg)
 }
 
-fn master_flow_or_flush(pair: &Pair, file: &File, cmd: u32, arg: usize) -> Result<isize> {
+fn master_flow_or_flush(pair: &Pair<Instance>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
     let mut guard = lock_thawed(pair, file.is_nonblocking())?;
     let mut fx = Effects::default();
     let r = if cmd == TCXONC {
@@ -335,7 +347,7 @@ fn master_flow_or_flush(pair: &Pair, file: &File, cmd: u32, arg: usize) -> Resul
     request(r)
 }
 
-fn set_master_exclusive(pair: &Pair, file: &File, on: bool) -> Result<isize> {
+fn set_master_exclusive(pair: &Pair<Instance>, file: &File, on: bool) -> Result<isize> {
     lock_thawed(pair, file.is_nonblocking())?.master_exclusive = on;
     Ok(0)
 }
@@ -347,18 +359,24 @@ fn set_master_exclusive(pair: &Pair, file: &File, on: bool) -> Result<isize> {
 /// The ioctls that reach our line discipline (the tty core answers job
 /// control, window size, exclusive mode and the ldisc number itself). The
 /// tty core gives no file here: state changes wait while frozen.
-pub(crate) fn ldisc_ioctl(pair: &Pair, tty: &Tty, cmd: u32, arg: usize) -> Result<isize> {
+pub(crate) fn ldisc_ioctl(pair: &Pair<Instance>, tty: &Tty, cmd: u32, arg: usize) -> Result<isize> {
     match cmd {
         TCXONC | TCFLSH => slave_flow_or_flush(pair, tty, cmd, arg),
-        FIONREAD => put_i32(arg, clamp(pair.streams.lock().pty.slave_inq())),
+        FIONREAD => slave_inq(pair, arg),
         TIOCOUTQ => put_i32(arg, 0),
         _ => termios_ioctl(pair, tty, false, cmd, arg),
     }
 }
 
+/// `FIONREAD` on the slave: bytes a read would get.
+fn slave_inq(pair: &Pair<Instance>, arg: usize) -> Result<isize> {
+    let n = pair.streams.lock().pty.slave_inq();
+    put_i32(arg, clamp(n))
+}
+
 /// `TCXONC` and `TCFLSH` on the slave: background processes get `SIGTTOU`
 /// first (`tty_check_change`), as in `n_tty_ioctl_helper`.
-fn slave_flow_or_flush(pair: &Pair, tty: &Tty, cmd: u32, arg: usize) -> Result<isize> {
+fn slave_flow_or_flush(pair: &Pair<Instance>, tty: &Tty, cmd: u32, arg: usize) -> Result<isize> {
     tty.check_change()?;
     let mut guard = lock_thawed(pair, false)?;
     let mut fx = Effects::default();
@@ -369,14 +387,4 @@ fn slave_flow_or_flush(pair: &Pair, tty: &Tty, cmd: u32, arg: usize) -> Result<i
     };
     pair.settle(&guard, fx, Some(tty));
     request(r)
-}
-
-/// The tty core's settings as the pure core keeps them.
-pub(crate) fn sync_termios(pair: &Pair, tty: &Tty) {
-    let (t, speeds) = core_termios(&tty.termios());
-    let mut guard = pair.streams.lock();
-    let mut fx = Effects::default();
-    guard.pty.set_termios(t, false, &mut fx);
-    guard.pty.slave.tioc.speeds = speeds;
-    pair.settle(&guard, fx, Some(tty));
 }

@@ -13,16 +13,18 @@
 //! closes (new slave opens then fail), but the index stays taken until the
 //! pair itself is gone, i.e. until the last slave file closes too.
 
-use super::instance::{Globals, Instance};
+use super::globals::Globals;
 use crate::pty_core::checkpoint::NodeOwner;
 use crate::pty_core::image::PtyMode;
 use crate::pty_core::stream::{Effects, PtyPair, Signals, Wake};
+use crate::pty_core::End;
 use crate::seam::file::flags::{O_NOCTTY, O_RDWR};
-use crate::seam::fs::{InstanceRoot, Node, OwnedFile, Owner, SuperBlockPin};
+use crate::seam::fs::{InstanceRoot, Node, OwnedFile, Owner, SuperBlock, SuperBlockPin};
 use crate::seam::poll::{events::*, PollQueue};
 use crate::seam::process::{self, signal::*};
 use crate::seam::storage::KernelStorage;
 use crate::seam::tty::{SlaveFile, Tty, TtyPort};
+use crate::uapi::{CKPT_OP_CHECKPOINT, CKPT_OP_RESTART};
 use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use kernel::{
     c_str, fmt, new_condvar, new_mutex,
@@ -43,6 +45,47 @@ pub(crate) struct StreamStats {
     pub(crate) restarts: u64,
     pub(crate) checkpoint_bytes: u64,
     pub(crate) restart_bytes: u64,
+}
+
+impl StreamStats {
+    /// A checkpoint of `bytes` was taken.
+    pub(crate) fn checkpointed(&mut self, bytes: usize) {
+        self.last_op = CKPT_OP_CHECKPOINT;
+        self.checkpoints = self.checkpoints.saturating_add(1);
+        self.checkpoint_bytes = self.checkpoint_bytes.saturating_add(bytes as u64);
+    }
+
+    /// An image of `bytes` was restored.
+    pub(crate) fn restarted(&mut self, bytes: usize) {
+        self.last_op = CKPT_OP_RESTART;
+        self.restarts = self.restarts.saturating_add(1);
+        self.restart_bytes = self.restart_bytes.saturating_add(bytes as u64);
+    }
+}
+
+/// The [`StreamStats`] of both streams of a pair.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct PairStats {
+    master: StreamStats,
+    slave: StreamStats,
+}
+
+impl PairStats {
+    /// The statistics of `end`'s stream.
+    pub(crate) fn of(&self, end: End) -> StreamStats {
+        match end {
+            End::Master => self.master,
+            End::Slave => self.slave,
+        }
+    }
+
+    /// The statistics of `end`'s stream, to update.
+    pub(crate) fn of_mut(&mut self, end: End) -> &mut StreamStats {
+        match end {
+            End::Master => &mut self.master,
+            End::Slave => &mut self.slave,
+        }
+    }
 }
 
 /// The slave tty of a pair: the module's own open file of it (which keeps
@@ -66,8 +109,8 @@ pub(crate) struct Streams {
     pub(crate) pty: PtyPair<KernelStorage>,
     /// `TIOCEXCL` on the master (the slave's is the tty's `TTY_EXCLUSIVE`).
     pub(crate) master_exclusive: bool,
-    /// Checkpoint statistics per stream (master, slave).
-    pub(crate) stats: [StreamStats; 2],
+    /// Checkpoint statistics per stream.
+    pub(crate) stats: PairStats,
     /// The socket this pair serves (`CKPT_SOCKET_SET`), by identity.
     pub(crate) socket: Option<crate::uapi::SocketRecord>,
     /// The slave tty, from creation until the master's teardown.
@@ -80,7 +123,7 @@ impl Streams {
             master_open: false,
             pty: PtyPair::new(KernelStorage::new),
             master_exclusive: false,
-            stats: [StreamStats::default(); 2],
+            stats: PairStats::default(),
             socket: None,
             slave: None,
         }
@@ -122,14 +165,27 @@ impl Streams {
     }
 }
 
-/// One pty.
+/// What a pair needs from the instance (`ckptpts` mount) it belongs to.
+/// The instance holds its pairs, so the pair knows it only through this.
+pub(crate) trait PairOwner: Send + Sync + 'static {
+    /// What every instance shares: device numbers, the internal mount.
+    fn globals(&self) -> &Globals;
+    /// The superblock the pair's slave node is made in.
+    fn sb(&self) -> &SuperBlock;
+    /// Owner and permissions of a slave node that `creator` makes.
+    fn slave_node(&self, creator: Owner) -> (Owner, u16);
+    /// Gives `index` back (the drop of an AT&T pair).
+    fn release_index(&self, index: u32);
+}
+
+/// One pty, in the instance `O`.
 #[pin_data(PinnedDrop)]
-pub(crate) struct Pair {
+pub(crate) struct Pair<O: PairOwner> {
     /// Slave index (AT&T) or BSD pair number.
     pub(crate) index: u32,
     pub(crate) mode: PtyMode,
     /// The instance (ckptpts mount) the pair belongs to.
-    pub(crate) instance: Arc<Instance>,
+    pub(crate) instance: Arc<O>,
     /// Keeps the instance's superblock active while the pair has nodes
     /// (AT&T pairs; BSD pairs are the instance's own).
     #[pin]
@@ -160,11 +216,11 @@ pub(crate) struct Pair {
     pub(crate) pollers: PollQueue,
 }
 
-impl Pair {
+impl<O: PairOwner> Pair<O> {
     /// A new pair, without its slave tty yet ([`Pair::create_slave`]).
     /// AT&T pairs come locked; from here on the pair's drop gives the
     /// index back.
-    pub(crate) fn new(instance: &Arc<Instance>, index: u32, mode: PtyMode) -> Result<Arc<Self>> {
+    pub(crate) fn new(instance: &Arc<O>, index: u32, mode: PtyMode) -> Result<Arc<Self>> {
         let sb_pin = match mode {
             PtyMode::Att => Some(instance.sb().pin()),
             PtyMode::Bsd => None,
@@ -172,7 +228,7 @@ impl Pair {
         let port = TtyPort::new()?;
         let locked = mode == PtyMode::Att;
         Arc::pin_init(
-            pin_init!(Pair {
+            pin_init!(Self {
                 index,
                 mode,
                 instance: instance.clone(),
@@ -218,15 +274,11 @@ impl Pair {
             PtyMode::Att => CString::try_from_fmt(fmt!("{}", self.index))?,
             PtyMode::Bsd => CString::try_from_fmt(fmt!("tty{}", self.index))?,
         };
-        let options = self.instance.options();
-        let owner = options.node_owner(owner);
-        let node = self.instance.sb().create_node(
-            &node_name,
-            options.mode,
-            dev,
-            owner,
-            Some(self.clone()),
-        )?;
+        let (owner, mode) = self.instance.slave_node(owner);
+        let node =
+            self.instance
+                .sb()
+                .create_node(&node_name, mode, dev, owner, Some(self.clone()))?;
         self.streams.lock().slave = Some(SlaveSide {
             file,
             node: Some(node),
@@ -243,6 +295,16 @@ impl Pair {
     /// Whether the calling thread is creating this pair's slave tty.
     pub(crate) fn is_creating(&self) -> bool {
         self.creator.load(Ordering::Acquire) == process::current_tid()
+    }
+
+    /// The master file closed: its stream is released (the slave sees the
+    /// master gone).
+    pub(crate) fn close_master(&self) {
+        let mut streams = self.streams.lock();
+        let mut fx = Effects::default();
+        streams.master_open = false;
+        streams.pty.master_released(&mut fx);
+        self.settle(&streams, fx, None);
     }
 
     /// The master is gone for good (AT&T): the slave node goes, the slave
@@ -383,7 +445,7 @@ fn poll_mask(wake: Wake) -> u32 {
 }
 
 #[pinned_drop]
-impl PinnedDrop for Pair {
+impl<O: PairOwner> PinnedDrop for Pair<O> {
     fn drop(self: Pin<&mut Self>) {
         if self.mode == PtyMode::Att {
             self.instance.release_index(self.index);

@@ -10,11 +10,13 @@
 //! and output processing), which work on the pair's streams.
 
 use super::end;
+use super::instance::Instance;
 use super::ioctl;
 use super::pair::Pair;
+use super::settings;
 use crate::pty_core::image::PtyMode;
-use crate::pty_core::stream::{Effects, Winsize};
-use crate::pty_core::termios::{Termios, TCIFLUSH};
+use crate::pty_core::stream::Effects;
+use crate::pty_core::termios::TCIFLUSH;
 use crate::pty_core::End;
 use crate::seam::file::File;
 use crate::seam::fs;
@@ -22,71 +24,22 @@ use crate::seam::poll::PollTable;
 use crate::seam::tty::{
     KTermios, LockedTermios, Lookup, RawTtyPort, RawWinsize, SlaveTtyOps, Tty, LDISC,
 };
-use crate::uapi::*;
 use core::ptr::NonNull;
 use kernel::{
     prelude::*,
     sync::{Arc, ArcBorrow},
 };
 
-/// The termios commands of the tty core (`tty_mode_ioctl`), which the
-/// master forwards to its slave tty as Linux does.
-pub(crate) const LDISC_TERMIOS_COMMANDS: [u32; 16] = [
-    TCGETS,
-    TCSETS,
-    TCSETSW,
-    TCSETSF,
-    TCGETS2,
-    TCSETS2,
-    TCSETSW2,
-    TCSETSF2,
-    TCGETA,
-    TCSETA,
-    TCSETAW,
-    TCSETAF,
-    TIOCGLCKTRMIOS,
-    TIOCSLCKTRMIOS,
-    TIOCGSOFTCAR,
-    TIOCSSOFTCAR,
-];
-
-/// The pure core's settings and speeds from the tty core's termios.
-pub(crate) fn core_termios(k: &KTermios) -> (Termios, [u32; 2]) {
-    let t = Termios {
-        c_iflag: k.c_iflag,
-        c_oflag: k.c_oflag,
-        c_cflag: k.c_cflag,
-        c_lflag: k.c_lflag,
-        c_line: k.c_line,
-        c_cc: k.c_cc,
-    };
-    (t, [k.c_ispeed, k.c_ospeed])
-}
-
-/// The tty core's termios from the pure core's settings and speeds.
-pub(crate) fn kernel_termios(t: &Termios, speeds: [u32; 2]) -> KTermios {
-    KTermios {
-        c_iflag: t.c_iflag,
-        c_oflag: t.c_oflag,
-        c_cflag: t.c_cflag,
-        c_lflag: t.c_lflag,
-        c_line: LDISC as u8,
-        c_cc: t.c_cc,
-        c_ispeed: speeds[0],
-        c_ospeed: speeds[1],
-    }
-}
-
 /// The slave tty's operations.
 pub(crate) struct SlaveTty;
 
 impl SlaveTtyOps for SlaveTty {
-    type Data = Pair;
+    type Data = Pair<Instance>;
 
     /// The tty of the node being opened (our nodes carry their pair); the
     /// pair itself while its creator opens the internal node.
-    fn lookup(file: &File) -> Result<Lookup<Pair>> {
-        let pair = fs::node_data::<Pair>(file).ok_or(EIO)?;
+    fn lookup(file: &File) -> Result<Lookup<Pair<Instance>>> {
+        let pair = fs::node_data::<Pair<Instance>>(file).ok_or(EIO)?;
         let streams = pair.streams.lock();
         if let Some(side) = &streams.slave {
             return Ok(Lookup::Existing(side.file.tty_ptr()));
@@ -99,7 +52,7 @@ impl SlaveTtyOps for SlaveTty {
         Err(EIO)
     }
 
-    fn install(pair: &Arc<Pair>, _tty: &Tty) -> Result<NonNull<RawTtyPort>> {
+    fn install(pair: &Arc<Pair<Instance>>, _tty: &Tty) -> Result<NonNull<RawTtyPort>> {
         if !pair.is_creating() {
             return Err(EIO);
         }
@@ -109,7 +62,7 @@ impl SlaveTtyOps for SlaveTty {
     /// Who may open the slave: as Linux's `pty_open` (not while locked —
     /// unless restoring — and not once the master is gone), plus BSD's
     /// fresh sessions. The tty core already refused exclusive ttys.
-    fn open(pair: ArcBorrow<'_, Pair>, tty: &Tty, _file: &File) -> Result {
+    fn open(pair: ArcBorrow<'_, Pair<Instance>>, tty: &Tty, _file: &File) -> Result {
         if pair.is_creating() {
             return Ok(());
         }
@@ -134,7 +87,7 @@ impl SlaveTtyOps for SlaveTty {
 
     /// Every close, also of an open we refused: the last user file makes
     /// the master see "other closed" (`EIO` once drained, `POLLHUP`).
-    fn close(pair: ArcBorrow<'_, Pair>, tty: &Tty, file: &File) {
+    fn close(pair: ArcBorrow<'_, Pair<Instance>>, tty: &Tty, file: &File) {
         let mut streams = pair.streams.lock();
         let internal = match &streams.slave {
             Some(side) if side.file.is(file) => return,
@@ -148,7 +101,7 @@ impl SlaveTtyOps for SlaveTty {
         pair.settle(&streams, fx, Some(tty));
     }
 
-    fn write(pair: ArcBorrow<'_, Pair>, buf: &[u8]) -> usize {
+    fn write(pair: ArcBorrow<'_, Pair<Instance>>, buf: &[u8]) -> usize {
         let mut streams = pair.streams.lock();
         let mut fx = Effects::default();
         let n = streams.pty.slave_write_raw(buf, &mut fx);
@@ -156,31 +109,30 @@ impl SlaveTtyOps for SlaveTty {
         n
     }
 
-    fn write_room(pair: ArcBorrow<'_, Pair>) -> u32 {
+    fn write_room(pair: ArcBorrow<'_, Pair<Instance>>) -> u32 {
         let streams = pair.streams.lock();
         streams.pty.master.head.read.room().min(u32::MAX as usize) as u32
     }
 
-    fn ioctl(pair: ArcBorrow<'_, Pair>, _tty: &Tty, cmd: u32, arg: usize) -> Option<Result<isize>> {
+    fn ioctl(
+        pair: ArcBorrow<'_, Pair<Instance>>,
+        _tty: &Tty,
+        cmd: u32,
+        arg: usize,
+    ) -> Option<Result<isize>> {
         ioctl::ckpt_ioctl(&pair, End::Slave, cmd, arg)
     }
 
     /// A pty has no hardware: always 8 bits, receiver on, no parity
     /// (`pty_set_termios`).
-    fn set_termios(_pair: ArcBorrow<'_, Pair>, termios: &mut LockedTermios<'_>) {
-        let (mut t, _) = core_termios(&termios.get());
+    fn set_termios(_pair: ArcBorrow<'_, Pair<Instance>>, termios: &mut LockedTermios<'_>) {
+        let (mut t, _) = settings::core_termios(&termios.get());
         t.pty_fixup();
         termios.set_cflag(t.c_cflag);
     }
 
-    fn resize(pair: ArcBorrow<'_, Pair>, tty: &Tty, ws: &RawWinsize) -> Result {
-        let ws = Winsize {
-            rows: ws.rows,
-            cols: ws.cols,
-            xpixel: ws.xpixel,
-            ypixel: ws.ypixel,
-        };
-        ioctl::resize(&pair, tty, false, ws)
+    fn resize(pair: ArcBorrow<'_, Pair<Instance>>, tty: &Tty, ws: &RawWinsize) -> Result {
+        settings::resize(&pair, tty, false, settings::core_winsize(ws))
     }
 
     /// `TIOCSETD`: our line discipline only. N_TTY must never run on these
@@ -196,12 +148,12 @@ impl SlaveTtyOps for SlaveTty {
     /// Attached (at creation, and again at the first open after a
     /// hangup, which reset the tty's termios): the core takes the tty's
     /// settings.
-    fn ldisc_open(pair: ArcBorrow<'_, Pair>, tty: &Tty) -> Result {
-        ioctl::sync_termios(&pair, tty);
+    fn ldisc_open(pair: ArcBorrow<'_, Pair<Instance>>, tty: &Tty) -> Result {
+        settings::sync_termios(&pair, tty);
         Ok(())
     }
 
-    fn flush_buffer(pair: ArcBorrow<'_, Pair>, tty: &Tty) {
+    fn flush_buffer(pair: ArcBorrow<'_, Pair<Instance>>, tty: &Tty) {
         let mut streams = pair.streams.lock();
         let mut fx = Effects::default();
         let _ = streams.pty.slave_flush(TCIFLUSH, &mut fx);
@@ -209,7 +161,7 @@ impl SlaveTtyOps for SlaveTty {
     }
 
     fn read(
-        pair: ArcBorrow<'_, Pair>,
+        pair: ArcBorrow<'_, Pair<Instance>>,
         tty: &Tty,
         file: &File,
         buf: &mut [u8],
@@ -219,7 +171,7 @@ impl SlaveTtyOps for SlaveTty {
     }
 
     fn write_output(
-        pair: ArcBorrow<'_, Pair>,
+        pair: ArcBorrow<'_, Pair<Instance>>,
         tty: &Tty,
         file: &File,
         buf: &[u8],
@@ -227,27 +179,37 @@ impl SlaveTtyOps for SlaveTty {
         end::slave_write(&pair, tty, file, buf)
     }
 
-    fn ldisc_ioctl(pair: ArcBorrow<'_, Pair>, tty: &Tty, cmd: u32, arg: usize) -> Result<isize> {
+    fn ldisc_ioctl(
+        pair: ArcBorrow<'_, Pair<Instance>>,
+        tty: &Tty,
+        cmd: u32,
+        arg: usize,
+    ) -> Result<isize> {
         ioctl::ldisc_ioctl(&pair, tty, cmd, arg)
     }
 
-    fn ldisc_set_termios(pair: ArcBorrow<'_, Pair>, tty: &Tty, _old: &KTermios) {
-        ioctl::sync_termios(&pair, tty);
+    fn ldisc_set_termios(pair: ArcBorrow<'_, Pair<Instance>>, tty: &Tty, _old: &KTermios) {
+        settings::sync_termios(&pair, tty);
     }
 
-    fn poll(pair: ArcBorrow<'_, Pair>, _tty: &Tty, file: &File, table: &PollTable) -> u32 {
+    fn poll(
+        pair: ArcBorrow<'_, Pair<Instance>>,
+        _tty: &Tty,
+        file: &File,
+        table: &PollTable,
+    ) -> u32 {
         end::slave_poll(&pair, file, table)
     }
 
     /// Sleepers look again and find their file hung up.
-    fn hangup(pair: ArcBorrow<'_, Pair>, _tty: &Tty) {
+    fn hangup(pair: ArcBorrow<'_, Pair<Instance>>, _tty: &Tty) {
         let _streams = pair.streams.lock();
         pair.waiters.notify_all();
         pair.pollers.wake(u32::MAX);
     }
 
     /// `TIOCSTI`: input as if typed at the master.
-    fn receive(pair: ArcBorrow<'_, Pair>, tty: &Tty, bytes: &[u8]) {
+    fn receive(pair: ArcBorrow<'_, Pair<Instance>>, tty: &Tty, bytes: &[u8]) {
         let mut streams = pair.streams.lock();
         let mut fx = Effects::default();
         let _ = streams.pty.master_write(bytes, &mut fx);

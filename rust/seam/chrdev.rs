@@ -103,10 +103,11 @@ pub(crate) struct CharDevice<T: FileOperations> {
     ops: T,
 }
 
-// SAFETY: the C parts are only touched at registration and removal, the
-// context `T` is `Send + Sync`.
+// SAFETY: The C parts are only touched at registration and removal, which
+// any thread may do, and the context `T` is `Send`.
 unsafe impl<T: FileOperations> Send for CharDevice<T> {}
-// SAFETY: as above.
+// SAFETY: Shared references never touch the C parts (the VFS reads `fops`
+// on its own), and the context `T` is `Sync`.
 unsafe impl<T: FileOperations> Sync for CharDevice<T> {}
 
 impl<T: FileOperations> CharDevice<T> {
@@ -121,14 +122,14 @@ impl<T: FileOperations> CharDevice<T> {
         make_ops: impl FnOnce(u32) -> Result<T>,
     ) -> Result<Pin<KBox<Self>>> {
         let mut base: bindings::dev_t = 0;
-        // SAFETY: `base` is valid for writes; `name` is a static C string.
+        // SAFETY: `base` is valid for writes and `name` is a static C string.
         to_result(unsafe {
             bindings::alloc_chrdev_region(&mut base, 0, count, name.as_char_ptr())
         })?;
         let ops = match make_ops(base >> MINORBITS) {
             Ok(ops) => ops,
             Err(e) => {
-                // SAFETY: allocated just above and not yet used.
+                // SAFETY: The region was allocated above and nothing uses it.
                 unsafe { bindings::unregister_chrdev_region(base, count) };
                 return Err(e);
             }
@@ -146,34 +147,25 @@ impl<T: FileOperations> CharDevice<T> {
         let mut this = match boxed {
             Ok(b) => b,
             Err(e) => {
-                // SAFETY: allocated just above and not yet used.
+                // SAFETY: The region was allocated above and nothing uses it.
                 unsafe { bindings::unregister_chrdev_region(base, count) };
                 return Err(e.into());
             }
         };
-        // SAFETY: the box is pinned, so `fops` keeps its address until
-        // `drop`, which deletes the cdev first.
-        let cdev = unsafe { ckpt_pty_cdev_alloc(this.fops.get()) };
-        if cdev.is_null() {
-            // SAFETY: the region is ours and unused.
-            unsafe { bindings::unregister_chrdev_region(base, count) };
-            core::mem::forget(this);
-            return Err(ENOMEM);
-        }
-        // SAFETY: `cdev` is a fresh cdev with our fops.
-        let err = unsafe { cdev_add(cdev, base, count) };
-        if err != 0 {
-            // SAFETY: `cdev_del` drops the allocation's only reference even
-            // when it was never added; then release the region.
-            unsafe {
-                cdev_del(cdev);
-                bindings::unregister_chrdev_region(base, count);
+        // SAFETY: The box is pinned, so `fops` keeps its address until the
+        // pinned drop, which deletes the cdev first.
+        let cdev = match unsafe { add_cdev(this.fops.get(), base, count) } {
+            Ok(cdev) => cdev,
+            Err(e) => {
+                // SAFETY: The region was allocated above and no cdev uses it.
+                unsafe { bindings::unregister_chrdev_region(base, count) };
+                // The pinned drop must not delete a cdev that is not there.
+                core::mem::forget(this);
+                return Err(e);
             }
-            // The pinned drop must not delete the cdev a second time.
-            core::mem::forget(this);
-            return Err(Error::from_errno(err));
-        }
-        // SAFETY: only the cdev pointer is written; nothing is moved.
+        };
+        // SAFETY: Only the `cdev` field is written; nothing is moved out of
+        // the pinned box.
         unsafe { Pin::get_unchecked_mut(this.as_mut()).cdev = cdev };
         Ok(this)
     }
@@ -216,7 +208,7 @@ impl<T: FileOperations> CharDevice<T> {
             } else {
                 None
             },
-            // SAFETY: all-zero is the C default for every other member.
+            // SAFETY: All-zero is the C default for every other member.
             ..unsafe { core::mem::zeroed() }
         }
     }
@@ -227,12 +219,26 @@ impl<T: FileOperations> CharDevice<T> {
     /// `f_op` to our `fops`, inside a live pinned `CharDevice<T>` (the open
     /// file pins the module, which owns the registration).
     unsafe fn from_file<'a>(file: *mut bindings::file) -> &'a Self {
-        // SAFETY: per the contract `f_op` is the `fops` field of `Self`,
-        // and `Opaque<T>` has `T`'s layout.
-        unsafe {
-            let fops = (*file).f_op;
-            &*kernel::container_of!(fops, Self, fops)
-        }
+        // SAFETY: The caller guarantees that `file` is valid.
+        let fops = unsafe { (*file).f_op };
+        // SAFETY: The caller guarantees that `f_op` is the `fops` field of
+        // a live `Self`, and `Opaque<T>` has `T`'s layout.
+        unsafe { &*kernel::container_of!(fops, Self, fops) }
+    }
+
+    /// The per-open state of `file`, borrowed for one call.
+    ///
+    /// # Safety
+    ///
+    /// `file` was opened by `open_callback` and is not released during
+    /// `'a`.
+    unsafe fn open_of<'a>(file: *mut bindings::file) -> <T::Open as ForeignOwnable>::Borrowed<'a> {
+        // SAFETY: The caller guarantees that `file` is valid.
+        let private = unsafe { (*file).private_data };
+        // SAFETY: `open_callback` set `private_data` from `into_foreign`,
+        // and `release_callback`, which takes it back, does not run during
+        // `'a` (the caller's guarantee).
+        unsafe { T::Open::borrow(private) }
     }
 
     /// # Safety
@@ -243,15 +249,18 @@ impl<T: FileOperations> CharDevice<T> {
         file: *mut bindings::file,
     ) -> c_int {
         from_result(|| {
-            // SAFETY: see the function contract.
+            // SAFETY: The VFS opens `file` through this region (the
+            // function's safety requirement).
             let this = unsafe { Self::from_file(file) };
-            // SAFETY: the VFS passes a valid inode.
+            // SAFETY: The VFS passes a valid inode.
             let minor = unsafe { ckpt_pty_iminor(inode) }.wrapping_sub(this.first_minor());
-            // SAFETY: `file` is valid for the duration of open.
+            // SAFETY: `file` is valid for the duration of the open.
             let f = unsafe { File::from_raw(file) };
             let open = this.ops.open(minor, &f)?;
-            // SAFETY: private_data belongs to the driver from open to release.
-            unsafe { (*file).private_data = open.into_foreign().cast_mut() };
+            let private = open.into_foreign().cast_mut();
+            // SAFETY: `file` is valid, and its `private_data` belongs to the
+            // driver from open to release.
+            unsafe { (*file).private_data = private };
             Ok(0)
         })
     }
@@ -263,11 +272,14 @@ impl<T: FileOperations> CharDevice<T> {
         _inode: *mut bindings::inode,
         file: *mut bindings::file,
     ) -> c_int {
-        // SAFETY: see the function contract.
+        // SAFETY: `file` was opened through this region (the function's
+        // safety requirement).
         let this = unsafe { Self::from_file(file) };
-        // SAFETY: `private_data` was set by `open_callback` from
-        // `into_foreign`, and release is its last user.
-        let open = unsafe { T::Open::from_foreign((*file).private_data) };
+        // SAFETY: `file` is valid during release.
+        let private = unsafe { (*file).private_data };
+        // SAFETY: `open_callback` set `private_data` from `into_foreign`,
+        // and release is its last user.
+        let open = unsafe { T::Open::from_foreign(private) };
         // SAFETY: `file` is valid during release.
         let f = unsafe { File::from_raw(file) };
         this.ops.release(open, &f);
@@ -283,10 +295,10 @@ impl<T: FileOperations> CharDevice<T> {
         count: usize,
         _pos: *mut bindings::loff_t,
     ) -> isize {
-        // SAFETY: `private_data` holds our `ForeignOwnable` until release,
-        // which cannot run during this call.
-        let open = unsafe { T::Open::borrow((*file).private_data) };
-        // SAFETY: valid for this call.
+        // SAFETY: `open_callback` opened `file` (the function's safety
+        // requirement), and release cannot run during this call.
+        let open = unsafe { Self::open_of(file) };
+        // SAFETY: `file` is valid for this call.
         let f = unsafe { File::from_raw(file) };
         let mut writer = UserSlice::new(buf as usize, count).writer();
         match T::read(open, &f, &mut writer) {
@@ -304,9 +316,10 @@ impl<T: FileOperations> CharDevice<T> {
         count: usize,
         _pos: *mut bindings::loff_t,
     ) -> isize {
-        // SAFETY: as in `read_callback`.
-        let open = unsafe { T::Open::borrow((*file).private_data) };
-        // SAFETY: valid for this call.
+        // SAFETY: `open_callback` opened `file` (the function's safety
+        // requirement), and release cannot run during this call.
+        let open = unsafe { Self::open_of(file) };
+        // SAFETY: `file` is valid for this call.
         let f = unsafe { File::from_raw(file) };
         let mut reader = UserSlice::new(buf as usize, count).reader();
         match T::write(open, &f, &mut reader) {
@@ -322,11 +335,12 @@ impl<T: FileOperations> CharDevice<T> {
         file: *mut bindings::file,
         table: *mut bindings::poll_table_struct,
     ) -> bindings::__poll_t {
-        // SAFETY: as in `read_callback`.
-        let open = unsafe { T::Open::borrow((*file).private_data) };
-        // SAFETY: valid for this call.
+        // SAFETY: `open_callback` opened `file` (the function's safety
+        // requirement), and release cannot run during this call.
+        let open = unsafe { Self::open_of(file) };
+        // SAFETY: `file` is valid for this call.
         let f = unsafe { File::from_raw(file) };
-        // SAFETY: the VFS passes a valid or null table for this call.
+        // SAFETY: The VFS passes a valid or null table for this call.
         let t = unsafe { PollTable::from_raw(table) };
         T::poll(open, &f, &t)
     }
@@ -339,9 +353,10 @@ impl<T: FileOperations> CharDevice<T> {
         cmd: c_uint,
         arg: c_ulong,
     ) -> c_long {
-        // SAFETY: as in `read_callback`.
-        let open = unsafe { T::Open::borrow((*file).private_data) };
-        // SAFETY: valid for this call.
+        // SAFETY: `open_callback` opened `file` (the function's safety
+        // requirement), and release cannot run during this call.
+        let open = unsafe { Self::open_of(file) };
+        // SAFETY: `file` is valid for this call.
         let f = unsafe { File::from_raw(file) };
         match T::ioctl(open, &f, cmd, arg as usize) {
             Ok(n) => n as c_long,
@@ -350,15 +365,44 @@ impl<T: FileOperations> CharDevice<T> {
     }
 }
 
+/// Makes a cdev with the file operations `fops` live on the `count`
+/// device numbers from `base`.
+///
+/// # Safety
+///
+/// `fops` must point to a `file_operations` that stays at its address
+/// until the cdev is deleted.
+unsafe fn add_cdev(
+    fops: *const bindings::file_operations,
+    base: bindings::dev_t,
+    count: u32,
+) -> Result<*mut bindings::cdev> {
+    // SAFETY: `fops` stays valid until the cdev is deleted (the function's
+    // safety requirement).
+    let cdev = unsafe { ckpt_pty_cdev_alloc(fops) };
+    if cdev.is_null() {
+        return Err(ENOMEM);
+    }
+    // SAFETY: `cdev` is a fresh cdev whose operations are `fops`.
+    let err = unsafe { cdev_add(cdev, base, count) };
+    if err != 0 {
+        // SAFETY: `cdev_del` drops the allocation's only reference, also of
+        // a cdev that was never added.
+        unsafe { cdev_del(cdev) };
+        return Err(Error::from_errno(err));
+    }
+    Ok(cdev)
+}
+
 #[pinned_drop]
 impl<T: FileOperations> PinnedDrop for CharDevice<T> {
     fn drop(self: Pin<&mut Self>) {
-        // SAFETY: registered in `register` (type invariant); files still open
-        // pin the module, so this runs only when none is open.
-        unsafe {
-            cdev_del(self.cdev);
-            bindings::unregister_chrdev_region(self.base, self.count);
-        }
+        // SAFETY: The cdev was added in `register` (type invariant); files
+        // still open pin the module, so this runs only when none is open.
+        unsafe { cdev_del(self.cdev) };
+        // SAFETY: The region was allocated in `register` (type invariant),
+        // and its cdev is gone.
+        unsafe { bindings::unregister_chrdev_region(self.base, self.count) };
     }
 }
 
@@ -371,9 +415,10 @@ pub(crate) struct DeviceClass {
     ptr: *mut bindings::class,
 }
 
-// SAFETY: a class is usable from any thread (the driver core locks it).
+// SAFETY: A class is usable from any thread (the driver core locks it).
 unsafe impl Send for DeviceClass {}
-// SAFETY: as above.
+// SAFETY: Shared references only pass the class to the driver core, which
+// locks it, or set its `devnode` before any device of it exists.
 unsafe impl Sync for DeviceClass {}
 
 impl DeviceClass {
@@ -387,7 +432,7 @@ impl DeviceClass {
     /// every user may open); call before creating that node.
     pub(crate) fn set_world_accessible(&self, devt: bindings::dev_t) {
         WORLD_DEVT.store(devt, Ordering::Release);
-        // SAFETY: the class is live (type invariant) and its devnode
+        // SAFETY: The class is alive (type invariant), and its `devnode`
         // callback is only read when a device of it is created, which
         // happens after this store on the same thread.
         unsafe { (*self.ptr).devnode = Some(devnode) };
@@ -407,10 +452,11 @@ unsafe extern "C" fn devnode(
     dev: *const bindings::device,
     mode: *mut bindings::umode_t,
 ) -> *mut c_char {
-    // SAFETY: the driver core passes a live device.
+    // SAFETY: The driver core passes a live device.
     let devt = unsafe { (*dev).devt };
     if !mode.is_null() && devt != 0 && devt == WORLD_DEVT.load(Ordering::Acquire) {
-        // SAFETY: non-null and valid for writes per the contract.
+        // SAFETY: `mode` is non-null, and valid for writes (the function's
+        // safety requirement).
         unsafe { *mode = 0o666 };
     }
     core::ptr::null_mut()
@@ -418,8 +464,8 @@ unsafe extern "C" fn devnode(
 
 impl Drop for DeviceClass {
     fn drop(&mut self) {
-        // SAFETY: created in `create`; every `DeviceNode` holds an `Arc` on
-        // the class, so none outlives it.
+        // SAFETY: Created in `create` (type invariant); every `DeviceNode`
+        // holds an `Arc` on the class, so none outlives it.
         unsafe { bindings::class_destroy(self.ptr) }
     }
 }
@@ -442,7 +488,7 @@ impl DeviceNode {
         devt: bindings::dev_t,
         name: &CStr,
     ) -> Result<Self> {
-        // SAFETY: the class is live; the format is a static "%s" and `name`
+        // SAFETY: The class is alive; the format is a static "%s" and `name`
         // a valid C string, matching the variadic argument list.
         let dev = unsafe {
             bindings::device_create(
@@ -464,7 +510,7 @@ impl DeviceNode {
 
 impl Drop for DeviceNode {
     fn drop(&mut self) {
-        // SAFETY: created in `create` under this class (type invariant).
+        // SAFETY: Created in `create` under this class (type invariant).
         unsafe { bindings::device_destroy(self.class.ptr, self.devt) }
     }
 }

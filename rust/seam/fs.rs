@@ -90,22 +90,20 @@ pub(crate) struct Owner {
 impl Owner {
     /// The caller's filesystem ids (`current_fsuid`, `current_fsgid`).
     pub(crate) fn current() -> Self {
-        // SAFETY: plain reads of the caller's credentials.
-        unsafe {
-            Self {
-                uid: ckpt_pty_current_fsuid(),
-                gid: ckpt_pty_current_fsgid(),
-            }
-        }
+        // SAFETY: Reads the caller's own credentials; no precondition.
+        let uid = unsafe { ckpt_pty_current_fsuid() };
+        // SAFETY: Reads the caller's own credentials; no precondition.
+        let gid = unsafe { ckpt_pty_current_fsgid() };
+        Self { uid, gid }
     }
 
     /// Ids given as numbers in the caller's user namespace; `EINVAL` for
     /// numbers that do not map.
     pub(crate) fn from_user(uid: u32, gid: u32) -> Result<Self> {
         let mut o = Self::default();
-        // SAFETY: both out-pointers are valid for writes.
+        // SAFETY: `o.uid` is valid for writes.
         to_result(unsafe { ckpt_pty_uid_from_user(uid, &mut o.uid) })?;
-        // SAFETY: as above.
+        // SAFETY: `o.gid` is valid for writes.
         to_result(unsafe { ckpt_pty_gid_from_user(gid, &mut o.gid) })?;
         Ok(o)
     }
@@ -113,13 +111,11 @@ impl Owner {
     /// The ids as numbers in the caller's user namespace (overflow ids
     /// where they do not map).
     pub(crate) fn to_user(self) -> (u32, u32) {
-        // SAFETY: pure conversions.
-        unsafe {
-            (
-                ckpt_pty_uid_to_user(self.uid),
-                ckpt_pty_gid_to_user(self.gid),
-            )
-        }
+        // SAFETY: A conversion of a number; no precondition.
+        let uid = unsafe { ckpt_pty_uid_to_user(self.uid) };
+        // SAFETY: A conversion of a number; no precondition.
+        let gid = unsafe { ckpt_pty_gid_to_user(self.gid) };
+        (uid, gid)
     }
 }
 
@@ -133,9 +129,11 @@ pub(crate) struct SuperBlock {
     ptr: NonNull<bindings::super_block>,
 }
 
-// SAFETY: the superblock is only used through VFS calls that lock it.
+// SAFETY: The superblock is only used through VFS calls that lock it, from
+// any thread.
 unsafe impl Send for SuperBlock {}
-// SAFETY: as for `Send`.
+// SAFETY: Shared references only pass the pointer to VFS calls that lock
+// the superblock.
 unsafe impl Sync for SuperBlock {}
 
 impl SuperBlock {
@@ -156,7 +154,7 @@ impl SuperBlock {
         data: Option<Arc<D>>,
     ) -> Result<Node> {
         let private = data.map_or(core::ptr::null_mut(), |d| Arc::into_raw(d).cast_mut());
-        // SAFETY: the superblock is live (type invariant); `name` is a C
+        // SAFETY: The superblock is alive (type invariant) and `name` is a C
         // string; on success the inode owns `private`.
         let dentry = unsafe {
             ckpt_pty_node_create(
@@ -177,7 +175,8 @@ impl SuperBlock {
             }),
             Err(e) => {
                 if !private.is_null() {
-                    // SAFETY: not taken over on failure; from `into_raw`.
+                    // SAFETY: `private` came from `Arc::into_raw` above, and
+                    // a failed create does not take it over.
                     drop(unsafe { Arc::from_raw(private.cast_const()) });
                 }
                 Err(e)
@@ -188,8 +187,8 @@ impl SuperBlock {
     /// Keeps the superblock active (`s_active`), as devpts does for each
     /// pty: an unmounted instance lives on while its ptys do.
     pub(crate) fn pin(&self) -> SuperBlockPin {
-        // SAFETY: the superblock is live (type invariant) and active (we
-        // are called by someone holding a mount or another pin).
+        // SAFETY: The superblock is alive (type invariant) and active: the
+        // caller holds a mount or another pin.
         unsafe { ckpt_pty_sb_pin(self.ptr.as_ptr()) };
         SuperBlockPin { ptr: self.ptr }
     }
@@ -206,12 +205,12 @@ pub(crate) struct SuperBlockPin {
 
 // SAFETY: `deactivate_super` may be called from any process context.
 unsafe impl Send for SuperBlockPin {}
-// SAFETY: shared references only read the pointer.
+// SAFETY: Shared references only read the pointer.
 unsafe impl Sync for SuperBlockPin {}
 
 impl Drop for SuperBlockPin {
     fn drop(&mut self) {
-        // SAFETY: drops the reference this value holds (type invariant);
+        // SAFETY: Drops the reference this value holds (type invariant);
         // the last one shuts the superblock down (our `kill_sb`), which
         // takes none of the locks our callers hold.
         unsafe { bindings::deactivate_super(self.ptr.as_ptr()) }
@@ -228,15 +227,16 @@ pub(crate) struct Node {
     dentry: NonNull<bindings::dentry>,
 }
 
-// SAFETY: dentries are reference counted and usable from any thread.
+// SAFETY: Dentries are reference counted and usable from any thread.
 unsafe impl Send for Node {}
-// SAFETY: shared use only reads the pointer or locks the inode.
+// SAFETY: Shared references only read the pointer or lock the inode.
 unsafe impl Sync for Node {}
 
 impl Node {
     /// Changes owner and permissions (a restored pty gets its old ones).
     pub(crate) fn set_owner(&self, owner: Owner, mode: u16) {
-        // SAFETY: the dentry is positive and ours (type invariant).
+        // SAFETY: The dentry is positive and ours (type invariant); the C
+        // side locks its inode.
         unsafe { ckpt_pty_node_set_owner(self.dentry.as_ptr(), owner.uid, owner.gid, mode) }
     }
 
@@ -244,8 +244,8 @@ impl Node {
     pub(crate) fn owner(&self) -> (Owner, u16) {
         let mut o = Owner::default();
         let mut mode = 0u16;
-        // SAFETY: the dentry is positive and ours (type invariant); the
-        // out-pointers are valid.
+        // SAFETY: The dentry is positive and ours (type invariant), and the
+        // three out-pointers are valid for writes.
         unsafe { ckpt_pty_node_owner(self.dentry.as_ptr(), &mut o.uid, &mut o.gid, &mut mode) };
         (o, mode)
     }
@@ -253,8 +253,8 @@ impl Node {
     /// A counted reference to the node's dentry, to open it without
     /// holding the lock that guards the node.
     pub(crate) fn dentry(&self) -> DentryRef {
-        // SAFETY: the dentry is ours (type invariant); `dget` takes one
-        // more reference, which the new value owns.
+        // SAFETY: The dentry is ours (type invariant); `dget` takes one more
+        // reference, which the new value owns.
         unsafe { ckpt_pty_dget(self.dentry.as_ptr()) };
         DentryRef {
             dentry: self.dentry,
@@ -273,15 +273,15 @@ pub(crate) struct DentryRef {
     dentry: NonNull<bindings::dentry>,
 }
 
-// SAFETY: dentry references may be used and dropped from any thread.
+// SAFETY: Dentry references may be used and dropped from any thread.
 unsafe impl Send for DentryRef {}
-// SAFETY: shared use only reads the pointer.
+// SAFETY: Shared references only read the pointer.
 unsafe impl Sync for DentryRef {}
 
 impl DentryRef {
     /// Opens the node with the caller's credentials, below `root`'s mount.
     pub(crate) fn open(&self, root: &InstanceRoot, flags: u32) -> Result<OwnedFile> {
-        // SAFETY: `root.path` is a counted path (invariant of
+        // SAFETY: `root.path` is a counted path (type invariant of
         // `InstanceRoot`) and the dentry a counted dentry of its
         // superblock; `dentry_open` takes its own references.
         let file = unsafe { ckpt_pty_path_open(&root.path, self.dentry.as_ptr(), flags as c_int) };
@@ -292,10 +292,11 @@ impl DentryRef {
     pub(crate) fn open_internal(&self, mount: &InternalMount, flags: u32) -> Result<OwnedFile> {
         let path = bindings::path {
             mnt: mount.mnt.as_ptr(),
-            // SAFETY: the mount is live (invariant of `InternalMount`).
+            // SAFETY: The mount is alive (type invariant of `InternalMount`).
             dentry: unsafe { (*mount.mnt.as_ptr()).mnt_root },
         };
-        // SAFETY: as in `open`: a live mount and a dentry of its superblock.
+        // SAFETY: `path` is the root of a live mount and the dentry a counted
+        // dentry of its superblock; `dentry_open` takes its own references.
         let file = unsafe { ckpt_pty_path_open(&path, self.dentry.as_ptr(), flags as c_int) };
         OwnedFile::from_result(file)
     }
@@ -303,15 +304,16 @@ impl DentryRef {
 
 impl Drop for DentryRef {
     fn drop(&mut self) {
-        // SAFETY: drops the reference this value holds.
+        // SAFETY: Drops the reference this value holds (type invariant).
         unsafe { bindings::dput(self.dentry.as_ptr()) }
     }
 }
 
 impl Drop for Node {
     fn drop(&mut self) {
-        // SAFETY: ours (type invariant): unlinks it and drops our reference;
-        // open files keep the inode (and its data) until they close.
+        // SAFETY: The node is ours (type invariant): this unlinks it and
+        // drops our reference; open files keep the inode (and its data)
+        // until they close.
         unsafe { ckpt_pty_node_remove(self.dentry.as_ptr()) }
     }
 }
@@ -319,12 +321,12 @@ impl Drop for Node {
 /// The data of the node a file was opened on, if it is one of our nodes
 /// that carries data.
 pub(crate) fn node_data<'a, D: Send + Sync + 'static>(file: &'a File) -> Option<ArcBorrow<'a, D>> {
-    // SAFETY: the file is valid (invariant of `File`).
+    // SAFETY: The file is valid (type invariant of `File`).
     let raw = unsafe { ckpt_pty_file_node_data(file.as_ptr()) };
     if raw.is_null() {
         return None;
     }
-    // SAFETY: only our nodes yield a pointer, and theirs came from
+    // SAFETY: Only our nodes yield a pointer, and theirs came from
     // `Arc::<D>::into_raw` in `create_node` (each filesystem type has one
     // `D`); the open file keeps the inode, and so the reference, alive.
     Some(unsafe { ArcBorrow::from_raw(raw.cast::<D>()) })
@@ -341,9 +343,9 @@ pub(crate) struct InstanceRoot {
     path: bindings::path,
 }
 
-// SAFETY: a counted path may be used and dropped from any thread.
+// SAFETY: A counted path may be used and dropped from any thread.
 unsafe impl Send for InstanceRoot {}
-// SAFETY: shared use only reads it.
+// SAFETY: Shared references only read the path.
 unsafe impl Sync for InstanceRoot {}
 
 impl InstanceRoot {
@@ -353,20 +355,23 @@ impl InstanceRoot {
             mnt: core::ptr::null_mut(),
             dentry: core::ptr::null_mut(),
         };
-        // SAFETY: the file is valid; on success `path` holds references.
+        // SAFETY: The file is valid (type invariant of `File`) and `path` is
+        // valid for writes; on success it holds references.
         to_result(unsafe { ckpt_pty_instance_root(file.as_ptr(), &mut path) })?;
         Ok(Self { path })
     }
 
     /// The instance mounted there.
     pub(crate) fn instance<T: PtsFsOps>(&self) -> Result<Arc<T::Instance>> {
-        // SAFETY: the path is counted (type invariant), so its superblock
-        // is live.
-        let raw = unsafe { ckpt_pty_sb_info((*self.path.mnt).mnt_sb) };
+        // SAFETY: The path is counted (type invariant), so its mount is
+        // alive.
+        let sb = unsafe { (*self.path.mnt).mnt_sb };
+        // SAFETY: The mount is alive, and so is its superblock.
+        let raw = unsafe { ckpt_pty_sb_info(sb) };
         if raw.is_null() {
             return Err(ENODEV);
         }
-        // SAFETY: the instance `fill_super` stored with `Arc::into_raw`,
+        // SAFETY: The instance `fill_super` stored with `Arc::into_raw`,
         // alive while its superblock is; we take our own reference.
         let borrowed = unsafe { ArcBorrow::<T::Instance>::from_raw(raw.cast()) };
         Ok(borrowed.into())
@@ -375,7 +380,8 @@ impl InstanceRoot {
 
 impl Drop for InstanceRoot {
     fn drop(&mut self) {
-        // SAFETY: releases the references this value holds.
+        // SAFETY: Releases the references this value holds (type
+        // invariant).
         unsafe { bindings::path_put(&self.path) }
     }
 }
@@ -389,9 +395,9 @@ pub(crate) struct OwnedFile {
     ptr: NonNull<bindings::file>,
 }
 
-// SAFETY: file references may be used and dropped from any thread.
+// SAFETY: File references may be used and dropped from any thread.
 unsafe impl Send for OwnedFile {}
-// SAFETY: shared use only reads the pointer.
+// SAFETY: Shared references only read the pointer.
 unsafe impl Sync for OwnedFile {}
 
 impl OwnedFile {
@@ -411,13 +417,14 @@ impl OwnedFile {
     /// Installs the file as a new descriptor of the calling process.
     pub(crate) fn install_fd(self, cloexec: bool) -> Result<i32> {
         let flags = if cloexec { O_CLOEXEC } else { 0 };
-        // SAFETY: reserves a descriptor slot of the current process.
+        // SAFETY: Reserves a descriptor slot of the current process; no
+        // precondition.
         let fd = unsafe { bindings::get_unused_fd_flags(flags) };
         if fd < 0 {
             return Err(Error::from_errno(fd));
         }
-        // SAFETY: `fd` is reserved and unused; the descriptor table takes
-        // over our reference.
+        // SAFETY: `fd` is reserved and unused, and the descriptor table
+        // takes over our reference.
         unsafe { bindings::fd_install(fd as u32, self.into_raw().as_ptr()) };
         Ok(fd)
     }
@@ -425,7 +432,7 @@ impl OwnedFile {
 
 impl Drop for OwnedFile {
     fn drop(&mut self) {
-        // SAFETY: drops the reference this value holds.
+        // SAFETY: Drops the reference this value holds (type invariant).
         unsafe { bindings::fput(self.ptr.as_ptr()) }
     }
 }
@@ -435,39 +442,46 @@ impl Drop for OwnedFile {
 ///
 /// # Invariants
 ///
-/// `mnt` comes from `kern_mount` and is unmounted on drop.
+/// `mnt` comes from `kern_mount` and is unmounted on drop; `sb` is its
+/// superblock, which lives as long as the mount.
 pub(crate) struct InternalMount {
     mnt: NonNull<bindings::vfsmount>,
+    sb: NonNull<bindings::super_block>,
 }
 
-// SAFETY: a kernel mount may be used from any thread.
+// SAFETY: A kernel mount may be used from any thread.
 unsafe impl Send for InternalMount {}
-// SAFETY: as above.
+// SAFETY: Shared references only read the two pointers.
 unsafe impl Sync for InternalMount {}
 
 impl InternalMount {
     pub(crate) fn new() -> Result<Self> {
-        // SAFETY: mounts the internal type of fs_bridge.c.
+        // SAFETY: Mounts the internal type of `fs_bridge.c`, which is static.
         let mnt = from_err_ptr(unsafe { ckpt_pty_internal_mount() })?;
-        Ok(Self {
-            mnt: NonNull::new(mnt).ok_or(ENOMEM)?,
-        })
+        let mnt = NonNull::new(mnt).ok_or(ENOMEM)?;
+        // SAFETY: `mnt` is a live mount, just made.
+        let sb = unsafe { ckpt_pty_internal_sb(mnt.as_ptr()) };
+        let Some(sb) = NonNull::new(sb) else {
+            // SAFETY: `mnt` comes from `kern_mount` and nothing uses it yet.
+            unsafe { bindings::kern_unmount(mnt.as_ptr()) };
+            return Err(EIO);
+        };
+        // INVARIANT: `mnt` from `kern_mount`, `sb` its superblock.
+        Ok(Self { mnt, sb })
     }
 
     pub(crate) fn sb(&self) -> SuperBlock {
-        // SAFETY: the mount is live (type invariant); its superblock is
-        // never null and lives as long as the mount.
-        let sb = unsafe { ckpt_pty_internal_sb(self.mnt.as_ptr()) };
-        SuperBlock {
-            ptr: NonNull::new(sb).unwrap_or(NonNull::dangling()),
-        }
+        // INVARIANT: The superblock lives as long as the mount (type
+        // invariant), and whoever holds this handle holds the mount.
+        SuperBlock { ptr: self.sb }
     }
 }
 
 impl Drop for InternalMount {
     fn drop(&mut self) {
-        // SAFETY: from `kern_mount` (type invariant); every internal node
-        // is gone (each belongs to a pair, and pairs pin the module).
+        // SAFETY: The mount comes from `kern_mount` (type invariant), and
+        // every internal node is gone (each belongs to a pair, and pairs pin
+        // the module).
         unsafe { bindings::kern_unmount(self.mnt.as_ptr()) }
     }
 }
@@ -477,7 +491,7 @@ pub(crate) struct PtsFsRegistration(());
 
 impl PtsFsRegistration {
     pub(crate) fn register() -> Result<Self> {
-        // SAFETY: registers the static type of fs_bridge.c.
+        // SAFETY: Registers the static filesystem type of `fs_bridge.c`.
         to_result(unsafe { ckpt_pty_fs_register() })?;
         Ok(Self(()))
     }
@@ -485,8 +499,8 @@ impl PtsFsRegistration {
 
 impl Drop for PtsFsRegistration {
     fn drop(&mut self) {
-        // SAFETY: registered in `register`; no instance exists (a mount
-        // pins the module).
+        // SAFETY: Registered in `register`; no instance exists (a mount pins
+        // the module).
         unsafe { ckpt_pty_fs_unregister() }
     }
 }
@@ -508,15 +522,15 @@ pub(crate) mod entry {
         };
         // INVARIANT: the VFS passes a live superblock.
         let sb = SuperBlock { ptr };
-        // SAFETY: the C side passes a NUL-terminated string.
+        // SAFETY: The C side passes a NUL-terminated string that lives for
+        // the call.
         let options = unsafe { CStr::from_char_ptr(options) };
         match T::fill_super(&sb, options) {
             Ok(instance) => {
-                // SAFETY: the superblock is live; `kill_sb` takes the
+                let info = Arc::into_raw(instance).cast_mut().cast();
+                // SAFETY: The superblock is alive; `kill_sb` takes the
                 // reference back.
-                unsafe {
-                    ckpt_pty_sb_set_info(ptr.as_ptr(), Arc::into_raw(instance).cast_mut().cast())
-                };
+                unsafe { ckpt_pty_sb_set_info(ptr.as_ptr(), info) };
                 0
             }
             Err(e) => e.to_errno(),
@@ -527,16 +541,16 @@ pub(crate) mod entry {
     ///
     /// `kill_sb` contract: the superblock's last moments.
     pub(crate) unsafe fn kill_sb<T: PtsFsOps>(sb: *mut bindings::super_block) {
-        // SAFETY: the superblock is live until `kill_litter_super`.
+        // SAFETY: The superblock is alive until `kill_litter_super`.
         let raw = unsafe { ckpt_pty_sb_info(sb) };
         if raw.is_null() {
             return;
         }
-        // SAFETY: the reference `fill_super` stored.
-        let instance = unsafe {
-            ckpt_pty_sb_set_info(sb, core::ptr::null_mut());
-            Arc::<T::Instance>::from_raw(raw.cast())
-        };
+        // SAFETY: The superblock is alive until `kill_litter_super`.
+        unsafe { ckpt_pty_sb_set_info(sb, core::ptr::null_mut()) };
+        // SAFETY: `raw` is the reference `fill_super` stored with
+        // `Arc::into_raw`, taken back once, here.
+        let instance = unsafe { Arc::<T::Instance>::from_raw(raw.cast()) };
         T::kill_sb(instance)
     }
 
@@ -544,7 +558,8 @@ pub(crate) mod entry {
     ///
     /// `private` is the data an inode of ours carried.
     pub(crate) unsafe fn node_release<T: PtsFsOps>(private: *mut c_void) {
-        // SAFETY: created by `create_node` from `Arc::<T::NodeData>::into_raw`.
+        // SAFETY: `create_node` made `private` with
+        // `Arc::<T::NodeData>::into_raw`, and the inode gives it back once.
         drop(unsafe { Arc::<T::NodeData>::from_raw(private.cast()) })
     }
 
@@ -555,15 +570,17 @@ pub(crate) mod entry {
         sb: *mut bindings::super_block,
         values: *mut u32,
     ) {
-        // SAFETY: a mounted superblock has its instance.
+        // SAFETY: The superblock is alive for the call.
         let raw = unsafe { ckpt_pty_sb_info(sb) };
         let shown = if raw.is_null() {
             [0; SHOWN_OPTIONS]
         } else {
-            // SAFETY: the instance lives as long as the superblock.
+            // SAFETY: The instance `fill_super` stored lives as long as the
+            // superblock.
             T::show_options(unsafe { &*raw.cast::<T::Instance>() })
         };
-        // SAFETY: the C side passes an array of `SHOWN_OPTIONS` values.
+        // SAFETY: The C side passes an array of `SHOWN_OPTIONS` values,
+        // which does not overlap `shown`.
         unsafe { core::ptr::copy_nonoverlapping(shown.as_ptr(), values, SHOWN_OPTIONS) };
     }
 }
@@ -577,30 +594,54 @@ macro_rules! pts_fs_entry_points {
             use kernel::ffi::{c_char, c_int, c_void};
             use $crate::seam::fs::entry;
 
+            /// `ckptpts`' `fill_super`.
+            ///
+            /// # Safety
+            ///
+            /// Only `fs_bridge.c`'s `fill_super` calls it, with a new, locked
+            /// superblock and a C string.
             #[no_mangle]
             unsafe extern "C" fn ckpt_pty_rs_fill_super(
                 sb: *mut bindings::super_block,
                 options: *const c_char,
             ) -> c_int {
-                // SAFETY: called by fs_bridge.c's fill_super.
+                // SAFETY: The caller's guarantees are `entry::fill_super`'s.
                 unsafe { entry::fill_super::<$t>(sb, options) }
             }
+            /// `ckptpts`' `kill_sb`.
+            ///
+            /// # Safety
+            ///
+            /// Only `fs_bridge.c`'s `kill_sb` calls it, with a superblock
+            /// going away.
             #[no_mangle]
             unsafe extern "C" fn ckpt_pty_rs_kill_sb(sb: *mut bindings::super_block) {
-                // SAFETY: called by fs_bridge.c's kill_sb.
+                // SAFETY: The caller's guarantees are `entry::kill_sb`'s.
                 unsafe { entry::kill_sb::<$t>(sb) }
             }
+            /// The release of a node's data.
+            ///
+            /// # Safety
+            ///
+            /// Only `fs_bridge.c`'s `evict_inode` calls it, once, with the
+            /// data of a dying inode of ours.
             #[no_mangle]
             unsafe extern "C" fn ckpt_pty_rs_node_release(private: *mut c_void) {
-                // SAFETY: called by evict_inode with the inode's data.
+                // SAFETY: The caller's guarantees are `entry::node_release`'s.
                 unsafe { entry::node_release::<$t>(private) }
             }
+            /// `ckptpts`' `show_options`.
+            ///
+            /// # Safety
+            ///
+            /// Only `fs_bridge.c`'s `show_options` calls it, with a mounted
+            /// superblock of ours and room for `SHOWN_OPTIONS` values.
             #[no_mangle]
             unsafe extern "C" fn ckpt_pty_rs_show_options(
                 sb: *mut bindings::super_block,
                 values: *mut u32,
             ) {
-                // SAFETY: called by fs_bridge.c's show_options.
+                // SAFETY: The caller's guarantees are `entry::show_options`'s.
                 unsafe { entry::show_options::<$t>(sb, values) }
             }
         };

@@ -22,6 +22,7 @@ impl Test {
     ///
     /// `ptr` must be the test KUnit passed to the running case.
     pub(crate) unsafe fn from_raw(ptr: *mut bindings::kunit) -> Self {
+        // INVARIANT: The caller guarantees that `ptr` is the running test.
         Self { ptr }
     }
 
@@ -87,7 +88,7 @@ pub(crate) const fn case(
     name: &'static [u8],
     run: unsafe extern "C" fn(*mut bindings::kunit),
 ) -> bindings::kunit_case {
-    // SAFETY: all-zero is valid for every remaining C member (null pointers,
+    // SAFETY: All-zero is valid for every remaining C member (null pointers,
     // status KUNIT_SUCCESS, no attributes).
     let mut c: bindings::kunit_case = unsafe { core::mem::zeroed() };
     c.run_case = Some(run);
@@ -103,7 +104,7 @@ pub(crate) const fn case_end() -> bindings::kunit_case {
 
 /// A suite named `name` (truncated to fit) running `cases`.
 pub(crate) const fn suite(name: &str, cases: *mut bindings::kunit_case) -> bindings::kunit_suite {
-    // SAFETY: all-zero is valid for every C member we do not set.
+    // SAFETY: All-zero is valid for every C member we do not set.
     let mut s: bindings::kunit_suite = unsafe { core::mem::zeroed() };
     let bytes = name.as_bytes();
     let mut i = 0;

@@ -10,7 +10,7 @@ use kernel::{bindings, ffi::c_void, types::Opaque};
 #[repr(transparent)]
 pub(crate) struct KernelParam(pub(crate) bindings::kernel_param);
 
-// SAFETY: the kernel only reads the descriptor (under its param lock); the
+// SAFETY: The kernel only reads the descriptor (under its param lock); the
 // value it points at is written by the loader before `init` runs and is
 // read-only afterwards (permission 0444).
 unsafe impl Sync for KernelParam {}
@@ -30,7 +30,7 @@ pub(crate) const PERM_READ_ONLY: u16 = 0o444;
 pub(crate) const fn uint_descriptor(name: &'static str, value: *mut u32) -> KernelParam {
     KernelParam(bindings::kernel_param {
         name: name.as_ptr().cast(),
-        // SAFETY: only the address of the module's own descriptor is taken.
+        // SAFETY: Only the address of the module's own descriptor is taken.
         mod_: unsafe { __this_module.get() },
         // `param_ops_uint` is an exported, immutable ops table.
         ops: &raw const bindings::param_ops_uint,
@@ -65,7 +65,7 @@ macro_rules! uint_param {
 
         /// The parameter's value (set by the loader before `init`).
         fn $getter() -> u32 {
-            // SAFETY: written only by the module loader before `init`;
+            // SAFETY: Written only by the module loader before `init`;
             // read-only afterwards (permission 0444).
             unsafe { core::ptr::read_volatile(&raw const $value) }
         }

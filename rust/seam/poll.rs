@@ -51,9 +51,9 @@ impl PollTable {
 
     /// Registers `file` to be woken through `queue` (`poll_wait`).
     pub(crate) fn register(&self, file: &File, queue: &PollQueue) {
-        // SAFETY: file and table are valid for this poll call (invariants);
-        // the queue's owner is kept alive by the open file, and `release`
-        // runs only after the VFS removed this file's poll waiters.
+        // SAFETY: The file and the table are valid for this poll call (type
+        // invariants); the queue's owner is kept alive by the open file, and
+        // `release` runs only after the VFS removed this file's poll waiters.
         unsafe { ckpt_pty_poll_wait(file.as_ptr(), queue.inner.get(), self.ptr) }
     }
 }
@@ -65,10 +65,11 @@ pub(crate) struct PollQueue {
     inner: Opaque<bindings::wait_queue_head>,
 }
 
-// SAFETY: a wait queue head is designed to be used from any thread; it has
+// SAFETY: A wait queue head is designed to be used from any thread; it has
 // its own spinlock.
 unsafe impl Send for PollQueue {}
-// SAFETY: as above.
+// SAFETY: Shared references only register on the head or wake it, both
+// under its own spinlock.
 unsafe impl Sync for PollQueue {}
 
 impl PollQueue {
@@ -89,7 +90,7 @@ impl PollQueue {
 
     /// Wakes pollers and sleepers interested in `mask`.
     pub(crate) fn wake(&self, mask: u32) {
-        // SAFETY: the head was initialised by `new` and is pinned.
+        // SAFETY: The head was initialised by `new` and is pinned.
         unsafe { ckpt_pty_wake_up_interruptible_poll(self.inner.get(), mask) }
     }
 }

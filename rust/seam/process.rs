@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Processes: privilege checks, process-group references and the pieces of
 //! job control a line discipline decides with (the decisions are in
-//! `device::slave`).
+//! `device::end`).
 
 use kernel::bindings;
 
@@ -30,15 +30,19 @@ pub(crate) mod signal {
 /// Whether the caller may restore checkpointed state (as CRIU requires:
 /// `CAP_CHECKPOINT_RESTORE` or `CAP_SYS_ADMIN`).
 pub(crate) fn may_restore() -> bool {
-    // SAFETY: `capable` has no preconditions beyond process context.
-    unsafe { bindings::capable(CAP_CHECKPOINT_RESTORE) || bindings::capable(CAP_SYS_ADMIN) }
+    // SAFETY: `capable` has no precondition beyond process context.
+    if unsafe { bindings::capable(CAP_CHECKPOINT_RESTORE) } {
+        return true;
+    }
+    // SAFETY: `capable` has no precondition beyond process context.
+    unsafe { bindings::capable(CAP_SYS_ADMIN) }
 }
 
 /// Lets other tasks run between the items of a long loop (creating or
 /// tearing down hundreds of pairs): on a kernel without preemption a loop
 /// that never schedules starves the CPU it runs on (RCU stall reports).
 pub(crate) fn yield_between_items() {
-    // SAFETY: called from process context with no spinlock held (callers
+    // SAFETY: Called from process context with no spinlock held (callers
     // hold at most sleeping mutexes).
     unsafe { ckpt_pty_cond_resched() }
 }
@@ -59,7 +63,8 @@ pub(crate) struct PidRef {
 
 // SAFETY: `struct pid` is reference counted and usable from any thread.
 unsafe impl Send for PidRef {}
-// SAFETY: shared access only reads it or passes it to kill_pgrp.
+// SAFETY: Shared references only read the pointer or pass it to
+// `kill_pgrp`, `pid_vnr` and the group check, which any thread may call.
 unsafe impl Sync for PidRef {}
 
 impl PidRef {
@@ -81,40 +86,42 @@ impl PidRef {
 
     /// Sends `sig` to every process of the group, as the tty layer does.
     pub(crate) fn signal(&self, sig: i32) {
-        // SAFETY: `ptr` is a valid counted pid; priv 1 = sent by the kernel.
+        // SAFETY: `ptr` is a valid counted pid (type invariant); `priv` 1
+        // marks the signal as sent by the kernel.
         unsafe { bindings::kill_pgrp(self.ptr, sig, 1) };
     }
 
     /// Whether the caller belongs to this process group.
     pub(crate) fn has_current(&self) -> bool {
-        // SAFETY: `ptr` is valid; the C side compares under RCU.
+        // SAFETY: `ptr` is a valid counted pid (type invariant); the C side
+        // compares under RCU.
         unsafe { ckpt_pty_current_in_pgrp(self.ptr) != 0 }
     }
 }
 
 impl Drop for PidRef {
     fn drop(&mut self) {
-        // SAFETY: drops the reference this value holds.
+        // SAFETY: Drops the reference this value holds (type invariant).
         unsafe { bindings::put_pid(self.ptr) }
     }
 }
 
 /// Whether the caller blocks or ignores `sig`.
 pub(crate) fn signal_ignored(sig: i32) -> bool {
-    // SAFETY: reads the caller's own signal state.
+    // SAFETY: Reads the caller's own signal state; no precondition.
     unsafe { ckpt_pty_signal_ignored(sig) != 0 }
 }
 
 /// Whether the caller's process group is orphaned (POSIX: no member has a
 /// parent in another group of the same session).
 pub(crate) fn current_pgrp_orphaned() -> bool {
-    // SAFETY: walks the caller's group under RCU.
+    // SAFETY: Walks the caller's own group under RCU; no precondition.
     unsafe { ckpt_pty_current_pgrp_orphaned() != 0 }
 }
 
 /// Stops the caller's process group with `sig` (job control) and marks a
 /// signal pending so the system call restarts after it.
 pub(crate) fn signal_current_pgrp(sig: i32) {
-    // SAFETY: signals the caller's own group.
+    // SAFETY: Signals the caller's own group; no precondition.
     unsafe { ckpt_pty_signal_current_pgrp(sig) }
 }

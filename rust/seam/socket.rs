@@ -26,7 +26,8 @@ struct SocketRef {
 
 impl Drop for SocketRef {
     fn drop(&mut self) {
-        // SAFETY: releases the reference `sockfd_lookup` took.
+        // SAFETY: Releases the reference `sockfd_lookup` took (type
+        // invariant).
         unsafe { ckpt_pty_sockfd_put(self.ptr) }
     }
 }
@@ -64,23 +65,26 @@ pub(crate) fn identity(fd: i32) -> Result<SocketRecord> {
         });
     }
     let sock = SocketRef { ptr };
-    // SAFETY: a live socket (type invariant); `type_` is fixed at creation.
+    // SAFETY: The socket is alive (type invariant), and `type_` is fixed
+    // at creation.
     let sock_type = unsafe { (*sock.ptr).type_ } as u16;
-    // SAFETY: as above; the protocol is fixed at creation.
+    // SAFETY: The socket is alive (type invariant); the C side reads its
+    // protocol, fixed at creation.
     let protocol = unsafe { ckpt_pty_sock_protocol(sock.ptr) };
     let mut local = [0u8; 128];
     let mut remote = [0u8; 128];
-    // SAFETY: both buffers are the size of `struct sockaddr_storage`, which
-    // is what these functions write at most.
-    let family = unsafe {
-        let n = bindings::kernel_getsockname(sock.ptr, local.as_mut_ptr().cast());
-        if n < 0 {
-            return Err(Error::from_errno(n));
-        }
-        // An unconnected socket has no peer: its remote part stays zero.
-        let _ = bindings::kernel_getpeername(sock.ptr, remote.as_mut_ptr().cast());
-        u16::from_ne_bytes([local[0], local[1]])
-    };
+    // SAFETY: The socket is alive (type invariant), and `local` has the
+    // size of `struct sockaddr_storage`, the most this writes.
+    let n = unsafe { bindings::kernel_getsockname(sock.ptr, local.as_mut_ptr().cast()) };
+    if n < 0 {
+        return Err(Error::from_errno(n));
+    }
+    // An unconnected socket has no peer: its remote part stays zero.
+    // SAFETY: The socket is alive (type invariant), and `remote` has the
+    // size of `struct sockaddr_storage`, the most this writes.
+    let _ = unsafe { bindings::kernel_getpeername(sock.ptr, remote.as_mut_ptr().cast()) };
+    let [family_lo, family_hi, ..] = local;
+    let family = u16::from_ne_bytes([family_lo, family_hi]);
     let (local_addr, local_port) = parse_addr(family, &local);
     let (remote_addr, remote_port) = parse_addr(family, &remote);
     Ok(SocketRecord {

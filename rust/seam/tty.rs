@@ -131,8 +131,8 @@ impl Tty {
     ///
     /// `ptr` must point to a live tty for all of `'a`.
     unsafe fn from_raw<'a>(ptr: *mut bindings::tty_struct) -> &'a Self {
-        // SAFETY: `Tty` is a transparent wrapper of the C struct; the
-        // caller guarantees the pointee lives for `'a`.
+        // SAFETY: `Tty` is a transparent wrapper of the C struct, and the
+        // caller guarantees that the pointee lives for `'a`.
         unsafe { &*ptr.cast::<Self>() }
     }
 
@@ -142,8 +142,8 @@ impl Tty {
 
     /// Whether one of this module's drivers made this tty.
     fn is_ours(&self) -> bool {
-        // SAFETY: the tty is live (type invariant); `driver` is set at
-        // allocation and never changes.
+        // SAFETY: The tty is alive (type invariant), and its `driver` is set
+        // at allocation and never changes.
         let driver = unsafe { ckpt_pty_tty_driver(self.as_ptr()) };
         OUR_DRIVERS
             .iter()
@@ -152,15 +152,15 @@ impl Tty {
 
     /// Open files of the tty (`tty->count`), the module's own included.
     pub(crate) fn count(&self) -> i32 {
-        // SAFETY: the tty is live (type invariant); a plain word read.
+        // SAFETY: The tty is alive (type invariant); `count` is a plain word.
         unsafe { ckpt_pty_tty_count(self.as_ptr()) }
     }
 
     /// A snapshot of the tty core's termios.
     pub(crate) fn termios(&self) -> KTermios {
         let mut t = KTermios::default();
-        // SAFETY: the tty is live (type invariant); `t` is valid for writes
-        // of a `struct ktermios` (same layout, asserted in C).
+        // SAFETY: The tty is alive (type invariant), and `t` is valid for
+        // writes of a `struct ktermios` (same layout, asserted in C).
         unsafe { ckpt_pty_tty_termios(self.as_ptr(), &mut t) };
         t
     }
@@ -168,14 +168,14 @@ impl Tty {
     /// Replaces the tty core's termios without telling the line
     /// discipline (restart loads ldterm itself).
     pub(crate) fn store_termios(&self, t: &KTermios) {
-        // SAFETY: the tty is live (type invariant); the C side takes
+        // SAFETY: The tty is alive (type invariant); the C side takes
         // `termios_rwsem` and copies the struct.
         unsafe { ckpt_pty_tty_store_termios(self.as_ptr(), t) }
     }
 
     /// Sets the window size without signalling anybody (restart).
     pub(crate) fn store_winsize(&self, ws: &RawWinsize) {
-        // SAFETY: the tty is live (type invariant); the C side takes
+        // SAFETY: The tty is alive (type invariant); the C side takes
         // `winsize_mutex`.
         unsafe { ckpt_pty_tty_store_winsize(self.as_ptr(), ws) }
     }
@@ -184,39 +184,43 @@ impl Tty {
     /// `SIGWINCH` goes to the foreground process group.
     pub(crate) fn resize(&self, ws: &RawWinsize) -> Result {
         let mut copy = *ws;
-        // SAFETY: the tty is live (type invariant); `copy` is a valid
+        // SAFETY: The tty is alive (type invariant), and `copy` is a valid
         // winsize that `tty_do_resize` only reads.
         to_result(unsafe { tty_do_resize(self.as_ptr(), &mut copy) })
     }
 
     /// `TIOCEXCL` state (`TTY_EXCLUSIVE`).
     pub(crate) fn exclusive(&self) -> bool {
-        // SAFETY: the tty is live (type invariant); an atomic bit test.
+        // SAFETY: The tty is alive (type invariant); the flag is an atomic
+        // bit.
         unsafe { ckpt_pty_tty_exclusive(self.as_ptr()) != 0 }
     }
 
     pub(crate) fn set_exclusive(&self, on: bool) {
-        // SAFETY: the tty is live (type invariant); an atomic bit update.
+        // SAFETY: The tty is alive (type invariant); the flag is an atomic
+        // bit.
         unsafe { ckpt_pty_tty_set_exclusive(self.as_ptr(), c_int::from(on)) }
     }
 
     /// Whether this tty is the calling process's controlling terminal.
     pub(crate) fn is_callers_ctty(&self) -> bool {
-        // SAFETY: the tty is live (type invariant); only a pointer compare.
+        // SAFETY: The tty is alive (type invariant); the C side only
+        // compares it with the caller's controlling tty.
         unsafe { ckpt_pty_tty_is_current_ctty(self.as_ptr()) != 0 }
     }
 
     /// The foreground process group (`tty_get_pgrp`), if any.
     pub(crate) fn foreground(&self) -> Option<PidRef> {
-        // SAFETY: the tty is live (type invariant); the result is a
-        // counted reference or null, which `PidRef` takes over.
+        // SAFETY: The tty is alive (type invariant); `tty_get_pgrp` returns
+        // a counted reference or null, which `PidRef` takes over.
         unsafe { PidRef::from_counted(tty_get_pgrp(self.as_ptr())) }
     }
 
     /// The session this tty controls, if any.
     pub(crate) fn session(&self) -> Option<PidRef> {
-        // SAFETY: the tty is live (type invariant); the C side returns a
-        // counted reference taken under `ctrl.lock`, or null.
+        // SAFETY: The tty is alive (type invariant); the C side returns a
+        // counted reference taken under `ctrl.lock`, or null, which
+        // `PidRef` takes over.
         unsafe { PidRef::from_counted(ckpt_pty_tty_session(self.as_ptr())) }
     }
 
@@ -231,15 +235,16 @@ impl Tty {
     /// The tty core's background-process check for output and settings
     /// (`tty_check_change`: `SIGTTOU`, or `EIO` for an orphaned group).
     pub(crate) fn check_change(&self) -> Result {
-        // SAFETY: the tty is live (type invariant); process context.
+        // SAFETY: The tty is alive (type invariant), and this runs in process
+        // context, as `tty_check_change` may sleep.
         to_result(unsafe { tty_check_change(self.as_ptr()) })
     }
 
     /// The tty core's termios ioctls (`TCGETS`, `TCSETS*`, termios2,
     /// locked termios...), applied to this tty; `ENOTTY` for any other.
     pub(crate) fn mode_ioctl(&self, cmd: u32, arg: usize) -> Result<isize> {
-        // SAFETY: the tty is live (type invariant); `arg` is the caller's
-        // user pointer, which `tty_mode_ioctl` accesses with uaccess.
+        // SAFETY: The tty is alive (type invariant); `arg` is the caller's
+        // user pointer, which `tty_mode_ioctl` only reaches with uaccess.
         let r = unsafe { tty_mode_ioctl(self.as_ptr(), cmd, arg as c_ulong) };
         match r {
             r if r >= 0 => Ok(r as isize),
@@ -251,7 +256,7 @@ impl Tty {
     /// Keeps `c_line` (our ldisc) whatever `TCSETS*` ask, also after a
     /// privileged `TIOCSLCKTRMIOS`.
     pub(crate) fn lock_line(&self) {
-        // SAFETY: the tty is live (type invariant); the C side takes
+        // SAFETY: The tty is alive (type invariant); the C side takes
         // `termios_rwsem`.
         unsafe { ckpt_pty_tty_lock_line(self.as_ptr()) }
     }
@@ -279,7 +284,7 @@ impl LockedTermios<'_> {
     }
 
     pub(crate) fn set_cflag(&mut self, cflag: u32) {
-        // SAFETY: the tty is live (type invariant of `Tty`) and the tty
+        // SAFETY: The tty is alive (type invariant of `Tty`), and the tty
         // core holds `termios_rwsem` for writing around this call.
         unsafe { ckpt_pty_tty_set_cflag(self.0.as_ptr(), cflag) }
     }
@@ -287,7 +292,7 @@ impl LockedTermios<'_> {
 
 /// Whether `file`, an open file of a tty, was hung up (`tty_hung_up_p`).
 pub(crate) fn file_hung_up(file: &File) -> bool {
-    // SAFETY: the file is valid for the call (invariant of `File`).
+    // SAFETY: The file is valid for the call (type invariant of `File`).
     unsafe { tty_hung_up_p(file.as_ptr()) != 0 }
 }
 
@@ -393,14 +398,34 @@ pub(crate) mod entry {
         e.to_errno() as isize as *mut T
     }
 
+    /// The data `install` attached to `tty`.
+    ///
     /// # Safety
     ///
-    /// `tty` is one of our ttys, between `install` and `cleanup`.
+    /// `tty` is one of our ttys, between `install` and `cleanup`, and stays
+    /// alive for `'a`.
     unsafe fn data<'a, T: SlaveTtyOps>(tty: *mut bindings::tty_struct) -> ArcBorrow<'a, T::Data> {
+        // SAFETY: The caller guarantees that `tty` is alive.
+        let raw = unsafe { ckpt_pty_tty_driver_data(tty) };
         // SAFETY: `install` stored an `Arc<T::Data>` from `into_raw` in
-        // `driver_data`, which `cleanup` takes back only after the last
-        // call; the tty is live (the caller's contract).
-        unsafe { ArcBorrow::from_raw(ckpt_pty_tty_driver_data(tty).cast::<T::Data>()) }
+        // `driver_data`, which `cleanup` takes back only after the last call
+        // (the caller guarantees we are before it).
+        unsafe { ArcBorrow::from_raw(raw.cast::<T::Data>()) }
+    }
+
+    /// The data `install` attached to `tty`, and `tty` itself.
+    ///
+    /// # Safety
+    ///
+    /// As for [`data`].
+    unsafe fn ours<'a, T: SlaveTtyOps>(
+        tty: *mut bindings::tty_struct,
+    ) -> (ArcBorrow<'a, T::Data>, &'a Tty) {
+        // SAFETY: The caller's guarantees are `data`'s.
+        let data = unsafe { data::<T>(tty) };
+        // SAFETY: The caller guarantees that `tty` stays alive for `'a`.
+        let t = unsafe { Tty::from_raw(tty) };
+        (data, t)
     }
 
     /// # Safety
@@ -410,14 +435,15 @@ pub(crate) mod entry {
     pub(crate) unsafe fn lookup<T: SlaveTtyOps>(
         file: *mut bindings::file,
     ) -> *mut bindings::tty_struct {
-        // SAFETY: the file is valid for the duration of the open.
+        // SAFETY: The file being opened is valid for the duration of the
+        // open.
         let file = unsafe { File::from_raw(file) };
         match T::lookup(&file) {
             Ok(Lookup::Existing(tty)) => tty.0.as_ptr(),
             Ok(Lookup::Create(data)) => {
                 let old = INSTALLING.swap(Arc::into_raw(data).cast_mut().cast(), Ordering::AcqRel);
                 if !old.is_null() {
-                    // SAFETY: a stale entry from a creation that failed
+                    // SAFETY: A stale entry from a creation that failed
                     // before `install`; it came from `Arc::into_raw`.
                     drop(unsafe { Arc::<T::Data>::from_raw(old.cast()) });
                 }
@@ -438,15 +464,17 @@ pub(crate) mod entry {
         if raw.is_null() {
             return err_ptr(EIO);
         }
-        // SAFETY: `lookup` stored it from `Arc::into_raw`.
+        // SAFETY: `lookup` stored this pointer from `Arc::into_raw`, and
+        // the swap took it back exactly once.
         let data = unsafe { Arc::<T::Data>::from_raw(raw.cast()) };
-        // SAFETY: the tty core passes a live tty.
+        // SAFETY: The tty core passes a tty that lives for the call.
         let t = unsafe { Tty::from_raw(tty) };
         match T::install(&data, t) {
             Ok(port) => {
-                // SAFETY: the tty is live; `driver_data` is ours from here
+                let raw = Arc::into_raw(data).cast_mut().cast();
+                // SAFETY: The tty is alive; `driver_data` is ours from here
                 // until `cleanup` takes the reference back.
-                unsafe { ckpt_pty_tty_set_driver_data(tty, Arc::into_raw(data).cast_mut().cast()) };
+                unsafe { ckpt_pty_tty_set_driver_data(tty, raw) };
                 port.as_ptr()
             }
             Err(e) => err_ptr(e),
@@ -455,14 +483,17 @@ pub(crate) mod entry {
 
     /// # Safety
     ///
-    /// The tty core's `open` contract (tty locked, file being opened).
+    /// The tty core's `open` contract: one of our ttys, installed, locked,
+    /// and `file` being opened on it.
     pub(crate) unsafe fn open<T: SlaveTtyOps>(
         tty: *mut bindings::tty_struct,
         file: *mut bindings::file,
     ) -> c_int {
-        // SAFETY: our tty (only our driver's table points here), live for
-        // the call, and the file valid for the open.
-        let (data, t, f) = unsafe { (data::<T>(tty), Tty::from_raw(tty), File::from_raw(file)) };
+        // SAFETY: Only our driver's operations lead here, with one of our
+        // installed ttys, alive for the call.
+        let (data, t) = unsafe { ours::<T>(tty) };
+        // SAFETY: The file being opened is valid for the call.
+        let f = unsafe { File::from_raw(file) };
         match T::open(data, t, &f) {
             Ok(()) => 0,
             Err(e) => e.to_errno(),
@@ -471,64 +502,77 @@ pub(crate) mod entry {
 
     /// # Safety
     ///
-    /// The tty core's `close` contract.
+    /// The tty core's `close` contract: one of our ttys, installed, and
+    /// `file` being closed on it.
     pub(crate) unsafe fn close<T: SlaveTtyOps>(
         tty: *mut bindings::tty_struct,
         file: *mut bindings::file,
     ) {
-        // SAFETY: as in `open`.
-        let (data, t, f) = unsafe { (data::<T>(tty), Tty::from_raw(tty), File::from_raw(file)) };
+        // SAFETY: Only our driver's operations lead here, with one of our
+        // installed ttys, alive for the call.
+        let (data, t) = unsafe { ours::<T>(tty) };
+        // SAFETY: The file being closed is valid for the call.
+        let f = unsafe { File::from_raw(file) };
         T::close(data, t, &f)
     }
 
     /// # Safety
     ///
-    /// The tty core's `cleanup` contract: the last call for this tty.
+    /// The tty core's `cleanup` contract: the last call for one of our
+    /// ttys.
     pub(crate) unsafe fn cleanup<T: SlaveTtyOps>(tty: *mut bindings::tty_struct) {
-        // SAFETY: the tty is live until this returns.
+        // SAFETY: The tty is alive until this returns.
         let raw = unsafe { ckpt_pty_tty_driver_data(tty) };
         if raw.is_null() {
             return;
         }
-        // SAFETY: the reference `install` stored; nothing uses the tty's
-        // data after cleanup, so it is released here.
-        unsafe {
-            ckpt_pty_tty_set_driver_data(tty, core::ptr::null_mut());
-            drop(Arc::<T::Data>::from_raw(raw.cast()));
-        }
+        // SAFETY: The tty is alive until this returns.
+        unsafe { ckpt_pty_tty_set_driver_data(tty, core::ptr::null_mut()) };
+        // SAFETY: `raw` is the reference `install` stored with
+        // `Arc::into_raw`; nothing uses the tty's data after cleanup, so it
+        // is released here, once.
+        drop(unsafe { Arc::<T::Data>::from_raw(raw.cast()) });
     }
 
     /// # Safety
     ///
-    /// The tty core's `write` contract: `buf` holds `count` bytes.
+    /// The tty core's `write` contract: one of our installed ttys, and
+    /// `buf` holds `count` bytes.
     pub(crate) unsafe fn write<T: SlaveTtyOps>(
         tty: *mut bindings::tty_struct,
         buf: *const u8,
         count: usize,
     ) -> isize {
-        // SAFETY: our live tty; `buf` is a kernel buffer of `count` bytes.
-        let (data, bytes) = unsafe { (data::<T>(tty), slice(buf, count)) };
+        // SAFETY: Only our driver's operations lead here, with one of our
+        // installed ttys, alive for the call.
+        let data = unsafe { data::<T>(tty) };
+        // SAFETY: `buf` is a kernel buffer of `count` bytes for the call.
+        let bytes = unsafe { slice(buf, count) };
         T::write(data, bytes) as isize
     }
 
     /// # Safety
     ///
-    /// The tty core's `write_room` contract.
+    /// The tty core's `write_room` contract: one of our installed ttys.
     pub(crate) unsafe fn write_room<T: SlaveTtyOps>(tty: *mut bindings::tty_struct) -> c_uint {
-        // SAFETY: our live tty.
-        T::write_room(unsafe { data::<T>(tty) })
+        // SAFETY: Only our driver's operations lead here, with one of our
+        // installed ttys, alive for the call.
+        let data = unsafe { data::<T>(tty) };
+        T::write_room(data)
     }
 
     /// # Safety
     ///
-    /// The tty core's `ioctl` contract (`arg` may be a user pointer).
+    /// The tty core's `ioctl` contract: one of our installed ttys; `arg`
+    /// may be a user pointer.
     pub(crate) unsafe fn ioctl<T: SlaveTtyOps>(
         tty: *mut bindings::tty_struct,
         cmd: c_uint,
         arg: c_ulong,
     ) -> c_int {
-        // SAFETY: our live tty.
-        let (data, t) = unsafe { (data::<T>(tty), Tty::from_raw(tty)) };
+        // SAFETY: Only our driver's operations lead here, with one of our
+        // installed ttys, alive for the call.
+        let (data, t) = unsafe { ours::<T>(tty) };
         match T::ioctl(data, t, cmd, arg as usize) {
             None => -ENOIOCTLCMD,
             Some(Ok(n)) => n as c_int,
@@ -538,23 +582,28 @@ pub(crate) mod entry {
 
     /// # Safety
     ///
-    /// The tty core's `set_termios` contract: `termios_rwsem` held for
-    /// writing.
+    /// The tty core's `set_termios` contract: one of our installed ttys,
+    /// `termios_rwsem` held for writing.
     pub(crate) unsafe fn set_termios<T: SlaveTtyOps>(tty: *mut bindings::tty_struct) {
-        // SAFETY: our live tty.
-        let (data, t) = unsafe { (data::<T>(tty), Tty::from_raw(tty)) };
+        // SAFETY: Only our driver's operations lead here, with one of our
+        // installed ttys, alive for the call.
+        let (data, t) = unsafe { ours::<T>(tty) };
         T::set_termios(data, &mut LockedTermios(t))
     }
 
     /// # Safety
     ///
-    /// The tty core's `resize` contract: `ws` is a valid winsize.
+    /// The tty core's `resize` contract: one of our installed ttys, and
+    /// `ws` a valid winsize.
     pub(crate) unsafe fn resize<T: SlaveTtyOps>(
         tty: *mut bindings::tty_struct,
         ws: *mut RawWinsize,
     ) -> c_int {
-        // SAFETY: our live tty; `ws` points to the caller's copy.
-        let (data, t, ws) = unsafe { (data::<T>(tty), Tty::from_raw(tty), *ws) };
+        // SAFETY: Only our driver's operations lead here, with one of our
+        // installed ttys, alive for the call.
+        let (data, t) = unsafe { ours::<T>(tty) };
+        // SAFETY: `ws` points to the tty core's copy of the new size.
+        let ws = unsafe { *ws };
         match T::resize(data, t, &ws) {
             Ok(()) => 0,
             Err(e) => e.to_errno(),
@@ -572,16 +621,22 @@ pub(crate) mod entry {
     ///
     /// The ldisc `open` contract: a live tty, possibly not ours.
     pub(crate) unsafe fn ldisc_open<T: SlaveTtyOps>(tty: *mut bindings::tty_struct) -> c_int {
-        // SAFETY: the tty core passes a live tty.
+        // SAFETY: The tty core passes a tty that lives for the call.
         let t = unsafe { Tty::from_raw(tty) };
         // Anyone may ask for our ldisc number on any tty (TIOCSETD); only
         // our ttys carry the pair it works on.
-        // SAFETY: `driver_data` is read only after the driver check.
-        if !t.is_ours() || unsafe { ckpt_pty_tty_driver_data(tty) }.is_null() {
+        if !t.is_ours() {
             return EINVAL.to_errno();
         }
-        // SAFETY: one of our ttys, installed.
-        match T::ldisc_open(unsafe { data::<T>(tty) }, t) {
+        // SAFETY: The tty is alive, and one of ours: its `driver_data` is
+        // ours to read.
+        if unsafe { ckpt_pty_tty_driver_data(tty) }.is_null() {
+            return EINVAL.to_errno();
+        }
+        // SAFETY: One of our ttys, installed (its data is set), alive for
+        // the call.
+        let data = unsafe { data::<T>(tty) };
+        match T::ldisc_open(data, t) {
             Ok(()) => 0,
             Err(e) => e.to_errno(),
         }
@@ -589,17 +644,20 @@ pub(crate) mod entry {
 
     /// # Safety
     ///
-    /// An ldisc call on a tty our `ldisc_open` accepted.
+    /// The ldisc `flush_buffer` contract, on a tty our `ldisc_open`
+    /// accepted.
     pub(crate) unsafe fn flush_buffer<T: SlaveTtyOps>(tty: *mut bindings::tty_struct) {
-        // SAFETY: only our ttys get our ldisc (`ldisc_open`).
-        let (data, t) = unsafe { (data::<T>(tty), Tty::from_raw(tty)) };
+        // SAFETY: Only ttys our `ldisc_open` accepted run our ldisc: one of
+        // our installed ttys, alive for the call.
+        let (data, t) = unsafe { ours::<T>(tty) };
         T::flush_buffer(data, t)
     }
 
     /// # Safety
     ///
-    /// The ldisc `read` contract: `buf` holds `nr` bytes, `cookie` is the
-    /// tty core's continuation word.
+    /// The ldisc `read` contract, on a tty our `ldisc_open` accepted:
+    /// `file` is valid, `buf` holds `nr` bytes, `cookie` is the tty core's
+    /// continuation word.
     pub(crate) unsafe fn read<T: SlaveTtyOps>(
         tty: *mut bindings::tty_struct,
         file: *mut bindings::file,
@@ -607,28 +665,25 @@ pub(crate) mod entry {
         nr: usize,
         cookie: *mut *mut c_void,
     ) -> isize {
-        // SAFETY: only our ttys get our ldisc; the file is valid for the
-        // call; `buf` is the core's kernel buffer of `nr` bytes.
-        let (data, t, f, out) = unsafe {
-            (
-                data::<T>(tty),
-                Tty::from_raw(tty),
-                File::from_raw(file),
-                slice_mut(buf, nr),
-            )
-        };
+        // SAFETY: Only ttys our `ldisc_open` accepted run our ldisc: one of
+        // our installed ttys, alive for the call.
+        let (data, t) = unsafe { ours::<T>(tty) };
+        // SAFETY: The file being read is valid for the call.
+        let f = unsafe { File::from_raw(file) };
+        // SAFETY: `buf` is the tty core's kernel buffer of `nr` bytes, ours
+        // to write for the call.
+        let out = unsafe { slice_mut(buf, nr) };
         // SAFETY: `cookie` is a valid word owned by the tty core's loop.
         let mut more = unsafe { !(*cookie).is_null() };
         let r = T::read(data, t, &f, out, &mut more);
         // A non-null cookie asks the tty core to call again at once.
-        // SAFETY: as above.
-        unsafe {
-            *cookie = if more {
-                tty.cast()
-            } else {
-                core::ptr::null_mut()
-            }
+        let next = if more {
+            tty.cast()
+        } else {
+            core::ptr::null_mut()
         };
+        // SAFETY: `cookie` is a valid word owned by the tty core's loop.
+        unsafe { *cookie = next };
         match r {
             Ok(n) => n as isize,
             Err(e) => e.to_errno() as isize,
@@ -637,22 +692,21 @@ pub(crate) mod entry {
 
     /// # Safety
     ///
-    /// The ldisc `write` contract: `buf` holds `nr` bytes.
+    /// The ldisc `write` contract, on a tty our `ldisc_open` accepted:
+    /// `file` is valid and `buf` holds `nr` bytes.
     pub(crate) unsafe fn write_output<T: SlaveTtyOps>(
         tty: *mut bindings::tty_struct,
         file: *mut bindings::file,
         buf: *const u8,
         nr: usize,
     ) -> isize {
-        // SAFETY: only our ttys get our ldisc; valid file and buffer.
-        let (data, t, f, bytes) = unsafe {
-            (
-                data::<T>(tty),
-                Tty::from_raw(tty),
-                File::from_raw(file),
-                slice(buf, nr),
-            )
-        };
+        // SAFETY: Only ttys our `ldisc_open` accepted run our ldisc: one of
+        // our installed ttys, alive for the call.
+        let (data, t) = unsafe { ours::<T>(tty) };
+        // SAFETY: The file being written is valid for the call.
+        let f = unsafe { File::from_raw(file) };
+        // SAFETY: `buf` is the tty core's kernel buffer of `nr` bytes.
+        let bytes = unsafe { slice(buf, nr) };
         match T::write_output(data, t, &f, bytes) {
             Ok(n) => n as isize,
             Err(e) => e.to_errno() as isize,
@@ -661,14 +715,16 @@ pub(crate) mod entry {
 
     /// # Safety
     ///
-    /// The ldisc `ioctl` contract.
+    /// The ldisc `ioctl` contract, on a tty our `ldisc_open` accepted;
+    /// `arg` may be a user pointer.
     pub(crate) unsafe fn ldisc_ioctl<T: SlaveTtyOps>(
         tty: *mut bindings::tty_struct,
         cmd: c_uint,
         arg: c_ulong,
     ) -> c_int {
-        // SAFETY: only our ttys get our ldisc.
-        let (data, t) = unsafe { (data::<T>(tty), Tty::from_raw(tty)) };
+        // SAFETY: Only ttys our `ldisc_open` accepted run our ldisc: one of
+        // our installed ttys, alive for the call.
+        let (data, t) = unsafe { ours::<T>(tty) };
         match T::ldisc_ioctl(data, t, cmd, arg as usize) {
             Ok(n) => n as c_int,
             Err(e) => e.to_errno(),
@@ -677,18 +733,21 @@ pub(crate) mod entry {
 
     /// # Safety
     ///
-    /// The ldisc `set_termios` contract: `old` is valid.
+    /// The ldisc `set_termios` contract, on a tty our `ldisc_open`
+    /// accepted: `old` is null or valid for the call.
     pub(crate) unsafe fn ldisc_set_termios<T: SlaveTtyOps>(
         tty: *mut bindings::tty_struct,
         old: *const KTermios,
     ) {
-        // SAFETY: only our ttys get our ldisc; `old` is the core's copy
-        // (or null on the first call, which we treat as "same").
-        let (data, t) = unsafe { (data::<T>(tty), Tty::from_raw(tty)) };
+        // SAFETY: Only ttys our `ldisc_open` accepted run our ldisc: one of
+        // our installed ttys, alive for the call.
+        let (data, t) = unsafe { ours::<T>(tty) };
+        // Null on the first call, which we treat as "same".
         let old = if old.is_null() {
             t.termios()
         } else {
-            // SAFETY: non-null and valid for the call.
+            // SAFETY: `old` is the tty core's copy, non-null and valid for
+            // the call.
             unsafe { *old }
         };
         T::ldisc_set_termios(data, t, &old)
@@ -696,44 +755,48 @@ pub(crate) mod entry {
 
     /// # Safety
     ///
-    /// The ldisc `poll` contract.
+    /// The ldisc `poll` contract, on a tty our `ldisc_open` accepted:
+    /// `file` is valid, `table` null or valid for the call.
     pub(crate) unsafe fn poll<T: SlaveTtyOps>(
         tty: *mut bindings::tty_struct,
         file: *mut bindings::file,
         table: *mut bindings::poll_table_struct,
     ) -> u32 {
-        // SAFETY: only our ttys get our ldisc; file and table are valid
-        // (or the table null) for the call.
-        let (data, t, f, pt) = unsafe {
-            (
-                data::<T>(tty),
-                Tty::from_raw(tty),
-                File::from_raw(file),
-                PollTable::from_raw(table),
-            )
-        };
+        // SAFETY: Only ttys our `ldisc_open` accepted run our ldisc: one of
+        // our installed ttys, alive for the call.
+        let (data, t) = unsafe { ours::<T>(tty) };
+        // SAFETY: The file being polled is valid for the call.
+        let f = unsafe { File::from_raw(file) };
+        // SAFETY: The tty core passes a table that is null or valid for the
+        // call.
+        let pt = unsafe { PollTable::from_raw(table) };
         T::poll(data, t, &f, &pt)
     }
 
     /// # Safety
     ///
-    /// The ldisc `hangup` contract.
+    /// The ldisc `hangup` contract, on a tty our `ldisc_open` accepted.
     pub(crate) unsafe fn hangup<T: SlaveTtyOps>(tty: *mut bindings::tty_struct) {
-        // SAFETY: only our ttys get our ldisc.
-        let (data, t) = unsafe { (data::<T>(tty), Tty::from_raw(tty)) };
+        // SAFETY: Only ttys our `ldisc_open` accepted run our ldisc: one of
+        // our installed ttys, alive for the call.
+        let (data, t) = unsafe { ours::<T>(tty) };
         T::hangup(data, t)
     }
 
     /// # Safety
     ///
-    /// The ldisc `receive_buf` contract: `cp` holds `count` bytes.
+    /// The ldisc `receive_buf` contract, on a tty our `ldisc_open`
+    /// accepted: `cp` holds `count` bytes.
     pub(crate) unsafe fn receive<T: SlaveTtyOps>(
         tty: *mut bindings::tty_struct,
         cp: *const u8,
         count: usize,
     ) {
-        // SAFETY: only our ttys get our ldisc; `cp` holds `count` bytes.
-        let (data, t, bytes) = unsafe { (data::<T>(tty), Tty::from_raw(tty), slice(cp, count)) };
+        // SAFETY: Only ttys our `ldisc_open` accepted run our ldisc: one of
+        // our installed ttys, alive for the call.
+        let (data, t) = unsafe { ours::<T>(tty) };
+        // SAFETY: `cp` is the tty core's buffer of `count` bytes.
+        let bytes = unsafe { slice(cp, count) };
         T::receive(data, t, bytes)
     }
 
@@ -745,18 +808,22 @@ pub(crate) mod entry {
         if ptr.is_null() || len == 0 {
             return &[];
         }
-        // SAFETY: per the function contract.
+        // SAFETY: `ptr` is non-null and valid for reads of `len` bytes (the
+        // function's safety requirement).
         unsafe { core::slice::from_raw_parts(ptr, len) }
     }
 
     /// # Safety
     ///
-    /// As [`slice`], for writes.
+    /// `ptr` is null with `len` 0, or valid for reads and writes of `len`
+    /// bytes, and not otherwise accessed, for the rest of the call.
     unsafe fn slice_mut<'a>(ptr: *mut u8, len: usize) -> &'a mut [u8] {
         if ptr.is_null() || len == 0 {
             return &mut [];
         }
-        // SAFETY: per the function contract.
+        // SAFETY: `ptr` is non-null, valid for reads and writes of `len`
+        // bytes and not otherwise accessed (the function's safety
+        // requirement).
         unsafe { core::slice::from_raw_parts_mut(ptr, len) }
     }
 }
@@ -770,81 +837,151 @@ macro_rules! slave_tty_entry_points {
             use kernel::ffi::{c_int, c_uint, c_ulong, c_void};
             use $crate::seam::tty::{entry, KTermios, RawTtyDriver, RawTtyPort, RawWinsize};
 
+            /// The slave tty's `lookup`.
+            ///
+            /// # Safety
+            ///
+            /// Only the tty core calls it, as `lookup`, under that operation's
+            /// contract.
             #[no_mangle]
             unsafe extern "C" fn ckpt_pty_rs_lookup(
                 _driver: *mut RawTtyDriver,
                 file: *mut bindings::file,
                 _idx: c_int,
             ) -> *mut bindings::tty_struct {
-                // SAFETY: called by the tty core as `lookup`.
+                // SAFETY: The tty core calls this as `lookup`, whose
+                // contract is [`entry::lookup`]'s.
                 unsafe { entry::lookup::<$t>(file) }
             }
+            /// The slave tty's `install`.
+            ///
+            /// # Safety
+            ///
+            /// Only the tty core calls it, as `install`, under that operation's
+            /// contract.
             #[no_mangle]
             unsafe extern "C" fn ckpt_pty_rs_install(
                 _driver: *mut RawTtyDriver,
                 tty: *mut bindings::tty_struct,
             ) -> *mut RawTtyPort {
-                // SAFETY: called by the tty core as `install`.
+                // SAFETY: The tty core calls this as `install`, whose
+                // contract is [`entry::install`]'s.
                 unsafe { entry::install::<$t>(tty) }
             }
+            /// The slave tty's `open`.
+            ///
+            /// # Safety
+            ///
+            /// Only the tty core calls it, as `open`, under that operation's
+            /// contract.
             #[no_mangle]
             unsafe extern "C" fn ckpt_pty_rs_open(
                 tty: *mut bindings::tty_struct,
                 file: *mut bindings::file,
             ) -> c_int {
-                // SAFETY: called by the tty core as `open`.
+                // SAFETY: The tty core calls this as `open`, whose
+                // contract is [`entry::open`]'s.
                 unsafe { entry::open::<$t>(tty, file) }
             }
+            /// The slave tty's `close`.
+            ///
+            /// # Safety
+            ///
+            /// Only the tty core calls it, as `close`, under that operation's
+            /// contract.
             #[no_mangle]
             unsafe extern "C" fn ckpt_pty_rs_close(
                 tty: *mut bindings::tty_struct,
                 file: *mut bindings::file,
             ) {
-                // SAFETY: called by the tty core as `close`.
+                // SAFETY: The tty core calls this as `close`, whose
+                // contract is [`entry::close`]'s.
                 unsafe { entry::close::<$t>(tty, file) }
             }
+            /// The slave tty's `cleanup`.
+            ///
+            /// # Safety
+            ///
+            /// Only the tty core calls it, as `cleanup`, under that operation's
+            /// contract.
             #[no_mangle]
             unsafe extern "C" fn ckpt_pty_rs_cleanup(tty: *mut bindings::tty_struct) {
-                // SAFETY: called by the tty core as `cleanup`.
+                // SAFETY: The tty core calls this as `cleanup`, whose
+                // contract is [`entry::cleanup`]'s.
                 unsafe { entry::cleanup::<$t>(tty) }
             }
+            /// The slave tty's `write`.
+            ///
+            /// # Safety
+            ///
+            /// Only the tty core calls it, as `write`, under that operation's
+            /// contract.
             #[no_mangle]
             unsafe extern "C" fn ckpt_pty_rs_write(
                 tty: *mut bindings::tty_struct,
                 buf: *const u8,
                 count: usize,
             ) -> isize {
-                // SAFETY: called by the tty core as `write`.
+                // SAFETY: The tty core calls this as `write`, whose
+                // contract is [`entry::write`]'s.
                 unsafe { entry::write::<$t>(tty, buf, count) }
             }
+            /// The slave tty's `write_room`.
+            ///
+            /// # Safety
+            ///
+            /// Only the tty core calls it, as `write_room`, under that operation's
+            /// contract.
             #[no_mangle]
             unsafe extern "C" fn ckpt_pty_rs_write_room(tty: *mut bindings::tty_struct) -> c_uint {
-                // SAFETY: called by the tty core as `write_room`.
+                // SAFETY: The tty core calls this as `write_room`, whose
+                // contract is [`entry::write_room`]'s.
                 unsafe { entry::write_room::<$t>(tty) }
             }
+            /// The slave tty's the driver's `ioctl`.
+            ///
+            /// # Safety
+            ///
+            /// Only the tty core calls it, as the driver's `ioctl`, under that operation's
+            /// contract.
             #[no_mangle]
             unsafe extern "C" fn ckpt_pty_rs_ioctl(
                 tty: *mut bindings::tty_struct,
                 cmd: c_uint,
                 arg: c_ulong,
             ) -> c_int {
-                // SAFETY: called by the tty core as the driver's `ioctl`.
+                // SAFETY: The tty core calls this as the driver's `ioctl`, whose
+                // contract is [`entry::ioctl`]'s.
                 unsafe { entry::ioctl::<$t>(tty, cmd, arg) }
             }
+            /// The slave tty's the driver's `set_termios`.
+            ///
+            /// # Safety
+            ///
+            /// Only the tty core calls it, as the driver's `set_termios`, under that operation's
+            /// contract.
             #[no_mangle]
             unsafe extern "C" fn ckpt_pty_rs_set_termios(
                 tty: *mut bindings::tty_struct,
                 _old: *const KTermios,
             ) {
-                // SAFETY: called by the tty core as the driver's `set_termios`.
+                // SAFETY: The tty core calls this as the driver's `set_termios`, whose
+                // contract is [`entry::set_termios`]'s.
                 unsafe { entry::set_termios::<$t>(tty) }
             }
+            /// The slave tty's `resize`.
+            ///
+            /// # Safety
+            ///
+            /// Only the tty core calls it, as `resize`, under that operation's
+            /// contract.
             #[no_mangle]
             unsafe extern "C" fn ckpt_pty_rs_resize(
                 tty: *mut bindings::tty_struct,
                 ws: *mut RawWinsize,
             ) -> c_int {
-                // SAFETY: called by the tty core as `resize`.
+                // SAFETY: The tty core calls this as `resize`, whose
+                // contract is [`entry::resize`]'s.
                 unsafe { entry::resize::<$t>(tty, ws) }
             }
             #[no_mangle]
@@ -854,18 +991,38 @@ macro_rules! slave_tty_entry_points {
             ) -> c_int {
                 entry::ldisc_ok::<$t>(ldisc)
             }
+            /// The slave tty's the ldisc's `open`.
+            ///
+            /// # Safety
+            ///
+            /// Only the tty core calls it, as the ldisc's `open`, under that operation's
+            /// contract.
             #[no_mangle]
             unsafe extern "C" fn ckpt_pty_rs_ldisc_open(tty: *mut bindings::tty_struct) -> c_int {
-                // SAFETY: called by the tty core as the ldisc's `open`.
+                // SAFETY: The tty core calls this as the ldisc's `open`, whose
+                // contract is [`entry::ldisc_open`]'s.
                 unsafe { entry::ldisc_open::<$t>(tty) }
             }
             #[no_mangle]
             extern "C" fn ckpt_pty_rs_ldisc_close(_tty: *mut bindings::tty_struct) {}
+            /// The slave tty's `flush_buffer`.
+            ///
+            /// # Safety
+            ///
+            /// Only the tty core calls it, as `flush_buffer`, under that operation's
+            /// contract.
             #[no_mangle]
             unsafe extern "C" fn ckpt_pty_rs_ldisc_flush_buffer(tty: *mut bindings::tty_struct) {
-                // SAFETY: called by the tty core as `flush_buffer`.
+                // SAFETY: The tty core calls this as `flush_buffer`, whose
+                // contract is [`entry::flush_buffer`]'s.
                 unsafe { entry::flush_buffer::<$t>(tty) }
             }
+            /// The slave tty's the ldisc's `read`.
+            ///
+            /// # Safety
+            ///
+            /// Only the tty core calls it, as the ldisc's `read`, under that operation's
+            /// contract.
             #[no_mangle]
             unsafe extern "C" fn ckpt_pty_rs_ldisc_read(
                 tty: *mut bindings::tty_struct,
@@ -875,9 +1032,16 @@ macro_rules! slave_tty_entry_points {
                 cookie: *mut *mut c_void,
                 _offset: c_ulong,
             ) -> isize {
-                // SAFETY: called by the tty core as the ldisc's `read`.
+                // SAFETY: The tty core calls this as the ldisc's `read`, whose
+                // contract is [`entry::read`]'s.
                 unsafe { entry::read::<$t>(tty, file, buf, nr, cookie) }
             }
+            /// The slave tty's the ldisc's `write`.
+            ///
+            /// # Safety
+            ///
+            /// Only the tty core calls it, as the ldisc's `write`, under that operation's
+            /// contract.
             #[no_mangle]
             unsafe extern "C" fn ckpt_pty_rs_ldisc_write(
                 tty: *mut bindings::tty_struct,
@@ -885,40 +1049,75 @@ macro_rules! slave_tty_entry_points {
                 buf: *const u8,
                 nr: usize,
             ) -> isize {
-                // SAFETY: called by the tty core as the ldisc's `write`.
+                // SAFETY: The tty core calls this as the ldisc's `write`, whose
+                // contract is [`entry::write_output`]'s.
                 unsafe { entry::write_output::<$t>(tty, file, buf, nr) }
             }
+            /// The slave tty's the ldisc's `ioctl`.
+            ///
+            /// # Safety
+            ///
+            /// Only the tty core calls it, as the ldisc's `ioctl`, under that operation's
+            /// contract.
             #[no_mangle]
             unsafe extern "C" fn ckpt_pty_rs_ldisc_ioctl(
                 tty: *mut bindings::tty_struct,
                 cmd: c_uint,
                 arg: c_ulong,
             ) -> c_int {
-                // SAFETY: called by the tty core as the ldisc's `ioctl`.
+                // SAFETY: The tty core calls this as the ldisc's `ioctl`, whose
+                // contract is [`entry::ldisc_ioctl`]'s.
                 unsafe { entry::ldisc_ioctl::<$t>(tty, cmd, arg) }
             }
+            /// The slave tty's the ldisc's `set_termios`.
+            ///
+            /// # Safety
+            ///
+            /// Only the tty core calls it, as the ldisc's `set_termios`, under that operation's
+            /// contract.
             #[no_mangle]
             unsafe extern "C" fn ckpt_pty_rs_ldisc_set_termios(
                 tty: *mut bindings::tty_struct,
                 old: *const KTermios,
             ) {
-                // SAFETY: called by the tty core as the ldisc's `set_termios`.
+                // SAFETY: The tty core calls this as the ldisc's `set_termios`, whose
+                // contract is [`entry::ldisc_set_termios`]'s.
                 unsafe { entry::ldisc_set_termios::<$t>(tty, old) }
             }
+            /// The slave tty's the ldisc's `poll`.
+            ///
+            /// # Safety
+            ///
+            /// Only the tty core calls it, as the ldisc's `poll`, under that operation's
+            /// contract.
             #[no_mangle]
             unsafe extern "C" fn ckpt_pty_rs_ldisc_poll(
                 tty: *mut bindings::tty_struct,
                 file: *mut bindings::file,
                 table: *mut bindings::poll_table_struct,
             ) -> u32 {
-                // SAFETY: called by the tty core as the ldisc's `poll`.
+                // SAFETY: The tty core calls this as the ldisc's `poll`, whose
+                // contract is [`entry::poll`]'s.
                 unsafe { entry::poll::<$t>(tty, file, table) }
             }
+            /// The slave tty's the ldisc's `hangup`.
+            ///
+            /// # Safety
+            ///
+            /// Only the tty core calls it, as the ldisc's `hangup`, under that operation's
+            /// contract.
             #[no_mangle]
             unsafe extern "C" fn ckpt_pty_rs_ldisc_hangup(tty: *mut bindings::tty_struct) {
-                // SAFETY: called by the tty core as the ldisc's `hangup`.
+                // SAFETY: The tty core calls this as the ldisc's `hangup`, whose
+                // contract is [`entry::hangup`]'s.
                 unsafe { entry::hangup::<$t>(tty) }
             }
+            /// The slave tty's `receive_buf`.
+            ///
+            /// # Safety
+            ///
+            /// Only the tty core calls it, as `receive_buf`, under that operation's
+            /// contract.
             #[no_mangle]
             unsafe extern "C" fn ckpt_pty_rs_ldisc_receive_buf(
                 tty: *mut bindings::tty_struct,
@@ -926,7 +1125,8 @@ macro_rules! slave_tty_entry_points {
                 _fp: *const u8,
                 count: usize,
             ) {
-                // SAFETY: called by the tty core as `receive_buf`.
+                // SAFETY: The tty core calls this as `receive_buf`, whose
+                // contract is [`entry::receive`]'s.
                 unsafe { entry::receive::<$t>(tty, cp, count) }
             }
         };
@@ -945,10 +1145,11 @@ pub(crate) struct SlaveDriver {
     slot: usize,
 }
 
-// SAFETY: a registered driver is only used through the tty core, which
-// locks it; we keep a pointer to compare and to unregister at the end.
+// SAFETY: A registered driver is only used through the tty core, which
+// locks it; the value keeps a pointer to compare and to unregister at the
+// end, which any thread may do.
 unsafe impl Send for SlaveDriver {}
-// SAFETY: as for `Send`: nothing is mutated through shared references.
+// SAFETY: Shared references only read the pointer and the slot.
 unsafe impl Sync for SlaveDriver {}
 
 impl SlaveDriver {
@@ -962,14 +1163,15 @@ impl SlaveDriver {
         slot: usize,
     ) -> Result<Self> {
         let cell = OUR_DRIVERS.get(slot).ok_or(EINVAL)?;
-        // SAFETY: both names are static C strings, as the driver keeps them.
+        // SAFETY: Both names are static C strings, as the driver keeps them.
         let ptr = from_err_ptr(unsafe {
             ckpt_pty_tty_driver_alloc(driver_name.as_char_ptr(), name.as_char_ptr(), lines)
         })?;
-        // SAFETY: a fresh, fully set up driver.
+        // SAFETY: `ptr` is a fresh, fully set up driver.
         let err = unsafe { tty_register_driver(ptr) };
         if err != 0 {
-            // SAFETY: never registered; this drops the allocation's reference.
+            // SAFETY: `ptr` was never registered; this drops the allocation's
+            // reference.
             unsafe { tty_driver_kref_put(ptr) };
             return Err(Error::from_errno(err));
         }
@@ -978,7 +1180,7 @@ impl SlaveDriver {
     }
 
     pub(crate) fn major(&self) -> u32 {
-        // SAFETY: the driver is registered (type invariant); the major is
+        // SAFETY: The driver is registered (type invariant), and its major is
         // fixed once registered.
         unsafe { ckpt_pty_tty_driver_major(self.ptr) as u32 }
     }
@@ -989,8 +1191,9 @@ impl Drop for SlaveDriver {
         if let Some(cell) = OUR_DRIVERS.get(self.slot) {
             cell.store(core::ptr::null_mut(), Ordering::Release);
         }
-        // SAFETY: registered (type invariant). No tty of ours is left: each
-        // holds a module reference, so the module cannot be unloading.
+        // SAFETY: The driver is registered (type invariant). No tty of ours
+        // is left: each holds a module reference, so the module cannot be
+        // unloading.
         unsafe { ckpt_pty_tty_driver_destroy(self.ptr) }
     }
 }
@@ -1000,8 +1203,8 @@ pub(crate) struct LineDiscipline(());
 
 impl LineDiscipline {
     pub(crate) fn register() -> Result<Self> {
-        // SAFETY: registers the static ops table of tty_bridge.c; `EEXIST`
-        // if another module took the number.
+        // SAFETY: Registers the static operations table of `tty_bridge.c`;
+        // `EEXIST` if another module took the number.
         to_result(unsafe { ckpt_pty_ldisc_register() })?;
         Ok(Self(()))
     }
@@ -1009,7 +1212,7 @@ impl LineDiscipline {
 
 impl Drop for LineDiscipline {
     fn drop(&mut self) {
-        // SAFETY: registered in `register`; no tty uses it any more (each
+        // SAFETY: Registered in `register`; no tty uses it any more (each
         // ldisc instance holds a module reference).
         unsafe { ckpt_pty_ldisc_unregister() }
     }
@@ -1025,15 +1228,17 @@ pub(crate) struct TtyPort {
     ptr: NonNull<RawTtyPort>,
 }
 
-// SAFETY: the port is used by the tty core under its own locks; we only
-// hand out its address and free it after the tty is gone.
+// SAFETY: The tty core uses the port under its own locks; the value only
+// hands out its address and frees it after the tty is gone, from any
+// thread.
 unsafe impl Send for TtyPort {}
-// SAFETY: as for `Send`.
+// SAFETY: Shared references only read the pointer.
 unsafe impl Sync for TtyPort {}
 
 impl TtyPort {
     pub(crate) fn new() -> Result<Self> {
-        // SAFETY: allocates and initialises a port, or returns null.
+        // SAFETY: Allocates and initialises a port, or returns null; no
+        // precondition.
         let ptr = NonNull::new(unsafe { ckpt_pty_port_alloc() }).ok_or(ENOMEM)?;
         Ok(Self { ptr })
     }
@@ -1045,8 +1250,8 @@ impl TtyPort {
 
 impl Drop for TtyPort {
     fn drop(&mut self) {
-        // SAFETY: allocated in `new`; its owner (the pair) outlives the
-        // tty, which no longer uses the port after `cleanup`.
+        // SAFETY: Allocated in `new` (type invariant); its owner (the pair)
+        // outlives the tty, which no longer uses the port after `cleanup`.
         unsafe { ckpt_pty_port_free(self.ptr.as_ptr()) }
     }
 }
@@ -1064,21 +1269,22 @@ pub(crate) struct SlaveFile {
     tty: NonNull<bindings::tty_struct>,
 }
 
-// SAFETY: a counted file reference may be used and dropped from any thread.
+// SAFETY: A counted file reference may be used and dropped from any thread.
 unsafe impl Send for SlaveFile {}
-// SAFETY: shared use only reads the pointers.
+// SAFETY: Shared references only read the pointers.
 unsafe impl Sync for SlaveFile {}
 
 impl SlaveFile {
     /// Takes over `file`, a file just opened on one of our tty nodes.
     pub(crate) fn from_opened(file: super::fs::OwnedFile) -> Result<Self> {
         let raw = file.into_raw();
-        // SAFETY: `tty_open` set `private_data` to the tty's file record.
+        // SAFETY: `raw` is a file just opened on a tty node, whose
+        // `private_data` `tty_open` set to the tty's file record.
         let tty = NonNull::new(unsafe { ckpt_pty_file_tty(raw.as_ptr()) });
         match tty {
             Some(tty) => Ok(Self { file: raw, tty }),
             None => {
-                // SAFETY: the reference we took over.
+                // SAFETY: `raw` holds the reference taken over from `file`.
                 unsafe { bindings::fput(raw.as_ptr()) };
                 Err(EIO)
             }
@@ -1087,7 +1293,7 @@ impl SlaveFile {
 
     /// Another counted reference to the same file.
     pub(crate) fn clone_ref(&self) -> Self {
-        // SAFETY: the file is live (type invariant); `get_file` takes one
+        // SAFETY: The file is alive (type invariant); `get_file` takes one
         // more reference, which the new value owns.
         unsafe { ckpt_pty_get_file(self.file.as_ptr()) };
         // INVARIANT: the same file and tty, with a reference of its own.
@@ -1098,7 +1304,7 @@ impl SlaveFile {
     }
 
     pub(crate) fn tty(&self) -> &Tty {
-        // SAFETY: the tty lives as long as this file (type invariant).
+        // SAFETY: The tty lives as long as this file (type invariant).
         unsafe { Tty::from_raw(self.tty.as_ptr()) }
     }
 
@@ -1113,15 +1319,16 @@ impl SlaveFile {
     /// Hangs the tty up synchronously (`tty_vhangup`): every file of it
     /// gets the hung-up operations, the session leader `SIGHUP`.
     pub(crate) fn hang_up(&self) {
-        // SAFETY: the tty is live (type invariant); process context, none
-        // of our locks held (the hangup calls back into the ldisc).
+        // SAFETY: The tty is alive (type invariant); this runs in process
+        // context with none of our locks held (the hangup calls back into
+        // the ldisc).
         unsafe { tty_vhangup(self.tty.as_ptr()) }
     }
 
     /// Runs a tty ioctl as if on a file of the slave, with the caller's
     /// credentials and process (`TIOCSPGRP` through the master).
     pub(crate) fn tty_ioctl(&self, cmd: u32, arg: usize) -> Result<isize> {
-        // SAFETY: the file is live (type invariant) and its `f_op` is the
+        // SAFETY: The file is alive (type invariant) and its `f_op` is the
         // tty core's; `arg` is the caller's user pointer.
         let r = unsafe { ckpt_pty_file_ioctl(self.file.as_ptr(), cmd, arg as c_ulong) };
         if r < 0 {
@@ -1134,8 +1341,8 @@ impl SlaveFile {
 
 impl Drop for SlaveFile {
     fn drop(&mut self) {
-        // SAFETY: drops the reference this value holds; the release runs
-        // later from task work, outside our locks.
+        // SAFETY: Drops the reference this value holds (type invariant); the
+        // release runs later from task work, outside our locks.
         unsafe { bindings::fput(self.file.as_ptr()) }
     }
 }

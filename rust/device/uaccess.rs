@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: GPL-2.0
+//! User copies shared by the ioctl handlers and the data path: an ioctl's
+//! argument structure in and out, and the part of a kernel buffer to copy
+//! out.
+
+use kernel::{
+    prelude::*,
+    types::{AsBytes, FromBytes},
+    uaccess::UserSlice,
+};
+
+/// Reads the `T` that `arg` points to.
+pub(crate) fn read_arg<T: FromBytes>(arg: usize) -> Result<T> {
+    UserSlice::new(arg, core::mem::size_of::<T>())
+        .reader()
+        .read::<T>()
+}
+
+/// Writes `value` where `arg` points.
+pub(crate) fn write_arg<T: AsBytes>(arg: usize, value: &T) -> Result {
+    UserSlice::new(arg, core::mem::size_of::<T>())
+        .writer()
+        .write(value)
+}
+
+/// Answers an ioctl with the `int` it reports.
+pub(crate) fn put_i32(arg: usize, value: i32) -> Result<isize> {
+    write_arg(arg, &value)?;
+    Ok(0)
+}
+
+/// A count beyond the buffer it counts in (the core never reports more
+/// bytes than it was given): an internal inconsistency, reported as `EIO`.
+pub(crate) fn overrun(n: usize, len: usize) -> Error {
+    pr_warn!("internal error: {} bytes of a buffer of {}\n", n, len);
+    EIO
+}
+
+/// The first `n` bytes of `buf` (what the core filled).
+pub(crate) fn filled(buf: &[u8], n: usize) -> Result<&[u8]> {
+    buf.get(..n).ok_or_else(|| overrun(n, buf.len()))
+}
