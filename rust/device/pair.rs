@@ -193,6 +193,12 @@ pub(crate) struct Pair<O: PairOwner> {
     /// The slave cannot be opened while set (TIOCSPTLCK); a fresh AT&T pair
     /// is locked, as on Linux, until the master unlocks it.
     locked: AtomicBool,
+    /// The AT&T index is still taken. It is given back once: when the pair
+    /// ends (master closed, no slave file left), or at drop if it never
+    /// got that far. Not only at drop: the tty core frees the slave tty,
+    /// which holds the pair, later from a workqueue, and a restart at this
+    /// exact index right after the close must not see it busy.
+    index_held: AtomicBool,
     /// Created by a restart session and not committed yet: frozen, its
     /// slave opens despite the lock, its master opens only through
     /// `CKPT_OPEN_MASTER`.
@@ -227,6 +233,7 @@ impl<O: PairOwner> Pair<O> {
         };
         let port = TtyPort::new()?;
         let locked = mode == PtyMode::Att;
+        let holds_index = mode == PtyMode::Att;
         Arc::pin_init(
             pin_init!(Self {
                 index,
@@ -234,6 +241,7 @@ impl<O: PairOwner> Pair<O> {
                 instance: instance.clone(),
                 sb_pin <- new_mutex!(sb_pin, "ckpt_pty::Pair::sb_pin"),
                 locked: AtomicBool::new(locked),
+                index_held: AtomicBool::new(holds_index),
                 restoring: AtomicBool::new(false),
                 creator: AtomicI32::new(0),
                 port,
@@ -354,6 +362,15 @@ impl<O: PairOwner> Pair<O> {
             .map(|s| s.file.clone_ref())
     }
 
+    /// Frees the AT&T index for new pairs and restarts (once; BSD pairs
+    /// keep theirs). Only for a pair nobody can reach any more: its slot
+    /// and nodes are gone and no file of either end is open.
+    pub(crate) fn give_back_index(&self) {
+        if self.index_held.swap(false, Ordering::AcqRel) {
+            self.instance.release_index(self.index);
+        }
+    }
+
     pub(crate) fn is_bsd(&self) -> bool {
         self.mode == PtyMode::Bsd
     }
@@ -447,8 +464,6 @@ fn poll_mask(wake: Wake) -> u32 {
 #[pinned_drop]
 impl<O: PairOwner> PinnedDrop for Pair<O> {
     fn drop(self: Pin<&mut Self>) {
-        if self.mode == PtyMode::Att {
-            self.instance.release_index(self.index);
-        }
+        self.give_back_index();
     }
 }

@@ -99,6 +99,13 @@ impl SlaveTtyOps for SlaveTty {
         let mut fx = Effects::default();
         streams.pty.set_slave_opens(users, &mut fx);
         pair.settle(&streams, fx, Some(tty));
+        // The last file of a pair whose master closed (and whose slave
+        // the module let go): nothing can reach the pair any more.
+        let ended = users == 0 && internal == 0 && !streams.master_open;
+        drop(streams);
+        if ended {
+            pair.give_back_index();
+        }
     }
 
     fn write(pair: ArcBorrow<'_, Pair<Instance>>, buf: &[u8]) -> usize {

@@ -54,7 +54,7 @@ bench)
 		if /bin/ckpt-bench --smoke > /tmp/bench-smoke.json 2>&1; then
 			echo "CKPT-BENCH-SMOKE: ok"
 		else
-			echo "CKPT-ERROR: bench smoke failed"; tail -5 /tmp/bench-smoke.json
+			echo "CKPT-ERROR: bench smoke failed"; grep -iE "error|fail" /tmp/bench-smoke.json | head -20
 		fi
 	fi
 	echo "CKPT-STAGE: rmmod"

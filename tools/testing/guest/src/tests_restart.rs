@@ -18,6 +18,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
         half_typed_line_survives_rmmod,
     ),
     ("restart_busy_index_refused", busy_index_refused),
+    ("restart_at_index_just_closed", index_just_closed),
     ("restart_commit_names_orphans", commit_names_orphans),
     ("restart_bad_images_refused", bad_images_refused),
     (
@@ -309,6 +310,30 @@ fn busy_index_refused() -> TestResult {
         !sys::exists(&format!("{PTS_DIR}/{}", n + 1)),
         "aborted node left"
     );
+    Ok(())
+}
+
+/// The index of a pair whose files were all closed is free as soon as the
+/// last close returns, whichever end closed last (the tty core frees the
+/// slave tty itself later, from a workqueue).
+fn index_just_closed() -> TestResult {
+    let ctl = control()?;
+    for round in 0..40 {
+        let (m, s, n) = open_pair()?;
+        sys::write_once(&m, b"typed").map_err(e)?;
+        sys::write_once(&s, b"shown").map_err(e)?;
+        if round % 2 == 0 {
+            drop((m, s));
+        } else {
+            drop(s);
+            drop(m);
+        }
+        begin(&ctl, &[entry(n, BOTH)]).map_err(|err| format!("round {round}: pty {n}: {err}"))?;
+        ensure_eq!(
+            sys::ioctl_val(&ctl, CKPT_SESSION_ABORT, 0).map_err(e),
+            Ok(0)
+        );
+    }
     Ok(())
 }
 
