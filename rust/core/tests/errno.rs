@@ -275,7 +275,7 @@ fn checkpoint_restore_error() {
 #[test]
 fn ldterm_restore_error() {
     check(
-        include_str!("../ldterm.rs"),
+        include_str!("../ldterm/state.rs"),
         "RestoreError",
         &[
             (
