@@ -2,6 +2,7 @@
 //! Echo: each step stages its echo and the cursor it leaves behind, and
 //! the step is committed only if the echo fits the sink whole.
 
+use super::super::bytes::split_at_most;
 use super::super::storage::Storage;
 use super::super::termios::{Termios, ECHOCTL, OPOST};
 use super::ctype::iscntrl;
@@ -9,15 +10,49 @@ use super::input::Stall;
 use super::output::Cursor;
 use super::{Events, Ldterm, OutputSink};
 
-/// Largest echo of one processing step, in bytes.
+/// Largest echo of one processing step, in bytes. The largest there is,
+/// an `ECHOPRT` erase of a tab (`\\`, eight spaces, `/`) or of a character
+/// with [`ECHOPRT_CONT_MAX`](super::ECHOPRT_CONT_MAX) continuation bytes,
+/// takes less than half of it.
 const STEP_ECHO_MAX: usize = 64;
+
+/// The bytes one step produced, in order.
+///
+/// # Invariants
+///
+/// `len <= STEP_ECHO_MAX`: [`Staged::push`] counts only a byte it stored.
+#[derive(Clone, Copy)]
+pub(super) struct Staged {
+    buf: [u8; STEP_ECHO_MAX],
+    len: usize,
+}
+
+impl Staged {
+    const EMPTY: Self = Self {
+        buf: [0; STEP_ECHO_MAX],
+        len: 0,
+    };
+
+    /// Appends `b`; past [`STEP_ECHO_MAX`], which no step reaches, it is
+    /// not kept.
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = b;
+            self.len = self.len.saturating_add(1);
+        }
+    }
+
+    /// The staged bytes (by the invariant, exactly `len` of them).
+    pub(super) fn as_bytes(&self) -> &[u8] {
+        split_at_most(&self.buf, self.len).0
+    }
+}
 
 /// Bytes produced by one step (echo or output of one character), staged
 /// so that they are emitted whole or not at all, together with the cursor
 /// they leave behind.
 pub(super) struct Stage {
-    pub(super) buf: [u8; STEP_ECHO_MAX],
-    pub(super) len: usize,
+    staged: Staged,
     pub(super) cursor: Cursor,
     pub(super) erasing: bool,
 }
@@ -25,23 +60,26 @@ pub(super) struct Stage {
 impl Stage {
     pub(super) fn new(cursor: Cursor, erasing: bool) -> Self {
         Self {
-            buf: [0; STEP_ECHO_MAX],
-            len: 0,
+            staged: Staged::EMPTY,
             cursor,
             erasing,
         }
     }
 
+    /// The bytes staged so far.
     pub(super) fn bytes(&self) -> &[u8] {
-        self.buf.get(..self.len).unwrap_or(&[])
+        self.staged.as_bytes()
+    }
+
+    /// Takes the staged bytes out, keeping the cursor they moved: for echo
+    /// that goes out after the step is committed.
+    pub(super) fn take_bytes(&mut self) -> Staged {
+        core::mem::replace(&mut self.staged, Staged::EMPTY)
     }
 
     /// Put a byte as is (`tty_put_char`).
     pub(super) fn put(&mut self, b: u8) {
-        if let Some(slot) = self.buf.get_mut(self.len) {
-            *slot = b;
-            self.len = self.len.saturating_add(1);
-        }
+        self.staged.push(b);
     }
 
     fn col_inc(&mut self, n: u32) {
@@ -92,6 +130,13 @@ impl Stage {
         }
     }
 
+    /// Backspace, space, backspace: one column rubbed out.
+    pub(super) fn rub_out(&mut self, t: &Termios) {
+        self.echo_raw(t, 0x08);
+        self.echo_raw(t, b' ');
+        self.echo_raw(t, 0x08);
+    }
+
     pub(super) fn set_canon_col(&mut self) {
         self.cursor.canon_column = self.cursor.column;
     }
@@ -111,6 +156,13 @@ impl Stage {
     }
 }
 
+/// Where the steps of one batch of input go: their echo, toward the
+/// master, and the events the driver must act upon.
+pub(super) struct Emit<'a> {
+    pub(super) echo: &'a mut dyn OutputSink,
+    pub(super) events: Events,
+}
+
 /// The per-byte step being built: its echo and whether it restarts output.
 pub(super) struct Step {
     pub(super) stage: Stage,
@@ -127,21 +179,22 @@ impl<S: Storage> Ldterm<S> {
     }
 
     /// Apply a step whose echo fits: cursor, erase state, restart, echo.
-    pub(super) fn commit(&mut self, step: &mut Step, echo: &mut dyn OutputSink, ev: &mut Events) {
+    pub(super) fn commit(&mut self, step: &mut Step, out: &mut Emit<'_>) {
         if step.restart {
-            self.start_tty(ev);
+            self.start_tty(&mut out.events);
             step.restart = false;
         }
         self.cursor = step.stage.cursor;
         self.erasing = step.stage.erasing;
-        if step.stage.len > 0 {
-            let _ = echo.push(step.stage.bytes());
+        let bytes = step.stage.bytes();
+        if !bytes.is_empty() {
+            let _ = out.echo.push(bytes);
         }
         step.stage = Stage::new(self.cursor, self.erasing);
     }
 
-    pub(super) fn fits(step: &Step, echo: &dyn OutputSink) -> Result<(), Stall> {
-        if step.stage.len > echo.room() {
+    pub(super) fn fits(step: &Step, out: &Emit<'_>) -> Result<(), Stall> {
+        if step.stage.bytes().len() > out.echo.room() {
             Err(Stall::EchoFull)
         } else {
             Ok(())

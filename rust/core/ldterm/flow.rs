@@ -2,6 +2,7 @@
 //! Output flow control: `^S`/`^Q` under `IXON` (also ahead of input that
 //! cannot be received yet), `IXANY`, and `TCXONC`'s `TCOOFF`/`TCOON`.
 
+use super::super::bytes::split_at_most;
 use super::super::storage::Storage;
 use super::super::termios::{DISABLED_CHAR, IXANY, IXON, VSTART, VSTOP};
 use super::{Events, Ldterm};
@@ -78,7 +79,9 @@ impl<S: Storage> Ldterm<S> {
     /// not act again when received.
     pub fn lookahead(&mut self, pending: &[u8]) -> Events {
         let mut ev = Events::NONE;
-        let new = pending.get(self.lookahead..).unwrap_or(&[]);
+        // Past the scanned bytes (none when a flush of unprocessed input
+        // left fewer than were scanned).
+        let (_, new) = split_at_most(pending, self.lookahead);
         if self.termios.iflag(IXON) {
             let (start, stop) = (self.termios.cc(VSTART), self.termios.cc(VSTOP));
             for &c in new {

@@ -2,6 +2,7 @@
 //! Input processing (`n_tty_receive_buf`): bytes from the master, one at a
 //! time or, with nothing to interpret, in runs, into processed input.
 
+use super::super::bytes::split_at_most;
 use super::super::storage::Storage;
 use super::super::termios::{
     DISABLED_CHAR, ECHO, ICANON, ICRNL, IEXTEN, IGNCR, INLCR, ISIG, ISTRIP, IUCLC, IXON, NOFLSH,
@@ -9,6 +10,7 @@ use super::super::termios::{
     VWERASE,
 };
 use super::ctype::tolower;
+use super::echo::{Emit, Stage, Step};
 use super::{Events, Ldterm, OutputSink, Partial, N_TTY_BUF_SIZE};
 
 /// Why [`Ldterm::receive`] stopped before consuming all its input.
@@ -36,6 +38,25 @@ pub struct Receive {
     pub events: Events,
     /// Why processing stopped early, if it did.
     pub stall: Stall,
+}
+
+/// The processed bytes one input character becomes: `PARMRK` doubles
+/// `\377` so that a reader can tell it from a marked error.
+#[derive(Clone, Copy)]
+pub(super) enum Queued {
+    /// The character itself.
+    One(u8),
+    /// The character twice.
+    Doubled([u8; 2]),
+}
+
+impl Queued {
+    pub(super) fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::One(c) => core::slice::from_ref(c),
+            Self::Doubled(pair) => pair,
+        }
+    }
 }
 
 /// Receiving input.
@@ -107,12 +128,12 @@ impl<S: Storage> Ldterm<S> {
         }
     }
 
-    /// The bytes to queue for `c`: `PARMRK` doubles `\377`.
-    pub(super) fn doubled(&self, c: u8) -> ([u8; 2], usize) {
+    /// The bytes to queue for `c`.
+    pub(super) fn queued(&self, c: u8) -> Queued {
         if c == 0xff && self.termios.iflag(PARMRK) {
-            ([c, c], 2)
+            Queued::Doubled([c, c])
         } else {
-            ([c, 0], 1)
+            Queued::One(c)
         }
     }
 
@@ -122,37 +143,21 @@ impl<S: Storage> Ldterm<S> {
     /// stay in the caller's unprocessed-input queue.
     pub fn receive(&mut self, input: &[u8], echo: &mut dyn OutputSink) -> Receive {
         let mut r = Receive::default();
+        let mut out = Emit {
+            echo,
+            events: Events::NONE,
+        };
         let mut rest = input;
-        while !rest.is_empty() {
-            if self.is_raw() && !self.lnext {
-                // Fast path: bytes pass untouched.
-                let room = N_TTY_BUF_SIZE
-                    .saturating_sub(self.input.len())
-                    .saturating_sub(1);
-                let n = room.min(rest.len());
-                if n == 0 {
-                    r.stall = Stall::ReadFull;
-                    break;
-                }
-                let (now, later) = rest.split_at_checked(n).unwrap_or((rest, &[]));
-                if self.input.try_reserve(n).is_err() {
-                    r.stall = Stall::NoMemory;
-                    break;
-                }
-                self.put(now, &mut r.events);
-                self.lookahead = self.lookahead.saturating_sub(n);
-                r.consumed = r.consumed.saturating_add(n);
-                rest = later;
-                continue;
-            }
-            let Some((&c, later)) = rest.split_first() else {
-                break;
+        while let Some(&c) = rest.first() {
+            let taken = if self.is_raw() && !self.lnext {
+                self.receive_raw(rest, &mut out.events)
+            } else {
+                self.receive_byte(c, &mut out).map(|()| 1)
             };
-            match self.receive_byte(c, echo, &mut r.events) {
-                Ok(()) => {
-                    self.lookahead = self.lookahead.saturating_sub(1);
-                    r.consumed = r.consumed.saturating_add(1);
-                    rest = later;
+            match taken {
+                Ok(n) => {
+                    r.consumed = r.consumed.saturating_add(n);
+                    rest = split_at_most(rest, n).1;
                 }
                 Err(stall) => {
                     r.stall = stall;
@@ -160,28 +165,41 @@ impl<S: Storage> Ldterm<S> {
                 }
             }
         }
+        r.events = out.events;
         r
     }
 
-    fn receive_byte(
-        &mut self,
-        c: u8,
-        echo: &mut dyn OutputSink,
-        ev: &mut Events,
-    ) -> Result<(), Stall> {
+    /// The fast path of raw mode: as many bytes as fit pass untouched.
+    /// Returns how many.
+    fn receive_raw(&mut self, bytes: &[u8], ev: &mut Events) -> Result<usize, Stall> {
+        let (now, _) = split_at_most(bytes, self.receive_room());
+        if now.is_empty() {
+            return Err(Stall::ReadFull);
+        }
+        self.input
+            .try_reserve(now.len())
+            .map_err(|_| Stall::NoMemory)?;
+        self.put(now, ev);
+        self.lookahead = self.lookahead.saturating_sub(now.len());
+        Ok(now.len())
+    }
+
+    /// One byte through the discipline, all or nothing.
+    fn receive_byte(&mut self, c: u8, out: &mut Emit<'_>) -> Result<(), Stall> {
         self.make_room()?;
         let lookahead_done = self.lookahead > 0;
         let c = self.preops(c);
         if self.lnext {
-            self.normal_char(c, echo, ev)?;
+            self.normal_char(c, out)?;
             self.lnext = false;
         } else if self.is_special(c) {
-            self.special_char(c, lookahead_done, echo, ev)?;
+            self.special_char(c, lookahead_done, out)?;
         } else {
-            self.normal_char(c, echo, ev)?;
+            self.normal_char(c, out)?;
         }
         // A byte that completed was not a stalled erase or reprint.
         self.partial = Partial::None;
+        self.lookahead = self.lookahead.saturating_sub(1);
         Ok(())
     }
 
@@ -196,27 +214,34 @@ impl<S: Storage> Ldterm<S> {
     }
 
     /// An ordinary byte (`n_tty_receive_char`): echo and queue.
-    fn normal_char(
-        &mut self,
-        c: u8,
-        echo: &mut dyn OutputSink,
-        ev: &mut Events,
-    ) -> Result<(), Stall> {
-        let t = self.termios;
+    fn normal_char(&mut self, c: u8, out: &mut Emit<'_>) -> Result<(), Stall> {
         let mut step = self.new_step();
         step.restart = self.ixany_restarts();
+        self.echo_char(&mut step.stage, c);
+        self.queue_char(c, step, out)
+    }
+
+    /// The echo of a character that is queued as typed: it ends an
+    /// `ECHOPRT` erase and, first on a line, marks where the line starts.
+    fn echo_char(&self, stage: &mut Stage, c: u8) {
+        let t = &self.termios;
         if t.lflag(ECHO) {
-            step.stage.finish_erasing(&t);
+            stage.finish_erasing(t);
             if self.line_empty() {
-                step.stage.set_canon_col();
+                stage.set_canon_col();
             }
-            step.stage.echo(&t, c);
+            stage.echo(t, c);
         }
-        Self::fits(&step, echo)?;
-        let (bytes, n) = self.doubled(c);
-        self.reserve(n, false)?;
-        self.commit(&mut step, echo, ev);
-        self.put(bytes.get(..n).unwrap_or(&[]), ev);
+    }
+
+    /// Commits `step` and queues `c`, once its echo fits and the memory
+    /// is reserved.
+    fn queue_char(&mut self, c: u8, mut step: Step, out: &mut Emit<'_>) -> Result<(), Stall> {
+        Self::fits(&step, out)?;
+        let queued = self.queued(c);
+        self.reserve(queued.as_bytes().len(), false)?;
+        self.commit(&mut step, out);
+        self.put(queued.as_bytes(), &mut out.events);
         Ok(())
     }
 
@@ -225,76 +250,71 @@ impl<S: Storage> Ldterm<S> {
         &mut self,
         c: u8,
         lookahead_done: bool,
-        echo: &mut dyn OutputSink,
-        ev: &mut Events,
+        out: &mut Emit<'_>,
     ) -> Result<(), Stall> {
         let t = self.termios;
         if t.iflag(IXON) && (c == t.cc(VSTART) || c == t.cc(VSTOP)) {
             if !lookahead_done {
-                self.flow_char(c, ev);
+                self.flow_char(c, &mut out.events);
             }
             return Ok(());
         }
-        if t.lflag(ISIG) {
-            if c == t.cc(VINTR) {
-                return self.signal_char(Events::SIGINT, c, echo, ev);
-            }
-            if c == t.cc(VQUIT) {
-                return self.signal_char(Events::SIGQUIT, c, echo, ev);
-            }
-            if c == t.cc(VSUSP) {
-                return self.signal_char(Events::SIGTSTP, c, echo, ev);
-            }
+        if let Some(sig) = self.signal_of(c) {
+            return self.signal_char(sig, c, out);
         }
         let mut step = self.new_step();
         step.restart = self.ixany_restarts();
-        let mut c = c;
-        if c == b'\r' {
-            if t.iflag(IGNCR) {
-                self.commit(&mut step, echo, ev);
-                return Ok(());
-            }
-            if t.iflag(ICRNL) {
-                c = b'\n';
-            }
-        } else if c == b'\n' && t.iflag(INLCR) {
-            c = b'\r';
-        }
+        let Some(c) = self.translate_cr_nl(c) else {
+            self.commit(&mut step, out);
+            return Ok(());
+        };
         if t.lflag(ICANON) {
-            if let Some(done) = self.canon_char(c, step, echo, ev) {
+            if let Some(done) = self.canon_char(c, step, out) {
                 return done;
             }
             step = self.new_step();
             step.restart = self.ixany_restarts();
         }
-        if t.lflag(ECHO) {
+        if c == b'\n' && t.lflag(ECHO) {
             step.stage.finish_erasing(&t);
-            if c == b'\n' {
-                step.stage.echo_raw(&t, b'\n');
-            } else {
-                if self.line_empty() {
-                    step.stage.set_canon_col();
-                }
-                step.stage.echo(&t, c);
-            }
+            step.stage.echo_raw(&t, b'\n');
+        } else {
+            self.echo_char(&mut step.stage, c);
         }
-        Self::fits(&step, echo)?;
-        let (bytes, n) = self.doubled(c);
-        self.reserve(n, false)?;
-        self.commit(&mut step, echo, ev);
-        self.put(bytes.get(..n).unwrap_or(&[]), ev);
-        Ok(())
+        self.queue_char(c, step, out)
+    }
+
+    /// The signal `c` raises under `ISIG`, if any.
+    fn signal_of(&self, c: u8) -> Option<Events> {
+        let t = &self.termios;
+        if !t.lflag(ISIG) {
+            return None;
+        }
+        [
+            (VINTR, Events::SIGINT),
+            (VQUIT, Events::SIGQUIT),
+            (VSUSP, Events::SIGTSTP),
+        ]
+        .into_iter()
+        .find(|&(cc, _)| c == t.cc(cc))
+        .map(|(_, sig)| sig)
+    }
+
+    /// `IGNCR`, `ICRNL` and `INLCR`: what a carriage return or newline
+    /// stands for, `None` for an ignored carriage return.
+    fn translate_cr_nl(&self, c: u8) -> Option<u8> {
+        let t = &self.termios;
+        match c {
+            b'\r' if t.iflag(IGNCR) => None,
+            b'\r' if t.iflag(ICRNL) => Some(b'\n'),
+            b'\n' if t.iflag(INLCR) => Some(b'\r'),
+            _ => Some(c),
+        }
     }
 
     /// `VINTR`, `VQUIT`, `VSUSP` under `ISIG`: signal, flush unless
     /// `NOFLSH`, restart output, echo.
-    fn signal_char(
-        &mut self,
-        sig: Events,
-        c: u8,
-        echo: &mut dyn OutputSink,
-        ev: &mut Events,
-    ) -> Result<(), Stall> {
+    fn signal_char(&mut self, sig: Events, c: u8, out: &mut Emit<'_>) -> Result<(), Stall> {
         let t = self.termios;
         let mut step = self.new_step();
         if t.lflag(ECHO) {
@@ -302,26 +322,25 @@ impl<S: Storage> Ldterm<S> {
         }
         let flush = !t.lflag(NOFLSH);
         if !flush {
-            Self::fits(&step, echo)?;
+            Self::fits(&step, out)?;
         }
-        ev.insert(sig);
+        out.events.insert(sig);
         // The echo goes out after the flush: keep it aside.
-        let (saved, staged) = (step.stage.buf, step.stage.len);
-        step.stage.len = 0;
-        self.commit(&mut step, echo, ev);
+        let held = step.stage.take_bytes();
+        self.commit(&mut step, out);
         if flush {
             self.flush_input();
-            echo.flush();
-            ev.insert(Events::FLUSH_READ | Events::FLUSH_WRITE);
+            out.echo.flush();
+            out.events.insert(Events::FLUSH_READ | Events::FLUSH_WRITE);
         }
         if t.iflag(IXON) {
-            self.start_tty(ev);
+            self.start_tty(&mut out.events);
         }
         // After a flush the sink has room; if it still has not, the echo of
         // the signal character is the one thing given up.
-        let bytes = saved.get(..staged).unwrap_or(&[]);
-        if bytes.len() <= echo.room() {
-            let _ = echo.push(bytes);
+        let bytes = held.as_bytes();
+        if bytes.len() <= out.echo.room() {
+            let _ = out.echo.push(bytes);
         }
         Ok(())
     }

@@ -114,6 +114,7 @@ impl<S: Storage> OutputSink for ByteQueue<S> {
     }
 
     fn push(&mut self, bytes: &[u8]) -> usize {
+        // A queue that cannot grow takes nothing.
         ByteQueue::push(self, bytes).unwrap_or(0)
     }
 

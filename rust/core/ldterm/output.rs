@@ -2,6 +2,7 @@
 //! Output processing (`OPOST`): the slave's writes and the echo, with the
 //! column tracking they share.
 
+use super::super::bytes::split_at_most;
 use super::super::storage::Storage;
 use super::super::termios::{Termios, OCRNL, OLCUC, ONLCR, ONLRET, ONOCR, OPOST, TABDLY, XTABS};
 use super::ctype::{is_continuation, iscntrl, toupper};
@@ -89,61 +90,70 @@ impl<S: Storage> Ldterm<S> {
         if self.stopped {
             return 0;
         }
-        let t = self.termios;
-        if !t.oflag(OPOST) {
-            let n = out.room().min(input.len());
-            return out.push(input.get(..n).unwrap_or(&[]));
+        if !self.termios.oflag(OPOST) {
+            return out.push(split_at_most(input, out.room()).0);
         }
-        let mut done = 0usize;
-        loop {
-            let rest = input.get(done..).unwrap_or(&[]);
-            if rest.is_empty() {
-                break;
-            }
+        let mut rest = input;
+        while let Some(&first) = rest.first() {
             let room = out.room();
             if room == 0 {
                 break;
             }
-            // Run of bytes that pass unchanged (`process_output_block`).
-            let mut cursor = self.cursor;
-            let mut run = 0usize;
-            for &c in rest.iter().take(room) {
-                if !Self::simple_output(&t, &mut cursor, c) {
-                    break;
-                }
-                run = run.saturating_add(1);
-            }
-            if run > 0 {
-                let pushed = out.push(rest.get(..run).unwrap_or(&[]));
-                if pushed == run {
-                    self.cursor = cursor;
-                } else {
-                    // The sink took less than it said: account for what
-                    // it took.
-                    for &c in rest.iter().take(pushed) {
-                        Self::simple_output(&t, &mut self.cursor, c);
-                    }
-                }
-                done = done.saturating_add(pushed);
-                if pushed < run {
-                    break;
-                }
-                continue;
-            }
-            // One character with an expansion.
-            let Some(&c) = rest.first() else {
-                break;
+            let (run, cursor) = self.plain_run(rest, room);
+            let (taken, go_on) = if run > 0 {
+                let pushed = self.output_plain(split_at_most(rest, run).0, cursor, out);
+                (pushed, pushed == run)
+            } else {
+                let went = self.output_expanded(first, room, out);
+                (usize::from(went), went)
             };
-            let mut st = Stage::new(self.cursor, self.erasing);
-            st.opost(&t, c);
-            if st.len > room {
+            rest = split_at_most(rest, taken).1;
+            if !go_on {
                 break;
             }
-            let _ = out.push(st.bytes());
-            self.cursor = st.cursor;
-            done = done.saturating_add(1);
         }
-        done
+        input.len().saturating_sub(rest.len())
+    }
+
+    /// How many bytes at the front of `bytes`, at most `room`, pass
+    /// unchanged (`process_output_block`), and the cursor after them.
+    fn plain_run(&self, bytes: &[u8], room: usize) -> (usize, Cursor) {
+        let mut cursor = self.cursor;
+        let run = bytes
+            .iter()
+            .take(room)
+            .take_while(|&&c| Self::simple_output(&self.termios, &mut cursor, c))
+            .count();
+        (run, cursor)
+    }
+
+    /// Pushes a run of unchanged bytes whose output leaves `cursor`
+    /// behind; returns how many the sink took, with the cursor moved over
+    /// exactly those.
+    fn output_plain(&mut self, run: &[u8], cursor: Cursor, out: &mut dyn OutputSink) -> usize {
+        let pushed = out.push(run);
+        if pushed == run.len() {
+            self.cursor = cursor;
+        } else {
+            // The sink took less than it said: account for what it took.
+            for &c in run.iter().take(pushed) {
+                Self::simple_output(&self.termios, &mut self.cursor, c);
+            }
+        }
+        pushed
+    }
+
+    /// One character with an expansion, whole or not at all (it does not
+    /// fit `room`): whether it went out.
+    fn output_expanded(&mut self, c: u8, room: usize, out: &mut dyn OutputSink) -> bool {
+        let mut st = Stage::new(self.cursor, self.erasing);
+        st.opost(&self.termios, c);
+        if st.bytes().len() > room {
+            return false;
+        }
+        let _ = out.push(st.bytes());
+        self.cursor = st.cursor;
+        true
     }
 
     /// Whether `c` is output as itself; if so, track its column.

@@ -2,6 +2,7 @@
 //! Reading processed input: one line at a time in canonical mode, with
 //! `VMIN`/`VTIME` in non-canonical mode.
 
+use super::super::bytes::split_at_most_mut;
 use super::super::storage::Storage;
 use super::super::termios::{Termios, DISABLED_CHAR, VMIN, VTIME};
 use super::Ldterm;
@@ -21,12 +22,12 @@ pub enum ReadOutcome {
 impl<S: Storage> Ldterm<S> {
     /// Length of the first complete line (with its terminator), if any.
     fn front_line(&self) -> Option<usize> {
-        let lo = self.lines.get(0)?;
-        let hi = self.lines.get(1)?;
-        Some(usize::from(u16::from_le_bytes([lo, hi])))
+        self.line_lengths().next().map(usize::from)
     }
 
     fn set_front_line(&mut self, len: usize) {
+        // At most a line's length, which fits: a line is at most
+        // `INPUT_BOUND` bytes.
         let [lo, hi] = u16::try_from(len).unwrap_or(u16::MAX).to_le_bytes();
         self.lines.set(0, lo);
         self.lines.set(1, hi);
@@ -36,6 +37,12 @@ impl<S: Storage> Ldterm<S> {
     fn consume(&mut self, n: usize) {
         let n = self.input.discard(n);
         self.readable = self.readable.saturating_sub(n);
+    }
+
+    /// Copies at most `n` bytes from the front of the processed input to
+    /// `out`; returns how many.
+    fn copy_front(&self, out: &mut [u8], n: usize) -> usize {
+        self.input.copy_out(0, split_at_most_mut(out, n).0)
     }
 
     /// Read processed input (the slave's `read`). In canonical mode at
@@ -57,36 +64,39 @@ impl<S: Storage> Ldterm<S> {
             return (ReadOutcome::Data(0), false);
         }
         if !self.icanon() {
-            let limit = self.readable.min(out.len());
-            let n = self
-                .input
-                .copy_out(0, out.get_mut(..limit).unwrap_or(&mut []));
+            let n = self.copy_front(out, self.readable);
             self.consume(n);
             return (ReadOutcome::Data(n), self.readable > 0);
         }
         let Some(line) = self.front_line() else {
             // No boundary recorded (memory was short when it was made).
-            let limit = self.readable.min(out.len());
-            let n = self
-                .input
-                .copy_out(0, out.get_mut(..limit).unwrap_or(&mut []));
+            let n = self.copy_front(out, self.readable);
             self.consume(n);
             return (ReadOutcome::Data(n), false);
         };
         if out.len() >= line {
-            let eof = self.input.get(line.saturating_sub(1)) == Some(DISABLED_CHAR);
-            let deliver = if eof { line.saturating_sub(1) } else { line };
-            let n = self
-                .input
-                .copy_out(0, out.get_mut(..deliver).unwrap_or(&mut []));
-            self.consume(line);
-            let _ = self.lines.discard(2);
-            if eof && n == 0 {
-                return (ReadOutcome::Eof, false);
-            }
-            return (ReadOutcome::Data(n), false);
+            return (self.read_line(out, line), false);
         }
-        // Part of the line: the reader's buffer is full.
+        self.read_line_part(out, line)
+    }
+
+    /// The whole first line, `line` bytes, into `out`: without its
+    /// end-of-file character, which alone reads as end of file.
+    fn read_line(&mut self, out: &mut [u8], line: usize) -> ReadOutcome {
+        let eof = self.input.get(line.saturating_sub(1)) == Some(DISABLED_CHAR);
+        let deliver = if eof { line.saturating_sub(1) } else { line };
+        let n = self.copy_front(out, deliver);
+        self.consume(line);
+        let _ = self.lines.discard(2);
+        if eof && n == 0 {
+            return ReadOutcome::Eof;
+        }
+        ReadOutcome::Data(n)
+    }
+
+    /// As much of the first line, `line` bytes, as fills `out`; whether
+    /// the rest of the line may be read at once.
+    fn read_line_part(&mut self, out: &mut [u8], line: usize) -> (ReadOutcome, bool) {
         let n = self.input.copy_out(0, out);
         self.consume(n);
         let left = line.saturating_sub(n);
@@ -130,13 +140,8 @@ impl<S: Storage> Ldterm<S> {
         }
         let mut n = self.readable;
         let mut end = 0usize;
-        for k in 0..self.lines.len() / 2 {
-            let lo = self.lines.get(k.saturating_mul(2)).unwrap_or(0);
-            let hi = self
-                .lines
-                .get(k.saturating_mul(2).saturating_add(1))
-                .unwrap_or(0);
-            end = end.saturating_add(usize::from(u16::from_le_bytes([lo, hi])));
+        for len in self.line_lengths() {
+            end = end.saturating_add(usize::from(len));
             if self.input.get(end.saturating_sub(1)) == Some(DISABLED_CHAR) {
                 n = n.saturating_sub(1);
             }

@@ -186,11 +186,12 @@ impl<S: Storage> Ldterm<S> {
 
     /// Lengths of the complete lines, oldest first.
     pub fn line_lengths(&self) -> impl Iterator<Item = u16> + '_ {
-        (0..self.lines.len() / 2).map(move |k| {
+        // Both bytes of each of the `len / 2` lengths are in the queue.
+        (0..self.lines.len() / 2).map_while(move |k| {
             let i = k.saturating_mul(2);
-            let lo = self.lines.get(i).unwrap_or(0);
-            let hi = self.lines.get(i.saturating_add(1)).unwrap_or(0);
-            u16::from_le_bytes([lo, hi])
+            let lo = self.lines.get(i)?;
+            let hi = self.lines.get(i.saturating_add(1))?;
+            Some(u16::from_le_bytes([lo, hi]))
         })
     }
 
@@ -243,6 +244,31 @@ impl<S: Storage> Ldterm<S> {
             return Err(RestoreError::Inconsistent);
         }
         let readable = usize::try_from(state.readable).map_err(|_| RestoreError::Inconsistent)?;
+        let lookahead = usize::try_from(state.lookahead).map_err(|_| RestoreError::Inconsistent)?;
+        self.fill_queues(input, input_len, line_lengths)?;
+        self.termios = state.termios;
+        self.readable = readable;
+        self.cursor = Cursor {
+            column: state.column,
+            canon_column: state.canon_column,
+        };
+        self.lookahead = lookahead;
+        self.lnext = state.lnext;
+        self.erasing = state.erasing;
+        self.stopped = state.output_stopped;
+        self.tco_stopped = state.tco_stopped;
+        self.partial = state.partial;
+        Ok(())
+    }
+
+    /// Replaces the queued input with `input` (`input_len` bytes in all)
+    /// and the line lengths, reserving all the memory first.
+    fn fill_queues(
+        &mut self,
+        input: &[&[u8]],
+        input_len: usize,
+        line_lengths: impl Iterator<Item = u16> + Clone,
+    ) -> Result<(), RestoreError> {
         let lines_len = line_lengths.clone().count().saturating_mul(2);
         if !self.input.is_empty() || !self.lines.is_empty() {
             self.flush_input();
@@ -260,18 +286,6 @@ impl<S: Storage> Ldterm<S> {
         for l in line_lengths {
             let _ = self.lines.push(&l.to_le_bytes());
         }
-        self.termios = state.termios;
-        self.readable = readable;
-        self.cursor = Cursor {
-            column: state.column,
-            canon_column: state.canon_column,
-        };
-        self.lookahead = usize::try_from(state.lookahead).unwrap_or(usize::MAX);
-        self.lnext = state.lnext;
-        self.erasing = state.erasing;
-        self.stopped = state.output_stopped;
-        self.tco_stopped = state.tco_stopped;
-        self.partial = state.partial;
         Ok(())
     }
 }
