@@ -378,7 +378,7 @@ fn index_option_request_and_alloc_errors() {
         ],
     );
     check(
-        include_str!("../stream.rs"),
+        include_str!("../stream/mod.rs"),
         "RequestError",
         &[
             ("Invalid", RequestError::Invalid.errno(), EINVAL),
