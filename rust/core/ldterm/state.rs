@@ -58,17 +58,42 @@ impl LdtermState {
         w.put_u32(self.canon_column)?;
         w.put_u32(self.readable)?;
         w.put_u32(self.lookahead)?;
-        let flags = u8::from(self.lnext)
-            | u8::from(self.erasing) << 1
-            | u8::from(self.output_stopped) << 2
-            | u8::from(self.tco_stopped) << 3;
-        w.put_u8(flags)?;
-        let (kind, pos) = match self.partial {
-            Partial::None => (0u8, 0u16),
-            Partial::Reprint(p) => (1, p),
-        };
+        w.put_u8(self.flags().to_byte())?;
+        let (kind, pos) = self.partial.to_saved();
         w.put_u8(kind)?;
         w.put_u16(pos)
+    }
+
+    /// A state from its saved fields: `words` are the four `u32`s in their
+    /// saved order (column, line start column, readable, lookahead).
+    pub(super) fn from_parts(
+        termios: Termios,
+        words: [u32; 4],
+        flags: StateFlags,
+        partial: Partial,
+    ) -> Self {
+        let [column, canon_column, readable, lookahead] = words;
+        Self {
+            termios,
+            column,
+            canon_column,
+            readable,
+            lookahead,
+            lnext: flags.lnext,
+            erasing: flags.erasing,
+            output_stopped: flags.output_stopped,
+            tco_stopped: flags.tco_stopped,
+            partial,
+        }
+    }
+
+    fn flags(&self) -> StateFlags {
+        StateFlags {
+            lnext: self.lnext,
+            erasing: self.erasing,
+            output_stopped: self.output_stopped,
+            tco_stopped: self.tco_stopped,
+        }
     }
 
     /// Whether this state fits processed input of `input_len` bytes whose
@@ -108,35 +133,66 @@ impl LdtermState {
     /// unknown flag bits or an unknown step in progress.
     pub fn read(r: &mut FieldReader<'_>) -> Result<Self, FieldError> {
         let termios = Termios::read(r)?;
-        let column = r.get_u32()?;
-        let canon_column = r.get_u32()?;
-        let readable = r.get_u32()?;
-        let lookahead = r.get_u32()?;
+        let words = [r.get_u32()?, r.get_u32()?, r.get_u32()?, r.get_u32()?];
         let flags_at = r.position();
         let flags = r.get_u8()?;
         let kind_at = r.position();
         let kind = r.get_u8()?;
         let pos = r.get_u16()?;
-        if flags & !0x0f != 0 {
-            return Err(FieldError::Invalid { offset: flags_at });
-        }
-        let partial = match kind {
-            0 => Partial::None,
-            1 => Partial::Reprint(pos),
-            _ => return Err(FieldError::Invalid { offset: kind_at }),
-        };
-        Ok(Self {
-            termios,
-            column,
-            canon_column,
-            readable,
-            lookahead,
-            lnext: flags & 1 != 0,
-            erasing: flags & 2 != 0,
-            output_stopped: flags & 4 != 0,
-            tco_stopped: flags & 8 != 0,
-            partial,
+        let flags = StateFlags::from_byte(flags).ok_or(FieldError::Invalid { offset: flags_at })?;
+        let partial =
+            Partial::from_saved(kind, pos).ok_or(FieldError::Invalid { offset: kind_at })?;
+        Ok(Self::from_parts(termios, words, flags, partial))
+    }
+}
+
+/// The flags byte of a saved state: 1 lnext, 2 erasing, 4 output stopped,
+/// 8 stopped by `TCOOFF`; no other bits.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) struct StateFlags {
+    pub(super) lnext: bool,
+    pub(super) erasing: bool,
+    pub(super) output_stopped: bool,
+    pub(super) tco_stopped: bool,
+}
+
+impl StateFlags {
+    fn to_byte(self) -> u8 {
+        u8::from(self.lnext)
+            | u8::from(self.erasing) << 1
+            | u8::from(self.output_stopped) << 2
+            | u8::from(self.tco_stopped) << 3
+    }
+
+    /// The flags of `byte`; `None` if it has other bits.
+    pub(super) fn from_byte(byte: u8) -> Option<Self> {
+        (byte & !0x0f == 0).then_some(Self {
+            lnext: byte & 1 != 0,
+            erasing: byte & 2 != 0,
+            output_stopped: byte & 4 != 0,
+            tco_stopped: byte & 8 != 0,
         })
+    }
+}
+
+impl Partial {
+    /// The step in progress as saved: kind (0 none, 1 reprint) and
+    /// position.
+    fn to_saved(self) -> (u8, u16) {
+        match self {
+            Self::None => (0, 0),
+            Self::Reprint(p) => (1, p),
+        }
+    }
+
+    /// What [`Self::to_saved`] gives; `None` for an unknown kind. (Kind 0
+    /// ignores the position: a strict reader checks that it is 0.)
+    pub(super) fn from_saved(kind: u8, pos: u16) -> Option<Self> {
+        match kind {
+            0 => Some(Self::None),
+            1 => Some(Self::Reprint(pos)),
+            _ => None,
+        }
     }
 }
 
