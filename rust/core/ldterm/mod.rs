@@ -64,6 +64,7 @@
 //! Latin-1 character classes), `state.rs` (the saved form).
 
 mod canon;
+mod checkpoint;
 mod ctype;
 mod echo;
 mod flow;
@@ -78,6 +79,7 @@ use super::termios::{Termios, ICANON, IXON, VSTART, VSTOP};
 use output::Cursor;
 
 pub use canon::Partial;
+pub use checkpoint::LdtermSaved;
 pub use input::{Receive, Stall};
 pub use read::{ReadDecision, ReadOutcome, ReadPolicy};
 pub use state::{LdtermState, RestoreError};

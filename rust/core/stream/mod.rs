@@ -42,10 +42,10 @@ use super::termios::{
     VSTART, VSTOP,
 };
 
-pub use head::{MasterHead, MASTER_HEAD_BOUND};
-pub use ptm::{packet, Ptm};
-pub use pts::{Pts, PTS_INPUT_BOUND};
-pub use tioc::{Tioc, Winsize, DEFAULT_SPEED};
+pub use head::{MasterHead, MasterHeadSaved, SlaveHead, MASTER_HEAD_BOUND};
+pub use ptm::{packet, Ptm, PtmFacts, PtmSaved};
+pub use pts::{Pts, PtsFacts, PtsSaved, PTS_INPUT_BOUND};
+pub use tioc::{SlaveTiocSaved, Tioc, TiocFacts, TiocSaved, Winsize, DEFAULT_SPEED, PID_MAX_LIMIT};
 
 /// The master stream: head → tioc → ptm.
 pub struct MasterStream<S: Storage> {

@@ -257,7 +257,7 @@ fn checkpoint_restore_error() {
         found: End::Slave,
     };
     check(
-        include_str!("../checkpoint.rs"),
+        include_str!("../checkpoint/error.rs"),
         "RestoreError",
         &[
             ("WrongKind", wrong.errno(), EINVAL),
