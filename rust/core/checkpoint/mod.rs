@@ -66,9 +66,11 @@
 //! [`stream`](super::stream) (`head.rs`), [`Tioc`](super::stream::Tioc),
 //! [`Ptm`](super::stream::Ptm), [`Pts`](super::stream::Pts) and
 //! [`Ldterm`](super::ldterm::Ldterm) (`ldterm/checkpoint.rs`).
-//! Documentation/checkpoint.rst has all the tables. The message code here
-//! only walks the chains (`master.rs`, `slave.rs`) and frames the blocks
-//! (`frame.rs`) with [`super::image`]'s header, status block and trailer.
+//! Documentation/checkpoint.rst has all the tables, in chain order
+//! (`tests/documentation.rs` keeps them equal to these and to the blocks
+//! written). The message code here only walks the chains (`master.rs`,
+//! `slave.rs`) and frames the blocks (`frame.rs`) with [`super::image`]'s
+//! header, status block and trailer.
 //!
 //! # Errors and errno
 //!
