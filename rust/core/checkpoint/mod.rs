@@ -97,7 +97,7 @@ use super::image::{check_chain, decode, ImageError, ImageSizer, ImageWriter, Str
 use super::image::{ModuleBlock, StreamImageHeader};
 use super::storage::Storage;
 use super::stream::PtyPair;
-use frame::{Sizing, Writing};
+use frame::{BlockSink, Sizing, Writing};
 
 pub use super::stream::PID_MAX_LIMIT;
 pub(crate) use block::{len32, load_queue, save_queue, BlockReader};
@@ -112,10 +112,7 @@ pub fn checkpoint_len<S: Storage>(
     meta: &PairMeta,
 ) -> Result<usize, ImageError> {
     let mut sizing = Sizing(ImageSizer::new());
-    match kind {
-        End::Master => master::save(pair, meta, &mut sizing)?,
-        End::Slave => slave::save(pair, meta, &mut sizing)?,
-    }
+    save_chain(pair, kind, meta, &mut sizing)?;
     Ok(sizing.0.image_len())
 }
 
@@ -142,22 +139,42 @@ pub fn checkpoint<S: Storage>(
         checkpoint_id,
     };
     let mut writing = Writing(ImageWriter::begin(out, &header, kind.chain().len())?);
-    match kind {
-        End::Master => master::save(pair, meta, &mut writing)?,
-        End::Slave => slave::save(pair, meta, &mut writing)?,
-    }
+    save_chain(pair, kind, meta, &mut writing)?;
     let len = writing.0.finish()?;
     let written = out.get(..len).ok_or(ImageError::OutputTooSmall {
         needed: len,
         available,
     })?;
-    let image = decode(written)?;
-    check_chain(&image, kind.chain())?;
-    match kind {
-        End::Master => master::parse::<S>(chain_blocks(&image)?, &header).map(|_| ())?,
-        End::Slave => slave::parse::<S>(chain_blocks(&image)?, &header).map(|_| ())?,
-    }
+    check_restorable::<S>(written, &header)?;
     Ok(len)
+}
+
+/// Hands the blocks of the `kind` stream to `out`, head first.
+fn save_chain<S: Storage>(
+    pair: &PtyPair<S>,
+    kind: End,
+    meta: &PairMeta,
+    out: &mut impl BlockSink,
+) -> Result<(), ImageError> {
+    match kind {
+        End::Master => master::save(pair, meta, out),
+        End::Slave => slave::save(pair, meta, out),
+    }
+}
+
+/// Reads a freshly written image back as [`restore`] would, so that a
+/// state no restore would take fails at checkpoint time, not at restart.
+fn check_restorable<S: Storage>(
+    written: &[u8],
+    header: &StreamImageHeader,
+) -> Result<(), ImageError> {
+    let image = decode(written)?;
+    check_chain(&image, header.kind.chain())?;
+    match header.kind {
+        End::Master => master::parse::<S>(chain_blocks(&image)?, header).map(drop)?,
+        End::Slave => slave::parse::<S>(chain_blocks(&image)?, header).map(drop)?,
+    }
+    Ok(())
 }
 
 /// Whether the `kind` stream of `pair` holds no data and no pending
