@@ -5,6 +5,7 @@
 //! A module may be a directory (`image/mod.rs`, whose files reach the
 //! others with `super::super::`): both builds find it from here.
 
+pub mod bytes;
 pub mod checkpoint;
 pub mod codec;
 pub mod end;

@@ -2,13 +2,14 @@
 //! Why an image could not be decoded, checked or written, with the errno
 //! and the byte offset of each reason.
 
-use core::fmt;
+use core::fmt::{self, Write as _};
 
 use super::super::codec::FieldError;
+use super::super::end::End;
 use super::super::errno::Errno;
 use super::{
-    layout, ConstantField, ModuleName, ModulePart, FORMAT_VERSION, HEADER_LEN, MAX_ERRNO,
-    STATE_VERSION,
+    end_to_byte, layout, ConstantField, ModuleName, ModulePart, PtyMode, FORMAT_VERSION,
+    HEADER_LEN, MAX_ERRNO, STATE_VERSION,
 };
 
 /// Why an image could not be decoded, checked or written.
@@ -290,7 +291,7 @@ impl fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for &b in self.0 {
             if b.is_ascii_graphic() || b == b' ' {
-                write!(f, "{}", char::from(b))?;
+                f.write_char(char::from(b))?;
             } else {
                 write!(f, "\\x{b:02x}")?;
             }
@@ -299,8 +300,61 @@ impl fmt::Display for Escaped<'_> {
     }
 }
 
+/// The message of a fixed field that holds a value it may not:
+/// "`what` `found` at offset `at` (`allowed`)".
+fn bad_field(
+    f: &mut fmt::Formatter<'_>,
+    what: &str,
+    found: impl fmt::Display,
+    at: usize,
+    allowed: fmt::Arguments<'_>,
+) -> fmt::Result {
+    write!(f, "{what} {found} at offset {at} ({allowed})")
+}
+
+/// Every message names where the problem is: a fixed field by its offset
+/// (taken from [`layout`], so the text cannot drift from the format), a
+/// module block by its index and offset, the writer by what it was asked.
+/// The errors of each part of the image are printed by their own function.
 impl fmt::Display for ImageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Truncated { .. }
+            | Self::BadMagic { .. }
+            | Self::UnsupportedVersion { .. }
+            | Self::BadHeaderLength { .. }
+            | Self::BadStreamKind { .. }
+            | Self::BadPtyMode { .. }
+            | Self::TooManyModules { .. } => self.fmt_header(f),
+            Self::LengthMismatch { .. }
+            | Self::ModuleCount { .. }
+            | Self::BadError { .. }
+            | Self::BadFailedModule { .. }
+            | Self::UnsupportedStateVersion { .. }
+            | Self::ConstantsMismatch { .. }
+            | Self::NonZeroReserved { .. } => self.fmt_status(f),
+            Self::BadModuleName { .. }
+            | Self::BlockOverrun { .. }
+            | Self::NonZeroPadding { .. }
+            | Self::TrailingBytes { .. }
+            | Self::BadChecksum { .. } => self.fmt_module_area(f),
+            Self::Aborted { .. }
+            | Self::ChainLength { .. }
+            | Self::ChainMismatch { .. }
+            | Self::ModuleState { .. } => self.fmt_contents(f),
+            Self::WriterFull { .. }
+            | Self::Incomplete { .. }
+            | Self::OutputTooSmall { .. }
+            | Self::TooLarge => self.fmt_writer(f),
+        }
+    }
+}
+
+// Each function below prints the variants `fmt` sends it; the last arm,
+// never taken, keeps it total without a panic.
+impl ImageError {
+    /// The header: magic, versions, kind, mode, module count.
+    fn fmt_header(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Self::Truncated { len, needed } => write!(
                 f,
@@ -308,30 +362,62 @@ impl fmt::Display for ImageError {
             ),
             Self::BadMagic { found } => write!(
                 f,
-                "bad magic \"{}\" at offset 0: not a ckpt_pty stream image",
-                Escaped(&found)
+                "bad magic \"{}\" at offset {}: not a ckpt_pty stream image",
+                Escaped(&found),
+                layout::MAGIC
             ),
-            Self::UnsupportedVersion { found } => write!(
+            Self::UnsupportedVersion { found } => bad_field(
                 f,
-                "unsupported format version {found} at offset 8 (supported: {FORMAT_VERSION})"
+                "unsupported format version",
+                found,
+                layout::VERSION,
+                format_args!("supported: {FORMAT_VERSION}"),
             ),
-            Self::BadHeaderLength { found } => write!(
+            Self::BadHeaderLength { found } => bad_field(
                 f,
-                "bad header length {found} at offset 10 (expected {HEADER_LEN})"
+                "bad header length",
+                found,
+                layout::HEADER_LEN,
+                format_args!("expected {HEADER_LEN}"),
             ),
-            Self::BadStreamKind { found } => write!(
+            Self::BadStreamKind { found } => bad_field(
                 f,
-                "bad stream kind {found} at offset 12 (1 = master, 2 = slave)"
+                "bad stream kind",
+                found,
+                layout::KIND,
+                format_args!(
+                    "{} = master, {} = slave",
+                    end_to_byte(End::Master),
+                    end_to_byte(End::Slave)
+                ),
             ),
-            Self::BadPtyMode { found } => {
-                write!(f, "bad pty mode {found} at offset 13 (0 = AT&T, 1 = BSD)")
-            }
-            Self::TooManyModules { count, max } => {
-                write!(f, "too many modules at offset 14: {count}, at most {max}")
-            }
+            Self::BadPtyMode { found } => bad_field(
+                f,
+                "bad pty mode",
+                found,
+                layout::MODE,
+                format_args!(
+                    "{} = AT&T, {} = BSD",
+                    PtyMode::Att.as_u8(),
+                    PtyMode::Bsd.as_u8()
+                ),
+            ),
+            Self::TooManyModules { count, max } => write!(
+                f,
+                "too many modules at offset {}: {count}, at most {max}",
+                layout::MODULE_COUNT
+            ),
+            _ => fmt::Debug::fmt(self, f),
+        }
+    }
+
+    /// The status and constants blocks and the reserved bytes.
+    fn fmt_status(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
             Self::LengthMismatch { declared, actual } => write!(
                 f,
-                "total length {declared} at offset 16 differs from the image's {actual} bytes"
+                "total length {declared} at offset {} differs from the image's {actual} bytes",
+                layout::TOTAL_LEN
             ),
             Self::ModuleCount {
                 count,
@@ -339,19 +425,30 @@ impl fmt::Display for ImageError {
                 to_process,
             } => write!(
                 f,
-                "inconsistent module counts at offset 20: {count} blocks, \
-                 {processed} processed, {to_process} to process"
+                "inconsistent module counts at offset {}: {count} blocks, \
+                 {processed} processed, {to_process} to process",
+                layout::PROCESSED
             ),
-            Self::BadError { value } => {
-                write!(f, "bad error {value} at offset 32 (0 or -1..=-{MAX_ERRNO})")
-            }
-            Self::BadFailedModule { found, expected } => write!(
+            Self::BadError { value } => bad_field(
                 f,
-                "bad failed module index {found:#x} at offset 36 (expected {expected:#x})"
+                "bad error",
+                value,
+                layout::ERROR,
+                format_args!("0 or -1..=-{MAX_ERRNO}"),
             ),
-            Self::UnsupportedStateVersion { found } => write!(
+            Self::BadFailedModule { found, expected } => bad_field(
                 f,
-                "unsupported state version {found} at offset 38 (supported: {STATE_VERSION})"
+                "bad failed module index",
+                format_args!("{found:#x}"),
+                layout::FAILED_MODULE,
+                format_args!("expected {expected:#x}"),
+            ),
+            Self::UnsupportedStateVersion { found } => bad_field(
+                f,
+                "unsupported state version",
+                found,
+                layout::STATE_VERSION,
+                format_args!("supported: {STATE_VERSION}"),
             ),
             Self::ConstantsMismatch {
                 field,
@@ -366,6 +463,13 @@ impl fmt::Display for ImageError {
             Self::NonZeroReserved { offset } => {
                 write!(f, "reserved byte at offset {offset} is not zero")
             }
+            _ => fmt::Debug::fmt(self, f),
+        }
+    }
+
+    /// The module blocks' framing, and the trailer.
+    fn fmt_module_area(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
             Self::BadModuleName {
                 index,
                 offset,
@@ -386,14 +490,24 @@ impl fmt::Display for ImageError {
             Self::NonZeroPadding { offset } => {
                 write!(f, "padding byte at offset {offset} is not zero")
             }
-            Self::TrailingBytes { offset, len } => write!(
-                f,
-                "{len} bytes at offset {offset} belong to no module block"
-            ),
+            Self::TrailingBytes { offset, len } => {
+                write!(
+                    f,
+                    "{len} bytes at offset {offset} belong to no module block"
+                )
+            }
             Self::BadChecksum { computed, stored } => write!(
                 f,
                 "checksum mismatch in the trailer: stored {stored:#010x}, computed {computed:#010x}"
             ),
+            _ => fmt::Debug::fmt(self, f),
+        }
+    }
+
+    /// What the blocks hold: a failed checkpoint, another chain, a module's
+    /// own encoding.
+    fn fmt_contents(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
             Self::Aborted { error, module } => write!(
                 f,
                 "the image records a failed checkpoint: module {module} returned {error}"
@@ -414,6 +528,13 @@ impl fmt::Display for ImageError {
                 part,
                 error,
             } => write!(f, "{module} {part} state: {error}"),
+            _ => fmt::Debug::fmt(self, f),
+        }
+    }
+
+    /// Misuse of the writer, and output that does not fit.
+    fn fmt_writer(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
             Self::WriterFull { planned } => {
                 write!(f, "all {planned} planned module blocks are written already")
             }
@@ -429,6 +550,7 @@ impl fmt::Display for ImageError {
                 "output buffer of {available} bytes too small, {needed} needed"
             ),
             Self::TooLarge => f.write_str("image would exceed 4 GiB"),
+            _ => fmt::Debug::fmt(self, f),
         }
     }
 }

@@ -34,6 +34,7 @@
 //!     32     4  error: 0, or the -errno (-4095..=-1) of the module that failed
 //!     36     2  failed module index: 0xffff if error = 0, else = processed
 //!     38     2  state version = 2: layout of the module blocks' contents
+//!                (1: before the slave became a tty; refused)
 //!                CONSTANTS BLOCK (kernel constants the image depends on;
 //!                must equal the restoring kernel's, see Constants)
 //!     40     4  pts input bound (stream::PTS_INPUT_BOUND)

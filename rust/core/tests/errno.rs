@@ -257,7 +257,7 @@ fn checkpoint_restore_error() {
         found: End::Slave,
     };
     check(
-        include_str!("../checkpoint.rs"),
+        include_str!("../checkpoint/error.rs"),
         "RestoreError",
         &[
             ("WrongKind", wrong.errno(), EINVAL),
@@ -275,7 +275,7 @@ fn checkpoint_restore_error() {
 #[test]
 fn ldterm_restore_error() {
     check(
-        include_str!("../ldterm.rs"),
+        include_str!("../ldterm/state.rs"),
         "RestoreError",
         &[
             (
@@ -378,7 +378,7 @@ fn index_option_request_and_alloc_errors() {
         ],
     );
     check(
-        include_str!("../stream.rs"),
+        include_str!("../stream/mod.rs"),
         "RequestError",
         &[
             ("Invalid", RequestError::Invalid.errno(), EINVAL),

@@ -17,136 +17,35 @@
 //!
 //! The kernel wraps a [`PtyPair`] in the pair's lock and does the blocking,
 //! user copies, wake-ups and signals that the [`Effects`] ask for. The host
-//! tests drive the very same code.
+//! tests drive the very same code.//!
+//! # Where things are
+//!
+//! The modules of the chains, each with its state: `head.rs`
+//! ([`MasterHead`]), `tioc.rs` ([`Tioc`], [`Winsize`]), `ptm.rs` ([`Ptm`],
+//! [`packet`]), `pts.rs` ([`Pts`]); ldterm is [`super::ldterm`]. This file
+//! holds the pair and its operations; `input.rs` moves one batch of input
+//! through ldterm.
 
-use super::codec::{FieldReader, FieldWriter};
+mod head;
+mod input;
+mod ptm;
+mod pts;
+mod tioc;
+
+use super::bytes::split_at_most_mut;
 use super::errno::Errno;
-use super::ldterm::{Events, Ldterm, OutputSink, ReadOutcome, Stall};
+use super::ldterm::{Events, Ldterm, OutputSink, ReadOutcome};
 use super::queue::ByteQueue;
 use super::storage::{AllocError, Storage};
 use super::termios::{
-    Termios, ADDRB, ICANON, ISTRIP, IXON, TCIFLUSH, TCIOFF, TCIOFLUSH, TCION, TCOFLUSH, TCOOFF,
-    TCOON, VSTART, VSTOP,
+    Termios, ADDRB, ICANON, IXON, TCIFLUSH, TCIOFF, TCIOFLUSH, TCION, TCOFLUSH, TCOOFF, TCOON,
+    VSTART, VSTOP,
 };
 
-/// Bound of the pts input queue: bytes the master wrote that ldterm has not
-/// taken yet. A master writer blocks (or gets `EAGAIN`) beyond it.
-pub const PTS_INPUT_BOUND: usize = 64 * 1024;
-
-/// Bound of the master's stream-head queue: slave output and echo waiting
-/// for the master's reader. A slave writer blocks beyond it.
-pub const MASTER_HEAD_BOUND: usize = 64 * 1024;
-
-/// `TIOCPKT` status bits (`include/uapi/asm-generic/ioctls.h`).
-pub mod packet {
-    /// Data follows (the leading byte of a data read).
-    pub const DATA: u8 = 0;
-    /// The slave's input was flushed.
-    pub const FLUSHREAD: u8 = 1;
-    /// The slave's output was flushed.
-    pub const FLUSHWRITE: u8 = 2;
-    /// Output was stopped (`^S`).
-    pub const STOP: u8 = 4;
-    /// Output was restarted (`^Q`).
-    pub const START: u8 = 8;
-    /// `^S`/`^Q` are no longer the flow-control characters.
-    pub const NOSTOP: u8 = 16;
-    /// `^S`/`^Q` became the flow-control characters.
-    pub const DOSTOP: u8 = 32;
-}
-
-/// `struct winsize` (`TIOCGWINSZ`/`TIOCSWINSZ`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Winsize {
-    /// Rows, in characters.
-    pub rows: u16,
-    /// Columns, in characters.
-    pub cols: u16,
-    /// Width in pixels (unused by the pty itself).
-    pub xpixel: u16,
-    /// Height in pixels (unused by the pty itself).
-    pub ypixel: u16,
-}
-
-impl Winsize {
-    /// Size of the user-space structure.
-    pub const SIZE: usize = 8;
-
-    /// Native-endian bytes of the user-space structure.
-    pub fn to_bytes(self) -> [u8; Self::SIZE] {
-        let mut out = [0u8; Self::SIZE];
-        let mut w = FieldWriter::new(&mut out);
-        // Exactly `SIZE` bytes: the writes cannot fall short.
-        let _ = w
-            .put_u16_ne(self.rows)
-            .and_then(|()| w.put_u16_ne(self.cols))
-            .and_then(|()| w.put_u16_ne(self.xpixel))
-            .and_then(|()| w.put_u16_ne(self.ypixel));
-        out
-    }
-
-    /// From the user-space structure's bytes.
-    pub fn from_bytes(b: [u8; Self::SIZE]) -> Self {
-        let mut r = FieldReader::new(&b);
-        // Exactly `SIZE` bytes: the reads cannot fall short.
-        let mut field = || r.get_u16_ne().unwrap_or(0);
-        Self {
-            rows: field(),
-            cols: field(),
-            xpixel: field(),
-            ypixel: field(),
-        }
-    }
-}
-
-/// The tioc module of a stream: terminal ioctls that are not line
-/// discipline, here the window size and (slave) the line speeds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Tioc {
-    /// Window size as last set through this end.
-    pub winsize: Winsize,
-    /// Input and output speed in bits/s as `TCGETS2` reports them (the
-    /// slave's; a pty ignores them but keeps them as set).
-    pub speeds: [u32; 2],
-}
-
-/// The speeds of a fresh slave (`B38400`).
-pub const DEFAULT_SPEED: u32 = 38400;
-
-/// The ptm module: the master's driver end.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Ptm {
-    /// `TIOCPKT` packet mode.
-    pub packet: bool,
-    /// Pending `TIOCPKT_*` status for the master's next read.
-    pub packet_status: u8,
-    /// `TCXONC TCOOFF` on the master: master writes wait for `TCOON`.
-    pub output_stopped: bool,
-}
-
-/// The pts module: the slave's driver end, holding the unprocessed input
-/// that crossed from the master.
-pub struct Pts<S: Storage> {
-    /// Bytes written by the master that ldterm has not taken yet.
-    pub input: ByteQueue<S>,
-}
-
-/// The master's stream head: what the master's reader gets.
-pub struct MasterHead<S: Storage> {
-    /// Slave output (already through `OPOST`) and echo.
-    pub read: ByteQueue<S>,
-    /// Echo produced while the slave's output is stopped (`^S`), held at
-    /// the back of `read` out of the master's sight until output restarts,
-    /// as `n_tty` holds it in its echo buffer.
-    pub held: usize,
-}
-
-impl<S: Storage> MasterHead<S> {
-    /// Bytes the master may read now: all but the held echo.
-    pub fn visible(&self) -> usize {
-        self.read.len().saturating_sub(self.held)
-    }
-}
+pub use head::{MasterHead, MasterHeadSaved, SlaveHead, MASTER_HEAD_BOUND};
+pub use ptm::{packet, Ptm, PtmFacts, PtmSaved};
+pub use pts::{Pts, PtsFacts, PtsSaved, PTS_INPUT_BOUND};
+pub use tioc::{SlaveTiocSaved, Tioc, TiocFacts, TiocSaved, Winsize, DEFAULT_SPEED, PID_MAX_LIMIT};
 
 /// The master stream: head → tioc → ptm.
 pub struct MasterStream<S: Storage> {
@@ -297,35 +196,6 @@ impl RequestError {
             Self::Invalid => Errno::EINVAL,
             Self::Hangup => Errno::EIO,
         }
-    }
-}
-
-/// Where ldterm's echo goes during one batch of input: the master's stream
-/// head. Echo is always queued, so input processing (signals, `IXANY`,
-/// complete lines) goes on while output is stopped; `run_input` then
-/// holds it out of the master's sight, like `n_tty`'s echo buffer.
-struct ToMaster<'a, S: Storage> {
-    queue: &'a mut ByteQueue<S>,
-    /// Visible bytes when this batch of input began: a flush (signal
-    /// character) drops what came after them. Earlier bytes count as
-    /// taken in by the master, which a flush leaves alone on Linux; echo of
-    /// the same batch and held echo are discarded as `n_tty` does.
-    keep: usize,
-    flushed: bool,
-}
-
-impl<S: Storage> OutputSink for ToMaster<'_, S> {
-    fn room(&self) -> usize {
-        self.queue.room()
-    }
-
-    fn push(&mut self, bytes: &[u8]) -> usize {
-        self.queue.push(bytes).unwrap_or(0)
-    }
-
-    fn flush(&mut self) {
-        self.queue.truncate(self.keep);
-        self.flushed = true;
     }
 }
 
@@ -517,99 +387,6 @@ impl<S: Storage> PtyPair<S> {
         fx.wake |= Wake::MASTER_READ;
     }
 
-    /// Lets ldterm take as much unprocessed input as it can: one batch, in
-    /// `n_tty`'s terms.
-    ///
-    /// Echo follows `n_tty`'s echo buffer: it goes out at the end of the
-    /// batch, or earlier where `^Q` (or an `IXANY` restart) processes
-    /// echoes, and what is left when the batch ends with output stopped is
-    /// held. To see where that happens, input is handed to ldterm in
-    /// pieces that end at each `VSTART`/`VSTOP` byte, and a byte at a time
-    /// while output is stopped; how input is cut never changes what ldterm
-    /// does.
-    fn run_input(&mut self, fx: &mut Effects) {
-        let visible_before = self.master.head.visible();
-        let len_before_batch = self.master.head.read.len();
-        // Echo before this point has gone out.
-        let mut out_mark = visible_before;
-        loop {
-            let stopped = self.slave.ldterm.output_stopped();
-            let t = *self.slave.ldterm.termios();
-            let strip = |c: u8| if t.iflag(ISTRIP) { c & 0x7f } else { c };
-            let is_start = |c: u8| t.iflag(IXON) && c != 0 && strip(c) == t.cc(VSTART);
-            let is_stop = |c: u8| t.iflag(IXON) && c != 0 && strip(c) == t.cc(VSTOP);
-            let (front, _) = self.slave.pts.input.front_slices();
-            if front.is_empty() {
-                break;
-            }
-            let piece = if stopped {
-                1
-            } else {
-                front
-                    .iter()
-                    .position(|&c| is_start(c) || is_stop(c))
-                    .map_or(front.len(), |i| i.saturating_add(1))
-            };
-            let piece = front.get(..piece).unwrap_or(front);
-            let last = piece.last().copied().unwrap_or(0);
-            let len_before = self.master.head.read.len();
-            let mut sink = ToMaster {
-                queue: &mut self.master.head.read,
-                keep: visible_before,
-                flushed: false,
-            };
-            let r = self.slave.ldterm.receive(piece, &mut sink);
-            let flushed = sink.flushed;
-            let whole = r.consumed == piece.len();
-            self.slave.pts.input.discard(r.consumed);
-            if r.consumed > 0 {
-                fx.wake |= Wake::MASTER_WRITE;
-            }
-            if flushed {
-                fx.wake |= Wake::SLAVE_WRITE;
-            }
-            let len_now = self.master.head.read.len();
-            if !self.slave.ldterm.output_stopped() {
-                if stopped {
-                    // Restarted by this byte: echo before it goes out.
-                    out_mark = len_before.min(len_now);
-                } else if whole && is_start(last) {
-                    // `^Q` processes echoes even when output runs.
-                    out_mark = len_now;
-                }
-            }
-            self.absorb(r.events, fx);
-            if r.stall == Stall::None {
-                continue;
-            }
-            // Stalled: ^S/^Q further on must still act (n_tty lookahead),
-            // wherever they sit in the ring.
-            let pending = self.slave.pts.input.make_contiguous();
-            let ev = self.slave.ldterm.lookahead(pending);
-            if ev.contains(Events::START_OUTPUT) {
-                out_mark = self.master.head.read.len();
-            }
-            self.absorb(ev, fx);
-            if r.consumed == 0 {
-                break;
-            }
-        }
-        // The end of the batch (`flush_echoes`): if output is stopped now,
-        // what was not out already is held; otherwise new echo goes out
-        // with the held echo before it. (A batch without echo leaves held
-        // echo alone, as `flush_echoes` does after `TCOON`.)
-        let head = &mut self.master.head;
-        let len = head.read.len();
-        if self.slave.ldterm.output_stopped() {
-            head.held = len.saturating_sub(out_mark.min(len));
-        } else if len != len_before_batch || out_mark != visible_before {
-            head.held = 0;
-        }
-        if head.visible() != visible_before {
-            fx.wake |= Wake::MASTER_READ;
-        }
-    }
-
     /// `write(2)` on the master: the bytes enter the pts input queue and
     /// ldterm processes what it can.
     pub fn master_write(&mut self, data: &[u8], fx: &mut Effects) -> Io {
@@ -661,11 +438,9 @@ impl<S: Storage> PtyPair<S> {
             }
             written = 1;
         }
-        let visible = self.master.head.visible();
-        let rest = out.get_mut(written..).unwrap_or(&mut []);
-        let take = rest.len().min(visible);
-        let rest = rest.get_mut(..take).unwrap_or(&mut []);
-        let n = self.master.head.read.pop(rest);
+        let (_, rest) = split_at_most_mut(out, written);
+        let (dst, _) = split_at_most_mut(rest, self.master.head.visible());
+        let n = self.master.head.read.pop(dst);
         if n == 0 && written == 0 {
             return self.master_empty();
         }
