@@ -320,6 +320,7 @@ fn session_errors() -> Vec<(&'static str, SessionError, Errno)> {
         ("NotSealed", E::NotSealed, EINVAL),
         ("Closed", E::Closed, EINVAL),
         ("NoMemory", E::NoMemory, ENOMEM),
+        ("TableFault", E::TableFault, EIO),
     ]
 }
 

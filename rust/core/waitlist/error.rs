@@ -72,6 +72,10 @@ pub enum SessionError {
     Closed,
     /// A table could not grow. `ENOMEM`.
     NoMemory,
+    /// A table holds fewer bytes than its records need: its `Storage` gave
+    /// back fewer than it granted. Never expected; reported instead of
+    /// reading or writing a made-up record. `EIO`.
+    TableFault,
 }
 
 impl SessionError {
@@ -83,6 +87,7 @@ impl SessionError {
                 Errno::EBUSY
             }
             Self::NoMemory => Errno::ENOMEM,
+            Self::TableFault => Errno::EIO,
             Self::OutOfRange { .. }
             | Self::DuplicateIndex { .. }
             | Self::DuplicateSocket { .. }
@@ -122,6 +127,7 @@ impl fmt::Display for SessionError {
             Self::NotSealed => f.write_str("session not sealed"),
             Self::Closed => f.write_str("session closed"),
             Self::NoMemory => f.write_str("out of memory"),
+            Self::TableFault => f.write_str("session table shorter than its records"),
         }
     }
 }

@@ -93,17 +93,23 @@
 //!   a pair on a list;
 //! * `socket_id.rs`: [`SocketId`];
 //! * `error.rs`: [`SessionError`], [`CommitError`];
-//! * `tables.rs`: the byte layout of the pair and socket tables.
+//! * `pair_table.rs`, `socket_table.rs`: the two tables (record layouts,
+//!   sorting, search), on what they share in `table.rs`;
+//! * `fenwick.rs`: the tree over the pair table that finds the highest
+//!   real PTS entry.
 
 mod error;
+mod fenwick;
 mod orphans;
 mod pair;
+mod pair_table;
 mod ptm_wait_list;
 mod pts_list;
 mod session;
 mod socket_id;
+mod socket_table;
 mod socket_wait_list;
-mod tables;
+mod table;
 
 pub use error::{CommitError, SessionError};
 pub use orphans::{

@@ -5,8 +5,8 @@
 use core::fmt;
 
 use super::super::codec::{FieldError, FieldReader, FieldWriter};
+use super::super::end::End;
 use super::super::storage::Storage;
-use super::pair::{EXP_MASTER, EXP_SLAVE, EXP_SOCKET, GOT_MASTER, GOT_SLAVE, GOT_SOCKET};
 use super::session::RestartSession;
 use super::socket_id::SocketId;
 
@@ -183,7 +183,7 @@ impl<S: Storage> fmt::Display for Orphans<'_, S> {
 /// A log line naming the orphans: `"2 orphans: pty 0 master, pty 3 slave"`.
 #[derive(Debug)]
 pub struct OrphanSummary<'a, S: Storage> {
-    pub(super) session: &'a RestartSession<S>,
+    session: &'a RestartSession<S>,
     limit: usize,
 }
 
@@ -209,7 +209,7 @@ impl<S: Storage> fmt::Display for OrphanSummary<'_, S> {
 /// Iterator over [`Orphans`].
 #[derive(Debug)]
 pub struct OrphanIter<'a, S: Storage> {
-    pub(super) session: &'a RestartSession<S>,
+    session: &'a RestartSession<S>,
     pos: usize,
     /// 0: master, 1: slave, 2: socket of the pair at `pos`.
     stage: u8,
@@ -220,27 +220,27 @@ impl<S: Storage> Iterator for OrphanIter<'_, S> {
 
     fn next(&mut self) -> Option<Orphan> {
         let s = self.session;
-        while self.pos < s.n {
-            let p = self.pos;
-            let f = s.flags(p);
+        while self.pos < s.pairs.len() {
+            let record = s.pairs.get(self.pos).ok()?;
             let stage = self.stage;
             if stage >= 2 {
                 self.stage = 0;
-                self.pos = p.saturating_add(1);
+                self.pos = self.pos.saturating_add(1);
             } else {
                 self.stage = stage.saturating_add(1);
             }
+            let f = record.flags;
             let what = match stage {
-                0 if f.missing(EXP_MASTER, GOT_MASTER) => OrphanKind::Master,
-                1 if f.missing(EXP_SLAVE, GOT_SLAVE) => OrphanKind::Slave,
-                2 if f.missing(EXP_SOCKET, GOT_SOCKET) => match s.socket_at(p) {
+                0 if f.missing_end(End::Master) => OrphanKind::Master,
+                1 if f.missing_end(End::Slave) => OrphanKind::Slave,
+                2 if f.missing_socket() => match s.socket_of(&record) {
                     Some(id) => OrphanKind::Socket(id),
                     None => continue,
                 },
                 _ => continue,
             };
             return Some(Orphan {
-                index: s.index_at(p),
+                index: record.index,
                 what,
             });
         }

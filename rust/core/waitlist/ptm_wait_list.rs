@@ -25,8 +25,9 @@ impl<'a, S: Storage> PtmWaitList<'a, S> {
     /// The waiting masters' indexes, ascending (O(n)).
     pub fn iter(&self) -> impl Iterator<Item = u32> + 'a {
         let s = self.session;
-        (0..s.n)
-            .filter(move |&p| s.ptm != 0 && s.flags(p).on_ptm_wait())
-            .map(move |p| s.index_at(p))
+        s.pairs
+            .iter()
+            .filter(move |(_, r)| s.ptm != 0 && r.flags.on_ptm_wait())
+            .map(|(_, r)| r.index)
     }
 }

@@ -43,22 +43,19 @@ impl<'a, S: Storage> PtsList<'a, S> {
 
     /// The highest slave waiting for its master: the last entry (O(log n)).
     pub fn highest(&self) -> Option<u32> {
-        self.session
-            .highest_real()
-            .map(|p| self.session.index_at(p))
+        let s = self.session;
+        s.pairs.get(s.highest_real()?).ok().map(|r| r.index)
     }
 
     /// The entries, ascending (O(position of the highest entry)).
     pub fn iter(&self) -> impl Iterator<Item = PtsEntry> + 'a {
         let s = self.session;
         let end = s.highest_real().map_or(0, |p| p.saturating_add(1));
-        (0..end).filter_map(move |p| {
-            let f = s.flags(p);
-            let index = s.index_at(p);
-            if f.is_real() {
-                Some(PtsEntry::Real(index))
-            } else if f.untouched() {
-                Some(PtsEntry::Dummy(index))
+        s.pairs.iter().take(end).filter_map(|(_, r)| {
+            if r.flags.is_real() {
+                Some(PtsEntry::Real(r.index))
+            } else if r.flags.untouched() {
+                Some(PtsEntry::Dummy(r.index))
             } else {
                 None
             }

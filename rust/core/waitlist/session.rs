@@ -1,24 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The restart session: registration, restore events, commit and abort.
 
-use core::cmp::Ordering;
-
 use super::super::end::End;
 use super::super::storage::Storage;
 use super::error::{CommitError, SessionError};
 use super::orphans::Orphans;
-use super::pair::{
-    Ends, Flags, PairStatus, EXP_MASTER, EXP_SLAVE, EXP_SOCKET, GOT_MASTER, GOT_SLAVE, GOT_SOCKET,
-};
+use super::pair::{Ends, Flags, PairStatus};
+use super::pair_table::{PairRecord, PairTable};
 use super::ptm_wait_list::PtmWaitList;
 use super::pts_list::PtsList;
 use super::socket_id::SocketId;
+use super::socket_table::SocketTable;
 use super::socket_wait_list::SocketWaitList;
-use super::tables::{
-    cmp_pairs, cmp_sockets, grow_for, read_u32, read_u8, rec_off, record, sort_records, to_u32,
-    write_key, write_u32, write_u8, FEN, PAIR_FLAGS, PAIR_INDEX, PAIR_REC, PAIR_SEALED,
-    PAIR_SOCKET, SOCK_INDEX, SOCK_PAIR, SOCK_REC,
-};
 
 /// Where a session stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,23 +32,20 @@ pub enum Phase {
 ///
 /// # Invariants
 ///
-/// `pairs` holds `n` records (sorted by index and free of duplicates once
-/// sealed), followed after sealing by a Fenwick tree of `n` counters where
-/// position `p` counts 1 exactly when record `p` is a real PTS entry.
-/// `sockets` holds `n_sockets` records, sorted by identity once sealed,
-/// each naming its pair's position; the pair's record names it back.
-/// `missing`, `real`, `ptm` and `socket_wait` count the expected items not
-/// restored, the real PTS entries, the PTM wait list and the socket wait
-/// list.
+/// `pairs` is sorted by index and free of duplicates once sealed, and then
+/// counts in its tree exactly the real PTS entries. `sockets` is sorted
+/// by identity once sealed, each record naming its pair's position; the
+/// pair's record names it back. `missing`, `real`, `ptm` and
+/// `socket_wait` count the expected items not restored, the real PTS
+/// entries, the PTM wait list and the socket wait list.
 #[derive(Debug)]
 pub struct RestartSession<S: Storage> {
-    pub(super) pairs: S,
-    pub(super) sockets: S,
-    pub(super) max: u32,
-    pub(super) n: usize,
-    pub(super) n_sockets: usize,
-    pub(super) ascending: bool,
-    pub(super) phase: Phase,
+    pub(super) pairs: PairTable<S>,
+    pub(super) sockets: SocketTable<S>,
+    max: u32,
+    /// Registered in ascending index order so far: sealing need not sort.
+    ascending: bool,
+    phase: Phase,
     pub(super) missing: usize,
     pub(super) real: usize,
     pub(super) ptm: usize,
@@ -66,15 +56,11 @@ impl<S: Storage> RestartSession<S> {
     /// A session for minors `0..max`, with its pair table in `pairs` and
     /// its socket table in `sockets` (both emptied; they grow as pairs are
     /// registered).
-    pub fn begin(mut pairs: S, mut sockets: S, max: u32) -> Self {
-        pairs.release();
-        sockets.release();
+    pub fn begin(pairs: S, sockets: S, max: u32) -> Self {
         Self {
-            pairs,
-            sockets,
+            pairs: PairTable::new(pairs),
+            sockets: SocketTable::new(sockets),
             max,
-            n: 0,
-            n_sockets: 0,
             ascending: true,
             phase: Phase::Registering,
             missing: 0,
@@ -96,118 +82,53 @@ impl<S: Storage> RestartSession<S> {
         if index >= self.max {
             return Err(SessionError::OutOfRange { index });
         }
-        if self.n >= self.max as usize {
+        if self.pairs.len() >= self.max as usize {
             return Err(SessionError::DuplicateIndex { index });
         }
         let mut ascending = self.ascending;
-        if let Some(last) = self.n.checked_sub(1) {
-            let last = read_u32(self.pairs.as_slice(), rec_off(last, PAIR_REC, PAIR_INDEX));
+        if let Some(last) = self.pairs.len().checked_sub(1) {
+            let last = self.pairs.get(last)?.index;
             if index == last {
                 return Err(SessionError::DuplicateIndex { index });
             }
             ascending &= index > last;
         }
         // Grow both tables before writing, so that a failure changes nothing.
-        let n1 = self.n.saturating_add(1);
-        grow_for(&mut self.pairs, n1, PAIR_REC)?;
+        self.pairs.reserve_one()?;
         if socket.is_some() {
-            grow_for(
-                &mut self.sockets,
-                self.n_sockets.saturating_add(1),
-                SOCK_REC,
-            )?;
+            self.sockets.reserve_one()?;
         }
-        let mut flags = 0u8;
-        let mut items = 0usize;
-        if ends.has_master() {
-            flags |= EXP_MASTER;
-            items = items.saturating_add(1);
-        }
-        if ends.has_slave() {
-            flags |= EXP_SLAVE;
-            items = items.saturating_add(1);
-        }
+        let flags = Flags::expecting(ends, socket.is_some());
         if let Some(id) = socket {
-            flags |= EXP_SOCKET;
-            items = items.saturating_add(1);
-            let b = self.sockets.as_mut_slice();
-            write_key(b, rec_off(self.n_sockets, SOCK_REC, 0), &id);
-            write_u32(b, rec_off(self.n_sockets, SOCK_REC, SOCK_INDEX), index);
-            self.n_sockets = self.n_sockets.saturating_add(1);
+            self.sockets.push(&id, index)?;
         }
-        let b = self.pairs.as_mut_slice();
-        write_u32(b, rec_off(self.n, PAIR_REC, PAIR_INDEX), index);
-        write_u8(b, rec_off(self.n, PAIR_REC, PAIR_FLAGS), flags);
-        write_u32(b, rec_off(self.n, PAIR_REC, PAIR_SOCKET), u32::MAX);
-        self.n = n1;
+        self.pairs.push(index, flags)?;
         self.ascending = ascending;
-        self.missing = self.missing.saturating_add(items);
+        self.missing = self.missing.saturating_add(flags.expected_items());
         Ok(())
     }
 
     /// End registration: from now on restore events are accepted.
     pub fn seal(&mut self) -> Result<(), SessionError> {
         self.open_for(Phase::Registering)?;
-        let n = self.n;
-        let pairs_len = n.saturating_mul(PAIR_REC);
         if !self.ascending {
-            if let Some(b) = self.pairs.as_mut_slice().get_mut(..pairs_len) {
-                sort_records(b, PAIR_REC, n, cmp_pairs);
-            }
+            self.pairs.sort()?;
             self.ascending = true;
         }
-        for p in 1..n {
-            let b = self.pairs.as_slice();
-            let index = read_u32(b, rec_off(p, PAIR_REC, PAIR_INDEX));
-            if read_u32(b, rec_off(p.saturating_sub(1), PAIR_REC, PAIR_INDEX)) == index {
-                return Err(SessionError::DuplicateIndex { index });
-            }
+        if let Some(index) = self.pairs.first_duplicate()? {
+            return Err(SessionError::DuplicateIndex { index });
         }
-        let ns = self.n_sockets;
-        if let Some(b) = self
-            .sockets
-            .as_mut_slice()
-            .get_mut(..ns.saturating_mul(SOCK_REC))
-        {
-            sort_records(b, SOCK_REC, ns, cmp_sockets);
+        self.sockets.sort()?;
+        if let Some((first, second)) = self.sockets.first_duplicate()? {
+            return Err(SessionError::DuplicateSocket { first, second });
         }
-        for s in 1..ns {
-            let b = self.sockets.as_slice();
-            let prev = record(b, SOCK_REC, s.saturating_sub(1));
-            let this = record(b, SOCK_REC, s);
-            if cmp_sockets(prev, this) == Ordering::Equal {
-                let a = read_u32(prev, SOCK_INDEX);
-                let c = read_u32(this, SOCK_INDEX);
-                return Err(SessionError::DuplicateSocket {
-                    first: a.min(c),
-                    second: a.max(c),
-                });
-            }
-        }
-        // The Fenwick tree after the records, all zero: nothing restored.
-        let total = n.checked_mul(PAIR_SEALED).ok_or(SessionError::NoMemory)?;
-        if self.pairs.len() < total {
-            self.pairs.try_grow_to(total)?;
-        }
-        if let Some(fen) = self.pairs.as_mut_slice().get_mut(pairs_len..total) {
-            fen.fill(0);
-        }
-        for s in 0..ns {
-            let index = read_u32(self.sockets.as_slice(), rec_off(s, SOCK_REC, SOCK_INDEX));
-            let Some(p) = self.find_pair(index) else {
-                continue;
-            };
-            let (p32, s32) = (to_u32(p), to_u32(s));
-            write_u32(
-                self.sockets.as_mut_slice(),
-                rec_off(s, SOCK_REC, SOCK_PAIR),
-                p32,
-            );
-            write_u32(
-                self.pairs.as_mut_slice(),
-                rec_off(p, PAIR_REC, PAIR_SOCKET),
-                s32,
-            );
+        // The tree after the records, all zero: nothing restored.
+        self.pairs.build_tree()?;
+        for s in 0..self.sockets.len() {
+            let index = self.sockets.pair_index(s)?;
+            let (p, _) = self.pairs.find(index)?.ok_or(SessionError::TableFault)?;
+            self.sockets.link_pair(s, p)?;
+            self.pairs.link_socket(p, s)?;
         }
         self.phase = Phase::Restoring;
         Ok(())
@@ -226,39 +147,31 @@ impl<S: Storage> RestartSession<S> {
     /// `end` of pair `index` was restored.
     pub fn end_restored(&mut self, index: u32, end: End) -> Result<(), SessionError> {
         self.open_for(Phase::Restoring)?;
-        let p = self
-            .find_pair(index)
+        let (p, record) = self
+            .pairs
+            .find(index)?
             .ok_or(SessionError::UnknownIndex { index })?;
-        let before = self.flags(p);
+        let before = record.flags;
         if !before.expects(end) {
             return Err(SessionError::NotExpected { index, end });
         }
         if before.got(end) {
             return Err(SessionError::AlreadyRestored { index, end });
         }
-        let after = Flags(
-            before.0
-                | match end {
-                    End::Master => GOT_MASTER,
-                    End::Slave => GOT_SLAVE,
-                },
-        );
-        self.apply(p, before, after);
-        Ok(())
+        self.apply(p, before, before.with_end(end))
     }
 
     /// The socket `id` was restored; returns the index of the pair that
     /// expects it.
     pub fn socket_restored(&mut self, id: &SocketId) -> Result<u32, SessionError> {
         self.open_for(Phase::Restoring)?;
-        let s = self.find_socket(id).ok_or(SessionError::UnknownSocket)?;
-        let p = read_u32(self.sockets.as_slice(), rec_off(s, SOCK_REC, SOCK_PAIR)) as usize;
-        let index = self.index_at(p);
-        let before = self.flags(p);
-        if before.has(GOT_SOCKET) {
+        let s = self.sockets.find(id)?.ok_or(SessionError::UnknownSocket)?;
+        let p = self.sockets.pair_position(s)?;
+        let PairRecord { index, flags, .. } = self.pairs.get(p)?;
+        if flags.got_socket() {
             return Err(SessionError::SocketAlreadyRestored { index });
         }
-        self.apply(p, before, Flags(before.0 | GOT_SOCKET));
+        self.apply(p, flags, flags.with_socket())?;
         Ok(index)
     }
 
@@ -300,12 +213,12 @@ impl<S: Storage> RestartSession<S> {
 
     /// Number of registered pairs.
     pub fn len(&self) -> usize {
-        self.n
+        self.pairs.len()
     }
 
     /// Whether no pair is registered.
     pub fn is_empty(&self) -> bool {
-        self.n == 0
+        self.pairs.len() == 0
     }
 
     /// Whether every expected end and socket was restored.
@@ -325,18 +238,18 @@ impl<S: Storage> RestartSession<S> {
 
     /// Status of pair `index` (O(log n) once sealed, O(n) before).
     pub fn pair(&self, index: u32) -> Option<PairStatus> {
-        let p = if self.phase == Phase::Registering {
-            (0..self.n).find(|&p| self.index_at(p) == index)?
+        let (_, record) = if self.phase == Phase::Registering {
+            self.pairs.find_unsorted(index)?
         } else {
-            self.find_pair(index)?
+            self.pairs.find(index).ok()??
         };
-        Some(self.status_at(p))
+        self.status(&record)
     }
 
     /// Status of every registered pair, in table order (index order once
     /// sealed).
     pub fn pairs(&self) -> impl Iterator<Item = PairStatus> + '_ {
-        (0..self.n).map(move |p| self.status_at(p))
+        self.pairs.iter().filter_map(|(_, r)| self.status(&r))
     }
 
     /// The PTS list.
@@ -367,7 +280,7 @@ impl<S: Storage> RestartSession<S> {
         }
     }
 
-    pub(super) fn open_for(&self, want: Phase) -> Result<(), SessionError> {
+    fn open_for(&self, want: Phase) -> Result<(), SessionError> {
         match (self.phase, want) {
             (a, b) if a == b => Ok(()),
             (Phase::Committed | Phase::Aborted, _) => Err(SessionError::Closed),
@@ -377,21 +290,17 @@ impl<S: Storage> RestartSession<S> {
     }
 
     /// Move pair `p` from `before` to `after`, keeping counters and the
-    /// Fenwick tree in step.
-    pub(super) fn apply(&mut self, p: usize, before: Flags, after: Flags) {
-        write_u8(
-            self.pairs.as_mut_slice(),
-            rec_off(p, PAIR_REC, PAIR_FLAGS),
-            after.0,
-        );
+    /// tree in step.
+    fn apply(&mut self, p: usize, before: Flags, after: Flags) -> Result<(), SessionError> {
+        self.pairs.set_flags(p, after)?;
         self.missing = self.missing.saturating_sub(1);
         match (before.is_real(), after.is_real()) {
             (false, true) => {
-                self.fen_update(p, true);
+                self.pairs.count_real(p, true)?;
                 self.real = self.real.saturating_add(1);
             }
             (true, false) => {
-                self.fen_update(p, false);
+                self.pairs.count_real(p, false)?;
                 self.real = self.real.saturating_sub(1);
             }
             _ => {}
@@ -402,140 +311,38 @@ impl<S: Storage> RestartSession<S> {
             before.on_socket_wait(),
             after.on_socket_wait(),
         );
+        Ok(())
     }
 
-    pub(super) fn flags(&self, p: usize) -> Flags {
-        Flags(read_u8(
-            self.pairs.as_slice(),
-            rec_off(p, PAIR_REC, PAIR_FLAGS),
-        ))
-    }
-
-    pub(super) fn index_at(&self, p: usize) -> u32 {
-        read_u32(self.pairs.as_slice(), rec_off(p, PAIR_REC, PAIR_INDEX))
-    }
-
-    pub(super) fn socket_at(&self, p: usize) -> Option<SocketId> {
-        if !self.flags(p).has(EXP_SOCKET) {
+    /// The socket a pair record expects, if any.
+    pub(super) fn socket_of(&self, record: &PairRecord) -> Option<SocketId> {
+        if !record.flags.expects_socket() {
             return None;
         }
-        let b = self.pairs.as_slice();
         let s = if self.phase == Phase::Registering {
-            // Not linked yet: look the pair up by index.
-            let index = read_u32(b, rec_off(p, PAIR_REC, PAIR_INDEX));
-            (0..self.n_sockets).find(|&s| {
-                read_u32(self.sockets.as_slice(), rec_off(s, SOCK_REC, SOCK_INDEX)) == index
-            })?
+            // Not linked yet: look the socket up by its pair's index.
+            self.sockets.find_by_pair_index(record.index)?
         } else {
-            read_u32(b, rec_off(p, PAIR_REC, PAIR_SOCKET)) as usize
+            record.socket?
         };
-        Some(SocketId::decode(record(
-            self.sockets.as_slice(),
-            SOCK_REC,
-            s,
-        )))
+        self.sockets.id(s).ok()
     }
 
-    pub(super) fn status_at(&self, p: usize) -> PairStatus {
-        let f = self.flags(p);
-        PairStatus {
-            index: self.index_at(p),
-            expected: Ends::from_parts(f.has(EXP_MASTER), f.has(EXP_SLAVE)).unwrap_or(Ends::Both),
-            socket: self.socket_at(p),
-            master_restored: f.has(GOT_MASTER),
-            slave_restored: f.has(GOT_SLAVE),
-            socket_restored: f.has(GOT_SOCKET),
-        }
+    fn status(&self, record: &PairRecord) -> Option<PairStatus> {
+        let f = record.flags;
+        Some(PairStatus {
+            index: record.index,
+            expected: f.expected_ends()?,
+            socket: self.socket_of(record),
+            master_restored: f.got(End::Master),
+            slave_restored: f.got(End::Slave),
+            socket_restored: f.got_socket(),
+        })
     }
 
-    /// Position of pair `index` in the sorted table.
-    pub(super) fn find_pair(&self, index: u32) -> Option<usize> {
-        let (mut lo, mut hi) = (0usize, self.n);
-        while lo < hi {
-            let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
-            match self.index_at(mid).cmp(&index) {
-                Ordering::Less => lo = mid.saturating_add(1),
-                Ordering::Greater => hi = mid,
-                Ordering::Equal => return Some(mid),
-            }
-        }
-        None
-    }
-
-    /// Position of socket `id` in the sorted socket table.
-    pub(super) fn find_socket(&self, id: &SocketId) -> Option<usize> {
-        let key = id.encode();
-        let b = self.sockets.as_slice();
-        let (mut lo, mut hi) = (0usize, self.n_sockets);
-        while lo < hi {
-            let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
-            let rec = record(b, SOCK_REC, mid);
-            match rec
-                .get(..SocketId::ENCODED_LEN)
-                .unwrap_or(&[])
-                .cmp(&key[..])
-            {
-                Ordering::Less => lo = mid.saturating_add(1),
-                Ordering::Greater => hi = mid,
-                Ordering::Equal => return Some(mid),
-            }
-        }
-        None
-    }
-
-    /// Fenwick counter `i` (1-based).
-    pub(super) fn fen(&self, i: usize) -> u32 {
-        let off = self
-            .n
-            .saturating_mul(PAIR_REC)
-            .saturating_add(i.saturating_sub(1).saturating_mul(FEN));
-        read_u32(self.pairs.as_slice(), off)
-    }
-
-    pub(super) fn fen_update(&mut self, p: usize, add: bool) {
-        let base = self.n.saturating_mul(PAIR_REC);
-        let mut i = p.saturating_add(1);
-        while i <= self.n {
-            let off = base.saturating_add(i.saturating_sub(1).saturating_mul(FEN));
-            let b = self.pairs.as_mut_slice();
-            let v = read_u32(b, off);
-            let v = if add {
-                v.saturating_add(1)
-            } else {
-                v.saturating_sub(1)
-            };
-            write_u32(b, off, v);
-            i = i.saturating_add(i & i.wrapping_neg());
-        }
-    }
-
-    /// Position of the highest real PTS entry, in O(log n).
+    /// Position of the highest real PTS entry, O(log n).
     pub(super) fn highest_real(&self) -> Option<usize> {
-        if self.real == 0 || self.n == 0 {
-            return None;
-        }
-        // The real-th set position: descend the tree from its top bit.
-        let mut step = 1usize
-            .checked_shl(
-                usize::BITS
-                    .saturating_sub(1)
-                    .saturating_sub(self.n.leading_zeros()),
-            )
-            .unwrap_or(0);
-        let mut pos = 0usize;
-        let mut rem = u32::try_from(self.real).unwrap_or(u32::MAX);
-        while step != 0 {
-            let next = pos.saturating_add(step);
-            if next <= self.n {
-                let v = self.fen(next);
-                if v < rem {
-                    pos = next;
-                    rem = rem.saturating_sub(v);
-                }
-            }
-            step >>= 1;
-        }
-        Some(pos)
+        self.pairs.highest_real(self.real).ok().flatten()
     }
 }
 
@@ -560,11 +367,11 @@ impl<S: Storage> Iterator for Restored<'_, S> {
 
     fn next(&mut self) -> Option<(u32, Ends)> {
         let s = self.session;
-        while self.pos < s.n {
-            let p = self.pos;
-            self.pos = p.saturating_add(1);
-            if let Some(ends) = s.flags(p).restored() {
-                return Some((s.index_at(p), ends));
+        while self.pos < s.pairs.len() {
+            let record = s.pairs.get(self.pos).ok()?;
+            self.pos = self.pos.saturating_add(1);
+            if let Some(ends) = record.flags.restored() {
+                return Some((record.index, ends));
             }
         }
         None

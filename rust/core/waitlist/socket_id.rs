@@ -67,12 +67,6 @@ impl SocketId {
         let _ = self.write_key(&mut FieldWriter::new(&mut b));
         b
     }
-
-    /// The identity at the start of a socket-table record (all zero if
-    /// the record is missing).
-    pub(super) fn decode(b: &[u8]) -> Self {
-        Self::read_key(&mut FieldReader::new(b)).unwrap_or_default()
-    }
 }
 
 const AF_UNIX: u16 = 1;
@@ -99,9 +93,9 @@ impl fmt::Display for Endpoint<'_> {
                     if i != 0 {
                         f.write_str(":")?;
                     }
-                    let hi = g.first().copied().unwrap_or(0);
-                    let lo = g.get(1).copied().unwrap_or(0);
-                    write!(f, "{:x}", u16::from_be_bytes([hi, lo]))?;
+                    if let &[hi, lo] = g {
+                        write!(f, "{:x}", u16::from_be_bytes([hi, lo]))?;
+                    }
                 }
                 write!(f, "]:{}", self.port)
             }

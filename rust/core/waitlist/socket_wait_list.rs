@@ -27,8 +27,9 @@ impl<'a, S: Storage> SocketWaitList<'a, S> {
     /// The waiting pairs and the socket each waits for, ascending (O(n)).
     pub fn iter(&self) -> impl Iterator<Item = (u32, SocketId)> + 'a {
         let s = self.session;
-        (0..s.n)
-            .filter(move |&p| s.socket_wait != 0 && s.flags(p).on_socket_wait())
-            .filter_map(move |p| s.socket_at(p).map(|id| (s.index_at(p), id)))
+        s.pairs
+            .iter()
+            .filter(move |(_, r)| s.socket_wait != 0 && r.flags.on_socket_wait())
+            .filter_map(move |(_, r)| s.socket_of(&r).map(|id| (r.index, id)))
     }
 }
