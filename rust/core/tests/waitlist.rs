@@ -296,6 +296,25 @@ fn registration_errors() {
 }
 
 #[test]
+fn duplicate_sockets_name_the_two_lowest_pairs_in_any_order() {
+    for order in [[5u32, 2, 7], [7, 5, 2], [2, 7, 5], [7, 2, 5]] {
+        let mut s = Session::begin(VecStorage::new(), VecStorage::new(), 8);
+        s.expect(0, Ends::Both, Some(sock(0))).unwrap();
+        for i in order {
+            s.expect(i, Ends::Both, Some(sock(1))).unwrap();
+        }
+        assert_eq!(
+            s.seal(),
+            Err(SessionError::DuplicateSocket {
+                first: 2,
+                second: 5
+            }),
+            "registered {order:?}"
+        );
+    }
+}
+
+#[test]
 fn out_of_order_registration_is_sorted() {
     let mut s = Session::begin(VecStorage::new(), VecStorage::new(), 100);
     for i in [50u32, 7, 99, 0, 13] {

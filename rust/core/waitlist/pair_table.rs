@@ -21,7 +21,7 @@ use super::super::storage::Storage;
 use super::error::SessionError;
 use super::fenwick::{Fenwick, COUNTER};
 use super::pair::Flags;
-use super::table::{fault, grow_for, offset, sort_records};
+use super::table::{fault, grow_for, offset, records_mut};
 
 const RECORD: usize = 12;
 const FLAGS: usize = 4;
@@ -69,10 +69,10 @@ impl PairRecord {
     }
 }
 
-/// Orders pair records by index.
-fn by_index(a: &[u8], b: &[u8]) -> Ordering {
-    let index = |r: &[u8]| FieldReader::new(r).get_u32().ok();
-    index(a).cmp(&index(b))
+/// The index of a pair record (its first field).
+fn index_of(record: &[u8; RECORD]) -> u32 {
+    let [a, b, c, d, ..] = *record;
+    u32::from_le_bytes([a, b, c, d])
 }
 
 /// The registered pairs.
@@ -163,13 +163,7 @@ impl<S: Storage> PairTable<S> {
 
     /// Sort the records by index.
     pub(super) fn sort(&mut self) -> Result<(), SessionError> {
-        let n = self.len;
-        let b = self
-            .bytes
-            .as_mut_slice()
-            .get_mut(..n.saturating_mul(RECORD))
-            .ok_or(SessionError::TableFault)?;
-        sort_records(b, RECORD, n, by_index);
+        records_mut::<RECORD>(self.bytes.as_mut_slice(), self.len)?.sort_unstable_by_key(index_of);
         Ok(())
     }
 

@@ -17,16 +17,33 @@ use super::super::codec::{FieldReader, FieldWriter};
 use super::super::storage::Storage;
 use super::error::SessionError;
 use super::socket_id::SocketId;
-use super::table::{fault, grow_for, offset, sort_records};
+use super::table::{fault, grow_for, offset, records_mut};
 
 const RECORD: usize = 52;
 const INDEX: usize = 44;
 const PAIR: usize = 48;
+// `pair_index_of` reads the index by its place from the record's end.
+const _: () = assert!(INDEX + 4 == PAIR && PAIR + 4 == RECORD);
 
-/// Orders socket records by identity.
-fn by_identity(a: &[u8], b: &[u8]) -> Ordering {
-    a.get(..SocketId::ENCODED_LEN)
-        .cmp(&b.get(..SocketId::ENCODED_LEN))
+/// Orders socket records by identity, then by pair index: a total order,
+/// so that which duplicates `first_duplicate` names does not depend on the
+/// order of registration.
+fn by_identity(a: &[u8; RECORD], b: &[u8; RECORD]) -> Ordering {
+    key_of(a)
+        .cmp(&key_of(b))
+        .then_with(|| pair_index_of(a).cmp(&pair_index_of(b)))
+}
+
+/// The identity bytes of a socket record (always `Some`: the record is
+/// longer than the key).
+fn key_of(record: &[u8; RECORD]) -> Option<&[u8; SocketId::ENCODED_LEN]> {
+    record.first_chunk()
+}
+
+/// The pair index of a socket record: the 4 bytes before the last 4.
+fn pair_index_of(record: &[u8; RECORD]) -> u32 {
+    let [.., a, b, c, d, _, _, _, _] = *record;
+    u32::from_le_bytes([a, b, c, d])
 }
 
 /// The associated sockets of the registered pairs.
@@ -107,13 +124,7 @@ impl<S: Storage> SocketTable<S> {
 
     /// Sort the records by identity.
     pub(super) fn sort(&mut self) -> Result<(), SessionError> {
-        let n = self.len;
-        let b = self
-            .bytes
-            .as_mut_slice()
-            .get_mut(..n.saturating_mul(RECORD))
-            .ok_or(SessionError::TableFault)?;
-        sort_records(b, RECORD, n, by_identity);
+        records_mut::<RECORD>(self.bytes.as_mut_slice(), self.len)?.sort_unstable_by(by_identity);
         Ok(())
     }
 

@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 //! What the pair table and the socket table share: fixed-size records in a
-//! [`Storage`] that grows by doubling, sorted in place, every access
-//! bounds-checked by the field codec.
+//! [`Storage`] that grows by doubling, sorted in place by `core`'s
+//! allocation-free `sort_unstable_by`, every access bounds-checked by the
+//! field codec.
 //!
 //! An access outside the bytes a table holds would mean its `Storage`
 //! gave back fewer bytes than it granted: the session reports it as
 //! [`SessionError::TableFault`] instead of reading a made-up record.
-
-use core::cmp::Ordering;
 
 use super::super::codec::FieldError;
 use super::super::storage::{AllocError, Storage};
@@ -47,68 +46,12 @@ pub(super) fn grow_for<S: Storage>(
     s.try_grow_to(need)
 }
 
-/// Heapsort of the `n` records of `size` bytes at the start of `b`:
-/// O(n log n), in place.
-pub(super) fn sort_records(b: &mut [u8], size: usize, n: usize, cmp: fn(&[u8], &[u8]) -> Ordering) {
-    let mut start = n / 2;
-    while start > 0 {
-        start = start.saturating_sub(1);
-        sift_down(b, size, start, n, cmp);
-    }
-    let mut end = n;
-    while end > 1 {
-        end = end.saturating_sub(1);
-        swap_records(b, size, 0, end);
-        sift_down(b, size, 0, end, cmp);
-    }
-}
-
-fn record(b: &[u8], size: usize, i: usize) -> &[u8] {
-    let start = i.saturating_mul(size);
-    b.get(start..start.saturating_add(size)).unwrap_or(&[])
-}
-
-fn sift_down(
-    b: &mut [u8],
-    size: usize,
-    mut root: usize,
-    end: usize,
-    cmp: fn(&[u8], &[u8]) -> Ordering,
-) {
-    loop {
-        let left = root.saturating_mul(2).saturating_add(1);
-        if left >= end {
-            return;
-        }
-        let right = left.saturating_add(1);
-        let mut child = left;
-        if right < end && cmp(record(b, size, left), record(b, size, right)) == Ordering::Less {
-            child = right;
-        }
-        if cmp(record(b, size, root), record(b, size, child)) != Ordering::Less {
-            return;
-        }
-        swap_records(b, size, root, child);
-        root = child;
-    }
-}
-
-fn swap_records(b: &mut [u8], size: usize, i: usize, j: usize) {
-    let (lo, hi) = match i.cmp(&j) {
-        Ordering::Less => (i, j),
-        Ordering::Greater => (j, i),
-        Ordering::Equal => return,
-    };
-    let split = hi.saturating_mul(size);
-    if split > b.len() {
-        return;
-    }
-    let (a, c) = b.split_at_mut(split);
-    let lo_off = lo.saturating_mul(size);
-    if let (Some(x), Some(y)) = (
-        a.get_mut(lo_off..lo_off.saturating_add(size)),
-        c.get_mut(..size),
-    ) {
-        x.swap_with_slice(y);
-    }
+/// The first `len` records of `N` bytes at the start of `bytes`, as
+/// arrays: what `sort_unstable_by` sorts in place (it does not allocate).
+pub(super) fn records_mut<const N: usize>(
+    bytes: &mut [u8],
+    len: usize,
+) -> Result<&mut [[u8; N]], SessionError> {
+    let (records, _) = bytes.as_chunks_mut::<N>();
+    records.get_mut(..len).ok_or(SessionError::TableFault)
 }
