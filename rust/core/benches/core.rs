@@ -14,6 +14,7 @@
 )]
 #![allow(clippy::arithmetic_side_effects)]
 
+use ckpt_testkit::{Stat, Xorshift};
 use pty_core::checkpoint::{checkpoint, checkpoint_len, PairMeta};
 use pty_core::image::{decode, PtyMode};
 use pty_core::storage::{AllocError, Storage};
@@ -60,30 +61,6 @@ fn raw() -> Termios {
     t
 }
 
-#[derive(Clone, Copy)]
-struct Stat {
-    median: f64,
-    min: f64,
-    max: f64,
-    runs: usize,
-}
-
-fn stat(mut v: Vec<f64>) -> Stat {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let n = v.len();
-    let median = if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    };
-    Stat {
-        median,
-        min: v[0],
-        max: v[n - 1],
-        runs: n,
-    }
-}
-
 /// Runs `f` (which returns the units it processed) once to warm up, then
 /// `reps` times; units per second.
 fn measure(reps: usize, mut f: impl FnMut() -> f64) -> Stat {
@@ -95,7 +72,7 @@ fn measure(reps: usize, mut f: impl FnMut() -> f64) -> Stat {
             units / t.elapsed().as_secs_f64()
         })
         .collect();
-    stat(v)
+    Stat::of(v)
 }
 
 /// memcpy of `chunk` bytes `times` times (fresh destination each round).
@@ -240,26 +217,10 @@ fn decode_images(times: usize) -> impl FnMut() -> f64 {
     }
 }
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = (self.next() % (i as u64 + 1)) as usize;
-            v.swap(i, j);
-        }
-    }
-}
-
 /// A whole restart session of `n` pairs: expect (random order), seal, both
 /// ends restored in random order, commit. Operations.
 fn waitlist(n: u32) -> impl FnMut() -> f64 {
-    let mut rng = Rng(0x5eed);
+    let mut rng = Xorshift::new(0x5eed);
     let mut idx: Vec<u32> = (0..n).collect();
     rng.shuffle(&mut idx);
     let mut ends: Vec<(u32, End)> = (0..n)

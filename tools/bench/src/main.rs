@@ -25,6 +25,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uapi::*;
 
+use ckpt_testkit::{Stat, Xorshift};
+
 type R<T> = Result<T, String>;
 
 const RW: i32 = libc::O_RDWR | libc::O_NOCTTY;
@@ -219,51 +221,9 @@ fn restart(fd: &OwnedFd, image: &[u8]) -> R<()> {
     Ok(())
 }
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = (self.next() % (i as u64 + 1)) as usize;
-            v.swap(i, j);
-        }
-    }
-}
-
 // ---------------------------------------------------------------------
 // Statistics and output
 // ---------------------------------------------------------------------
-
-#[derive(Clone, Copy, Debug)]
-struct Stat {
-    median: f64,
-    min: f64,
-    max: f64,
-    runs: usize,
-}
-
-fn stat(mut v: Vec<f64>) -> Stat {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    let n = v.len();
-    let median = if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    };
-    Stat {
-        median,
-        min: v.first().copied().unwrap_or(f64::NAN),
-        max: v.last().copied().unwrap_or(f64::NAN),
-        runs: n,
-    }
-}
 
 /// Warm-up once, then `reps` measured runs.
 fn repeat(reps: usize, mut f: impl FnMut() -> R<f64>) -> R<Stat> {
@@ -272,7 +232,7 @@ fn repeat(reps: usize, mut f: impl FnMut() -> R<f64>) -> R<Stat> {
     for _ in 0..reps {
         v.push(f()?);
     }
-    Ok(stat(v))
+    Ok(Stat::of(v))
 }
 
 struct Figure {
@@ -569,9 +529,9 @@ fn checkpoint_one(reps: usize) -> R<OnePair> {
         ));
     }
     Ok(OnePair {
-        master_us: stat(vm),
-        slave_us: stat(vs),
-        pair_us: stat(vp),
+        master_us: Stat::of(vm),
+        slave_us: Stat::of(vs),
+        pair_us: Stat::of(vp),
         image_bytes: bytes,
     })
 }
@@ -592,7 +552,7 @@ fn native_4k_write_read(reps: usize) -> R<Stat> {
             v.push(dt as f64 / 1e3);
         }
     }
-    Ok(stat(v))
+    Ok(Stat::of(v))
 }
 
 /// A writer thread writes one byte at a time to the master (a reader drains
@@ -668,7 +628,7 @@ fn blocked_window(reps: usize) -> R<(Stat, Stat)> {
         .filter(|(_, o)| !**o)
         .map(|((a, b), _)| (b - a) as f64 / 1e3)
         .collect();
-    Ok((stat(windows), stat(ordinary)))
+    Ok((Stat::of(windows), Stat::of(ordinary)))
 }
 
 // ---------------------------------------------------------------------
@@ -712,7 +672,7 @@ fn ckpt_restart_run(n: usize, seed: u64) -> R<CkptRun> {
     }
     let checkpoint_s = t0.elapsed().as_secs_f64();
     drop(held);
-    let mut rng = Rng(seed | 1);
+    let mut rng = Xorshift::new(seed | 1);
     let mut entries: Vec<RestartEntry> = images
         .iter()
         .map(|(idx, ..)| RestartEntry {
@@ -794,7 +754,7 @@ fn native_restart_run(n: usize, seed: u64) -> R<(f64, usize)> {
     }
     // Let the closes finish (indexes are released on the last close).
     std::thread::sleep(Duration::from_millis(50));
-    let mut rng = Rng(seed | 1);
+    let mut rng = Xorshift::new(seed | 1);
     rng.shuffle(&mut saved);
     let mut spare: HashMap<u32, OwnedFd> = HashMap::new();
     let mut fds = Vec::with_capacity(2 * n);
@@ -1190,8 +1150,8 @@ fn main() {
             "ms",
             "lower",
             Some(n),
-            Some(stat(rs)),
-            Some(stat(nat)),
+            Some(Stat::of(rs)),
+            Some(Stat::of(nat)),
             "native reopen-until-index",
         );
             for (part, (id, what)) in parts.into_iter().zip([
@@ -1209,7 +1169,7 @@ fn main() {
                     "ms",
                     "lower",
                     Some(n),
-                    Some(stat(part)),
+                    Some(Stat::of(part)),
                     None,
                     "-",
                 );
@@ -1221,7 +1181,7 @@ fn main() {
                 "ms",
                 "lower",
                 Some(n),
-                Some(stat(ck)),
+                Some(Stat::of(ck)),
                 None,
                 "-",
             );
@@ -1232,7 +1192,7 @@ fn main() {
                 "bytes",
                 "lower",
                 Some(n),
-                Some(stat(bpp)),
+                Some(Stat::of(bpp)),
                 None,
                 "-",
             );
@@ -1256,7 +1216,7 @@ fn main() {
                 a.push(x);
                 s.push(y);
             }
-            Ok((stat(a), stat(s)))
+            Ok((Stat::of(a), Stat::of(s)))
         };
         match (mem(Kind::Ckpt), mem(Kind::Native)) {
             (Ok((ca, cs)), Ok((na, ns))) => {

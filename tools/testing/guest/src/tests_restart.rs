@@ -7,6 +7,7 @@ use crate::ktap::{TestFn, TestResult};
 use crate::sys::{self, errno_name, RW};
 use crate::uapi::*;
 use crate::{ensure, ensure_eq};
+use ckpt_testkit::Xorshift;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 pub const TESTS: &[(&str, TestFn)] = &[
@@ -472,23 +473,6 @@ fn leave_frozen() -> TestResult {
     Ok(())
 }
 
-/// xorshift, so the orders are reproducible from the seed in the message.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = (self.next() % (i as u64 + 1)) as usize;
-            v.swap(i, j);
-        }
-    }
-}
-
 fn many_pairs_random_orders() -> TestResult {
     for (count, seed) in [(64usize, 1u64), (64, 2), (256, 3)] {
         // Checkpoint `count` pairs with distinct data both ways.
@@ -511,7 +495,7 @@ fn many_pairs_random_orders() -> TestResult {
         // and some higher minor before a lower one, statistically).
         let mut ends: Vec<(usize, bool)> =
             (0..count).flat_map(|i| [(i, true), (i, false)]).collect();
-        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let mut rng = Xorshift::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         rng.shuffle(&mut ends);
         let mut fds: Vec<(Option<OwnedFd>, Option<OwnedFd>)> =
             (0..count).map(|_| (None, None)).collect();
@@ -582,7 +566,7 @@ fn scale_after_reload() -> TestResult {
 
 fn scale_once(count: usize) -> TestResult {
     let seed = 0x5eed_u64 + count as u64;
-    let mut rng = Rng(seed);
+    let mut rng = Xorshift::new(seed);
     struct Saved {
         n: u32,
         mi: Vec<u8>,
