@@ -1156,6 +1156,16 @@ struct Slot {
 }
 
 impl Slot {
+    /// Nothing open yet.
+    fn closed(bsd: Option<u32>) -> Self {
+        Self {
+            bsd,
+            index: None,
+            master: None,
+            slaves: Vec::new(),
+        }
+    }
+
     /// A random open end (master or slave).
     fn pick(&self, rng: &mut Rng) -> Option<(bool, Arc<OwnedFd>)> {
         let n = self.slaves.len() + usize::from(self.master.is_some());
@@ -1199,34 +1209,59 @@ fn random_operations() -> TestResult {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(1);
+    let slots = Arc::new(chaos_slots(kind));
+    let start = Instant::now();
+    let (ops, tally) = run_chaos_workers(kind, seed, &slots)?;
+    println!(
+        "# random operations: {ops} in {:?} on {} pairs, seed {seed}",
+        start.elapsed(),
+        slots.len()
+    );
+    print_tally(&tally);
+    let bad = forbidden_outcomes(&tally);
+    ensure!(
+        bad.is_empty(),
+        "seed {seed}: unexpected errors: {}",
+        bad.join(", ")
+    );
+    // Everything is closed: no pair may be left behind.
+    drop(slots);
+    if kind == PtyKind::Ckpt {
+        ensure_eq!(pts_entries()?, 0);
+        let m = sys::open(PTMX_PATH, RW).map_err(en)?;
+        ensure_eq!(sys::get_u32(&m, TIOCGPTN).map_err(en)?, 0);
+    }
+    Ok(())
+}
+
+/// The shared pairs, all closed: [`CHAOS_ATT`] AT&T pairs, and on ckpt
+/// the BSD pairs [`CHAOS_BSD`] too.
+fn chaos_slots(kind: PtyKind) -> Vec<Mutex<Slot>> {
     let mut slots: Vec<Mutex<Slot>> = (0..CHAOS_ATT)
-        .map(|_| {
-            Mutex::new(Slot {
-                bsd: None,
-                index: None,
-                master: None,
-                slaves: Vec::new(),
-            })
-        })
+        .map(|_| Mutex::new(Slot::closed(None)))
         .collect();
     if kind == PtyKind::Ckpt {
         for n in CHAOS_BSD {
-            slots.push(Mutex::new(Slot {
-                bsd: Some(n),
-                index: None,
-                master: None,
-                slaves: Vec::new(),
-            }));
+            slots.push(Mutex::new(Slot::closed(Some(n))));
         }
     }
-    let slots = Arc::new(slots);
+    slots
+}
+
+/// Runs [`CHAOS_THREADS`] workers on `slots` under a watchdog; returns
+/// the operations done and their outcomes, summed over the workers.
+fn run_chaos_workers(
+    kind: PtyKind,
+    seed: u64,
+    slots: &Arc<Vec<Mutex<Slot>>>,
+) -> Result<(usize, Tally), String> {
+    // What each thread is doing, for the report of a watchdog expiry.
     let current: Arc<Vec<Mutex<&'static str>>> =
         Arc::new((0..CHAOS_THREADS).map(|_| Mutex::new("start")).collect());
     let stop_at = Instant::now() + CHAOS_TIME;
-    let start = Instant::now();
     let mut workers = Vec::new();
     for t in 0..CHAOS_THREADS {
-        let slots = Arc::clone(&slots);
+        let slots = Arc::clone(slots);
         let current = Arc::clone(&current);
         workers.push(spawn_thread(move || {
             chaos_worker(kind, seed + t as u64, &slots, &current[t], stop_at)
@@ -1250,42 +1285,41 @@ fn random_operations() -> TestResult {
             *tally.entry(k).or_default() += v;
         }
     }
-    println!(
-        "# random operations: {ops} in {:?} on {} pairs, seed {seed}",
-        start.elapsed(),
-        slots.len()
-    );
+    Ok((ops, tally))
+}
+
+/// One diagnostic line per operation: each outcome and how often.
+fn print_tally(tally: &Tally) {
     let mut by_op: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
-    for ((op, what), n) in &tally {
+    for ((op, what), n) in tally {
         by_op.entry(op).or_default().push(format!("{what} {n}"));
     }
     for (op, outcomes) in by_op {
         println!("#   {op}: {}", outcomes.join(", "));
     }
-    let bad: Vec<String> = tally
+}
+
+/// The outcomes that are one of the [`FORBIDDEN`] errors.
+fn forbidden_outcomes(tally: &Tally) -> Vec<String> {
+    tally
         .keys()
         .filter(|(_, what)| FORBIDDEN.iter().any(|&e| *what == sys::errno_str(e)))
         .map(|(op, what)| format!("{op}: {what}"))
-        .collect();
-    ensure!(
-        bad.is_empty(),
-        "seed {seed}: unexpected errors: {}",
-        bad.join(", ")
-    );
-    // Everything is closed: no pair may be left behind.
-    drop(slots);
-    if kind == PtyKind::Ckpt {
-        ensure_eq!(pts_entries()?, 0);
-        let m = sys::open(PTMX_PATH, RW).map_err(en)?;
-        ensure_eq!(sys::get_u32(&m, TIOCGPTN).map_err(en)?, 0);
-    }
-    Ok(())
+        .collect()
 }
 
 /// Bytes typed and written: text, line ends and the special characters
 /// (but ^C, ^\, ^Z only matter to a foreground group, and there is none).
 const CHAOS_BYTES: &[u8] = b"abcdefgh \n\n\r\t\x04\x7f\x15\x17\x12\x16\x13\x11\x03\x1a\xff\x00";
 
+/// Locks `m` even if another worker panicked holding it.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One worker of the random test: [`CHAOS_OPS`] random operations on
+/// random slots, until `stop_at`. Returns the operations done and the
+/// outcomes of those that applied (closing a closed end does not).
 fn chaos_worker(
     kind: PtyKind,
     seed: u64,
@@ -1295,162 +1329,208 @@ fn chaos_worker(
 ) -> Result<(usize, Tally), String> {
     let mut rng = Rng::new(seed);
     let mut tally = Tally::new();
-    let epoll = Epoll::new()?;
-    let mut watched = 0;
+    let mut epoll = ChaosEpoll {
+        epoll: Epoll::new()?,
+        watched: 0,
+    };
     let mut ops = 0;
     while ops < CHAOS_OPS && Instant::now() < stop_at {
         ops += 1;
         let slot = &slots[rng.below(slots.len())];
-        let choice = rng.below(100);
-        let op: &'static str = match choice {
-            0..=7 => "open master",
-            8..=17 => "open slave",
-            18..=22 => "close master",
-            23..=29 => "close slave",
-            30..=44 => "read",
-            45..=59 => "write",
-            60..=79 => "ioctl",
-            80..=87 => "poll",
-            88..=94 => "epoll",
-            _ => "nonblock",
+        let op = chaos_choose(&mut rng);
+        *lock(current) = op;
+        let result = match op {
+            "open master" => chaos_open_master(kind, slot, &mut rng),
+            "open slave" => chaos_open_slave(kind, slot, &mut rng),
+            "close master" => chaos_close_master(slot),
+            "close slave" => chaos_close_slave(slot, &mut rng),
+            _ => chaos_on_an_end(op, slot, &mut rng, &mut epoll)?,
         };
-        *current.lock().unwrap_or_else(|e| e.into_inner()) = op;
-        let result: String = match op {
-            "open master" => {
-                let mut s = slot.lock().unwrap_or_else(|e| e.into_inner());
-                if s.master.is_some() {
-                    continue;
-                }
-                let path = match s.bsd {
-                    Some(n) => format!("{PTS_DIR}/pty{n}"),
-                    None => kind.ptmx().to_string(),
-                };
-                match sys::open(&path, RW) {
-                    Ok(m) => {
-                        if s.bsd.is_none() {
-                            if rng.chance(90) {
-                                let _ = sys::set_i32(&m, TIOCSPTLCK, 0);
-                            }
-                            s.index = sys::get_u32(&m, TIOCGPTN).ok();
-                        }
-                        s.master = Some(Arc::new(m));
-                        "ok".into()
-                    }
-                    Err(e) => en(e),
-                }
-            }
-            "open slave" => {
-                let mut s = slot.lock().unwrap_or_else(|e| e.into_inner());
-                if s.slaves.len() >= 3 {
-                    s.slaves.remove(0);
-                }
-                let opened = match (s.bsd, s.index, &s.master) {
-                    (Some(n), _, _) => sys::open(&format!("{PTS_DIR}/tty{n}"), RW),
-                    (None, _, Some(m)) if rng.chance(40) => {
-                        let flags = (RW | libc::O_CLOEXEC) as usize;
-                        sys::ioctl_val(m, TIOCGPTPEER, flags)
-                            // SAFETY: TIOCGPTPEER returned a new descriptor.
-                            .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
-                    }
-                    (None, Some(i), _) => sys::open(&format!("{}/{i}", kind.pts_dir()), RW),
-                    (None, None, _) => continue,
-                };
-                match opened {
-                    Ok(fd) => {
-                        s.slaves.push(Arc::new(fd));
-                        "ok".into()
-                    }
-                    Err(e) => en(e),
-                }
-            }
-            "close master" => {
-                let taken = slot.lock().unwrap_or_else(|e| e.into_inner()).master.take();
-                if taken.is_none() {
-                    continue;
-                }
-                "ok".into()
-            }
-            "close slave" => {
-                let mut s = slot.lock().unwrap_or_else(|e| e.into_inner());
-                if s.slaves.is_empty() {
-                    continue;
-                }
-                let i = rng.below(s.slaves.len());
-                s.slaves.swap_remove(i);
-                "ok".into()
-            }
-            _ => {
-                let picked = slot
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .pick(&mut rng);
-                let Some((_, fd)) = picked else {
-                    continue;
-                };
-                match op {
-                    "read" => {
-                        let n = 1 + rng.below(4096);
-                        let (r, fired) = sys::with_deadline(CHAOS_CALL, || sys::read_once(&fd, n));
-                        outcome(&r, fired)
-                    }
-                    "write" => {
-                        let max = if rng.chance(10) { 8192 } else { 64 };
-                        let len = 1 + rng.below(max);
-                        let data: Vec<u8> = (0..len)
-                            .map(|_| CHAOS_BYTES[rng.below(CHAOS_BYTES.len())])
-                            .collect();
-                        let (r, fired) =
-                            sys::with_deadline(CHAOS_CALL, || sys::write_once(&fd, &data));
-                        outcome(&r, fired)
-                    }
-                    "ioctl" => chaos_ioctl(&fd, &mut rng),
-                    "poll" => {
-                        let timeout = rng.below(20) as i32;
-                        let events = [libc::POLLIN, libc::POLLOUT, libc::POLLIN | libc::POLLPRI]
-                            [rng.below(3)];
-                        let (r, fired) =
-                            sys::with_deadline(CHAOS_CALL + Duration::from_secs(1), || {
-                                sys::poll_events(&fd, events, timeout)
-                            });
-                        ensure!(!fired, "poll with a {timeout} ms timeout did not return");
-                        outcome(&r, false)
-                    }
-                    "epoll" => {
-                        // The epoll keeps watching files that other threads
-                        // close later; closing must take them off.
-                        if watched < 32 {
-                            let events = (libc::EPOLLIN | libc::EPOLLOUT) as u32
-                                | if rng.chance(30) {
-                                    libc::EPOLLET as u32
-                                } else {
-                                    0
-                                };
-                            if epoll.add(&fd, events).is_ok() {
-                                watched += 1;
-                            }
-                        }
-                        let timeout = rng.below(20) as i32;
-                        let (r, fired) =
-                            sys::with_deadline(CHAOS_CALL + Duration::from_secs(1), || {
-                                epoll.wait(timeout)
-                            });
-                        ensure!(
-                            !fired,
-                            "epoll_wait with a {timeout} ms timeout did not return"
-                        );
-                        outcome(&r, false)
-                    }
-                    _ => {
-                        let r = sys::set_nonblocking(&fd, rng.chance(50));
-                        outcome(&r, false)
-                    }
-                }
-            }
-        };
-        *tally.entry((op, result)).or_default() += 1;
+        if let Some(result) = result {
+            *tally.entry((op, result)).or_default() += 1;
+        }
     }
-    *current.lock().unwrap_or_else(|e| e.into_inner()) = "done";
+    *lock(current) = "done";
     Ok((ops, tally))
+}
+
+/// A random operation, by weight.
+fn chaos_choose(rng: &mut Rng) -> &'static str {
+    match rng.below(100) {
+        0..=7 => "open master",
+        8..=17 => "open slave",
+        18..=22 => "close master",
+        23..=29 => "close slave",
+        30..=44 => "read",
+        45..=59 => "write",
+        60..=79 => "ioctl",
+        80..=87 => "poll",
+        88..=94 => "epoll",
+        _ => "nonblock",
+    }
+}
+
+/// Opens the slot's master unless it is open; an AT&T master is mostly
+/// unlocked. `None` when it was open.
+fn chaos_open_master(kind: PtyKind, slot: &Mutex<Slot>, rng: &mut Rng) -> Option<String> {
+    let mut s = lock(slot);
+    if s.master.is_some() {
+        return None;
+    }
+    let path = match s.bsd {
+        Some(n) => format!("{PTS_DIR}/pty{n}"),
+        None => kind.ptmx().to_string(),
+    };
+    Some(match sys::open(&path, RW) {
+        Ok(m) => {
+            if s.bsd.is_none() {
+                if rng.chance(90) {
+                    let _ = sys::set_i32(&m, TIOCSPTLCK, 0);
+                }
+                s.index = sys::get_u32(&m, TIOCGPTN).ok();
+            }
+            s.master = Some(Arc::new(m));
+            "ok".into()
+        }
+        Err(e) => en(e),
+    })
+}
+
+/// Opens one more slave (at most three, the oldest goes): the node, or
+/// `TIOCGPTPEER` on an open AT&T master. `None` when an AT&T pair never
+/// had a master.
+fn chaos_open_slave(kind: PtyKind, slot: &Mutex<Slot>, rng: &mut Rng) -> Option<String> {
+    let mut s = lock(slot);
+    if s.slaves.len() >= 3 {
+        s.slaves.remove(0);
+    }
+    let opened = match (s.bsd, s.index, &s.master) {
+        (Some(n), _, _) => sys::open(&format!("{PTS_DIR}/tty{n}"), RW),
+        (None, _, Some(m)) if rng.chance(40) => {
+            let flags = (RW | libc::O_CLOEXEC) as usize;
+            sys::ioctl_val(m, TIOCGPTPEER, flags)
+                // SAFETY: TIOCGPTPEER returned a new descriptor.
+                .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
+        }
+        (None, Some(i), _) => sys::open(&format!("{}/{i}", kind.pts_dir()), RW),
+        (None, None, _) => return None,
+    };
+    Some(match opened {
+        Ok(fd) => {
+            s.slaves.push(Arc::new(fd));
+            "ok".into()
+        }
+        Err(e) => en(e),
+    })
+}
+
+/// Closes the master (after letting go of the slot); `None` when it is
+/// not open.
+fn chaos_close_master(slot: &Mutex<Slot>) -> Option<String> {
+    let taken = lock(slot).master.take();
+    taken.map(|_| "ok".into())
+}
+
+/// Closes a random slave descriptor; `None` when there is none.
+fn chaos_close_slave(slot: &Mutex<Slot>, rng: &mut Rng) -> Option<String> {
+    let mut s = lock(slot);
+    if s.slaves.is_empty() {
+        return None;
+    }
+    let i = rng.below(s.slaves.len());
+    s.slaves.swap_remove(i);
+    Some("ok".into())
+}
+
+/// `op` (read, write, ioctl, poll, epoll or nonblock) on a random open
+/// end of the slot; `None` when no end is open. An error is a poll that
+/// did not return within its timeout.
+fn chaos_on_an_end(
+    op: &'static str,
+    slot: &Mutex<Slot>,
+    rng: &mut Rng,
+    epoll: &mut ChaosEpoll,
+) -> Result<Option<String>, String> {
+    let picked = lock(slot).pick(rng);
+    let Some((_, fd)) = picked else {
+        return Ok(None);
+    };
+    Ok(Some(match op {
+        "read" => chaos_read(&fd, rng),
+        "write" => chaos_write(&fd, rng),
+        "ioctl" => chaos_ioctl(&fd, rng),
+        "poll" => chaos_poll(&fd, rng)?,
+        "epoll" => epoll.watch_and_wait(&fd, rng)?,
+        _ => {
+            let r = sys::set_nonblocking(&fd, rng.chance(50));
+            outcome(&r, false)
+        }
+    }))
+}
+
+/// A read of up to 4 KiB, bounded.
+fn chaos_read(fd: &OwnedFd, rng: &mut Rng) -> String {
+    let n = 1 + rng.below(4096);
+    let (r, fired) = sys::with_deadline(CHAOS_CALL, || sys::read_once(fd, n));
+    outcome(&r, fired)
+}
+
+/// A bounded write of [`CHAOS_BYTES`] at random: mostly short, sometimes
+/// up to 8 KiB.
+fn chaos_write(fd: &OwnedFd, rng: &mut Rng) -> String {
+    let max = if rng.chance(10) { 8192 } else { 64 };
+    let len = 1 + rng.below(max);
+    let data: Vec<u8> = (0..len)
+        .map(|_| CHAOS_BYTES[rng.below(CHAOS_BYTES.len())])
+        .collect();
+    let (r, fired) = sys::with_deadline(CHAOS_CALL, || sys::write_once(fd, &data));
+    outcome(&r, fired)
+}
+
+/// A `poll` with a short timeout, which must return by itself.
+fn chaos_poll(fd: &OwnedFd, rng: &mut Rng) -> Result<String, String> {
+    let timeout = rng.below(20) as i32;
+    let events = [libc::POLLIN, libc::POLLOUT, libc::POLLIN | libc::POLLPRI][rng.below(3)];
+    let (r, fired) = sys::with_deadline(CHAOS_CALL + Duration::from_secs(1), || {
+        sys::poll_events(fd, events, timeout)
+    });
+    ensure!(!fired, "poll with a {timeout} ms timeout did not return");
+    Ok(outcome(&r, false))
+}
+
+/// A worker's epoll, which keeps watching files that other threads close
+/// later: closing must take them off.
+struct ChaosEpoll {
+    epoll: Epoll,
+    /// Files added so far (at most 32).
+    watched: usize,
+}
+
+impl ChaosEpoll {
+    /// Watches `fd` too (until 32 are watched), then an `epoll_wait` with
+    /// a short timeout, which must return by itself.
+    fn watch_and_wait(&mut self, fd: &OwnedFd, rng: &mut Rng) -> Result<String, String> {
+        if self.watched < 32 {
+            let events = (libc::EPOLLIN | libc::EPOLLOUT) as u32
+                | if rng.chance(30) {
+                    libc::EPOLLET as u32
+                } else {
+                    0
+                };
+            if self.epoll.add(fd, events).is_ok() {
+                self.watched += 1;
+            }
+        }
+        let timeout = rng.below(20) as i32;
+        let (r, fired) = sys::with_deadline(CHAOS_CALL + Duration::from_secs(1), || {
+            self.epoll.wait(timeout)
+        });
+        ensure!(
+            !fired,
+            "epoll_wait with a {timeout} ms timeout did not return"
+        );
+        Ok(outcome(&r, false))
+    }
 }
 
 /// One random terminal ioctl on `fd`, bounded like every blocking call.
