@@ -702,70 +702,87 @@ fn ensure_events(what: &str, got: Result<Vec<u32>, String>, bits: u32) -> TestRe
 
 fn epoll_wakeups() -> TestResult {
     on_load_kind(|kind| {
-        let in_ = libc::EPOLLIN as u32;
-        let out = libc::EPOLLOUT as u32;
-        let hup = libc::EPOLLHUP as u32;
-
-        // The master's waiter wakes when the slave writes.
         let (master, slave) = split(PtyPair::open(kind)?)?;
-        let w = epoll_call("epoll on the master", &master, in_)?;
-        w.wait_blocked(SLEEPS_IN_EPOLL)?;
-        let at = Instant::now();
-        sys::write_once(&slave, b"x").map_err(en)?;
-        ensure_events("slave wrote", w.returned_promptly(at)?, in_)?;
-
-        // The slave's waiter (canonical) wakes for a line, not before.
-        let w = epoll_call("epoll on the slave", &slave, in_)?;
-        w.wait_blocked(SLEEPS_IN_EPOLL)?;
-        sys::write_once(&master, b"half a line").map_err(en)?;
-        w.still_blocked_after(Duration::from_millis(300), SLEEPS_IN_EPOLL)
-            .map_err(|e| format!("after half a line: {e}"))?;
-        let at = Instant::now();
-        sys::write_once(&master, b"\n").map_err(en)?;
-        ensure_events("master wrote a line", w.returned_promptly(at)?, in_)?;
-
-        // Hangup: the slave's waiter when the master closes, and a poll()
-        // waiter too.
-        let line = sys::read_once(&slave, 100).map_err(en)?;
-        ensure_eq!(line, b"half a line\n".to_vec());
-        let w = epoll_call("epoll on the slave", &slave, in_)?;
-        w.wait_blocked(SLEEPS_IN_EPOLL)?;
-        let poller = {
-            let fd = dup(&slave)?;
-            call("poll on the slave", move || {
-                sys::poll_events(&fd, libc::POLLIN, 30_000).map_err(en)
-            })?
-        };
-        poller.wait_blocked(SLEEPS_IN_POLL)?;
-        let at = Instant::now();
-        drop(master);
-        ensure_events("master closed", w.returned_promptly(at)?, in_ | hup)?;
-        let revents = poller.returned_promptly(at)??;
-        ensure!(
-            revents & libc::POLLHUP != 0,
-            "master closed: poll reported {}",
-            pty::poll_names(revents)
-        );
-        drop(slave);
-
-        // Hangup: the master's waiter when the last slave closes.
-        let (master, slave) = split(PtyPair::open(kind)?)?;
-        let w = epoll_call("epoll on the master", &master, in_)?;
-        w.wait_blocked(SLEEPS_IN_EPOLL)?;
-        let at = Instant::now();
-        drop(slave);
-        ensure_events("slave closed", w.returned_promptly(at)?, hup)?;
-
-        // A writer's waiter wakes when the full queue drains.
-        let (master, slave) = split(raw_pair(kind)?)?;
-        fill(&master)?;
-        let w = epoll_call("EPOLLOUT on the master", &master, out)?;
-        w.wait_blocked(SLEEPS_IN_EPOLL)?;
-        let at = Instant::now();
-        drain_all(&slave)?;
-        ensure_events("slave read everything", w.returned_promptly(at)?, out)?;
-        Ok(())
+        epoll_wakes_readers(&master, &slave)?;
+        epoll_and_poll_see_master_close(master, slave)?;
+        epoll_sees_last_slave_close(kind)?;
+        epoll_wakes_writer_when_drained(kind)
     })
+}
+
+/// The master's waiter wakes when the slave writes; the slave's waiter
+/// (canonical) wakes for a line, not before. Leaves the line unread.
+fn epoll_wakes_readers(master: &OwnedFd, slave: &OwnedFd) -> TestResult {
+    let in_ = libc::EPOLLIN as u32;
+    let w = epoll_call("epoll on the master", master, in_)?;
+    w.wait_blocked(SLEEPS_IN_EPOLL)?;
+    let at = Instant::now();
+    sys::write_once(slave, b"x").map_err(en)?;
+    ensure_events("slave wrote", w.returned_promptly(at)?, in_)?;
+
+    let w = epoll_call("epoll on the slave", slave, in_)?;
+    w.wait_blocked(SLEEPS_IN_EPOLL)?;
+    sys::write_once(master, b"half a line").map_err(en)?;
+    w.still_blocked_after(Duration::from_millis(300), SLEEPS_IN_EPOLL)
+        .map_err(|e| format!("after half a line: {e}"))?;
+    let at = Instant::now();
+    sys::write_once(master, b"\n").map_err(en)?;
+    ensure_events("master wrote a line", w.returned_promptly(at)?, in_)
+}
+
+/// Hangup: after the line of [`epoll_wakes_readers`] is read, the slave's
+/// epoll waiter and a `poll()` waiter wake when the master closes.
+fn epoll_and_poll_see_master_close(master: OwnedFd, slave: OwnedFd) -> TestResult {
+    let in_ = libc::EPOLLIN as u32;
+    let hup = libc::EPOLLHUP as u32;
+    let line = sys::read_once(&slave, 100).map_err(en)?;
+    ensure_eq!(line, b"half a line\n".to_vec());
+    let w = epoll_call("epoll on the slave", &slave, in_)?;
+    w.wait_blocked(SLEEPS_IN_EPOLL)?;
+    let poller = {
+        let fd = dup(&slave)?;
+        call("poll on the slave", move || {
+            sys::poll_events(&fd, libc::POLLIN, 30_000).map_err(en)
+        })?
+    };
+    poller.wait_blocked(SLEEPS_IN_POLL)?;
+    let at = Instant::now();
+    drop(master);
+    ensure_events("master closed", w.returned_promptly(at)?, in_ | hup)?;
+    let revents = poller.returned_promptly(at)??;
+    ensure!(
+        revents & libc::POLLHUP != 0,
+        "master closed: poll reported {}",
+        pty::poll_names(revents)
+    );
+    drop(slave);
+    Ok(())
+}
+
+/// Hangup: the master's waiter wakes when the last slave closes.
+fn epoll_sees_last_slave_close(kind: PtyKind) -> TestResult {
+    let (master, slave) = split(PtyPair::open(kind)?)?;
+    let w = epoll_call("epoll on the master", &master, libc::EPOLLIN as u32)?;
+    w.wait_blocked(SLEEPS_IN_EPOLL)?;
+    let at = Instant::now();
+    drop(slave);
+    ensure_events(
+        "slave closed",
+        w.returned_promptly(at)?,
+        libc::EPOLLHUP as u32,
+    )
+}
+
+/// A writer's waiter wakes when the full queue drains.
+fn epoll_wakes_writer_when_drained(kind: PtyKind) -> TestResult {
+    let out = libc::EPOLLOUT as u32;
+    let (master, slave) = split(raw_pair(kind)?)?;
+    fill(&master)?;
+    let w = epoll_call("EPOLLOUT on the master", &master, out)?;
+    w.wait_blocked(SLEEPS_IN_EPOLL)?;
+    let at = Instant::now();
+    drain_all(&slave)?;
+    ensure_events("slave read everything", w.returned_promptly(at)?, out)
 }
 
 // ---------------------------------------------------------------------
@@ -976,11 +993,11 @@ const OPENERS: usize = 4;
 /// Pairs closed at random (leaving holes) and opened again.
 const HOLES: usize = 32;
 
-/// Opens `count` masters; also returns how long the first and the last
-/// [`SAMPLE`] opens took (whether the cost grows with the table).
 /// Masters with their indexes.
 type Masters = Vec<(u32, OwnedFd)>;
 
+/// Opens `count` masters; also returns how long the first and the last
+/// [`SAMPLE`] opens took (whether the cost grows with the table).
 fn open_masters(count: usize) -> Result<(Masters, [Duration; 2]), String> {
     let mut masters = Vec::with_capacity(count);
     let mut marks = Vec::new();
@@ -1017,96 +1034,131 @@ fn all_pairs_at_once() -> TestResult {
     let max = max_pairs()?;
     ensure_eq!(max, 4096);
     let old = raise_nofile(max as u64 + 256)?;
-    let result = (|| -> TestResult {
-        let start = Instant::now();
-        let mut openers = Vec::new();
-        for t in 0..OPENERS {
-            let count = max / OPENERS + usize::from(t < max % OPENERS);
-            openers.push(std::thread::spawn(move || open_masters(count)));
-        }
-        let mut masters = Vec::with_capacity(max);
-        let mut samples = [Duration::ZERO; 2];
-        for o in openers {
-            let (got, [first, last]) = o.join().map_err(|_| "opener panicked".to_string())??;
-            masters.extend(got);
-            samples[0] += first;
-            samples[1] += last;
-        }
-        let opened = start.elapsed();
-        masters.sort_by_key(|(n, _)| *n);
-        let indexes: Vec<u32> = masters.iter().map(|(n, _)| *n).collect();
-        let expected: Vec<u32> = (0..max as u32).collect();
-        if indexes != expected {
-            let dup = indexes.windows(2).find(|w| w[0] == w[1]);
-            return Err(format!(
-                "indexes are not 0..{max} once each: first {:?}, last {:?}, a duplicate {dup:?}",
-                &indexes[..4],
-                &indexes[max - 4..]
-            ));
-        }
-        match sys::open(PTMX_PATH, RW) {
-            Err(e) => ensure_eq!(en(e), "ENOSPC"),
-            Ok(m) => {
-                let n = sys::get_u32(&m, TIOCGPTN).map_err(en);
-                return Err(format!("open number {} succeeded: index {n:?}", max + 1));
-            }
-        }
-        ensure_eq!(pts_entries()?, max);
-        // The last pair works like any other.
-        let (n, last) = masters.last().ok_or("no masters")?;
-        sys::set_i32(last, TIOCSPTLCK, 0).map_err(en)?;
-        let slave = sys::open(&format!("{PTS_DIR}/{n}"), RW).map_err(en)?;
-        sys::write_once(last, b"hi\n").map_err(en)?;
-        let line = pty::read_timeout(&slave, 100, Duration::from_secs(5))?;
-        ensure_eq!(line, Some(b"hi\n".to_vec()));
-        drop(slave);
-        // Holes at random: opened again, they are refilled lowest first.
-        let mut rng = Rng::new(max as u64);
-        let mut holes = Vec::new();
-        while holes.len() < HOLES {
-            let i = rng.below(masters.len());
-            holes.push(masters.remove(i).0);
-        }
-        holes.sort_unstable();
-        let mut refilled = Vec::new();
-        for _ in 0..HOLES {
-            let m = sys::open(PTMX_PATH, RW).map_err(|e| format!("reopen: {}", en(e)))?;
-            refilled.push(sys::get_u32(&m, TIOCGPTN).map_err(en)?);
-            masters.push((refilled[refilled.len() - 1], m));
-        }
-        ensure_eq!(refilled, holes);
-        ensure!(
-            sys::open(PTMX_PATH, RW).is_err(),
-            "a pair beyond max_pairs after refilling"
-        );
-        // Oldest first: `device_destroy` searches the class's devices from
-        // the oldest, so this order keeps each search short. Two closers,
-        // each taking every other pair.
-        let close_start = Instant::now();
-        let newest = masters.split_off(masters.len() - HOLES);
-        let (evens, odds): (Vec<_>, Vec<_>) = masters
-            .into_iter()
-            .enumerate()
-            .partition(|(i, _)| i % 2 == 0);
-        let closer = std::thread::spawn(move || drop(odds));
-        drop(evens);
-        closer.join().map_err(|_| "closer panicked".to_string())?;
-        drop(newest);
-        let closed = close_start.elapsed();
-        ensure_eq!(pts_entries()?, 0);
-        let m = sys::open(PTMX_PATH, RW).map_err(en)?;
-        ensure_eq!(sys::get_u32(&m, TIOCGPTN).map_err(en)?, 0);
-        let per_open = |d: Duration| d / (SAMPLE * OPENERS) as u32;
-        println!(
-            "# all pairs: {max} opened in {opened:?} ({OPENERS} threads; an open took {:?} among the first and {:?} among the last), closed in {closed:?}",
-            per_open(samples[0]),
-            per_open(samples[1])
-        );
-        Ok(())
-    })();
+    let result = every_pair_once(max);
     // SAFETY: restores the limit read above.
     unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &old) };
     result
+}
+
+/// The body of [`all_pairs_at_once`], with the file limit raised.
+fn every_pair_once(max: usize) -> TestResult {
+    let (mut masters, opened, samples) = open_every_pair(max)?;
+    next_open_finds_the_table_full(max)?;
+    ensure_eq!(pts_entries()?, max);
+    last_pair_works(&masters)?;
+    holes_refilled_lowest_first(&mut masters, max)?;
+    let close_start = Instant::now();
+    close_oldest_first(masters)?;
+    let closed = close_start.elapsed();
+    ensure_eq!(pts_entries()?, 0);
+    let m = sys::open(PTMX_PATH, RW).map_err(en)?;
+    ensure_eq!(sys::get_u32(&m, TIOCGPTN).map_err(en)?, 0);
+    let per_open = |d: Duration| d / (SAMPLE * OPENERS) as u32;
+    println!(
+        "# all pairs: {max} opened in {opened:?} ({OPENERS} threads; an open took {:?} among the first and {:?} among the last), closed in {closed:?}",
+        per_open(samples[0]),
+        per_open(samples[1])
+    );
+    Ok(())
+}
+
+/// Opens `max` masters from [`OPENERS`] threads at once; every index
+/// must be given out once. Returns them by index, how long that took, and
+/// the summed times of the first and the last [`SAMPLE`] opens.
+fn open_every_pair(max: usize) -> Result<(Masters, Duration, [Duration; 2]), String> {
+    let start = Instant::now();
+    let mut openers = Vec::new();
+    for t in 0..OPENERS {
+        let count = max / OPENERS + usize::from(t < max % OPENERS);
+        openers.push(std::thread::spawn(move || open_masters(count)));
+    }
+    let mut masters = Vec::with_capacity(max);
+    let mut samples = [Duration::ZERO; 2];
+    for o in openers {
+        let (got, [first, last]) = o.join().map_err(|_| "opener panicked".to_string())??;
+        masters.extend(got);
+        samples[0] += first;
+        samples[1] += last;
+    }
+    let opened = start.elapsed();
+    masters.sort_by_key(|(n, _)| *n);
+    let indexes: Vec<u32> = masters.iter().map(|(n, _)| *n).collect();
+    let expected: Vec<u32> = (0..max as u32).collect();
+    if indexes != expected {
+        let dup = indexes.windows(2).find(|w| w[0] == w[1]);
+        return Err(format!(
+            "indexes are not 0..{max} once each: first {:?}, last {:?}, a duplicate {dup:?}",
+            &indexes[..4],
+            &indexes[max - 4..]
+        ));
+    }
+    Ok((masters, opened, samples))
+}
+
+/// With `max` pairs open, one more open says `ENOSPC`.
+fn next_open_finds_the_table_full(max: usize) -> TestResult {
+    match sys::open(PTMX_PATH, RW) {
+        Err(e) => ensure_eq!(en(e), "ENOSPC"),
+        Ok(m) => {
+            let n = sys::get_u32(&m, TIOCGPTN).map_err(en);
+            return Err(format!("open number {} succeeded: index {n:?}", max + 1));
+        }
+    }
+    Ok(())
+}
+
+/// The last pair works like any other: unlocked, its slave opens and
+/// reads what the master wrote.
+fn last_pair_works(masters: &Masters) -> TestResult {
+    let (n, last) = masters.last().ok_or("no masters")?;
+    sys::set_i32(last, TIOCSPTLCK, 0).map_err(en)?;
+    let slave = sys::open(&format!("{PTS_DIR}/{n}"), RW).map_err(en)?;
+    sys::write_once(last, b"hi\n").map_err(en)?;
+    let line = pty::read_timeout(&slave, 100, Duration::from_secs(5))?;
+    ensure_eq!(line, Some(b"hi\n".to_vec()));
+    Ok(())
+}
+
+/// Closes [`HOLES`] pairs at random: opened again, they are refilled
+/// lowest first, and then the table is full again. The new masters go
+/// to the end of `masters`.
+fn holes_refilled_lowest_first(masters: &mut Masters, max: usize) -> TestResult {
+    let mut rng = Rng::new(max as u64);
+    let mut holes = Vec::new();
+    while holes.len() < HOLES {
+        let i = rng.below(masters.len());
+        holes.push(masters.remove(i).0);
+    }
+    holes.sort_unstable();
+    let mut refilled = Vec::new();
+    for _ in 0..HOLES {
+        let m = sys::open(PTMX_PATH, RW).map_err(|e| format!("reopen: {}", en(e)))?;
+        refilled.push(sys::get_u32(&m, TIOCGPTN).map_err(en)?);
+        masters.push((refilled[refilled.len() - 1], m));
+    }
+    ensure_eq!(refilled, holes);
+    ensure!(
+        sys::open(PTMX_PATH, RW).is_err(),
+        "a pair beyond max_pairs after refilling"
+    );
+    Ok(())
+}
+
+/// Closes every master, oldest first: `device_destroy` searches the
+/// class's devices from the oldest, so this order keeps each search
+/// short. Two closers, each taking every other pair; the [`HOLES`]
+/// reopened last go last.
+fn close_oldest_first(mut masters: Masters) -> TestResult {
+    let newest = masters.split_off(masters.len() - HOLES);
+    let (evens, odds): (Vec<_>, Vec<_>) = masters
+        .into_iter()
+        .enumerate()
+        .partition(|(i, _)| i % 2 == 0);
+    let closer = std::thread::spawn(move || drop(odds));
+    drop(evens);
+    closer.join().map_err(|_| "closer panicked".to_string())?;
+    drop(newest);
+    Ok(())
 }
 
 // ---------------------------------------------------------------------
