@@ -473,23 +473,75 @@ fn leave_frozen() -> TestResult {
     Ok(())
 }
 
+/// The images of one pair, to restart at its index `n`.
+struct PairImages {
+    n: u32,
+    master: Vec<u8>,
+    slave: Vec<u8>,
+}
+
+/// The ends of restarted pairs, by pair, as they were opened.
+type RestartedEnds = Vec<(Option<OwnedFd>, Option<OwnedFd>)>;
+
+/// Opens and restarts, in the session begun on `ctl`, the ends of
+/// `pairs` in `order` (pair, whether the master); errors name `seed`.
+fn restart_ends(
+    ctl: &OwnedFd,
+    pairs: &[&PairImages],
+    order: &[(usize, bool)],
+    seed: u64,
+) -> Result<RestartedEnds, String> {
+    let mut fds: RestartedEnds = (0..pairs.len()).map(|_| (None, None)).collect();
+    for &(i, master) in order {
+        let x = pairs[i];
+        if master {
+            let m =
+                open_master(ctl, x.n).map_err(|y| format!("seed {seed}: master {}: {y}", x.n))?;
+            restart(&m, &x.master).map_err(|y| format!("seed {seed}: master {}: {y}", x.n))?;
+            fds[i].0 = Some(m);
+        } else {
+            let s = sys::open(&format!("{PTS_DIR}/{}", x.n), RW).map_err(e)?;
+            restart(&s, &x.slave).map_err(|y| format!("seed {seed}: slave {}: {y}", x.n))?;
+            fds[i].1 = Some(s);
+        }
+    }
+    Ok(fds)
+}
+
+/// Both ends of a restarted pair.
+fn both((m, s): &(Option<OwnedFd>, Option<OwnedFd>)) -> Result<(&OwnedFd, &OwnedFd), String> {
+    Ok((
+        m.as_ref().ok_or("no master")?,
+        s.as_ref().ok_or("no slave")?,
+    ))
+}
+
+/// Checkpoints `count` raw pairs, pair i with "in{i}" queued for its
+/// slave and "out{i}" for its master, then closes them.
+fn checkpoint_numbered_pairs(count: usize, seed: u64) -> Result<Vec<PairImages>, String> {
+    let mut images = Vec::new();
+    let mut held = Vec::new();
+    for i in 0..count {
+        let (m, s, n) = open_pair()?;
+        raw(&s)?;
+        sys::write_once(&m, format!("in{i}").as_bytes()).map_err(e)?;
+        sys::write_once(&s, format!("out{i}").as_bytes()).map_err(e)?;
+        images.push(PairImages {
+            n,
+            master: checkpoint(&m, seed, 0)?,
+            slave: checkpoint(&s, seed, 0)?,
+        });
+        held.push((m, s));
+    }
+    Ok(images)
+}
+
 fn many_pairs_random_orders() -> TestResult {
     for (count, seed) in [(64usize, 1u64), (64, 2), (256, 3)] {
         // Checkpoint `count` pairs with distinct data both ways.
-        let mut images = Vec::new();
-        {
-            let mut held = Vec::new();
-            for i in 0..count {
-                let (m, s, n) = open_pair()?;
-                raw(&s)?;
-                sys::write_once(&m, format!("in{i}").as_bytes()).map_err(e)?;
-                sys::write_once(&s, format!("out{i}").as_bytes()).map_err(e)?;
-                images.push((n, checkpoint(&m, seed, 0)?, checkpoint(&s, seed, 0)?, i));
-                held.push((m, s));
-            }
-        }
+        let images = checkpoint_numbered_pairs(count, seed)?;
         let ctl = control()?;
-        let entries: Vec<_> = images.iter().map(|(n, ..)| entry(*n, BOTH)).collect();
+        let entries: Vec<_> = images.iter().map(|x| entry(x.n, BOTH)).collect();
         begin(&ctl, &entries)?;
         // Every end in a random order (always some slave before its master
         // and some higher minor before a lower one, statistically).
@@ -497,27 +549,11 @@ fn many_pairs_random_orders() -> TestResult {
             (0..count).flat_map(|i| [(i, true), (i, false)]).collect();
         let mut rng = Xorshift::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         rng.shuffle(&mut ends);
-        let mut fds: Vec<(Option<OwnedFd>, Option<OwnedFd>)> =
-            (0..count).map(|_| (None, None)).collect();
-        for (i, master) in ends {
-            let (n, mi, si, _) = &images[i];
-            if master {
-                let m =
-                    open_master(&ctl, *n).map_err(|x| format!("seed {seed}: master {n}: {x}"))?;
-                restart(&m, mi).map_err(|x| format!("seed {seed}: master {n}: {x}"))?;
-                fds[i].0 = Some(m);
-            } else {
-                let s = sys::open(&format!("{PTS_DIR}/{n}"), RW).map_err(e)?;
-                restart(&s, si).map_err(|x| format!("seed {seed}: slave {n}: {x}"))?;
-                fds[i].1 = Some(s);
-            }
-        }
+        let pairs: Vec<&PairImages> = images.iter().collect();
+        let fds = restart_ends(&ctl, &pairs, &ends, seed)?;
         commit(&ctl).map_err(|(err, o)| format!("seed {seed}: commit {err} {o:?}"))?;
-        for (i, (m, s)) in fds.iter().enumerate() {
-            let (m, s) = (
-                m.as_ref().ok_or("no master")?,
-                s.as_ref().ok_or("no slave")?,
-            );
+        for (i, ends) in fds.iter().enumerate() {
+            let (m, s) = both(ends)?;
             let want_in = format!("in{i}");
             let want_out = format!("out{i}");
             ensure_eq!(read_exact(s, want_in.len())?, want_in.into_bytes());
@@ -564,122 +600,128 @@ fn scale_after_reload() -> TestResult {
     Ok(())
 }
 
+/// One pair of [`scale_once`] as checkpointed: its images and what the
+/// restarted pair must show.
+struct ScaledPair {
+    images: PairImages,
+    to_slave: Vec<u8>,
+    to_master: Vec<u8>,
+    half: Vec<u8>,
+    ws: [u16; 4],
+    termios: [u8; 36],
+    /// 0 plain, 1 packet mode on the master, 2 slave output stopped.
+    variant: usize,
+}
+
 fn scale_once(count: usize) -> TestResult {
     let seed = 0x5eed_u64 + count as u64;
     let mut rng = Xorshift::new(seed);
-    struct Saved {
-        n: u32,
-        mi: Vec<u8>,
-        si: Vec<u8>,
-        to_slave: Vec<u8>,
-        to_master: Vec<u8>,
-        half: Vec<u8>,
-        ws: [u16; 4],
-        termios: [u8; 36],
-        /// 0 plain, 1 packet mode on the master, 2 slave output stopped.
-        variant: usize,
-    }
     let mut saved = Vec::with_capacity(count);
     {
         let mut held = Vec::with_capacity(count);
         for i in 0..count {
-            let (m, s, n) = open_pair()?;
-            let variant = i % 3;
-            let ws = [(i % 200) as u16 + 1, (i % 300) as u16 + 1, 0, 0];
-            sys::ioctl_ptr(&m, TIOCSWINSZ, ws.as_ptr().cast_mut()).map_err(e)?;
-            let mut termios = [0u8; 36];
-            // Canonical with echo off; a complete line and a half-typed one.
-            sys::ioctl_ptr(&s, TCGETS, termios.as_mut_ptr()).map_err(e)?;
-            let mut lflag = u32::from_ne_bytes(termios[12..16].try_into().unwrap_or_default());
-            lflag &= !libc::ECHO;
-            termios[12..16].copy_from_slice(&lflag.to_ne_bytes());
-            sys::ioctl_ptr(&s, TCSETS, termios.as_mut_ptr()).map_err(e)?;
-            sys::ioctl_ptr(&s, TCGETS, termios.as_mut_ptr()).map_err(e)?;
-            if variant == 1 {
-                sys::set_i32(&m, TIOCPKT, 1).map_err(e)?;
-            }
-            let line = format!("line{i}-{}\n", rng.next() % 1000).into_bytes();
-            let half = format!("half{i}").into_bytes();
-            let out = format!("out{i}-{}", rng.next() % 1000).into_bytes();
-            sys::write_once(&m, &line).map_err(e)?;
-            sys::write_once(&m, &half).map_err(e)?;
-            sys::write_once(&s, &out).map_err(e)?;
-            if variant == 2 {
-                sys::ioctl_val(&s, TCXONC, 0).map_err(e)?; // TCOOFF
-            }
-            let mi = checkpoint(&m, seed, CKPT_LEAVE_FROZEN)?;
-            let si = checkpoint(&s, seed, CKPT_LEAVE_FROZEN)?;
-            saved.push(Saved {
-                n,
-                mi,
-                si,
-                to_slave: line,
-                to_master: out,
-                half,
-                ws,
-                termios,
-                variant,
-            });
-            held.push((m, s));
+            let (pair, ends) = checkpoint_varied_pair(i, seed, &mut rng)?;
+            saved.push(pair);
+            held.push(ends);
         }
     }
     let (st, out) = sys::sh("ckpt-load -u && ckpt-load 2>&1");
     ensure_eq!((st, out.as_str()), (0, ""));
     let ctl = control()?;
-    let entries: Vec<_> = saved.iter().map(|x| entry(x.n, BOTH)).collect();
+    let entries: Vec<_> = saved.iter().map(|x| entry(x.images.n, BOTH)).collect();
     begin(&ctl, &entries)?;
     let mut order: Vec<(usize, bool)> = (0..count).flat_map(|i| [(i, false), (i, true)]).collect();
     rng.shuffle(&mut order);
-    let mut fds: Vec<(Option<OwnedFd>, Option<OwnedFd>)> =
-        (0..count).map(|_| (None, None)).collect();
-    for (i, master) in order {
-        let x = &saved[i];
-        if master {
-            let m =
-                open_master(&ctl, x.n).map_err(|y| format!("seed {seed}: master {}: {y}", x.n))?;
-            restart(&m, &x.mi).map_err(|y| format!("seed {seed}: master {}: {y}", x.n))?;
-            fds[i].0 = Some(m);
-        } else {
-            let s = sys::open(&format!("{PTS_DIR}/{}", x.n), RW).map_err(e)?;
-            restart(&s, &x.si).map_err(|y| format!("seed {seed}: slave {}: {y}", x.n))?;
-            fds[i].1 = Some(s);
-        }
-    }
+    let pairs: Vec<&PairImages> = saved.iter().map(|x| &x.images).collect();
+    let fds = restart_ends(&ctl, &pairs, &order, seed)?;
     commit(&ctl).map_err(|(err, o)| format!("seed {seed}: commit {err} {o:?}"))?;
-    for (x, (m, s)) in saved.iter().zip(fds.iter()) {
-        let (m, s) = (
-            m.as_ref().ok_or("no master")?,
-            s.as_ref().ok_or("no slave")?,
-        );
-        let mut ws = [0u16; 4];
-        sys::ioctl_ptr(s, TIOCGWINSZ, ws.as_mut_ptr()).map_err(e)?;
-        ensure_eq!(ws, x.ws);
-        let mut t = [0u8; 36];
-        sys::ioctl_ptr(s, TCGETS, t.as_mut_ptr()).map_err(e)?;
-        ensure_eq!(t, x.termios);
-        let mut want_out = x.to_master.clone();
-        if x.variant == 1 {
-            // Packet mode survived: data comes after a 0 byte.
-            want_out.insert(0, 0);
-        }
-        ensure_eq!(read_exact(m, want_out.len())?, want_out);
-        if x.variant == 2 {
-            // Output stayed stopped by TCOOFF until TCOON.
-            sys::set_nonblocking(s, true).map_err(e)?;
-            ensure_eq!(
-                sys::write_once(s, b"z").map_err(e),
-                Err("EAGAIN".to_string())
-            );
-            sys::set_nonblocking(s, false).map_err(e)?;
-            sys::ioctl_val(s, TCXONC, 1).map_err(e)?; // TCOON
-        }
-        ensure_eq!(read_exact(s, x.to_slave.len())?, x.to_slave.clone());
-        // The half-typed line completes, with an erase on the way.
-        sys::write_once(m, b"X\x7f!\n").map_err(e)?;
-        let mut want = x.half.clone();
-        want.extend_from_slice(b"!\n");
-        ensure_eq!(read_exact(s, want.len())?, want);
+    for (x, ends) in saved.iter().zip(fds.iter()) {
+        let (m, s) = both(ends)?;
+        scaled_pair_came_back(x, m, s)?;
     }
+    Ok(())
+}
+
+/// Opens pair number `i` of [`scale_once`] and gives it varied state: a
+/// window size, canonical mode without echo, a complete line and a
+/// half-typed one for the slave, output for the master, and by `i` packet
+/// mode or stopped output. Checkpoints both ends, left frozen; returns
+/// what was saved and the open ends.
+fn checkpoint_varied_pair(
+    i: usize,
+    seed: u64,
+    rng: &mut Xorshift,
+) -> Result<(ScaledPair, (OwnedFd, OwnedFd)), String> {
+    let (m, s, n) = open_pair()?;
+    let variant = i % 3;
+    let ws = [(i % 200) as u16 + 1, (i % 300) as u16 + 1, 0, 0];
+    sys::ioctl_ptr(&m, TIOCSWINSZ, ws.as_ptr().cast_mut()).map_err(e)?;
+    let mut termios = [0u8; 36];
+    // Canonical with echo off; a complete line and a half-typed one.
+    sys::ioctl_ptr(&s, TCGETS, termios.as_mut_ptr()).map_err(e)?;
+    let mut lflag = u32::from_ne_bytes(termios[12..16].try_into().unwrap_or_default());
+    lflag &= !libc::ECHO;
+    termios[12..16].copy_from_slice(&lflag.to_ne_bytes());
+    sys::ioctl_ptr(&s, TCSETS, termios.as_mut_ptr()).map_err(e)?;
+    sys::ioctl_ptr(&s, TCGETS, termios.as_mut_ptr()).map_err(e)?;
+    if variant == 1 {
+        sys::set_i32(&m, TIOCPKT, 1).map_err(e)?;
+    }
+    let line = format!("line{i}-{}\n", rng.next() % 1000).into_bytes();
+    let half = format!("half{i}").into_bytes();
+    let out = format!("out{i}-{}", rng.next() % 1000).into_bytes();
+    sys::write_once(&m, &line).map_err(e)?;
+    sys::write_once(&m, &half).map_err(e)?;
+    sys::write_once(&s, &out).map_err(e)?;
+    if variant == 2 {
+        sys::ioctl_val(&s, TCXONC, 0).map_err(e)?; // TCOOFF
+    }
+    let master = checkpoint(&m, seed, CKPT_LEAVE_FROZEN)?;
+    let slave = checkpoint(&s, seed, CKPT_LEAVE_FROZEN)?;
+    let pair = ScaledPair {
+        images: PairImages { n, master, slave },
+        to_slave: line,
+        to_master: out,
+        half,
+        ws,
+        termios,
+        variant,
+    };
+    Ok((pair, (m, s)))
+}
+
+/// The restarted pair `m`, `s` has the window size, termios, queued data,
+/// packet mode or stopped output of `x`, and its line discipline works:
+/// the half-typed line completes, with an erase on the way.
+fn scaled_pair_came_back(x: &ScaledPair, m: &OwnedFd, s: &OwnedFd) -> TestResult {
+    let mut ws = [0u16; 4];
+    sys::ioctl_ptr(s, TIOCGWINSZ, ws.as_mut_ptr()).map_err(e)?;
+    ensure_eq!(ws, x.ws);
+    let mut t = [0u8; 36];
+    sys::ioctl_ptr(s, TCGETS, t.as_mut_ptr()).map_err(e)?;
+    ensure_eq!(t, x.termios);
+    let mut want_out = x.to_master.clone();
+    if x.variant == 1 {
+        // Packet mode survived: data comes after a 0 byte.
+        want_out.insert(0, 0);
+    }
+    ensure_eq!(read_exact(m, want_out.len())?, want_out);
+    if x.variant == 2 {
+        // Output stayed stopped by TCOOFF until TCOON.
+        sys::set_nonblocking(s, true).map_err(e)?;
+        ensure_eq!(
+            sys::write_once(s, b"z").map_err(e),
+            Err("EAGAIN".to_string())
+        );
+        sys::set_nonblocking(s, false).map_err(e)?;
+        sys::ioctl_val(s, TCXONC, 1).map_err(e)?; // TCOON
+    }
+    ensure_eq!(read_exact(s, x.to_slave.len())?, x.to_slave.clone());
+    // The half-typed line completes, with an erase on the way.
+    sys::write_once(m, b"X\x7f!\n").map_err(e)?;
+    let mut want = x.half.clone();
+    want.extend_from_slice(b"!\n");
+    ensure_eq!(read_exact(s, want.len())?, want);
     Ok(())
 }
 
