@@ -728,70 +728,88 @@ fn scaled_pair_came_back(x: &ScaledPair, m: &OwnedFd, s: &OwnedFd) -> TestResult
 /// A connected TCP pair on loopback with fixed ports: (server side, client).
 fn tcp_pair(server_port: u16, client_port: u16) -> Result<(OwnedFd, OwnedFd), String> {
     let _ = sys::sh("ip link set lo up");
-    let sock = || {
-        // SAFETY: plain socket creation; the fd is owned right away.
-        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
-        if fd < 0 {
-            return Err(format!("socket: {}", e(std::io::Error::last_os_error())));
-        }
-        // SAFETY: a fresh descriptor.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let one: i32 = 1;
-        // SAFETY: valid option pointer and length.
-        unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_REUSEADDR,
-                (&one as *const i32).cast(),
-                4,
-            )
-        };
-        Ok(fd)
+    let listener = tcp_socket()?;
+    let client = tcp_socket()?;
+    let (la, ca) = (loopback(server_port), loopback(client_port));
+    bind_to(&listener, &la)
+        .and_then(|_| {
+            // SAFETY: a valid socket descriptor.
+            zero_or_errno(unsafe { libc::listen(listener.as_raw_fd(), 1) })
+        })
+        .and_then(|_| bind_to(&client, &ca))
+        .and_then(|_| connect_to(&client, &la))
+        .map_err(|x| format!("tcp setup: {}", e(x)))?;
+    // SAFETY: a listening socket; no peer address is asked for.
+    let s = unsafe {
+        libc::accept(
+            listener.as_raw_fd(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
     };
-    let addr = |port: u16| libc::sockaddr_in {
+    if s < 0 {
+        return Err(format!("accept: {}", e(std::io::Error::last_os_error())));
+    }
+    // SAFETY: accept returned a new descriptor we own.
+    Ok((unsafe { OwnedFd::from_raw_fd(s) }, client))
+}
+
+/// A TCP socket with `SO_REUSEADDR` (the tests bind fixed ports).
+fn tcp_socket() -> Result<OwnedFd, String> {
+    // SAFETY: plain socket creation; the fd is owned right away.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(format!("socket: {}", e(std::io::Error::last_os_error())));
+    }
+    // SAFETY: a fresh descriptor.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let one: i32 = 1;
+    // SAFETY: valid option pointer and length.
+    unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_REUSEADDR,
+            (&one as *const i32).cast(),
+            4,
+        )
+    };
+    Ok(fd)
+}
+
+/// 127.0.0.1 at `port`.
+fn loopback(port: u16) -> libc::sockaddr_in {
+    libc::sockaddr_in {
         sin_family: libc::AF_INET as u16,
         sin_port: port.to_be(),
         sin_addr: libc::in_addr {
             s_addr: u32::from_be_bytes([127, 0, 0, 1]).to_be(),
         },
         sin_zero: [0; 8],
-    };
-    let len = std::mem::size_of::<libc::sockaddr_in>() as u32;
-    let listener = sock()?;
-    let client = sock()?;
-    let (la, ca) = (addr(server_port), addr(client_port));
-    // SAFETY: valid sockaddr_in values and lengths.
-    unsafe {
-        if libc::bind(
-            listener.as_raw_fd(),
-            (&la as *const libc::sockaddr_in).cast(),
-            len,
-        ) != 0
-            || libc::listen(listener.as_raw_fd(), 1) != 0
-            || libc::bind(
-                client.as_raw_fd(),
-                (&ca as *const libc::sockaddr_in).cast(),
-                len,
-            ) != 0
-            || libc::connect(
-                client.as_raw_fd(),
-                (&la as *const libc::sockaddr_in).cast(),
-                len,
-            ) != 0
-        {
-            return Err(format!("tcp setup: {}", e(std::io::Error::last_os_error())));
-        }
-        let s = libc::accept(
-            listener.as_raw_fd(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-        );
-        if s < 0 {
-            return Err(format!("accept: {}", e(std::io::Error::last_os_error())));
-        }
-        Ok((OwnedFd::from_raw_fd(s), client))
     }
+}
+
+const SOCKADDR_IN_LEN: u32 = std::mem::size_of::<libc::sockaddr_in>() as u32;
+
+/// A socket call's result: 0, or the error it left in `errno`.
+fn zero_or_errno(r: i32) -> std::io::Result<()> {
+    if r != 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+fn bind_to(fd: &OwnedFd, addr: &libc::sockaddr_in) -> std::io::Result<()> {
+    let addr: *const libc::sockaddr_in = addr;
+    // SAFETY: a valid sockaddr_in and its length.
+    zero_or_errno(unsafe { libc::bind(fd.as_raw_fd(), addr.cast(), SOCKADDR_IN_LEN) })
+}
+
+fn connect_to(fd: &OwnedFd, addr: &libc::sockaddr_in) -> std::io::Result<()> {
+    let addr: *const libc::sockaddr_in = addr;
+    // SAFETY: a valid sockaddr_in and its length.
+    zero_or_errno(unsafe { libc::connect(fd.as_raw_fd(), addr.cast(), SOCKADDR_IN_LEN) })
 }
 
 fn socket_get(fd: &OwnedFd) -> Result<SocketRecord, String> {
@@ -814,16 +832,7 @@ fn begin_sockets(ctl: &OwnedFd, entries: &[RestartSocketEntry]) -> Result<(), St
 fn socket_association() -> TestResult {
     let (server, _client) = tcp_pair(4022, 4023)?;
     let (m, s, n) = open_pair()?;
-    // Bad input first: not a socket, not a descriptor.
-    ensure_eq!(
-        sys::ioctl_val(&m, CKPT_SOCKET_SET, m.as_raw_fd() as usize).map_err(e),
-        Err("ENOTSOCK".to_string())
-    );
-    ensure_eq!(
-        sys::ioctl_val(&m, CKPT_SOCKET_SET, 999).map_err(e),
-        Err("EBADF".to_string())
-    );
-    ensure_eq!(socket_get(&m), Err("ENOENT".to_string()));
+    socket_set_refuses_non_sockets(&m)?;
     sys::ioctl_val(&m, CKPT_SOCKET_SET, server.as_raw_fd() as usize).map_err(e)?;
     let id = socket_get(&s)?;
     ensure_eq!((id.family, id.sock_type, id.protocol), (2, 1, 6));
@@ -832,8 +841,11 @@ fn socket_association() -> TestResult {
         (&id.local_addr[..4], &id.remote_addr[..4]),
         (&[127u8, 0, 0, 1][..], &[127u8, 0, 0, 1][..])
     );
-    let mi = checkpoint(&m, 5, 0)?;
-    let si = checkpoint(&s, 5, 0)?;
+    let images = PairImages {
+        n,
+        master: checkpoint(&m, 5, 0)?,
+        slave: checkpoint(&s, 5, 0)?,
+    };
     drop((m, s));
     let want = RestartSocketEntry {
         index: n,
@@ -841,35 +853,69 @@ fn socket_association() -> TestResult {
         has_socket: 1,
         socket: id,
     };
-    // Without the socket the commit names it as the orphan, and rolls back.
     let ctl = control()?;
-    begin_sockets(&ctl, &[want])?;
-    let m = open_master(&ctl, n)?;
-    restart(&m, &mi)?;
+    commit_without_the_socket_names_it(&ctl, &want, &images)?;
+    socket_first_then_the_ends(&ctl, &want, &images, &server)
+}
+
+/// Bad input first: not a socket, not a descriptor; and a pair without
+/// a socket has no identity to tell.
+fn socket_set_refuses_non_sockets(m: &OwnedFd) -> TestResult {
+    ensure_eq!(
+        sys::ioctl_val(m, CKPT_SOCKET_SET, m.as_raw_fd() as usize).map_err(e),
+        Err("ENOTSOCK".to_string())
+    );
+    ensure_eq!(
+        sys::ioctl_val(m, CKPT_SOCKET_SET, 999).map_err(e),
+        Err("EBADF".to_string())
+    );
+    ensure_eq!(socket_get(m), Err("ENOENT".to_string()));
+    Ok(())
+}
+
+/// Without the socket the commit names the pair as the orphan, and rolls
+/// back. The identity comes back with the master image all the same.
+fn commit_without_the_socket_names_it(
+    ctl: &OwnedFd,
+    want: &RestartSocketEntry,
+    images: &PairImages,
+) -> TestResult {
+    let n = images.n;
+    begin_sockets(ctl, std::slice::from_ref(want))?;
+    let m = open_master(ctl, n)?;
+    restart(&m, &images.master)?;
     let s = sys::open(&format!("{PTS_DIR}/{n}"), RW).map_err(e)?;
-    restart(&s, &si)?;
-    // The identity came back with the master image.
-    ensure_eq!(socket_get(&s)?, id);
-    ensure_eq!(commit(&ctl), Err(("ENXIO".to_string(), vec![(n, 3)])));
-    drop((m, s));
-    // Socket first this time, then the ends: commit succeeds and the pair
-    // knows its socket again.
-    begin_sockets(&ctl, &[want])?;
+    restart(&s, &images.slave)?;
+    ensure_eq!(socket_get(&s)?, want.socket);
+    ensure_eq!(commit(ctl), Err(("ENXIO".to_string(), vec![(n, 3)])));
+    Ok(())
+}
+
+/// Socket first this time (another socket is not the one), then the
+/// ends: commit succeeds and the pair knows its socket again.
+fn socket_first_then_the_ends(
+    ctl: &OwnedFd,
+    want: &RestartSocketEntry,
+    images: &PairImages,
+    server: &OwnedFd,
+) -> TestResult {
+    let n = images.n;
+    begin_sockets(ctl, std::slice::from_ref(want))?;
     let (_other, _c2) = tcp_pair(4024, 4025)?;
     ensure_eq!(
-        sys::ioctl_val(&ctl, CKPT_SOCKET_RESTORED, _other.as_raw_fd() as usize).map_err(e),
+        sys::ioctl_val(ctl, CKPT_SOCKET_RESTORED, _other.as_raw_fd() as usize).map_err(e),
         Err("ENOENT".to_string())
     );
     ensure_eq!(
-        sys::ioctl_val(&ctl, CKPT_SOCKET_RESTORED, server.as_raw_fd() as usize).map_err(e),
+        sys::ioctl_val(ctl, CKPT_SOCKET_RESTORED, server.as_raw_fd() as usize).map_err(e),
         Ok(n as i32)
     );
     let s = sys::open(&format!("{PTS_DIR}/{n}"), RW).map_err(e)?;
-    restart(&s, &si)?;
-    let m = open_master(&ctl, n)?;
-    restart(&m, &mi)?;
-    commit(&ctl).map_err(|(err, o)| format!("commit: {err} {o:?}"))?;
-    ensure_eq!(socket_get(&m)?, id);
+    restart(&s, &images.slave)?;
+    let m = open_master(ctl, n)?;
+    restart(&m, &images.master)?;
+    commit(ctl).map_err(|(err, o)| format!("commit: {err} {o:?}"))?;
+    ensure_eq!(socket_get(&m)?, want.socket);
     Ok(())
 }
 
