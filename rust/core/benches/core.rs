@@ -14,6 +14,7 @@
 )]
 #![allow(clippy::arithmetic_side_effects)]
 
+use ckpt_testkit::{Stat, Xorshift};
 use pty_core::checkpoint::{checkpoint, checkpoint_len, PairMeta};
 use pty_core::image::{decode, PtyMode};
 use pty_core::storage::{AllocError, Storage};
@@ -60,30 +61,6 @@ fn raw() -> Termios {
     t
 }
 
-#[derive(Clone, Copy)]
-struct Stat {
-    median: f64,
-    min: f64,
-    max: f64,
-    runs: usize,
-}
-
-fn stat(mut v: Vec<f64>) -> Stat {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let n = v.len();
-    let median = if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    };
-    Stat {
-        median,
-        min: v[0],
-        max: v[n - 1],
-        runs: n,
-    }
-}
-
 /// Runs `f` (which returns the units it processed) once to warm up, then
 /// `reps` times; units per second.
 fn measure(reps: usize, mut f: impl FnMut() -> f64) -> Stat {
@@ -95,7 +72,7 @@ fn measure(reps: usize, mut f: impl FnMut() -> f64) -> Stat {
             units / t.elapsed().as_secs_f64()
         })
         .collect();
-    stat(v)
+    Stat::of(v)
 }
 
 /// memcpy of `chunk` bytes `times` times (fresh destination each round).
@@ -111,34 +88,25 @@ fn memcpy(chunk: usize, times: usize) -> impl FnMut() -> f64 {
     }
 }
 
-/// Raw pass-through master -> slave: `master_write` then `slave_read`.
-fn raw_m2s(chunk: usize, times: usize) -> impl FnMut() -> f64 {
-    let mut p = pair(raw());
-    let data = vec![b'x'; chunk];
-    let mut out = vec![0u8; chunk];
-    move || {
-        let mut fx = Effects::default();
-        let mut moved = 0usize;
-        for _ in 0..times {
-            let mut off = 0;
-            while off < chunk {
-                match p.master_write(black_box(&data[off..]), &mut fx) {
-                    Io::Done(n) => off += n,
-                    other => panic!("master_write: {other:?}"),
-                }
-                while let Io::Done(n) = p.slave_read(&mut out, &mut fx) {
-                    moved += n;
-                    black_box(&out);
-                }
-            }
-        }
-        assert_eq!(moved, chunk * times);
-        moved as f64
+/// `from`'s write: `master_write` or `slave_write`.
+fn write_at(p: &mut Pair, from: End, data: &[u8], fx: &mut Effects) -> Io {
+    match from {
+        End::Master => p.master_write(data, fx),
+        End::Slave => p.slave_write(data, fx),
     }
 }
 
-/// Raw pass-through slave -> master: `slave_write` then `master_read`.
-fn raw_s2m(chunk: usize, times: usize) -> impl FnMut() -> f64 {
+/// The read at `from`'s peer: `slave_read` or `master_read`.
+fn read_at_peer(p: &mut Pair, from: End, out: &mut [u8], fx: &mut Effects) -> Io {
+    match from {
+        End::Master => p.slave_read(out, fx),
+        End::Slave => p.master_read(out, fx),
+    }
+}
+
+/// Raw pass-through from the `from` end to its peer: `chunk`-byte writes
+/// there, reads at the peer, `times` times.
+fn raw_pass(from: End, chunk: usize, times: usize) -> impl FnMut() -> f64 {
     let mut p = pair(raw());
     let data = vec![b'x'; chunk];
     let mut out = vec![0u8; chunk];
@@ -148,11 +116,11 @@ fn raw_s2m(chunk: usize, times: usize) -> impl FnMut() -> f64 {
         for _ in 0..times {
             let mut off = 0;
             while off < chunk {
-                match p.slave_write(black_box(&data[off..]), &mut fx) {
+                match write_at(&mut p, from, black_box(&data[off..]), &mut fx) {
                     Io::Done(n) => off += n,
-                    other => panic!("slave_write: {other:?}"),
+                    other => panic!("{}_write: {other:?}", from.name()),
                 }
-                while let Io::Done(n) = p.master_read(&mut out, &mut fx) {
+                while let Io::Done(n) = read_at_peer(&mut p, from, &mut out, &mut fx) {
                     moved += n;
                     black_box(&out);
                 }
@@ -240,26 +208,10 @@ fn decode_images(times: usize) -> impl FnMut() -> f64 {
     }
 }
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = (self.next() % (i as u64 + 1)) as usize;
-            v.swap(i, j);
-        }
-    }
-}
-
 /// A whole restart session of `n` pairs: expect (random order), seal, both
 /// ends restored in random order, commit. Operations.
 fn waitlist(n: u32) -> impl FnMut() -> f64 {
-    let mut rng = Rng(0x5eed);
+    let mut rng = Xorshift::new(0x5eed);
     let mut idx: Vec<u32> = (0..n).collect();
     rng.shuffle(&mut idx);
     let mut ends: Vec<(u32, End)> = (0..n)
@@ -322,7 +274,7 @@ fn main() {
     let times = 256 * scale;
     for (id, chunk) in [("ldterm_raw_m2s_4k", 4096usize), ("ldterm_raw_m2s_64", 64)] {
         let t = times * 4096 / chunk / if chunk < 256 { 8 } else { 1 };
-        let v = measure(reps, raw_m2s(chunk, t));
+        let v = measure(reps, raw_pass(End::Master, chunk, t));
         let m = measure(reps, memcpy(chunk, t));
         add(
             id,
@@ -332,7 +284,7 @@ fn main() {
             m,
         );
     }
-    let v = measure(reps, raw_s2m(4096, times));
+    let v = measure(reps, raw_pass(End::Slave, 4096, times));
     let m = measure(reps, memcpy(4096, times));
     add(
         "ldterm_raw_s2m_4k",

@@ -320,6 +320,7 @@ fn session_errors() -> Vec<(&'static str, SessionError, Errno)> {
         ("NotSealed", E::NotSealed, EINVAL),
         ("Closed", E::Closed, EINVAL),
         ("NoMemory", E::NoMemory, ENOMEM),
+        ("TableFault", E::TableFault, EIO),
     ]
 }
 
@@ -329,7 +330,7 @@ fn session_error() {
         .into_iter()
         .map(|(name, e, want)| (name, e.errno(), want))
         .collect();
-    check(include_str!("../waitlist.rs"), "SessionError", &cases);
+    check(include_str!("../waitlist/error.rs"), "SessionError", &cases);
 }
 
 #[test]
@@ -343,7 +344,7 @@ fn commit_error() {
         other => panic!("commit with a missing pair: {other:?}"),
     };
     check(
-        include_str!("../waitlist.rs"),
+        include_str!("../waitlist/error.rs"),
         "CommitError",
         &[("Orphans", orphans, ENXIO)],
     );

@@ -6,10 +6,12 @@ mod common;
 
 use common::VecStorage;
 use proptest::prelude::*;
-use pty_core::storage::FixedStorage;
+use pty_core::storage::{AllocError, FixedStorage, Storage};
 use pty_core::waitlist::*;
 use pty_core::End;
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 type Session = RestartSession<VecStorage>;
@@ -294,6 +296,25 @@ fn registration_errors() {
 }
 
 #[test]
+fn duplicate_sockets_name_the_two_lowest_pairs_in_any_order() {
+    for order in [[5u32, 2, 7], [7, 5, 2], [2, 7, 5], [7, 2, 5]] {
+        let mut s = Session::begin(VecStorage::new(), VecStorage::new(), 8);
+        s.expect(0, Ends::Both, Some(sock(0))).unwrap();
+        for i in order {
+            s.expect(i, Ends::Both, Some(sock(1))).unwrap();
+        }
+        assert_eq!(
+            s.seal(),
+            Err(SessionError::DuplicateSocket {
+                first: 2,
+                second: 5
+            }),
+            "registered {order:?}"
+        );
+    }
+}
+
+#[test]
 fn out_of_order_registration_is_sorted() {
     let mut s = Session::begin(VecStorage::new(), VecStorage::new(), 100);
     for i in [50u32, 7, 99, 0, 13] {
@@ -489,6 +510,75 @@ fn fixed_storage_and_allocation_failure() {
     assert_eq!(s.phase(), Phase::Registering);
     assert_eq!(s.len(), 21);
     assert_eq!(s.abort().unwrap().count(), 0);
+}
+
+/// A `Storage` that, once told to, shows none of the bytes it granted.
+#[derive(Debug)]
+struct Forgetful {
+    buf: Vec<u8>,
+    forget: Rc<Cell<bool>>,
+}
+
+impl Storage for Forgetful {
+    fn as_slice(&self) -> &[u8] {
+        if self.forget.get() {
+            &[]
+        } else {
+            &self.buf
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [u8] {
+        if self.forget.get() {
+            &mut []
+        } else {
+            &mut self.buf
+        }
+    }
+
+    fn try_grow_to(&mut self, new_len: usize) -> Result<(), AllocError> {
+        self.buf.resize(new_len, 0);
+        Ok(())
+    }
+
+    fn release(&mut self) {
+        self.buf = Vec::new();
+    }
+}
+
+#[test]
+fn lost_table_bytes_are_a_fault_not_a_made_up_record() {
+    let forget = Rc::new(Cell::new(false));
+    let storage = || Forgetful {
+        buf: Vec::new(),
+        forget: forget.clone(),
+    };
+    let mut s = RestartSession::begin(storage(), storage(), 8);
+    s.expect(1, Ends::Both, Some(sock(1))).unwrap();
+    forget.set(true);
+    assert_eq!(s.expect(2, Ends::Both, None), Err(SessionError::TableFault));
+    forget.set(false);
+    s.expect(2, Ends::Both, None).unwrap();
+    s.seal().unwrap();
+    s.slave_restored(2).unwrap();
+    forget.set(true);
+    assert_eq!(s.master_restored(1), Err(SessionError::TableFault));
+    assert_eq!(s.socket_restored(&sock(1)), Err(SessionError::TableFault));
+    assert_eq!(
+        SessionError::TableFault.errno(),
+        pty_core::errno::Errno::EIO
+    );
+    // Queries find nothing rather than a pair 0 with no ends.
+    assert!(s.pair(1).is_none());
+    assert_eq!(s.pairs().count(), 0);
+    assert_eq!(s.pts_list().highest(), None);
+    assert!(s.orphans().iter().next().is_none());
+    // The refused events changed nothing.
+    forget.set(false);
+    let entries: Vec<_> = s.pts_list().iter().collect();
+    assert_eq!(entries, [Dummy(1), Real(2)]);
+    s.master_restored(1).unwrap();
+    assert_eq!(s.socket_restored(&sock(1)), Ok(1));
 }
 
 #[test]

@@ -25,6 +25,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uapi::*;
 
+use ckpt_testkit::{Stat, Xorshift};
+
 type R<T> = Result<T, String>;
 
 const RW: i32 = libc::O_RDWR | libc::O_NOCTTY;
@@ -219,51 +221,9 @@ fn restart(fd: &OwnedFd, image: &[u8]) -> R<()> {
     Ok(())
 }
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = (self.next() % (i as u64 + 1)) as usize;
-            v.swap(i, j);
-        }
-    }
-}
-
 // ---------------------------------------------------------------------
 // Statistics and output
 // ---------------------------------------------------------------------
-
-#[derive(Clone, Copy, Debug)]
-struct Stat {
-    median: f64,
-    min: f64,
-    max: f64,
-    runs: usize,
-}
-
-fn stat(mut v: Vec<f64>) -> Stat {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    let n = v.len();
-    let median = if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    };
-    Stat {
-        median,
-        min: v.first().copied().unwrap_or(f64::NAN),
-        max: v.last().copied().unwrap_or(f64::NAN),
-        runs: n,
-    }
-}
 
 /// Warm-up once, then `reps` measured runs.
 fn repeat(reps: usize, mut f: impl FnMut() -> R<f64>) -> R<Stat> {
@@ -272,9 +232,11 @@ fn repeat(reps: usize, mut f: impl FnMut() -> R<f64>) -> R<Stat> {
     for _ in 0..reps {
         v.push(f()?);
     }
-    Ok(stat(v))
+    Ok(Stat::of(v))
 }
 
+/// One row of the report: a measured figure of ckpt_pty, and of its
+/// baseline (the native pty, or a native reference) where there is one.
 struct Figure {
     id: String,
     group: &'static str,
@@ -285,6 +247,52 @@ struct Figure {
     ckpt: Option<Stat>,
     native: Option<Stat>,
     baseline: &'static str,
+}
+
+/// The baseline of the figures measured on both kinds of pty.
+const NATIVE_PTMX: &str = "native /dev/ptmx";
+
+impl Figure {
+    /// A figure named `id` in `group`, described by `what`, in `unit`,
+    /// `better` "higher" or "lower"; no values and no baseline yet.
+    fn new(
+        id: impl Into<String>,
+        group: &'static str,
+        what: impl Into<String>,
+        unit: &'static str,
+        better: &'static str,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            group,
+            what: what.into(),
+            unit,
+            better,
+            n: None,
+            ckpt: None,
+            native: None,
+            baseline: "-",
+        }
+    }
+
+    /// Measured at `n` pairs.
+    fn at(mut self, n: usize) -> Self {
+        self.n = Some(n);
+        self
+    }
+
+    /// ckpt_pty's runs.
+    fn ckpt(mut self, stat: Stat) -> Self {
+        self.ckpt = Some(stat);
+        self
+    }
+
+    /// The baseline's runs (if measured) and its name.
+    fn against(mut self, native: Option<Stat>, baseline: &'static str) -> Self {
+        self.native = native;
+        self.baseline = baseline;
+        self
+    }
 }
 
 fn json_num(x: f64) -> String {
@@ -322,45 +330,35 @@ fn json_str(s: &str) -> String {
     o
 }
 
+#[derive(Default)]
 struct Out {
     figures: Vec<Figure>,
     errors: Vec<String>,
 }
 
 impl Out {
-    #[allow(clippy::too_many_arguments)]
-    fn add(
-        &mut self,
-        id: String,
-        group: &'static str,
-        what: String,
-        unit: &'static str,
-        better: &'static str,
-        n: Option<usize>,
-        ckpt: Option<Stat>,
-        native: Option<Stat>,
-        baseline: &'static str,
-    ) {
+    fn add(&mut self, figure: Figure) {
         let show = |s: &Option<Stat>| match s {
             Some(s) => format!("{:.3} [{:.3}..{:.3}]", s.median, s.min, s.max),
             None => "-".into(),
         };
         eprintln!(
-            "bench: {id:<28} ckpt {}  native {}  {unit}",
-            show(&ckpt),
-            show(&native)
+            "bench: {:<28} ckpt {}  native {}  {}",
+            figure.id,
+            show(&figure.ckpt),
+            show(&figure.native),
+            figure.unit
         );
-        self.figures.push(Figure {
-            id,
-            group,
-            what,
-            unit,
-            better,
-            n,
-            ckpt,
-            native,
-            baseline,
-        });
+        self.figures.push(figure);
+    }
+
+    /// Adds `figure` with the runs of both kinds of pty, or the error that
+    /// stopped them.
+    fn add_versus_native(&mut self, figure: Figure, runs: R<(Stat, Stat)>) {
+        match runs {
+            Ok((ckpt, native)) => self.add(figure.ckpt(ckpt).against(Some(native), NATIVE_PTMX)),
+            Err(e) => self.fail(&figure.id, e),
+        }
     }
 
     fn fail(&mut self, what: &str, e: String) {
@@ -412,6 +410,23 @@ impl Out {
         s.push_str(&figs.join(",\n"));
         s.push_str("\n  ]\n}\n");
         s
+    }
+
+    /// The report: a summary line on stderr, the JSON document between its
+    /// markers on stdout. Returns the exit status: 1 if anything failed.
+    fn report(&self, opts: &Opts, total_s: f64) -> i32 {
+        eprintln!(
+            "bench: done in {total_s:.1} s, {} errors",
+            self.errors.len()
+        );
+        println!("CKPT-BENCH-JSON-BEGIN");
+        print!("{}", self.json(opts, total_s));
+        println!("CKPT-BENCH-JSON-END");
+        if self.errors.is_empty() {
+            0
+        } else {
+            1
+        }
     }
 }
 
@@ -569,9 +584,9 @@ fn checkpoint_one(reps: usize) -> R<OnePair> {
         ));
     }
     Ok(OnePair {
-        master_us: stat(vm),
-        slave_us: stat(vs),
-        pair_us: stat(vp),
+        master_us: Stat::of(vm),
+        slave_us: Stat::of(vs),
+        pair_us: Stat::of(vp),
         image_bytes: bytes,
     })
 }
@@ -592,7 +607,7 @@ fn native_4k_write_read(reps: usize) -> R<Stat> {
             v.push(dt as f64 / 1e3);
         }
     }
-    Ok(stat(v))
+    Ok(Stat::of(v))
 }
 
 /// A writer thread writes one byte at a time to the master (a reader drains
@@ -668,7 +683,7 @@ fn blocked_window(reps: usize) -> R<(Stat, Stat)> {
         .filter(|(_, o)| !**o)
         .map(|((a, b), _)| (b - a) as f64 / 1e3)
         .collect();
-    Ok((stat(windows), stat(ordinary)))
+    Ok((Stat::of(windows), Stat::of(ordinary)))
 }
 
 // ---------------------------------------------------------------------
@@ -712,7 +727,7 @@ fn ckpt_restart_run(n: usize, seed: u64) -> R<CkptRun> {
     }
     let checkpoint_s = t0.elapsed().as_secs_f64();
     drop(held);
-    let mut rng = Rng(seed | 1);
+    let mut rng = Xorshift::new(seed | 1);
     let mut entries: Vec<RestartEntry> = images
         .iter()
         .map(|(idx, ..)| RestartEntry {
@@ -794,7 +809,7 @@ fn native_restart_run(n: usize, seed: u64) -> R<(f64, usize)> {
     }
     // Let the closes finish (indexes are released on the last close).
     std::thread::sleep(Duration::from_millis(50));
-    let mut rng = Rng(seed | 1);
+    let mut rng = Xorshift::new(seed | 1);
     rng.shuffle(&mut saved);
     let mut spare: HashMap<u32, OwnedFd> = HashMap::new();
     let mut fds = Vec::with_capacity(2 * n);
@@ -887,7 +902,9 @@ impl Opts {
     }
 }
 
+/// The options: the environment's, then the command line's, smoke last.
 fn parse_opts() -> Opts {
+    let args: Vec<String> = std::env::args().skip(1).collect();
     let mut o = Opts {
         smoke: false,
         max_n: 4096,
@@ -895,48 +912,8 @@ fn parse_opts() -> Opts {
         only: Vec::new(),
         ns: None,
     };
-    let mut kv: Vec<(String, String)> = Vec::new();
-    if let Ok(v) = std::env::var("CKPT_BENCH_MAX_N") {
-        kv.push(("maxn".into(), v));
-    }
-    if let Ok(v) = std::env::var("CKPT_BENCH_REPS") {
-        kv.push(("reps".into(), v));
-    }
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut i = 0;
-    while i < args.len() {
-        let a = args[i].as_str();
-        let next = args.get(i + 1).cloned().unwrap_or_default();
-        match a {
-            "--smoke" => kv.push(("smoke".into(), String::new())),
-            "--max-n" => {
-                kv.push(("maxn".into(), next));
-                i += 1;
-            }
-            "--reps" => {
-                kv.push(("reps".into(), next));
-                i += 1;
-            }
-            "--opts" => {
-                for part in next.split(',').filter(|p| !p.is_empty()) {
-                    let (k, v) = part.split_once('=').unwrap_or((part, ""));
-                    kv.push((k.to_string(), v.to_string()));
-                }
-                i += 1;
-            }
-            _ => eprintln!("ckpt-bench: ignoring argument {a}"),
-        }
-        i += 1;
-    }
-    for (k, v) in kv {
-        match k.as_str() {
-            "smoke" => o.smoke = true,
-            "maxn" => o.max_n = v.parse().unwrap_or(o.max_n),
-            "reps" => o.reps = v.parse().unwrap_or(o.reps).max(1),
-            "only" => o.only = v.split(':').map(str::to_string).collect(),
-            "ns" => o.ns = Some(v.split(':').filter_map(|x| x.parse().ok()).collect()),
-            _ => {}
-        }
+    for (key, value) in env_settings().into_iter().chain(arg_settings(&args)) {
+        o.set(&key, &value);
     }
     if o.smoke {
         o.max_n = o.max_n.min(8);
@@ -945,17 +922,444 @@ fn parse_opts() -> Opts {
     o
 }
 
+/// `CKPT_BENCH_MAX_N` and `CKPT_BENCH_REPS` as `--opts` settings.
+fn env_settings() -> Vec<(String, String)> {
+    [("CKPT_BENCH_MAX_N", "maxn"), ("CKPT_BENCH_REPS", "reps")]
+        .into_iter()
+        .filter_map(|(var, key)| Some((key.to_string(), std::env::var(var).ok()?)))
+        .collect()
+}
+
+/// The command line as `--opts` settings (key, value).
+fn arg_settings(args: &[String]) -> Vec<(String, String)> {
+    let mut settings = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let key = match arg.as_str() {
+            "--smoke" => {
+                settings.push(("smoke".to_string(), String::new()));
+                continue;
+            }
+            "--max-n" => "maxn",
+            "--reps" => "reps",
+            "--opts" => "",
+            _ => {
+                eprintln!("ckpt-bench: ignoring argument {arg}");
+                continue;
+            }
+        };
+        let Some(value) = args.next() else {
+            eprintln!("ckpt-bench: ignoring {arg} without a value");
+            break;
+        };
+        if key.is_empty() {
+            for part in value.split(',').filter(|p| !p.is_empty()) {
+                let (k, v) = part.split_once('=').unwrap_or((part, ""));
+                settings.push((k.to_string(), v.to_string()));
+            }
+        } else {
+            settings.push((key.to_string(), value.clone()));
+        }
+    }
+    settings
+}
+
+/// Parses `value` of `key`; a value that does not parse is reported and
+/// leaves the option as it was.
+fn number(key: &str, value: &str) -> Option<usize> {
+    let n = value.parse().ok();
+    if n.is_none() {
+        eprintln!("ckpt-bench: ignoring {key}={value}: not a number");
+    }
+    n
+}
+
+impl Opts {
+    /// Applies one setting; unknown keys belong to others (the kernel
+    /// command line's filter also carries the guest tests' options).
+    fn set(&mut self, key: &str, value: &str) {
+        match key {
+            "smoke" => self.smoke = true,
+            "maxn" => self.max_n = number(key, value).unwrap_or(self.max_n),
+            "reps" => self.reps = number(key, value).unwrap_or(self.reps).max(1),
+            "only" => self.only = value.split(':').map(str::to_string).collect(),
+            "ns" => self.ns = Some(value.split(':').filter_map(|n| number(key, n)).collect()),
+            _ => {}
+        }
+    }
+}
+
+/// Runs of `f` on ckpt_pty, then on the native pty.
 fn both<F: FnMut(Kind) -> R<f64>>(reps: usize, mut f: F) -> R<(Stat, Stat)> {
     let c = repeat(reps, || f(Kind::Ckpt))?;
     let n = repeat(reps, || f(Kind::Native))?;
     Ok((c, n))
 }
 
-fn main() {
-    let opts = parse_opts();
-    let start = Instant::now();
-    // Room for the native baseline: devpts instances other than the first
-    // get kernel.pty.max minus the reserve.
+// ---------------------------------------------------------------------
+// The benchmark groups: each measures its section and adds its figures.
+// ---------------------------------------------------------------------
+
+/// A benchmark group: measures, then adds its figures (or errors).
+type Group = fn(&Opts, &mut Out);
+
+/// The groups by the section names `only=` selects, in report order.
+const GROUPS: [(&str, Group); 6] = [
+    ("raw", raw_group),
+    ("canon", canon_group),
+    ("echo", echo_group),
+    ("ckpt1", checkpoint_one_group),
+    ("restart", restart_group),
+    ("mem", memory_group),
+];
+
+/// (1) Raw throughput both ways, in 64 KiB and in 1-byte writes.
+fn raw_group(opts: &Opts, out: &mut Out) {
+    let (big_total, small_total) = if opts.smoke {
+        (64 << 10, 256)
+    } else {
+        (8 << 20, 16 << 10)
+    };
+    for (m2s, dir) in [(true, "m2s"), (false, "s2m")] {
+        for (chunk, total, cname) in [(65536, big_total, "64k"), (1, small_total, "1b")] {
+            let figure = Figure::new(
+                format!("raw_{dir}_{cname}"),
+                "throughput",
+                format!(
+                    "raw mode {} throughput, {} writes, {} KiB per run",
+                    if m2s {
+                        "master->slave"
+                    } else {
+                        "slave->master"
+                    },
+                    if chunk == 1 { "1-byte" } else { "64 KiB" },
+                    total >> 10
+                ),
+                "MB/s",
+                "higher",
+            );
+            let runs = both(opts.reps, |k| raw_throughput(k, m2s, chunk, total));
+            out.add_versus_native(figure, runs);
+        }
+    }
+}
+
+/// (2) Canonical lines.
+fn canon_group(opts: &Opts, out: &mut Out) {
+    let lines = if opts.smoke { 30 } else { 2000 };
+    let figure = Figure::new(
+        "canon_lines",
+        "throughput",
+        format!("canonical mode, 80-byte lines written to the master, echo on (drained), {lines} lines per run"),
+        "lines/s",
+        "higher",
+    );
+    out.add_versus_native(figure, both(opts.reps, |k| canon_throughput(k, lines)));
+}
+
+/// (3) Echo round trip.
+fn echo_group(opts: &Opts, out: &mut Out) {
+    let iters = if opts.smoke { 30 } else { 1000 };
+    let figure = Figure::new(
+        "echo_rtt",
+        "latency",
+        format!("echo round trip: 1 byte written to the master until its echo is read (mean of {iters})"),
+        "us",
+        "lower",
+    );
+    out.add_versus_native(figure, both(opts.reps, |k| echo_latency(k, iters)));
+}
+
+/// The baseline of the checkpoint figures of one pair.
+const NATIVE_4K: &str = "native 4 KiB write+read";
+
+/// (4) Checkpoint of one pair and the window a writer is blocked, next to
+/// a native 4 KiB write and read.
+fn checkpoint_one_group(opts: &Opts, out: &mut Out) {
+    let creps = if opts.smoke { 10 } else { 200 };
+    let native4k = native_reference(creps, out);
+    one_pair_figures(creps, native4k, out);
+    blocked_window_figures(if opts.smoke { 10 } else { 50 }, native4k, out);
+}
+
+/// The native reference figure; its runs, if measured.
+fn native_reference(reps: usize, out: &mut Out) -> Option<Stat> {
+    match native_4k_write_read(reps) {
+        Ok(n) => {
+            out.add(
+                Figure::new(
+                    "native_4k_write_read",
+                    "checkpoint",
+                    "reference: one native 4 KiB write to the master + read on the slave",
+                    "us",
+                    "lower",
+                )
+                .against(Some(n), "-"),
+            );
+            Some(n)
+        }
+        Err(e) => {
+            out.fail("native_4k_write_read", e);
+            None
+        }
+    }
+}
+
+fn one_pair_figures(reps: usize, native4k: Option<Stat>, out: &mut Out) {
+    let p = match checkpoint_one(reps) {
+        Ok(p) => p,
+        Err(e) => return out.fail("ckpt_one", e),
+    };
+    for (id, what, s) in [
+        (
+            "ckpt_one_master",
+            "CKPT_CHECKPOINT of the master stream (freeze+checkpoint+thaw), 4 KiB queued each way",
+            p.master_us,
+        ),
+        (
+            "ckpt_one_slave",
+            "CKPT_CHECKPOINT of the slave stream, 4 KiB queued each way",
+            p.slave_us,
+        ),
+        (
+            "ckpt_one_pair",
+            "checkpoint of one pair (master + slave calls), 4 KiB queued each way",
+            p.pair_us,
+        ),
+    ] {
+        out.add(
+            Figure::new(id, "checkpoint", what, "us", "lower")
+                .ckpt(s)
+                .against(native4k, NATIVE_4K),
+        );
+    }
+    out.add(
+        Figure::new(
+            "ckpt_one_pair_bytes",
+            "checkpoint",
+            "image bytes of that pair (both streams)",
+            "bytes",
+            "lower",
+        )
+        .ckpt(Stat::of(vec![p.image_bytes as f64])),
+    );
+}
+
+fn blocked_window_figures(reps: usize, native4k: Option<Stat>, out: &mut Out) {
+    let (window, ordinary) = match blocked_window(reps) {
+        Ok(w) => w,
+        Err(e) => return out.fail("ckpt_blocked_window", e),
+    };
+    out.add(
+        Figure::new(
+            "ckpt_blocked_window",
+            "checkpoint",
+            "longest 1-byte write() to the master overlapping a master checkpoint (writer blocked)",
+            "us",
+            "lower",
+        )
+        .ckpt(window)
+        .against(native4k, NATIVE_4K),
+    );
+    out.add(
+        Figure::new(
+            "ckpt_writer_ordinary",
+            "checkpoint",
+            "the same writer's ordinary 1-byte write() when no checkpoint runs",
+            "us",
+            "lower",
+        )
+        .ckpt(ordinary),
+    );
+}
+
+/// (5) + (6) Restart and checkpoint of N pairs, for each N.
+fn restart_group(opts: &Opts, out: &mut Out) {
+    for n in restart_sizes(opts) {
+        restart_figures(opts.reps, n, out);
+    }
+}
+
+/// The N of the restart figures: `ns=` if given, else 1 up to `max_n`.
+fn restart_sizes(opts: &Opts) -> Vec<usize> {
+    if let Some(ns) = &opts.ns {
+        ns.clone()
+    } else if opts.smoke {
+        vec![1, opts.max_n]
+    } else {
+        [1usize, 64, 1024, 4096]
+            .into_iter()
+            .filter(|n| *n <= opts.max_n)
+            .collect()
+    }
+}
+
+/// The measured runs (warm-up left out) of restart and checkpoint at one N.
+#[derive(Default)]
+struct RestartRuns {
+    checkpoint_ms: Vec<f64>,
+    bytes_per_pair: Vec<f64>,
+    restart_ms: Vec<f64>,
+    /// Of `restart_ms`: begin, ends, commit (see `CkptRun`).
+    parts_ms: [Vec<f64>; 3],
+    native_ms: Vec<f64>,
+    /// Opens the native baseline needed (of its last run).
+    native_opens: usize,
+}
+
+/// One warm-up and then `reps` runs (at most 3 from N = 1024 on) of
+/// ckpt_pty and of the native baseline, alternating, same seed each.
+fn restart_runs(n: usize, reps: usize) -> R<RestartRuns> {
+    let reps = if n >= 1024 { reps.min(3) } else { reps };
+    let mut runs = RestartRuns::default();
+    for rep in 0..=reps {
+        let seed = 0x5eed + (n * 131 + rep) as u64;
+        let x = ckpt_restart_run(n, seed).map_err(|e| format!("ckpt: {e}"))?;
+        if rep > 0 {
+            runs.checkpoint_ms.push(x.checkpoint_s * 1e3);
+            runs.bytes_per_pair.push(x.bytes_per_pair);
+            runs.restart_ms.push(x.restart_s * 1e3);
+            runs.parts_ms[0].push(x.begin_s * 1e3);
+            runs.parts_ms[1].push(x.ends_s * 1e3);
+            runs.parts_ms[2].push(x.commit_s * 1e3);
+        }
+        let (t, opens) = native_restart_run(n, seed).map_err(|e| format!("native: {e}"))?;
+        if rep > 0 {
+            runs.native_ms.push(t * 1e3);
+            runs.native_opens = opens;
+        }
+    }
+    Ok(runs)
+}
+
+fn restart_figures(reps: usize, n: usize, out: &mut Out) {
+    let runs = match restart_runs(n, reps) {
+        Ok(runs) => runs,
+        Err(e) => return out.fail(&format!("restart_n{n}"), e),
+    };
+    out.add(
+        Figure::new(
+            format!("restart_n{n}"),
+            "restart",
+            format!("restart of {n} pairs in random order, session begin..commit; baseline: native ptys reopened at their indexes via /dev/ptmx + TIOCGPTN ({} opens), termios, winsize, data", runs.native_opens),
+            "ms",
+            "lower",
+        )
+        .at(n)
+        .ckpt(Stat::of(runs.restart_ms))
+        .against(Some(Stat::of(runs.native_ms)), "native reopen-until-index"),
+    );
+    for (part, (id, what)) in runs.parts_ms.into_iter().zip([
+        ("begin", "open control + CKPT_SESSION_BEGIN"),
+        (
+            "ends",
+            "all ends: CKPT_OPEN_MASTER / open(pts) + CKPT_RESTART",
+        ),
+        ("commit", "CKPT_SESSION_COMMIT"),
+    ]) {
+        out.add(
+            Figure::new(
+                format!("restart_n{n}_{id}"),
+                "restart_part",
+                format!("part of restart_n{n}: {what}"),
+                "ms",
+                "lower",
+            )
+            .at(n)
+            .ckpt(Stat::of(part)),
+        );
+    }
+    out.add(
+        Figure::new(
+            format!("checkpoint_n{n}"),
+            "checkpoint_n",
+            format!("checkpoint of {n} pairs (2 CKPT_CHECKPOINT calls per pair), total"),
+            "ms",
+            "lower",
+        )
+        .at(n)
+        .ckpt(Stat::of(runs.checkpoint_ms)),
+    );
+    out.add(
+        Figure::new(
+            format!("image_bytes_n{n}"),
+            "checkpoint_n",
+            format!("image bytes per pair (both streams) at N = {n}"),
+            "bytes",
+            "lower",
+        )
+        .at(n)
+        .ckpt(Stat::of(runs.bytes_per_pair)),
+    );
+}
+
+/// (7) Memory per idle pair.
+fn memory_group(opts: &Opts, out: &mut Out) {
+    let pairs = if opts.smoke {
+        32
+    } else {
+        opts.max_n.clamp(16, 1024)
+    };
+    let reps = opts.reps.min(3);
+    let (ckpt, native) = match (
+        memory_stats(Kind::Ckpt, pairs, reps),
+        memory_stats(Kind::Native, pairs, reps),
+    ) {
+        (Ok(ckpt), Ok(native)) => (ckpt, native),
+        (ckpt, native) => {
+            if let Err(e) = ckpt {
+                out.fail("mem ckpt", e);
+            }
+            if let Err(e) = native {
+                out.fail("mem native", e);
+            }
+            return;
+        }
+    };
+    out.add(
+        Figure::new(
+            "mem_available_per_pair",
+            "memory",
+            format!("MemAvailable drop per idle pair over {pairs} pairs"),
+            "bytes",
+            "lower",
+        )
+        .at(pairs)
+        .ckpt(ckpt.0)
+        .against(Some(native.0), NATIVE_PTMX),
+    );
+    out.add(
+        Figure::new(
+            "mem_slab_per_pair",
+            "memory",
+            format!("Slab growth per idle pair over {pairs} pairs"),
+            "bytes",
+            "lower",
+        )
+        .at(pairs)
+        .ckpt(ckpt.1)
+        .against(Some(native.1), NATIVE_PTMX),
+    );
+}
+
+/// (MemAvailable drop, Slab growth) per pair over `pairs` idle pairs:
+/// one warm-up, then `reps` runs.
+fn memory_stats(kind: Kind, pairs: usize, reps: usize) -> R<(Stat, Stat)> {
+    memory_run(kind, pairs)?;
+    let mut available = Vec::new();
+    let mut slab = Vec::new();
+    for _ in 0..reps {
+        let (a, s) = memory_run(kind, pairs)?;
+        available.push(a);
+        slab.push(s);
+    }
+    Ok((Stat::of(available), Stat::of(slab)))
+}
+
+/// Room for the native baseline and for thousands of descriptors.
+fn raise_limits() {
+    // Devpts instances other than the first get kernel.pty.max minus the
+    // reserve.
     let _ = std::fs::write("/proc/sys/kernel/pty/max", "65536");
     // Thousands of pairs (two fds each, plus the baseline's spares): the
     // guest's default RLIMIT_NOFILE of 1024 is far too small.
@@ -967,337 +1371,21 @@ fn main() {
     if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
         eprintln!("bench: {}", err("setrlimit(RLIMIT_NOFILE)"));
     }
-    let mut out = Out {
-        figures: Vec::new(),
-        errors: Vec::new(),
-    };
-    let reps = opts.reps;
+}
+
+fn main() {
+    let opts = parse_opts();
+    let start = Instant::now();
+    raise_limits();
+    let mut out = Out::default();
     eprintln!(
         "bench: smoke={} max_n={} reps={} (+1 warm-up each)",
-        opts.smoke, opts.max_n, reps
+        opts.smoke, opts.max_n, opts.reps
     );
-
-    if opts.want("raw") {
-        // (1) raw throughput.
-        let (big_total, small_total) = if opts.smoke {
-            (64 << 10, 256)
-        } else {
-            (8 << 20, 16 << 10)
-        };
-        for (m2s, dir) in [(true, "m2s"), (false, "s2m")] {
-            for (chunk, total, cname) in [(65536, big_total, "64k"), (1, small_total, "1b")] {
-                let id = format!("raw_{dir}_{cname}");
-                match both(reps, |k| raw_throughput(k, m2s, chunk, total)) {
-                    Ok((c, n)) => out.add(
-                        id,
-                        "throughput",
-                        format!(
-                            "raw mode {} throughput, {} writes, {} KiB per run",
-                            if m2s {
-                                "master->slave"
-                            } else {
-                                "slave->master"
-                            },
-                            if chunk == 1 { "1-byte" } else { "64 KiB" },
-                            total >> 10
-                        ),
-                        "MB/s",
-                        "higher",
-                        None,
-                        Some(c),
-                        Some(n),
-                        "native /dev/ptmx",
-                    ),
-                    Err(e) => out.fail(&id, e),
-                }
-            }
+    for (section, group) in GROUPS {
+        if opts.want(section) {
+            group(&opts, &mut out);
         }
     }
-
-    if opts.want("canon") {
-        // (2) canonical lines.
-        let lines = if opts.smoke { 30 } else { 2000 };
-        match both(reps, |k| canon_throughput(k, lines)) {
-        Ok((c, n)) => out.add(
-            "canon_lines".into(),
-            "throughput",
-            format!("canonical mode, 80-byte lines written to the master, echo on (drained), {lines} lines per run"),
-            "lines/s",
-            "higher",
-            None,
-            Some(c),
-            Some(n),
-            "native /dev/ptmx",
-        ),
-        Err(e) => out.fail("canon_lines", e),
-    }
-    }
-
-    if opts.want("echo") {
-        // (3) echo round trip.
-        let iters = if opts.smoke { 30 } else { 1000 };
-        match both(reps, |k| echo_latency(k, iters)) {
-        Ok((c, n)) => out.add(
-            "echo_rtt".into(),
-            "latency",
-            format!("echo round trip: 1 byte written to the master until its echo is read (mean of {iters})"),
-            "us",
-            "lower",
-            None,
-            Some(c),
-            Some(n),
-            "native /dev/ptmx",
-        ),
-        Err(e) => out.fail("echo_rtt", e),
-    }
-    }
-
-    if opts.want("ckpt1") {
-        // (4) checkpoint of one pair and the blocked window.
-        let creps = if opts.smoke { 10 } else { 200 };
-        let native4k = native_4k_write_read(creps);
-        match &native4k {
-            Ok(n) => out.add(
-                "native_4k_write_read".into(),
-                "checkpoint",
-                "reference: one native 4 KiB write to the master + read on the slave".into(),
-                "us",
-                "lower",
-                None,
-                None,
-                Some(*n),
-                "-",
-            ),
-            Err(e) => out.fail("native_4k_write_read", e.clone()),
-        }
-        let n4k = native4k.ok();
-        match checkpoint_one(creps) {
-            Ok(p) => {
-                for (id, what, s) in [
-                ("ckpt_one_master", "CKPT_CHECKPOINT of the master stream (freeze+checkpoint+thaw), 4 KiB queued each way", p.master_us),
-                ("ckpt_one_slave", "CKPT_CHECKPOINT of the slave stream, 4 KiB queued each way", p.slave_us),
-                ("ckpt_one_pair", "checkpoint of one pair (master + slave calls), 4 KiB queued each way", p.pair_us),
-            ] {
-                out.add(id.into(), "checkpoint", what.into(), "us", "lower", None, Some(s), n4k, "native 4 KiB write+read");
-            }
-                let b = p.image_bytes as f64;
-                out.add(
-                    "ckpt_one_pair_bytes".into(),
-                    "checkpoint",
-                    "image bytes of that pair (both streams)".into(),
-                    "bytes",
-                    "lower",
-                    None,
-                    Some(Stat {
-                        median: b,
-                        min: b,
-                        max: b,
-                        runs: 1,
-                    }),
-                    None,
-                    "-",
-                );
-            }
-            Err(e) => out.fail("ckpt_one", e),
-        }
-        match blocked_window(if opts.smoke { 10 } else { 50 }) {
-            Ok((w, ord)) => {
-                out.add(
-                "ckpt_blocked_window".into(),
-                "checkpoint",
-                "longest 1-byte write() to the master overlapping a master checkpoint (writer blocked)".into(),
-                "us",
-                "lower",
-                None,
-                Some(w),
-                n4k,
-                "native 4 KiB write+read",
-            );
-                out.add(
-                    "ckpt_writer_ordinary".into(),
-                    "checkpoint",
-                    "the same writer's ordinary 1-byte write() when no checkpoint runs".into(),
-                    "us",
-                    "lower",
-                    None,
-                    Some(ord),
-                    None,
-                    "-",
-                );
-            }
-            Err(e) => out.fail("ckpt_blocked_window", e),
-        }
-    }
-
-    if opts.want("restart") {
-        // (5) + (6) restart and checkpoint of N pairs.
-        let ns: Vec<usize> = if let Some(ns) = &opts.ns {
-            ns.clone()
-        } else if opts.smoke {
-            vec![1, opts.max_n]
-        } else {
-            [1usize, 64, 1024, 4096]
-                .into_iter()
-                .filter(|n| *n <= opts.max_n)
-                .collect()
-        };
-        for n in ns {
-            let r = if n >= 1024 { reps.min(3) } else { reps };
-            let mut ck = Vec::new();
-            let mut bpp = Vec::new();
-            let mut rs = Vec::new();
-            let mut parts = [Vec::new(), Vec::new(), Vec::new()];
-            let mut nat = Vec::new();
-            let mut opens = 0;
-            let mut failed = None;
-            for rep in 0..=r {
-                let seed = 0x5eed + (n * 131 + rep) as u64;
-                match ckpt_restart_run(n, seed) {
-                    Ok(x) if rep > 0 => {
-                        ck.push(x.checkpoint_s * 1e3);
-                        bpp.push(x.bytes_per_pair);
-                        rs.push(x.restart_s * 1e3);
-                        parts[0].push(x.begin_s * 1e3);
-                        parts[1].push(x.ends_s * 1e3);
-                        parts[2].push(x.commit_s * 1e3);
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        failed = Some(format!("ckpt: {e}"));
-                        break;
-                    }
-                }
-                match native_restart_run(n, seed) {
-                    Ok((t, o)) if rep > 0 => {
-                        nat.push(t * 1e3);
-                        opens = o;
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        failed = Some(format!("native: {e}"));
-                        break;
-                    }
-                }
-            }
-            if let Some(e) = failed {
-                out.fail(&format!("restart_n{n}"), e);
-                continue;
-            }
-            out.add(
-            format!("restart_n{n}"),
-            "restart",
-            format!("restart of {n} pairs in random order, session begin..commit; baseline: native ptys reopened at their indexes via /dev/ptmx + TIOCGPTN ({opens} opens), termios, winsize, data"),
-            "ms",
-            "lower",
-            Some(n),
-            Some(stat(rs)),
-            Some(stat(nat)),
-            "native reopen-until-index",
-        );
-            for (part, (id, what)) in parts.into_iter().zip([
-                ("begin", "open control + CKPT_SESSION_BEGIN"),
-                (
-                    "ends",
-                    "all ends: CKPT_OPEN_MASTER / open(pts) + CKPT_RESTART",
-                ),
-                ("commit", "CKPT_SESSION_COMMIT"),
-            ]) {
-                out.add(
-                    format!("restart_n{n}_{id}"),
-                    "restart_part",
-                    format!("part of restart_n{n}: {what}"),
-                    "ms",
-                    "lower",
-                    Some(n),
-                    Some(stat(part)),
-                    None,
-                    "-",
-                );
-            }
-            out.add(
-                format!("checkpoint_n{n}"),
-                "checkpoint_n",
-                format!("checkpoint of {n} pairs (2 CKPT_CHECKPOINT calls per pair), total"),
-                "ms",
-                "lower",
-                Some(n),
-                Some(stat(ck)),
-                None,
-                "-",
-            );
-            out.add(
-                format!("image_bytes_n{n}"),
-                "checkpoint_n",
-                format!("image bytes per pair (both streams) at N = {n}"),
-                "bytes",
-                "lower",
-                Some(n),
-                Some(stat(bpp)),
-                None,
-                "-",
-            );
-        }
-    }
-
-    if opts.want("mem") {
-        // (7) memory per idle pair.
-        let mn = if opts.smoke {
-            32
-        } else {
-            opts.max_n.clamp(16, 1024)
-        };
-        let mr = reps.min(3);
-        let mem = |kind: Kind| -> R<(Stat, Stat)> {
-            memory_run(kind, mn)?;
-            let mut a = Vec::new();
-            let mut s = Vec::new();
-            for _ in 0..mr {
-                let (x, y) = memory_run(kind, mn)?;
-                a.push(x);
-                s.push(y);
-            }
-            Ok((stat(a), stat(s)))
-        };
-        match (mem(Kind::Ckpt), mem(Kind::Native)) {
-            (Ok((ca, cs)), Ok((na, ns))) => {
-                out.add(
-                    "mem_available_per_pair".into(),
-                    "memory",
-                    format!("MemAvailable drop per idle pair over {mn} pairs"),
-                    "bytes",
-                    "lower",
-                    Some(mn),
-                    Some(ca),
-                    Some(na),
-                    "native /dev/ptmx",
-                );
-                out.add(
-                    "mem_slab_per_pair".into(),
-                    "memory",
-                    format!("Slab growth per idle pair over {mn} pairs"),
-                    "bytes",
-                    "lower",
-                    Some(mn),
-                    Some(cs),
-                    Some(ns),
-                    "native /dev/ptmx",
-                );
-            }
-            (a, b) => {
-                if let Err(e) = a {
-                    out.fail("mem ckpt", e);
-                }
-                if let Err(e) = b {
-                    out.fail("mem native", e);
-                }
-            }
-        }
-    }
-
-    let total = start.elapsed().as_secs_f64();
-    eprintln!("bench: done in {total:.1} s, {} errors", out.errors.len());
-    println!("CKPT-BENCH-JSON-BEGIN");
-    print!("{}", out.json(&opts, total));
-    println!("CKPT-BENCH-JSON-END");
-    std::process::exit(if out.errors.is_empty() { 0 } else { 1 });
+    std::process::exit(out.report(&opts, start.elapsed().as_secs_f64()));
 }

@@ -561,217 +561,282 @@ impl Runner {
         pty::settle(&fds);
     }
 
+    /// Does one step: each kind of step has its method below.
     fn step(&mut self, step: &Step) -> Result<Obs, String> {
-        Ok(match step {
+        match step {
             Step::SetTermios {
                 end, how, change, ..
-            } => {
-                let fd = self.fd(*end)?;
-                Obs::Done(
-                    pty::get_termios(fd)
-                        .map_err(|e| errno_name(&e))
-                        .and_then(|mut t| {
-                            change(&mut t);
-                            pty::set_termios(fd, *how, &t).map_err(|e| errno_name(&e))
-                        }),
-                )
-            }
-            Step::GetTermios(end) => {
-                Obs::Termios(pty::get_termios(self.fd(*end)?).map_err(|e| errno_name(&e)))
-            }
+            } => self.set_termios(*end, *how, *change),
+            Step::GetTermios(end) => self.get_termios(*end),
             Step::SetTermios2 {
                 end, how, change, ..
-            } => {
-                let fd = self.fd(*end)?;
-                let mut t = Termios2::default();
-                Obs::Done(
-                    sys::ioctl_ptr(fd, TCGETS2, &mut t)
-                        .and_then(|_| {
-                            change(&mut t);
-                            sys::ioctl_ptr(fd, *how, &mut t)
-                        })
-                        .map(|_| ())
-                        .map_err(|e| errno_name(&e)),
-                )
-            }
-            Step::GetTermios2(end) => {
-                let mut t = Termios2::default();
-                let r = sys::ioctl_ptr(self.fd(*end)?, TCGETS2, &mut t);
-                Obs::Termios2(r.map(|_| t).map_err(|e| errno_name(&e)))
-            }
-            Step::Write(end, data) => {
-                let fd = self.fd(*end)?;
-                let (result, fired) = sys::with_deadline(DEADLINE, || sys::write_once(fd, data));
-                Obs::Written {
-                    result: result.map_err(|e| errno_name(&e)),
-                    timing: if fired {
-                        Timing::AtDeadline
-                    } else {
-                        Timing::Immediately
-                    },
-                }
-            }
-            Step::Read(end, n) => {
-                let fd = self.fd(*end)?;
-                let start = Instant::now();
-                let (result, fired) = sys::with_deadline(DEADLINE, || sys::read_once(fd, *n));
-                let timing = if fired {
-                    Timing::AtDeadline
-                } else if start.elapsed() >= WAITED {
-                    Timing::AfterWaiting
-                } else {
-                    Timing::Immediately
-                };
-                Obs::Read {
-                    result: result.map_err(|e| errno_name(&e)),
-                    timing,
-                }
-            }
-            Step::Drain(end) => {
-                let (chunks, end) = pty::drain(self.fd(*end)?, pty::quiet_period());
-                Obs::Chunks { chunks, end }
-            }
-            Step::Poll(end) => Obs::Poll(pty::poll_now(self.fd(*end)?)),
-            Step::InQ(end) => {
-                Obs::Count(sys::get_u32(self.fd(*end)?, FIONREAD).map_err(|e| errno_name(&e)))
-            }
-            Step::OutQ(end) => {
-                Obs::Count(sys::get_u32(self.fd(*end)?, TIOCOUTQ).map_err(|e| errno_name(&e)))
-            }
-            Step::GetWinsize(end) => {
-                let mut ws = Winsize::default();
-                let r = sys::ioctl_ptr(self.fd(*end)?, TIOCGWINSZ, &mut ws);
-                Obs::Winsize(r.map(|_| ws).map_err(|e| errno_name(&e)))
-            }
-            Step::SetWinsize(end, ws) => {
-                let mut ws = *ws;
-                let r = sys::ioctl_ptr(self.fd(*end)?, TIOCSWINSZ, &mut ws);
-                Obs::Done(r.map(|_| ()).map_err(|e| errno_name(&e)))
-            }
-            Step::Flush(end, arg) => self.ioctl_value(*end, TCFLSH, *arg)?,
-            Step::Xonc(end, arg) => self.ioctl_value(*end, TCXONC, *arg)?,
-            Step::Packet(end, on) => {
-                let r = sys::set_i32(self.fd(*end)?, TIOCPKT, *on as i32);
-                Obs::Done(r.map_err(|e| errno_name(&e)))
-            }
+            } => self.set_termios2(*end, *how, *change),
+            Step::GetTermios2(end) => self.get_termios2(*end),
+            Step::Write(end, data) => self.write(*end, data),
+            Step::Read(end, n) => self.read(*end, *n),
+            Step::Drain(end) => self.drain(*end),
+            Step::Poll(end) => Ok(Obs::Poll(pty::poll_now(self.fd(*end)?))),
+            Step::InQ(end) => self.queue_count(*end, FIONREAD),
+            Step::OutQ(end) => self.queue_count(*end, TIOCOUTQ),
+            Step::GetWinsize(end) => self.get_winsize(*end),
+            Step::SetWinsize(end, ws) => self.set_winsize(*end, *ws),
+            Step::Flush(end, arg) => self.ioctl_value(*end, TCFLSH, *arg),
+            Step::Xonc(end, arg) => self.ioctl_value(*end, TCXONC, *arg),
+            Step::Packet(end, on) => self.packet_mode(*end, *on),
             Step::Exclusive(end, on) => {
                 let cmd = if *on { TIOCEXCL } else { TIOCNXCL };
-                self.ioctl_value(*end, cmd, 0)?
+                self.ioctl_value(*end, cmd, 0)
             }
-            Step::NonBlock(end, on) => {
-                let r = sys::set_nonblocking(self.fd(*end)?, *on);
-                Obs::Done(r.map_err(|e| errno_name(&e)))
-            }
-            Step::Ioctl(end, cmd, arg) => self.raw_ioctl(*end, *cmd, arg)?,
-            Step::BackgroundWrite(end, data) => {
-                let fd = self.background_fd(*end)?;
-                let data = data.clone();
-                self.background = Some(std::thread::spawn(move || {
-                    let (result, fired) =
-                        sys::with_deadline(BACKGROUND_DEADLINE, || sys::write_once(&fd, &data));
-                    Obs::Written {
-                        result: result.map_err(|e| errno_name(&e)),
-                        timing: background_timing(fired),
-                    }
-                }));
-                Obs::Done(Ok(()))
-            }
-            Step::BackgroundRead(end, n) => {
-                let fd = self.background_fd(*end)?;
-                let n = *n;
-                self.background = Some(std::thread::spawn(move || {
-                    let (result, fired) =
-                        sys::with_deadline(BACKGROUND_DEADLINE, || sys::read_once(&fd, n));
-                    Obs::Read {
-                        result: result.map_err(|e| errno_name(&e)),
-                        timing: background_timing(fired),
-                    }
-                }));
-                Obs::Done(Ok(()))
-            }
-            Step::Join => {
-                let handle = self
-                    .background
-                    .take()
-                    .ok_or("script error: nothing runs in the background")?;
-                handle
-                    .join()
-                    .map_err(|_| "background thread panicked".to_string())?
-            }
-            Step::ForegroundChild => {
-                if self.child.is_some() {
-                    return Err("script error: there is already a foreground child".into());
-                }
-                match ForegroundChild::spawn(self.kind, self.fd(End::Slave)?) {
-                    Ok(child) => {
-                        self.child = Some(child);
-                        Obs::Done(Ok(()))
-                    }
-                    Err(ChildError::Device(e)) => Obs::Done(Err(e)),
-                    Err(ChildError::Harness(e)) => return Err(e),
-                }
-            }
-            Step::Signals => {
-                let child = self
-                    .child
-                    .as_ref()
-                    .ok_or("script error: no foreground child")?;
-                Obs::Signals(child.signals())
-            }
-            Step::Pgrp(end) => {
-                let fd = self.fd(*end)?;
-                let child = self.child.as_ref().map(|c| c.pid);
-                Obs::Text(match sys::get_u32(fd, TIOCGPGRP) {
-                    Ok(0) => "0".into(),
-                    Ok(p) if Some(p as i32) == child => "the foreground child's group".into(),
-                    Ok(_) => "some other group".into(),
-                    Err(e) => format!("error {}", errno_name(&e)),
-                })
-            }
-            Step::OpenSlave => match sys::open(&self.slave_path, libc::O_RDWR | libc::O_NOCTTY) {
-                Ok(fd) => {
-                    self.keep_as_slave(fd);
-                    Obs::Done(Ok(()))
-                }
-                Err(e) => Obs::Done(Err(errno_name(&e))),
-            },
+            Step::NonBlock(end, on) => self.non_blocking(*end, *on),
+            Step::Ioctl(end, cmd, arg) => self.raw_ioctl(*end, *cmd, arg),
+            Step::BackgroundWrite(end, data) => self.background_write(*end, data),
+            Step::BackgroundRead(end, n) => self.background_read(*end, *n),
+            Step::Join => self.join_background(),
+            Step::ForegroundChild => self.start_foreground_child(),
+            Step::Signals => self.child_signals(),
+            Step::Pgrp(end) => self.foreground_group(*end),
+            Step::OpenSlave => Ok(self.open_slave_again()),
             Step::OpenPeer => {
                 let flags = (libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) as usize;
-                match sys::ioctl_val(self.fd(End::Master)?, TIOCGPTPEER, flags) {
-                    Ok(raw) => {
-                        // SAFETY: TIOCGPTPEER returned a new descriptor we own.
-                        self.keep_as_slave(unsafe { OwnedFd::from_raw_fd(raw) });
-                        Obs::Done(Ok(()))
-                    }
-                    Err(e) => Obs::Done(Err(errno_name(&e))),
-                }
+                self.open_peer(End::Master, flags)
             }
-            Step::OpenPeerWith(end, flags) => {
-                match sys::ioctl_val(self.fd(*end)?, TIOCGPTPEER, *flags) {
-                    Ok(raw) => {
-                        // SAFETY: TIOCGPTPEER returned a new descriptor we own.
-                        self.keep_as_slave(unsafe { OwnedFd::from_raw_fd(raw) });
-                        Obs::Done(Ok(()))
-                    }
-                    Err(e) => Obs::Done(Err(errno_name(&e))),
-                }
-            }
-            Step::FdFlags(end) => Obs::Text(fd_flags(self.fd(*end)?)),
-            Step::OpenSlaveWithoutAdmin => Obs::Done(open_without_admin(&self.slave_path)?),
-            Step::CloseSlave => {
-                self.slave = None;
-                self.older_slaves.clear();
-                Obs::Done(Ok(()))
-            }
-            Step::CloseMaster => {
-                self.master = None;
-                Obs::Done(Ok(()))
-            }
+            Step::OpenPeerWith(end, flags) => self.open_peer(*end, *flags),
+            Step::FdFlags(end) => Ok(Obs::Text(fd_flags(self.fd(*end)?))),
+            Step::OpenSlaveWithoutAdmin => Ok(Obs::Done(open_without_admin(&self.slave_path)?)),
+            Step::CloseSlave => Ok(self.close_slaves()),
+            Step::CloseMaster => Ok(self.close_master()),
             Step::Sleep(ms) => {
                 std::thread::sleep(Duration::from_millis(*ms));
+                Ok(Obs::Done(Ok(())))
+            }
+        }
+    }
+
+    // Termios.
+
+    /// `TCGETS`, `change`, then `how`.
+    fn set_termios(&self, end: End, how: u32, change: fn(&mut Termios)) -> Result<Obs, String> {
+        let fd = self.fd(end)?;
+        Ok(Obs::Done(
+            pty::get_termios(fd)
+                .map_err(|e| errno_name(&e))
+                .and_then(|mut t| {
+                    change(&mut t);
+                    pty::set_termios(fd, how, &t).map_err(|e| errno_name(&e))
+                }),
+        ))
+    }
+
+    fn get_termios(&self, end: End) -> Result<Obs, String> {
+        Ok(Obs::Termios(
+            pty::get_termios(self.fd(end)?).map_err(|e| errno_name(&e)),
+        ))
+    }
+
+    /// `TCGETS2`, `change`, then `how`.
+    fn set_termios2(&self, end: End, how: u32, change: fn(&mut Termios2)) -> Result<Obs, String> {
+        let fd = self.fd(end)?;
+        let mut t = Termios2::default();
+        Ok(Obs::Done(
+            sys::ioctl_ptr(fd, TCGETS2, &mut t)
+                .and_then(|_| {
+                    change(&mut t);
+                    sys::ioctl_ptr(fd, how, &mut t)
+                })
+                .map(|_| ())
+                .map_err(|e| errno_name(&e)),
+        ))
+    }
+
+    fn get_termios2(&self, end: End) -> Result<Obs, String> {
+        let mut t = Termios2::default();
+        let r = sys::ioctl_ptr(self.fd(end)?, TCGETS2, &mut t);
+        Ok(Obs::Termios2(r.map(|_| t).map_err(|e| errno_name(&e))))
+    }
+
+    // Data.
+
+    /// One `write(2)`, interrupted if still blocked at the deadline.
+    fn write(&self, end: End, data: &[u8]) -> Result<Obs, String> {
+        let fd = self.fd(end)?;
+        let (result, fired) = sys::with_deadline(DEADLINE, || sys::write_once(fd, data));
+        Ok(Obs::Written {
+            result: result.map_err(|e| errno_name(&e)),
+            timing: if fired {
+                Timing::AtDeadline
+            } else {
+                Timing::Immediately
+            },
+        })
+    }
+
+    /// One `read(2)` of at most `n` bytes, with how long it took.
+    fn read(&self, end: End, n: usize) -> Result<Obs, String> {
+        let fd = self.fd(end)?;
+        let start = Instant::now();
+        let (result, fired) = sys::with_deadline(DEADLINE, || sys::read_once(fd, n));
+        let timing = if fired {
+            Timing::AtDeadline
+        } else if start.elapsed() >= WAITED {
+            Timing::AfterWaiting
+        } else {
+            Timing::Immediately
+        };
+        Ok(Obs::Read {
+            result: result.map_err(|e| errno_name(&e)),
+            timing,
+        })
+    }
+
+    fn drain(&self, end: End) -> Result<Obs, String> {
+        let (chunks, end) = pty::drain(self.fd(end)?, pty::quiet_period());
+        Ok(Obs::Chunks { chunks, end })
+    }
+
+    // Queues, window size and modes.
+
+    /// `FIONREAD` or `TIOCOUTQ`.
+    fn queue_count(&self, end: End, cmd: u32) -> Result<Obs, String> {
+        Ok(Obs::Count(
+            sys::get_u32(self.fd(end)?, cmd).map_err(|e| errno_name(&e)),
+        ))
+    }
+
+    fn get_winsize(&self, end: End) -> Result<Obs, String> {
+        let mut ws = Winsize::default();
+        let r = sys::ioctl_ptr(self.fd(end)?, TIOCGWINSZ, &mut ws);
+        Ok(Obs::Winsize(r.map(|_| ws).map_err(|e| errno_name(&e))))
+    }
+
+    fn set_winsize(&self, end: End, mut ws: Winsize) -> Result<Obs, String> {
+        let r = sys::ioctl_ptr(self.fd(end)?, TIOCSWINSZ, &mut ws);
+        Ok(Obs::Done(r.map(|_| ()).map_err(|e| errno_name(&e))))
+    }
+
+    /// `TIOCPKT` on or off.
+    fn packet_mode(&self, end: End, on: bool) -> Result<Obs, String> {
+        let r = sys::set_i32(self.fd(end)?, TIOCPKT, on as i32);
+        Ok(Obs::Done(r.map_err(|e| errno_name(&e))))
+    }
+
+    fn non_blocking(&self, end: End, on: bool) -> Result<Obs, String> {
+        let r = sys::set_nonblocking(self.fd(end)?, on);
+        Ok(Obs::Done(r.map_err(|e| errno_name(&e))))
+    }
+
+    // Background operations.
+
+    /// Starts a write on another thread; [`Step::Join`] collects it.
+    fn background_write(&mut self, end: End, data: &[u8]) -> Result<Obs, String> {
+        let fd = self.background_fd(end)?;
+        let data = data.to_vec();
+        self.background = Some(std::thread::spawn(move || {
+            let (result, fired) =
+                sys::with_deadline(BACKGROUND_DEADLINE, || sys::write_once(&fd, &data));
+            Obs::Written {
+                result: result.map_err(|e| errno_name(&e)),
+                timing: background_timing(fired),
+            }
+        }));
+        Ok(Obs::Done(Ok(())))
+    }
+
+    /// Starts a read on another thread; [`Step::Join`] collects it.
+    fn background_read(&mut self, end: End, n: usize) -> Result<Obs, String> {
+        let fd = self.background_fd(end)?;
+        self.background = Some(std::thread::spawn(move || {
+            let (result, fired) =
+                sys::with_deadline(BACKGROUND_DEADLINE, || sys::read_once(&fd, n));
+            Obs::Read {
+                result: result.map_err(|e| errno_name(&e)),
+                timing: background_timing(fired),
+            }
+        }));
+        Ok(Obs::Done(Ok(())))
+    }
+
+    /// Waits for the background operation: its observation is the step's.
+    fn join_background(&mut self) -> Result<Obs, String> {
+        let handle = self
+            .background
+            .take()
+            .ok_or("script error: nothing runs in the background")?;
+        handle
+            .join()
+            .map_err(|_| "background thread panicked".to_string())
+    }
+
+    // Job control.
+
+    fn start_foreground_child(&mut self) -> Result<Obs, String> {
+        if self.child.is_some() {
+            return Err("script error: there is already a foreground child".into());
+        }
+        match ForegroundChild::spawn(self.kind, self.fd(End::Slave)?) {
+            Ok(child) => {
+                self.child = Some(child);
+                Ok(Obs::Done(Ok(())))
+            }
+            Err(ChildError::Device(e)) => Ok(Obs::Done(Err(e))),
+            Err(ChildError::Harness(e)) => Err(e),
+        }
+    }
+
+    fn child_signals(&self) -> Result<Obs, String> {
+        let child = self
+            .child
+            .as_ref()
+            .ok_or("script error: no foreground child")?;
+        Ok(Obs::Signals(child.signals()))
+    }
+
+    /// `TIOCGPGRP`, told relative to the foreground child.
+    fn foreground_group(&self, end: End) -> Result<Obs, String> {
+        let fd = self.fd(end)?;
+        let child = self.child.as_ref().map(|c| c.pid);
+        Ok(Obs::Text(match sys::get_u32(fd, TIOCGPGRP) {
+            Ok(0) => "0".into(),
+            Ok(p) if Some(p as i32) == child => "the foreground child's group".into(),
+            Ok(_) => "some other group".into(),
+            Err(e) => format!("error {}", errno_name(&e)),
+        }))
+    }
+
+    // Opening and closing.
+
+    /// Opens the slave node; the new descriptor becomes the slave.
+    fn open_slave_again(&mut self) -> Obs {
+        match sys::open(&self.slave_path, libc::O_RDWR | libc::O_NOCTTY) {
+            Ok(fd) => {
+                self.keep_as_slave(fd);
                 Obs::Done(Ok(()))
             }
+            Err(e) => Obs::Done(Err(errno_name(&e))),
+        }
+    }
+
+    /// `TIOCGPTPEER` on `end` with `flags`; a new descriptor becomes the slave.
+    fn open_peer(&mut self, end: End, flags: usize) -> Result<Obs, String> {
+        Ok(match sys::ioctl_val(self.fd(end)?, TIOCGPTPEER, flags) {
+            Ok(raw) => {
+                // SAFETY: TIOCGPTPEER returned a new descriptor we own.
+                self.keep_as_slave(unsafe { OwnedFd::from_raw_fd(raw) });
+                Obs::Done(Ok(()))
+            }
+            Err(e) => Obs::Done(Err(errno_name(&e))),
         })
+    }
+
+    /// Closes every slave descriptor.
+    fn close_slaves(&mut self) -> Obs {
+        self.slave = None;
+        self.older_slaves.clear();
+        Obs::Done(Ok(()))
+    }
+
+    fn close_master(&mut self) -> Obs {
+        self.master = None;
+        Obs::Done(Ok(()))
     }
 
     fn keep_as_slave(&mut self, fd: OwnedFd) {

@@ -7,6 +7,7 @@ use crate::ktap::{TestFn, TestResult};
 use crate::sys::{self, errno_name, RW};
 use crate::uapi::*;
 use crate::{ensure, ensure_eq};
+use ckpt_testkit::Xorshift;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 pub const TESTS: &[(&str, TestFn)] = &[
@@ -497,68 +498,87 @@ fn leave_frozen() -> TestResult {
     Ok(())
 }
 
-/// xorshift, so the orders are reproducible from the seed in the message.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = (self.next() % (i as u64 + 1)) as usize;
-            v.swap(i, j);
+/// The images of one pair, to restart at its index `n`.
+struct PairImages {
+    n: u32,
+    master: Vec<u8>,
+    slave: Vec<u8>,
+}
+
+/// The ends of restarted pairs, by pair, as they were opened.
+type RestartedEnds = Vec<(Option<OwnedFd>, Option<OwnedFd>)>;
+
+/// Opens and restarts, in the session begun on `ctl`, the ends of
+/// `pairs` in `order` (pair, whether the master); errors name `seed`.
+fn restart_ends(
+    ctl: &OwnedFd,
+    pairs: &[&PairImages],
+    order: &[(usize, bool)],
+    seed: u64,
+) -> Result<RestartedEnds, String> {
+    let mut fds: RestartedEnds = (0..pairs.len()).map(|_| (None, None)).collect();
+    for &(i, master) in order {
+        let x = pairs[i];
+        if master {
+            let m =
+                open_master(ctl, x.n).map_err(|y| format!("seed {seed}: master {}: {y}", x.n))?;
+            restart(&m, &x.master).map_err(|y| format!("seed {seed}: master {}: {y}", x.n))?;
+            fds[i].0 = Some(m);
+        } else {
+            let s = sys::open(&format!("{PTS_DIR}/{}", x.n), RW).map_err(e)?;
+            restart(&s, &x.slave).map_err(|y| format!("seed {seed}: slave {}: {y}", x.n))?;
+            fds[i].1 = Some(s);
         }
     }
+    Ok(fds)
+}
+
+/// Both ends of a restarted pair.
+fn both((m, s): &(Option<OwnedFd>, Option<OwnedFd>)) -> Result<(&OwnedFd, &OwnedFd), String> {
+    Ok((
+        m.as_ref().ok_or("no master")?,
+        s.as_ref().ok_or("no slave")?,
+    ))
+}
+
+/// Checkpoints `count` raw pairs, pair i with "in{i}" queued for its
+/// slave and "out{i}" for its master, then closes them.
+fn checkpoint_numbered_pairs(count: usize, seed: u64) -> Result<Vec<PairImages>, String> {
+    let mut images = Vec::new();
+    let mut held = Vec::new();
+    for i in 0..count {
+        let (m, s, n) = open_pair()?;
+        raw(&s)?;
+        sys::write_once(&m, format!("in{i}").as_bytes()).map_err(e)?;
+        sys::write_once(&s, format!("out{i}").as_bytes()).map_err(e)?;
+        images.push(PairImages {
+            n,
+            master: checkpoint(&m, seed, 0)?,
+            slave: checkpoint(&s, seed, 0)?,
+        });
+        held.push((m, s));
+    }
+    Ok(images)
 }
 
 fn many_pairs_random_orders() -> TestResult {
     for (count, seed) in [(64usize, 1u64), (64, 2), (256, 3)] {
         // Checkpoint `count` pairs with distinct data both ways.
-        let mut images = Vec::new();
-        {
-            let mut held = Vec::new();
-            for i in 0..count {
-                let (m, s, n) = open_pair()?;
-                raw(&s)?;
-                sys::write_once(&m, format!("in{i}").as_bytes()).map_err(e)?;
-                sys::write_once(&s, format!("out{i}").as_bytes()).map_err(e)?;
-                images.push((n, checkpoint(&m, seed, 0)?, checkpoint(&s, seed, 0)?, i));
-                held.push((m, s));
-            }
-        }
+        let images = checkpoint_numbered_pairs(count, seed)?;
         let ctl = control()?;
-        let entries: Vec<_> = images.iter().map(|(n, ..)| entry(*n, BOTH)).collect();
+        let entries: Vec<_> = images.iter().map(|x| entry(x.n, BOTH)).collect();
         begin(&ctl, &entries)?;
         // Every end in a random order (always some slave before its master
         // and some higher minor before a lower one, statistically).
         let mut ends: Vec<(usize, bool)> =
             (0..count).flat_map(|i| [(i, true), (i, false)]).collect();
-        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let mut rng = Xorshift::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         rng.shuffle(&mut ends);
-        let mut fds: Vec<(Option<OwnedFd>, Option<OwnedFd>)> =
-            (0..count).map(|_| (None, None)).collect();
-        for (i, master) in ends {
-            let (n, mi, si, _) = &images[i];
-            if master {
-                let m =
-                    open_master(&ctl, *n).map_err(|x| format!("seed {seed}: master {n}: {x}"))?;
-                restart(&m, mi).map_err(|x| format!("seed {seed}: master {n}: {x}"))?;
-                fds[i].0 = Some(m);
-            } else {
-                let s = sys::open(&format!("{PTS_DIR}/{n}"), RW).map_err(e)?;
-                restart(&s, si).map_err(|x| format!("seed {seed}: slave {n}: {x}"))?;
-                fds[i].1 = Some(s);
-            }
-        }
+        let pairs: Vec<&PairImages> = images.iter().collect();
+        let fds = restart_ends(&ctl, &pairs, &ends, seed)?;
         commit(&ctl).map_err(|(err, o)| format!("seed {seed}: commit {err} {o:?}"))?;
-        for (i, (m, s)) in fds.iter().enumerate() {
-            let (m, s) = (
-                m.as_ref().ok_or("no master")?,
-                s.as_ref().ok_or("no slave")?,
-            );
+        for (i, ends) in fds.iter().enumerate() {
+            let (m, s) = both(ends)?;
             let want_in = format!("in{i}");
             let want_out = format!("out{i}");
             ensure_eq!(read_exact(s, want_in.len())?, want_in.into_bytes());
@@ -605,192 +625,216 @@ fn scale_after_reload() -> TestResult {
     Ok(())
 }
 
+/// One pair of [`scale_once`] as checkpointed: its images and what the
+/// restarted pair must show.
+struct ScaledPair {
+    images: PairImages,
+    to_slave: Vec<u8>,
+    to_master: Vec<u8>,
+    half: Vec<u8>,
+    ws: [u16; 4],
+    termios: [u8; 36],
+    /// 0 plain, 1 packet mode on the master, 2 slave output stopped.
+    variant: usize,
+}
+
 fn scale_once(count: usize) -> TestResult {
     let seed = 0x5eed_u64 + count as u64;
-    let mut rng = Rng(seed);
-    struct Saved {
-        n: u32,
-        mi: Vec<u8>,
-        si: Vec<u8>,
-        to_slave: Vec<u8>,
-        to_master: Vec<u8>,
-        half: Vec<u8>,
-        ws: [u16; 4],
-        termios: [u8; 36],
-        /// 0 plain, 1 packet mode on the master, 2 slave output stopped.
-        variant: usize,
-    }
+    let mut rng = Xorshift::new(seed);
     let mut saved = Vec::with_capacity(count);
     {
         let mut held = Vec::with_capacity(count);
         for i in 0..count {
-            let (m, s, n) = open_pair()?;
-            let variant = i % 3;
-            let ws = [(i % 200) as u16 + 1, (i % 300) as u16 + 1, 0, 0];
-            sys::ioctl_ptr(&m, TIOCSWINSZ, ws.as_ptr().cast_mut()).map_err(e)?;
-            let mut termios = [0u8; 36];
-            // Canonical with echo off; a complete line and a half-typed one.
-            sys::ioctl_ptr(&s, TCGETS, termios.as_mut_ptr()).map_err(e)?;
-            let mut lflag = u32::from_ne_bytes(termios[12..16].try_into().unwrap_or_default());
-            lflag &= !libc::ECHO;
-            termios[12..16].copy_from_slice(&lflag.to_ne_bytes());
-            sys::ioctl_ptr(&s, TCSETS, termios.as_mut_ptr()).map_err(e)?;
-            sys::ioctl_ptr(&s, TCGETS, termios.as_mut_ptr()).map_err(e)?;
-            if variant == 1 {
-                sys::set_i32(&m, TIOCPKT, 1).map_err(e)?;
-            }
-            let line = format!("line{i}-{}\n", rng.next() % 1000).into_bytes();
-            let half = format!("half{i}").into_bytes();
-            let out = format!("out{i}-{}", rng.next() % 1000).into_bytes();
-            sys::write_once(&m, &line).map_err(e)?;
-            sys::write_once(&m, &half).map_err(e)?;
-            sys::write_once(&s, &out).map_err(e)?;
-            if variant == 2 {
-                sys::ioctl_val(&s, TCXONC, 0).map_err(e)?; // TCOOFF
-            }
-            let mi = checkpoint(&m, seed, CKPT_LEAVE_FROZEN)?;
-            let si = checkpoint(&s, seed, CKPT_LEAVE_FROZEN)?;
-            saved.push(Saved {
-                n,
-                mi,
-                si,
-                to_slave: line,
-                to_master: out,
-                half,
-                ws,
-                termios,
-                variant,
-            });
-            held.push((m, s));
+            let (pair, ends) = checkpoint_varied_pair(i, seed, &mut rng)?;
+            saved.push(pair);
+            held.push(ends);
         }
     }
     let (st, out) = sys::sh("ckpt-load -u && ckpt-load 2>&1");
     ensure_eq!((st, out.as_str()), (0, ""));
     let ctl = control()?;
-    let entries: Vec<_> = saved.iter().map(|x| entry(x.n, BOTH)).collect();
+    let entries: Vec<_> = saved.iter().map(|x| entry(x.images.n, BOTH)).collect();
     begin(&ctl, &entries)?;
     let mut order: Vec<(usize, bool)> = (0..count).flat_map(|i| [(i, false), (i, true)]).collect();
     rng.shuffle(&mut order);
-    let mut fds: Vec<(Option<OwnedFd>, Option<OwnedFd>)> =
-        (0..count).map(|_| (None, None)).collect();
-    for (i, master) in order {
-        let x = &saved[i];
-        if master {
-            let m =
-                open_master(&ctl, x.n).map_err(|y| format!("seed {seed}: master {}: {y}", x.n))?;
-            restart(&m, &x.mi).map_err(|y| format!("seed {seed}: master {}: {y}", x.n))?;
-            fds[i].0 = Some(m);
-        } else {
-            let s = sys::open(&format!("{PTS_DIR}/{}", x.n), RW).map_err(e)?;
-            restart(&s, &x.si).map_err(|y| format!("seed {seed}: slave {}: {y}", x.n))?;
-            fds[i].1 = Some(s);
-        }
-    }
+    let pairs: Vec<&PairImages> = saved.iter().map(|x| &x.images).collect();
+    let fds = restart_ends(&ctl, &pairs, &order, seed)?;
     commit(&ctl).map_err(|(err, o)| format!("seed {seed}: commit {err} {o:?}"))?;
-    for (x, (m, s)) in saved.iter().zip(fds.iter()) {
-        let (m, s) = (
-            m.as_ref().ok_or("no master")?,
-            s.as_ref().ok_or("no slave")?,
-        );
-        let mut ws = [0u16; 4];
-        sys::ioctl_ptr(s, TIOCGWINSZ, ws.as_mut_ptr()).map_err(e)?;
-        ensure_eq!(ws, x.ws);
-        let mut t = [0u8; 36];
-        sys::ioctl_ptr(s, TCGETS, t.as_mut_ptr()).map_err(e)?;
-        ensure_eq!(t, x.termios);
-        let mut want_out = x.to_master.clone();
-        if x.variant == 1 {
-            // Packet mode survived: data comes after a 0 byte.
-            want_out.insert(0, 0);
-        }
-        ensure_eq!(read_exact(m, want_out.len())?, want_out);
-        if x.variant == 2 {
-            // Output stayed stopped by TCOOFF until TCOON.
-            sys::set_nonblocking(s, true).map_err(e)?;
-            ensure_eq!(
-                sys::write_once(s, b"z").map_err(e),
-                Err("EAGAIN".to_string())
-            );
-            sys::set_nonblocking(s, false).map_err(e)?;
-            sys::ioctl_val(s, TCXONC, 1).map_err(e)?; // TCOON
-        }
-        ensure_eq!(read_exact(s, x.to_slave.len())?, x.to_slave.clone());
-        // The half-typed line completes, with an erase on the way.
-        sys::write_once(m, b"X\x7f!\n").map_err(e)?;
-        let mut want = x.half.clone();
-        want.extend_from_slice(b"!\n");
-        ensure_eq!(read_exact(s, want.len())?, want);
+    for (x, ends) in saved.iter().zip(fds.iter()) {
+        let (m, s) = both(ends)?;
+        scaled_pair_came_back(x, m, s)?;
     }
+    Ok(())
+}
+
+/// Opens pair number `i` of [`scale_once`] and gives it varied state: a
+/// window size, canonical mode without echo, a complete line and a
+/// half-typed one for the slave, output for the master, and by `i` packet
+/// mode or stopped output. Checkpoints both ends, left frozen; returns
+/// what was saved and the open ends.
+fn checkpoint_varied_pair(
+    i: usize,
+    seed: u64,
+    rng: &mut Xorshift,
+) -> Result<(ScaledPair, (OwnedFd, OwnedFd)), String> {
+    let (m, s, n) = open_pair()?;
+    let variant = i % 3;
+    let ws = [(i % 200) as u16 + 1, (i % 300) as u16 + 1, 0, 0];
+    sys::ioctl_ptr(&m, TIOCSWINSZ, ws.as_ptr().cast_mut()).map_err(e)?;
+    let mut termios = [0u8; 36];
+    // Canonical with echo off; a complete line and a half-typed one.
+    sys::ioctl_ptr(&s, TCGETS, termios.as_mut_ptr()).map_err(e)?;
+    let mut lflag = u32::from_ne_bytes(termios[12..16].try_into().unwrap_or_default());
+    lflag &= !libc::ECHO;
+    termios[12..16].copy_from_slice(&lflag.to_ne_bytes());
+    sys::ioctl_ptr(&s, TCSETS, termios.as_mut_ptr()).map_err(e)?;
+    sys::ioctl_ptr(&s, TCGETS, termios.as_mut_ptr()).map_err(e)?;
+    if variant == 1 {
+        sys::set_i32(&m, TIOCPKT, 1).map_err(e)?;
+    }
+    let line = format!("line{i}-{}\n", rng.next() % 1000).into_bytes();
+    let half = format!("half{i}").into_bytes();
+    let out = format!("out{i}-{}", rng.next() % 1000).into_bytes();
+    sys::write_once(&m, &line).map_err(e)?;
+    sys::write_once(&m, &half).map_err(e)?;
+    sys::write_once(&s, &out).map_err(e)?;
+    if variant == 2 {
+        sys::ioctl_val(&s, TCXONC, 0).map_err(e)?; // TCOOFF
+    }
+    let master = checkpoint(&m, seed, CKPT_LEAVE_FROZEN)?;
+    let slave = checkpoint(&s, seed, CKPT_LEAVE_FROZEN)?;
+    let pair = ScaledPair {
+        images: PairImages { n, master, slave },
+        to_slave: line,
+        to_master: out,
+        half,
+        ws,
+        termios,
+        variant,
+    };
+    Ok((pair, (m, s)))
+}
+
+/// The restarted pair `m`, `s` has the window size, termios, queued data,
+/// packet mode or stopped output of `x`, and its line discipline works:
+/// the half-typed line completes, with an erase on the way.
+fn scaled_pair_came_back(x: &ScaledPair, m: &OwnedFd, s: &OwnedFd) -> TestResult {
+    let mut ws = [0u16; 4];
+    sys::ioctl_ptr(s, TIOCGWINSZ, ws.as_mut_ptr()).map_err(e)?;
+    ensure_eq!(ws, x.ws);
+    let mut t = [0u8; 36];
+    sys::ioctl_ptr(s, TCGETS, t.as_mut_ptr()).map_err(e)?;
+    ensure_eq!(t, x.termios);
+    let mut want_out = x.to_master.clone();
+    if x.variant == 1 {
+        // Packet mode survived: data comes after a 0 byte.
+        want_out.insert(0, 0);
+    }
+    ensure_eq!(read_exact(m, want_out.len())?, want_out);
+    if x.variant == 2 {
+        // Output stayed stopped by TCOOFF until TCOON.
+        sys::set_nonblocking(s, true).map_err(e)?;
+        ensure_eq!(
+            sys::write_once(s, b"z").map_err(e),
+            Err("EAGAIN".to_string())
+        );
+        sys::set_nonblocking(s, false).map_err(e)?;
+        sys::ioctl_val(s, TCXONC, 1).map_err(e)?; // TCOON
+    }
+    ensure_eq!(read_exact(s, x.to_slave.len())?, x.to_slave.clone());
+    // The half-typed line completes, with an erase on the way.
+    sys::write_once(m, b"X\x7f!\n").map_err(e)?;
+    let mut want = x.half.clone();
+    want.extend_from_slice(b"!\n");
+    ensure_eq!(read_exact(s, want.len())?, want);
     Ok(())
 }
 
 /// A connected TCP pair on loopback with fixed ports: (server side, client).
 fn tcp_pair(server_port: u16, client_port: u16) -> Result<(OwnedFd, OwnedFd), String> {
     let _ = sys::sh("ip link set lo up");
-    let sock = || {
-        // SAFETY: plain socket creation; the fd is owned right away.
-        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
-        if fd < 0 {
-            return Err(format!("socket: {}", e(std::io::Error::last_os_error())));
-        }
-        // SAFETY: a fresh descriptor.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let one: i32 = 1;
-        // SAFETY: valid option pointer and length.
-        unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_REUSEADDR,
-                (&one as *const i32).cast(),
-                4,
-            )
-        };
-        Ok(fd)
+    let listener = tcp_socket()?;
+    let client = tcp_socket()?;
+    let (la, ca) = (loopback(server_port), loopback(client_port));
+    bind_to(&listener, &la)
+        .and_then(|_| {
+            // SAFETY: a valid socket descriptor.
+            zero_or_errno(unsafe { libc::listen(listener.as_raw_fd(), 1) })
+        })
+        .and_then(|_| bind_to(&client, &ca))
+        .and_then(|_| connect_to(&client, &la))
+        .map_err(|x| format!("tcp setup: {}", e(x)))?;
+    // SAFETY: a listening socket; no peer address is asked for.
+    let s = unsafe {
+        libc::accept(
+            listener.as_raw_fd(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
     };
-    let addr = |port: u16| libc::sockaddr_in {
+    if s < 0 {
+        return Err(format!("accept: {}", e(std::io::Error::last_os_error())));
+    }
+    // SAFETY: accept returned a new descriptor we own.
+    Ok((unsafe { OwnedFd::from_raw_fd(s) }, client))
+}
+
+/// A TCP socket with `SO_REUSEADDR` (the tests bind fixed ports).
+fn tcp_socket() -> Result<OwnedFd, String> {
+    // SAFETY: plain socket creation; the fd is owned right away.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(format!("socket: {}", e(std::io::Error::last_os_error())));
+    }
+    // SAFETY: a fresh descriptor.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let one: i32 = 1;
+    // SAFETY: valid option pointer and length.
+    unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_REUSEADDR,
+            (&one as *const i32).cast(),
+            4,
+        )
+    };
+    Ok(fd)
+}
+
+/// 127.0.0.1 at `port`.
+fn loopback(port: u16) -> libc::sockaddr_in {
+    libc::sockaddr_in {
         sin_family: libc::AF_INET as u16,
         sin_port: port.to_be(),
         sin_addr: libc::in_addr {
             s_addr: u32::from_be_bytes([127, 0, 0, 1]).to_be(),
         },
         sin_zero: [0; 8],
-    };
-    let len = std::mem::size_of::<libc::sockaddr_in>() as u32;
-    let listener = sock()?;
-    let client = sock()?;
-    let (la, ca) = (addr(server_port), addr(client_port));
-    // SAFETY: valid sockaddr_in values and lengths.
-    unsafe {
-        if libc::bind(
-            listener.as_raw_fd(),
-            (&la as *const libc::sockaddr_in).cast(),
-            len,
-        ) != 0
-            || libc::listen(listener.as_raw_fd(), 1) != 0
-            || libc::bind(
-                client.as_raw_fd(),
-                (&ca as *const libc::sockaddr_in).cast(),
-                len,
-            ) != 0
-            || libc::connect(
-                client.as_raw_fd(),
-                (&la as *const libc::sockaddr_in).cast(),
-                len,
-            ) != 0
-        {
-            return Err(format!("tcp setup: {}", e(std::io::Error::last_os_error())));
-        }
-        let s = libc::accept(
-            listener.as_raw_fd(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-        );
-        if s < 0 {
-            return Err(format!("accept: {}", e(std::io::Error::last_os_error())));
-        }
-        Ok((OwnedFd::from_raw_fd(s), client))
     }
+}
+
+const SOCKADDR_IN_LEN: u32 = std::mem::size_of::<libc::sockaddr_in>() as u32;
+
+/// A socket call's result: 0, or the error it left in `errno`.
+fn zero_or_errno(r: i32) -> std::io::Result<()> {
+    if r != 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+fn bind_to(fd: &OwnedFd, addr: &libc::sockaddr_in) -> std::io::Result<()> {
+    let addr: *const libc::sockaddr_in = addr;
+    // SAFETY: a valid sockaddr_in and its length.
+    zero_or_errno(unsafe { libc::bind(fd.as_raw_fd(), addr.cast(), SOCKADDR_IN_LEN) })
+}
+
+fn connect_to(fd: &OwnedFd, addr: &libc::sockaddr_in) -> std::io::Result<()> {
+    let addr: *const libc::sockaddr_in = addr;
+    // SAFETY: a valid sockaddr_in and its length.
+    zero_or_errno(unsafe { libc::connect(fd.as_raw_fd(), addr.cast(), SOCKADDR_IN_LEN) })
 }
 
 fn socket_get(fd: &OwnedFd) -> Result<SocketRecord, String> {
@@ -813,16 +857,7 @@ fn begin_sockets(ctl: &OwnedFd, entries: &[RestartSocketEntry]) -> Result<(), St
 fn socket_association() -> TestResult {
     let (server, _client) = tcp_pair(4022, 4023)?;
     let (m, s, n) = open_pair()?;
-    // Bad input first: not a socket, not a descriptor.
-    ensure_eq!(
-        sys::ioctl_val(&m, CKPT_SOCKET_SET, m.as_raw_fd() as usize).map_err(e),
-        Err("ENOTSOCK".to_string())
-    );
-    ensure_eq!(
-        sys::ioctl_val(&m, CKPT_SOCKET_SET, 999).map_err(e),
-        Err("EBADF".to_string())
-    );
-    ensure_eq!(socket_get(&m), Err("ENOENT".to_string()));
+    socket_set_refuses_non_sockets(&m)?;
     sys::ioctl_val(&m, CKPT_SOCKET_SET, server.as_raw_fd() as usize).map_err(e)?;
     let id = socket_get(&s)?;
     ensure_eq!((id.family, id.sock_type, id.protocol), (2, 1, 6));
@@ -831,8 +866,11 @@ fn socket_association() -> TestResult {
         (&id.local_addr[..4], &id.remote_addr[..4]),
         (&[127u8, 0, 0, 1][..], &[127u8, 0, 0, 1][..])
     );
-    let mi = checkpoint(&m, 5, 0)?;
-    let si = checkpoint(&s, 5, 0)?;
+    let images = PairImages {
+        n,
+        master: checkpoint(&m, 5, 0)?,
+        slave: checkpoint(&s, 5, 0)?,
+    };
     drop((m, s));
     let want = RestartSocketEntry {
         index: n,
@@ -840,35 +878,69 @@ fn socket_association() -> TestResult {
         has_socket: 1,
         socket: id,
     };
-    // Without the socket the commit names it as the orphan, and rolls back.
     let ctl = control()?;
-    begin_sockets(&ctl, &[want])?;
-    let m = open_master(&ctl, n)?;
-    restart(&m, &mi)?;
+    commit_without_the_socket_names_it(&ctl, &want, &images)?;
+    socket_first_then_the_ends(&ctl, &want, &images, &server)
+}
+
+/// Bad input first: not a socket, not a descriptor; and a pair without
+/// a socket has no identity to tell.
+fn socket_set_refuses_non_sockets(m: &OwnedFd) -> TestResult {
+    ensure_eq!(
+        sys::ioctl_val(m, CKPT_SOCKET_SET, m.as_raw_fd() as usize).map_err(e),
+        Err("ENOTSOCK".to_string())
+    );
+    ensure_eq!(
+        sys::ioctl_val(m, CKPT_SOCKET_SET, 999).map_err(e),
+        Err("EBADF".to_string())
+    );
+    ensure_eq!(socket_get(m), Err("ENOENT".to_string()));
+    Ok(())
+}
+
+/// Without the socket the commit names the pair as the orphan, and rolls
+/// back. The identity comes back with the master image all the same.
+fn commit_without_the_socket_names_it(
+    ctl: &OwnedFd,
+    want: &RestartSocketEntry,
+    images: &PairImages,
+) -> TestResult {
+    let n = images.n;
+    begin_sockets(ctl, std::slice::from_ref(want))?;
+    let m = open_master(ctl, n)?;
+    restart(&m, &images.master)?;
     let s = sys::open(&format!("{PTS_DIR}/{n}"), RW).map_err(e)?;
-    restart(&s, &si)?;
-    // The identity came back with the master image.
-    ensure_eq!(socket_get(&s)?, id);
-    ensure_eq!(commit(&ctl), Err(("ENXIO".to_string(), vec![(n, 3)])));
-    drop((m, s));
-    // Socket first this time, then the ends: commit succeeds and the pair
-    // knows its socket again.
-    begin_sockets(&ctl, &[want])?;
+    restart(&s, &images.slave)?;
+    ensure_eq!(socket_get(&s)?, want.socket);
+    ensure_eq!(commit(ctl), Err(("ENXIO".to_string(), vec![(n, 3)])));
+    Ok(())
+}
+
+/// Socket first this time (another socket is not the one), then the
+/// ends: commit succeeds and the pair knows its socket again.
+fn socket_first_then_the_ends(
+    ctl: &OwnedFd,
+    want: &RestartSocketEntry,
+    images: &PairImages,
+    server: &OwnedFd,
+) -> TestResult {
+    let n = images.n;
+    begin_sockets(ctl, std::slice::from_ref(want))?;
     let (_other, _c2) = tcp_pair(4024, 4025)?;
     ensure_eq!(
-        sys::ioctl_val(&ctl, CKPT_SOCKET_RESTORED, _other.as_raw_fd() as usize).map_err(e),
+        sys::ioctl_val(ctl, CKPT_SOCKET_RESTORED, _other.as_raw_fd() as usize).map_err(e),
         Err("ENOENT".to_string())
     );
     ensure_eq!(
-        sys::ioctl_val(&ctl, CKPT_SOCKET_RESTORED, server.as_raw_fd() as usize).map_err(e),
+        sys::ioctl_val(ctl, CKPT_SOCKET_RESTORED, server.as_raw_fd() as usize).map_err(e),
         Ok(n as i32)
     );
     let s = sys::open(&format!("{PTS_DIR}/{n}"), RW).map_err(e)?;
-    restart(&s, &si)?;
-    let m = open_master(&ctl, n)?;
-    restart(&m, &mi)?;
-    commit(&ctl).map_err(|(err, o)| format!("commit: {err} {o:?}"))?;
-    ensure_eq!(socket_get(&m)?, id);
+    restart(&s, &images.slave)?;
+    let m = open_master(ctl, n)?;
+    restart(&m, &images.master)?;
+    commit(ctl).map_err(|(err, o)| format!("commit: {err} {o:?}"))?;
+    ensure_eq!(socket_get(&m)?, want.socket);
     Ok(())
 }
 

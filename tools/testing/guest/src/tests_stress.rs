@@ -702,70 +702,87 @@ fn ensure_events(what: &str, got: Result<Vec<u32>, String>, bits: u32) -> TestRe
 
 fn epoll_wakeups() -> TestResult {
     on_load_kind(|kind| {
-        let in_ = libc::EPOLLIN as u32;
-        let out = libc::EPOLLOUT as u32;
-        let hup = libc::EPOLLHUP as u32;
-
-        // The master's waiter wakes when the slave writes.
         let (master, slave) = split(PtyPair::open(kind)?)?;
-        let w = epoll_call("epoll on the master", &master, in_)?;
-        w.wait_blocked(SLEEPS_IN_EPOLL)?;
-        let at = Instant::now();
-        sys::write_once(&slave, b"x").map_err(en)?;
-        ensure_events("slave wrote", w.returned_promptly(at)?, in_)?;
-
-        // The slave's waiter (canonical) wakes for a line, not before.
-        let w = epoll_call("epoll on the slave", &slave, in_)?;
-        w.wait_blocked(SLEEPS_IN_EPOLL)?;
-        sys::write_once(&master, b"half a line").map_err(en)?;
-        w.still_blocked_after(Duration::from_millis(300), SLEEPS_IN_EPOLL)
-            .map_err(|e| format!("after half a line: {e}"))?;
-        let at = Instant::now();
-        sys::write_once(&master, b"\n").map_err(en)?;
-        ensure_events("master wrote a line", w.returned_promptly(at)?, in_)?;
-
-        // Hangup: the slave's waiter when the master closes, and a poll()
-        // waiter too.
-        let line = sys::read_once(&slave, 100).map_err(en)?;
-        ensure_eq!(line, b"half a line\n".to_vec());
-        let w = epoll_call("epoll on the slave", &slave, in_)?;
-        w.wait_blocked(SLEEPS_IN_EPOLL)?;
-        let poller = {
-            let fd = dup(&slave)?;
-            call("poll on the slave", move || {
-                sys::poll_events(&fd, libc::POLLIN, 30_000).map_err(en)
-            })?
-        };
-        poller.wait_blocked(SLEEPS_IN_POLL)?;
-        let at = Instant::now();
-        drop(master);
-        ensure_events("master closed", w.returned_promptly(at)?, in_ | hup)?;
-        let revents = poller.returned_promptly(at)??;
-        ensure!(
-            revents & libc::POLLHUP != 0,
-            "master closed: poll reported {}",
-            pty::poll_names(revents)
-        );
-        drop(slave);
-
-        // Hangup: the master's waiter when the last slave closes.
-        let (master, slave) = split(PtyPair::open(kind)?)?;
-        let w = epoll_call("epoll on the master", &master, in_)?;
-        w.wait_blocked(SLEEPS_IN_EPOLL)?;
-        let at = Instant::now();
-        drop(slave);
-        ensure_events("slave closed", w.returned_promptly(at)?, hup)?;
-
-        // A writer's waiter wakes when the full queue drains.
-        let (master, slave) = split(raw_pair(kind)?)?;
-        fill(&master)?;
-        let w = epoll_call("EPOLLOUT on the master", &master, out)?;
-        w.wait_blocked(SLEEPS_IN_EPOLL)?;
-        let at = Instant::now();
-        drain_all(&slave)?;
-        ensure_events("slave read everything", w.returned_promptly(at)?, out)?;
-        Ok(())
+        epoll_wakes_readers(&master, &slave)?;
+        epoll_and_poll_see_master_close(master, slave)?;
+        epoll_sees_last_slave_close(kind)?;
+        epoll_wakes_writer_when_drained(kind)
     })
+}
+
+/// The master's waiter wakes when the slave writes; the slave's waiter
+/// (canonical) wakes for a line, not before. Leaves the line unread.
+fn epoll_wakes_readers(master: &OwnedFd, slave: &OwnedFd) -> TestResult {
+    let in_ = libc::EPOLLIN as u32;
+    let w = epoll_call("epoll on the master", master, in_)?;
+    w.wait_blocked(SLEEPS_IN_EPOLL)?;
+    let at = Instant::now();
+    sys::write_once(slave, b"x").map_err(en)?;
+    ensure_events("slave wrote", w.returned_promptly(at)?, in_)?;
+
+    let w = epoll_call("epoll on the slave", slave, in_)?;
+    w.wait_blocked(SLEEPS_IN_EPOLL)?;
+    sys::write_once(master, b"half a line").map_err(en)?;
+    w.still_blocked_after(Duration::from_millis(300), SLEEPS_IN_EPOLL)
+        .map_err(|e| format!("after half a line: {e}"))?;
+    let at = Instant::now();
+    sys::write_once(master, b"\n").map_err(en)?;
+    ensure_events("master wrote a line", w.returned_promptly(at)?, in_)
+}
+
+/// Hangup: after the line of [`epoll_wakes_readers`] is read, the slave's
+/// epoll waiter and a `poll()` waiter wake when the master closes.
+fn epoll_and_poll_see_master_close(master: OwnedFd, slave: OwnedFd) -> TestResult {
+    let in_ = libc::EPOLLIN as u32;
+    let hup = libc::EPOLLHUP as u32;
+    let line = sys::read_once(&slave, 100).map_err(en)?;
+    ensure_eq!(line, b"half a line\n".to_vec());
+    let w = epoll_call("epoll on the slave", &slave, in_)?;
+    w.wait_blocked(SLEEPS_IN_EPOLL)?;
+    let poller = {
+        let fd = dup(&slave)?;
+        call("poll on the slave", move || {
+            sys::poll_events(&fd, libc::POLLIN, 30_000).map_err(en)
+        })?
+    };
+    poller.wait_blocked(SLEEPS_IN_POLL)?;
+    let at = Instant::now();
+    drop(master);
+    ensure_events("master closed", w.returned_promptly(at)?, in_ | hup)?;
+    let revents = poller.returned_promptly(at)??;
+    ensure!(
+        revents & libc::POLLHUP != 0,
+        "master closed: poll reported {}",
+        pty::poll_names(revents)
+    );
+    drop(slave);
+    Ok(())
+}
+
+/// Hangup: the master's waiter wakes when the last slave closes.
+fn epoll_sees_last_slave_close(kind: PtyKind) -> TestResult {
+    let (master, slave) = split(PtyPair::open(kind)?)?;
+    let w = epoll_call("epoll on the master", &master, libc::EPOLLIN as u32)?;
+    w.wait_blocked(SLEEPS_IN_EPOLL)?;
+    let at = Instant::now();
+    drop(slave);
+    ensure_events(
+        "slave closed",
+        w.returned_promptly(at)?,
+        libc::EPOLLHUP as u32,
+    )
+}
+
+/// A writer's waiter wakes when the full queue drains.
+fn epoll_wakes_writer_when_drained(kind: PtyKind) -> TestResult {
+    let out = libc::EPOLLOUT as u32;
+    let (master, slave) = split(raw_pair(kind)?)?;
+    fill(&master)?;
+    let w = epoll_call("EPOLLOUT on the master", &master, out)?;
+    w.wait_blocked(SLEEPS_IN_EPOLL)?;
+    let at = Instant::now();
+    drain_all(&slave)?;
+    ensure_events("slave read everything", w.returned_promptly(at)?, out)
 }
 
 // ---------------------------------------------------------------------
@@ -976,11 +993,11 @@ const OPENERS: usize = 4;
 /// Pairs closed at random (leaving holes) and opened again.
 const HOLES: usize = 32;
 
-/// Opens `count` masters; also returns how long the first and the last
-/// [`SAMPLE`] opens took (whether the cost grows with the table).
 /// Masters with their indexes.
 type Masters = Vec<(u32, OwnedFd)>;
 
+/// Opens `count` masters; also returns how long the first and the last
+/// [`SAMPLE`] opens took (whether the cost grows with the table).
 fn open_masters(count: usize) -> Result<(Masters, [Duration; 2]), String> {
     let mut masters = Vec::with_capacity(count);
     let mut marks = Vec::new();
@@ -1017,96 +1034,131 @@ fn all_pairs_at_once() -> TestResult {
     let max = max_pairs()?;
     ensure_eq!(max, 4096);
     let old = raise_nofile(max as u64 + 256)?;
-    let result = (|| -> TestResult {
-        let start = Instant::now();
-        let mut openers = Vec::new();
-        for t in 0..OPENERS {
-            let count = max / OPENERS + usize::from(t < max % OPENERS);
-            openers.push(std::thread::spawn(move || open_masters(count)));
-        }
-        let mut masters = Vec::with_capacity(max);
-        let mut samples = [Duration::ZERO; 2];
-        for o in openers {
-            let (got, [first, last]) = o.join().map_err(|_| "opener panicked".to_string())??;
-            masters.extend(got);
-            samples[0] += first;
-            samples[1] += last;
-        }
-        let opened = start.elapsed();
-        masters.sort_by_key(|(n, _)| *n);
-        let indexes: Vec<u32> = masters.iter().map(|(n, _)| *n).collect();
-        let expected: Vec<u32> = (0..max as u32).collect();
-        if indexes != expected {
-            let dup = indexes.windows(2).find(|w| w[0] == w[1]);
-            return Err(format!(
-                "indexes are not 0..{max} once each: first {:?}, last {:?}, a duplicate {dup:?}",
-                &indexes[..4],
-                &indexes[max - 4..]
-            ));
-        }
-        match sys::open(PTMX_PATH, RW) {
-            Err(e) => ensure_eq!(en(e), "ENOSPC"),
-            Ok(m) => {
-                let n = sys::get_u32(&m, TIOCGPTN).map_err(en);
-                return Err(format!("open number {} succeeded: index {n:?}", max + 1));
-            }
-        }
-        ensure_eq!(pts_entries()?, max);
-        // The last pair works like any other.
-        let (n, last) = masters.last().ok_or("no masters")?;
-        sys::set_i32(last, TIOCSPTLCK, 0).map_err(en)?;
-        let slave = sys::open(&format!("{PTS_DIR}/{n}"), RW).map_err(en)?;
-        sys::write_once(last, b"hi\n").map_err(en)?;
-        let line = pty::read_timeout(&slave, 100, Duration::from_secs(5))?;
-        ensure_eq!(line, Some(b"hi\n".to_vec()));
-        drop(slave);
-        // Holes at random: opened again, they are refilled lowest first.
-        let mut rng = Rng::new(max as u64);
-        let mut holes = Vec::new();
-        while holes.len() < HOLES {
-            let i = rng.below(masters.len());
-            holes.push(masters.remove(i).0);
-        }
-        holes.sort_unstable();
-        let mut refilled = Vec::new();
-        for _ in 0..HOLES {
-            let m = sys::open(PTMX_PATH, RW).map_err(|e| format!("reopen: {}", en(e)))?;
-            refilled.push(sys::get_u32(&m, TIOCGPTN).map_err(en)?);
-            masters.push((refilled[refilled.len() - 1], m));
-        }
-        ensure_eq!(refilled, holes);
-        ensure!(
-            sys::open(PTMX_PATH, RW).is_err(),
-            "a pair beyond max_pairs after refilling"
-        );
-        // Oldest first: `device_destroy` searches the class's devices from
-        // the oldest, so this order keeps each search short. Two closers,
-        // each taking every other pair.
-        let close_start = Instant::now();
-        let newest = masters.split_off(masters.len() - HOLES);
-        let (evens, odds): (Vec<_>, Vec<_>) = masters
-            .into_iter()
-            .enumerate()
-            .partition(|(i, _)| i % 2 == 0);
-        let closer = std::thread::spawn(move || drop(odds));
-        drop(evens);
-        closer.join().map_err(|_| "closer panicked".to_string())?;
-        drop(newest);
-        let closed = close_start.elapsed();
-        ensure_eq!(pts_entries()?, 0);
-        let m = sys::open(PTMX_PATH, RW).map_err(en)?;
-        ensure_eq!(sys::get_u32(&m, TIOCGPTN).map_err(en)?, 0);
-        let per_open = |d: Duration| d / (SAMPLE * OPENERS) as u32;
-        println!(
-            "# all pairs: {max} opened in {opened:?} ({OPENERS} threads; an open took {:?} among the first and {:?} among the last), closed in {closed:?}",
-            per_open(samples[0]),
-            per_open(samples[1])
-        );
-        Ok(())
-    })();
+    let result = every_pair_once(max);
     // SAFETY: restores the limit read above.
     unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &old) };
     result
+}
+
+/// The body of [`all_pairs_at_once`], with the file limit raised.
+fn every_pair_once(max: usize) -> TestResult {
+    let (mut masters, opened, samples) = open_every_pair(max)?;
+    next_open_finds_the_table_full(max)?;
+    ensure_eq!(pts_entries()?, max);
+    last_pair_works(&masters)?;
+    holes_refilled_lowest_first(&mut masters, max)?;
+    let close_start = Instant::now();
+    close_oldest_first(masters)?;
+    let closed = close_start.elapsed();
+    ensure_eq!(pts_entries()?, 0);
+    let m = sys::open(PTMX_PATH, RW).map_err(en)?;
+    ensure_eq!(sys::get_u32(&m, TIOCGPTN).map_err(en)?, 0);
+    let per_open = |d: Duration| d / (SAMPLE * OPENERS) as u32;
+    println!(
+        "# all pairs: {max} opened in {opened:?} ({OPENERS} threads; an open took {:?} among the first and {:?} among the last), closed in {closed:?}",
+        per_open(samples[0]),
+        per_open(samples[1])
+    );
+    Ok(())
+}
+
+/// Opens `max` masters from [`OPENERS`] threads at once; every index
+/// must be given out once. Returns them by index, how long that took, and
+/// the summed times of the first and the last [`SAMPLE`] opens.
+fn open_every_pair(max: usize) -> Result<(Masters, Duration, [Duration; 2]), String> {
+    let start = Instant::now();
+    let mut openers = Vec::new();
+    for t in 0..OPENERS {
+        let count = max / OPENERS + usize::from(t < max % OPENERS);
+        openers.push(std::thread::spawn(move || open_masters(count)));
+    }
+    let mut masters = Vec::with_capacity(max);
+    let mut samples = [Duration::ZERO; 2];
+    for o in openers {
+        let (got, [first, last]) = o.join().map_err(|_| "opener panicked".to_string())??;
+        masters.extend(got);
+        samples[0] += first;
+        samples[1] += last;
+    }
+    let opened = start.elapsed();
+    masters.sort_by_key(|(n, _)| *n);
+    let indexes: Vec<u32> = masters.iter().map(|(n, _)| *n).collect();
+    let expected: Vec<u32> = (0..max as u32).collect();
+    if indexes != expected {
+        let dup = indexes.windows(2).find(|w| w[0] == w[1]);
+        return Err(format!(
+            "indexes are not 0..{max} once each: first {:?}, last {:?}, a duplicate {dup:?}",
+            &indexes[..4],
+            &indexes[max - 4..]
+        ));
+    }
+    Ok((masters, opened, samples))
+}
+
+/// With `max` pairs open, one more open says `ENOSPC`.
+fn next_open_finds_the_table_full(max: usize) -> TestResult {
+    match sys::open(PTMX_PATH, RW) {
+        Err(e) => ensure_eq!(en(e), "ENOSPC"),
+        Ok(m) => {
+            let n = sys::get_u32(&m, TIOCGPTN).map_err(en);
+            return Err(format!("open number {} succeeded: index {n:?}", max + 1));
+        }
+    }
+    Ok(())
+}
+
+/// The last pair works like any other: unlocked, its slave opens and
+/// reads what the master wrote.
+fn last_pair_works(masters: &Masters) -> TestResult {
+    let (n, last) = masters.last().ok_or("no masters")?;
+    sys::set_i32(last, TIOCSPTLCK, 0).map_err(en)?;
+    let slave = sys::open(&format!("{PTS_DIR}/{n}"), RW).map_err(en)?;
+    sys::write_once(last, b"hi\n").map_err(en)?;
+    let line = pty::read_timeout(&slave, 100, Duration::from_secs(5))?;
+    ensure_eq!(line, Some(b"hi\n".to_vec()));
+    Ok(())
+}
+
+/// Closes [`HOLES`] pairs at random: opened again, they are refilled
+/// lowest first, and then the table is full again. The new masters go
+/// to the end of `masters`.
+fn holes_refilled_lowest_first(masters: &mut Masters, max: usize) -> TestResult {
+    let mut rng = Rng::new(max as u64);
+    let mut holes = Vec::new();
+    while holes.len() < HOLES {
+        let i = rng.below(masters.len());
+        holes.push(masters.remove(i).0);
+    }
+    holes.sort_unstable();
+    let mut refilled = Vec::new();
+    for _ in 0..HOLES {
+        let m = sys::open(PTMX_PATH, RW).map_err(|e| format!("reopen: {}", en(e)))?;
+        refilled.push(sys::get_u32(&m, TIOCGPTN).map_err(en)?);
+        masters.push((refilled[refilled.len() - 1], m));
+    }
+    ensure_eq!(refilled, holes);
+    ensure!(
+        sys::open(PTMX_PATH, RW).is_err(),
+        "a pair beyond max_pairs after refilling"
+    );
+    Ok(())
+}
+
+/// Closes every master, oldest first: `device_destroy` searches the
+/// class's devices from the oldest, so this order keeps each search
+/// short. Two closers, each taking every other pair; the [`HOLES`]
+/// reopened last go last.
+fn close_oldest_first(mut masters: Masters) -> TestResult {
+    let newest = masters.split_off(masters.len() - HOLES);
+    let (evens, odds): (Vec<_>, Vec<_>) = masters
+        .into_iter()
+        .enumerate()
+        .partition(|(i, _)| i % 2 == 0);
+    let closer = std::thread::spawn(move || drop(odds));
+    drop(evens);
+    closer.join().map_err(|_| "closer panicked".to_string())?;
+    drop(newest);
+    Ok(())
 }
 
 // ---------------------------------------------------------------------
@@ -1156,6 +1208,16 @@ struct Slot {
 }
 
 impl Slot {
+    /// Nothing open yet.
+    fn closed(bsd: Option<u32>) -> Self {
+        Self {
+            bsd,
+            index: None,
+            master: None,
+            slaves: Vec::new(),
+        }
+    }
+
     /// A random open end (master or slave).
     fn pick(&self, rng: &mut Rng) -> Option<(bool, Arc<OwnedFd>)> {
         let n = self.slaves.len() + usize::from(self.master.is_some());
@@ -1199,34 +1261,59 @@ fn random_operations() -> TestResult {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(1);
+    let slots = Arc::new(chaos_slots(kind));
+    let start = Instant::now();
+    let (ops, tally) = run_chaos_workers(kind, seed, &slots)?;
+    println!(
+        "# random operations: {ops} in {:?} on {} pairs, seed {seed}",
+        start.elapsed(),
+        slots.len()
+    );
+    print_tally(&tally);
+    let bad = forbidden_outcomes(&tally);
+    ensure!(
+        bad.is_empty(),
+        "seed {seed}: unexpected errors: {}",
+        bad.join(", ")
+    );
+    // Everything is closed: no pair may be left behind.
+    drop(slots);
+    if kind == PtyKind::Ckpt {
+        ensure_eq!(pts_entries()?, 0);
+        let m = sys::open(PTMX_PATH, RW).map_err(en)?;
+        ensure_eq!(sys::get_u32(&m, TIOCGPTN).map_err(en)?, 0);
+    }
+    Ok(())
+}
+
+/// The shared pairs, all closed: [`CHAOS_ATT`] AT&T pairs, and on ckpt
+/// the BSD pairs [`CHAOS_BSD`] too.
+fn chaos_slots(kind: PtyKind) -> Vec<Mutex<Slot>> {
     let mut slots: Vec<Mutex<Slot>> = (0..CHAOS_ATT)
-        .map(|_| {
-            Mutex::new(Slot {
-                bsd: None,
-                index: None,
-                master: None,
-                slaves: Vec::new(),
-            })
-        })
+        .map(|_| Mutex::new(Slot::closed(None)))
         .collect();
     if kind == PtyKind::Ckpt {
         for n in CHAOS_BSD {
-            slots.push(Mutex::new(Slot {
-                bsd: Some(n),
-                index: None,
-                master: None,
-                slaves: Vec::new(),
-            }));
+            slots.push(Mutex::new(Slot::closed(Some(n))));
         }
     }
-    let slots = Arc::new(slots);
+    slots
+}
+
+/// Runs [`CHAOS_THREADS`] workers on `slots` under a watchdog; returns
+/// the operations done and their outcomes, summed over the workers.
+fn run_chaos_workers(
+    kind: PtyKind,
+    seed: u64,
+    slots: &Arc<Vec<Mutex<Slot>>>,
+) -> Result<(usize, Tally), String> {
+    // What each thread is doing, for the report of a watchdog expiry.
     let current: Arc<Vec<Mutex<&'static str>>> =
         Arc::new((0..CHAOS_THREADS).map(|_| Mutex::new("start")).collect());
     let stop_at = Instant::now() + CHAOS_TIME;
-    let start = Instant::now();
     let mut workers = Vec::new();
     for t in 0..CHAOS_THREADS {
-        let slots = Arc::clone(&slots);
+        let slots = Arc::clone(slots);
         let current = Arc::clone(&current);
         workers.push(spawn_thread(move || {
             chaos_worker(kind, seed + t as u64, &slots, &current[t], stop_at)
@@ -1250,42 +1337,41 @@ fn random_operations() -> TestResult {
             *tally.entry(k).or_default() += v;
         }
     }
-    println!(
-        "# random operations: {ops} in {:?} on {} pairs, seed {seed}",
-        start.elapsed(),
-        slots.len()
-    );
+    Ok((ops, tally))
+}
+
+/// One diagnostic line per operation: each outcome and how often.
+fn print_tally(tally: &Tally) {
     let mut by_op: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
-    for ((op, what), n) in &tally {
+    for ((op, what), n) in tally {
         by_op.entry(op).or_default().push(format!("{what} {n}"));
     }
     for (op, outcomes) in by_op {
         println!("#   {op}: {}", outcomes.join(", "));
     }
-    let bad: Vec<String> = tally
+}
+
+/// The outcomes that are one of the [`FORBIDDEN`] errors.
+fn forbidden_outcomes(tally: &Tally) -> Vec<String> {
+    tally
         .keys()
         .filter(|(_, what)| FORBIDDEN.iter().any(|&e| *what == sys::errno_str(e)))
         .map(|(op, what)| format!("{op}: {what}"))
-        .collect();
-    ensure!(
-        bad.is_empty(),
-        "seed {seed}: unexpected errors: {}",
-        bad.join(", ")
-    );
-    // Everything is closed: no pair may be left behind.
-    drop(slots);
-    if kind == PtyKind::Ckpt {
-        ensure_eq!(pts_entries()?, 0);
-        let m = sys::open(PTMX_PATH, RW).map_err(en)?;
-        ensure_eq!(sys::get_u32(&m, TIOCGPTN).map_err(en)?, 0);
-    }
-    Ok(())
+        .collect()
 }
 
 /// Bytes typed and written: text, line ends and the special characters
 /// (but ^C, ^\, ^Z only matter to a foreground group, and there is none).
 const CHAOS_BYTES: &[u8] = b"abcdefgh \n\n\r\t\x04\x7f\x15\x17\x12\x16\x13\x11\x03\x1a\xff\x00";
 
+/// Locks `m` even if another worker panicked holding it.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One worker of the random test: [`CHAOS_OPS`] random operations on
+/// random slots, until `stop_at`. Returns the operations done and the
+/// outcomes of those that applied (closing a closed end does not).
 fn chaos_worker(
     kind: PtyKind,
     seed: u64,
@@ -1295,162 +1381,208 @@ fn chaos_worker(
 ) -> Result<(usize, Tally), String> {
     let mut rng = Rng::new(seed);
     let mut tally = Tally::new();
-    let epoll = Epoll::new()?;
-    let mut watched = 0;
+    let mut epoll = ChaosEpoll {
+        epoll: Epoll::new()?,
+        watched: 0,
+    };
     let mut ops = 0;
     while ops < CHAOS_OPS && Instant::now() < stop_at {
         ops += 1;
         let slot = &slots[rng.below(slots.len())];
-        let choice = rng.below(100);
-        let op: &'static str = match choice {
-            0..=7 => "open master",
-            8..=17 => "open slave",
-            18..=22 => "close master",
-            23..=29 => "close slave",
-            30..=44 => "read",
-            45..=59 => "write",
-            60..=79 => "ioctl",
-            80..=87 => "poll",
-            88..=94 => "epoll",
-            _ => "nonblock",
+        let op = chaos_choose(&mut rng);
+        *lock(current) = op;
+        let result = match op {
+            "open master" => chaos_open_master(kind, slot, &mut rng),
+            "open slave" => chaos_open_slave(kind, slot, &mut rng),
+            "close master" => chaos_close_master(slot),
+            "close slave" => chaos_close_slave(slot, &mut rng),
+            _ => chaos_on_an_end(op, slot, &mut rng, &mut epoll)?,
         };
-        *current.lock().unwrap_or_else(|e| e.into_inner()) = op;
-        let result: String = match op {
-            "open master" => {
-                let mut s = slot.lock().unwrap_or_else(|e| e.into_inner());
-                if s.master.is_some() {
-                    continue;
-                }
-                let path = match s.bsd {
-                    Some(n) => format!("{PTS_DIR}/pty{n}"),
-                    None => kind.ptmx().to_string(),
-                };
-                match sys::open(&path, RW) {
-                    Ok(m) => {
-                        if s.bsd.is_none() {
-                            if rng.chance(90) {
-                                let _ = sys::set_i32(&m, TIOCSPTLCK, 0);
-                            }
-                            s.index = sys::get_u32(&m, TIOCGPTN).ok();
-                        }
-                        s.master = Some(Arc::new(m));
-                        "ok".into()
-                    }
-                    Err(e) => en(e),
-                }
-            }
-            "open slave" => {
-                let mut s = slot.lock().unwrap_or_else(|e| e.into_inner());
-                if s.slaves.len() >= 3 {
-                    s.slaves.remove(0);
-                }
-                let opened = match (s.bsd, s.index, &s.master) {
-                    (Some(n), _, _) => sys::open(&format!("{PTS_DIR}/tty{n}"), RW),
-                    (None, _, Some(m)) if rng.chance(40) => {
-                        let flags = (RW | libc::O_CLOEXEC) as usize;
-                        sys::ioctl_val(m, TIOCGPTPEER, flags)
-                            // SAFETY: TIOCGPTPEER returned a new descriptor.
-                            .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
-                    }
-                    (None, Some(i), _) => sys::open(&format!("{}/{i}", kind.pts_dir()), RW),
-                    (None, None, _) => continue,
-                };
-                match opened {
-                    Ok(fd) => {
-                        s.slaves.push(Arc::new(fd));
-                        "ok".into()
-                    }
-                    Err(e) => en(e),
-                }
-            }
-            "close master" => {
-                let taken = slot.lock().unwrap_or_else(|e| e.into_inner()).master.take();
-                if taken.is_none() {
-                    continue;
-                }
-                "ok".into()
-            }
-            "close slave" => {
-                let mut s = slot.lock().unwrap_or_else(|e| e.into_inner());
-                if s.slaves.is_empty() {
-                    continue;
-                }
-                let i = rng.below(s.slaves.len());
-                s.slaves.swap_remove(i);
-                "ok".into()
-            }
-            _ => {
-                let picked = slot
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .pick(&mut rng);
-                let Some((_, fd)) = picked else {
-                    continue;
-                };
-                match op {
-                    "read" => {
-                        let n = 1 + rng.below(4096);
-                        let (r, fired) = sys::with_deadline(CHAOS_CALL, || sys::read_once(&fd, n));
-                        outcome(&r, fired)
-                    }
-                    "write" => {
-                        let max = if rng.chance(10) { 8192 } else { 64 };
-                        let len = 1 + rng.below(max);
-                        let data: Vec<u8> = (0..len)
-                            .map(|_| CHAOS_BYTES[rng.below(CHAOS_BYTES.len())])
-                            .collect();
-                        let (r, fired) =
-                            sys::with_deadline(CHAOS_CALL, || sys::write_once(&fd, &data));
-                        outcome(&r, fired)
-                    }
-                    "ioctl" => chaos_ioctl(&fd, &mut rng),
-                    "poll" => {
-                        let timeout = rng.below(20) as i32;
-                        let events = [libc::POLLIN, libc::POLLOUT, libc::POLLIN | libc::POLLPRI]
-                            [rng.below(3)];
-                        let (r, fired) =
-                            sys::with_deadline(CHAOS_CALL + Duration::from_secs(1), || {
-                                sys::poll_events(&fd, events, timeout)
-                            });
-                        ensure!(!fired, "poll with a {timeout} ms timeout did not return");
-                        outcome(&r, false)
-                    }
-                    "epoll" => {
-                        // The epoll keeps watching files that other threads
-                        // close later; closing must take them off.
-                        if watched < 32 {
-                            let events = (libc::EPOLLIN | libc::EPOLLOUT) as u32
-                                | if rng.chance(30) {
-                                    libc::EPOLLET as u32
-                                } else {
-                                    0
-                                };
-                            if epoll.add(&fd, events).is_ok() {
-                                watched += 1;
-                            }
-                        }
-                        let timeout = rng.below(20) as i32;
-                        let (r, fired) =
-                            sys::with_deadline(CHAOS_CALL + Duration::from_secs(1), || {
-                                epoll.wait(timeout)
-                            });
-                        ensure!(
-                            !fired,
-                            "epoll_wait with a {timeout} ms timeout did not return"
-                        );
-                        outcome(&r, false)
-                    }
-                    _ => {
-                        let r = sys::set_nonblocking(&fd, rng.chance(50));
-                        outcome(&r, false)
-                    }
-                }
-            }
-        };
-        *tally.entry((op, result)).or_default() += 1;
+        if let Some(result) = result {
+            *tally.entry((op, result)).or_default() += 1;
+        }
     }
-    *current.lock().unwrap_or_else(|e| e.into_inner()) = "done";
+    *lock(current) = "done";
     Ok((ops, tally))
+}
+
+/// A random operation, by weight.
+fn chaos_choose(rng: &mut Rng) -> &'static str {
+    match rng.below(100) {
+        0..=7 => "open master",
+        8..=17 => "open slave",
+        18..=22 => "close master",
+        23..=29 => "close slave",
+        30..=44 => "read",
+        45..=59 => "write",
+        60..=79 => "ioctl",
+        80..=87 => "poll",
+        88..=94 => "epoll",
+        _ => "nonblock",
+    }
+}
+
+/// Opens the slot's master unless it is open; an AT&T master is mostly
+/// unlocked. `None` when it was open.
+fn chaos_open_master(kind: PtyKind, slot: &Mutex<Slot>, rng: &mut Rng) -> Option<String> {
+    let mut s = lock(slot);
+    if s.master.is_some() {
+        return None;
+    }
+    let path = match s.bsd {
+        Some(n) => format!("{PTS_DIR}/pty{n}"),
+        None => kind.ptmx().to_string(),
+    };
+    Some(match sys::open(&path, RW) {
+        Ok(m) => {
+            if s.bsd.is_none() {
+                if rng.chance(90) {
+                    let _ = sys::set_i32(&m, TIOCSPTLCK, 0);
+                }
+                s.index = sys::get_u32(&m, TIOCGPTN).ok();
+            }
+            s.master = Some(Arc::new(m));
+            "ok".into()
+        }
+        Err(e) => en(e),
+    })
+}
+
+/// Opens one more slave (at most three, the oldest goes): the node, or
+/// `TIOCGPTPEER` on an open AT&T master. `None` when an AT&T pair never
+/// had a master.
+fn chaos_open_slave(kind: PtyKind, slot: &Mutex<Slot>, rng: &mut Rng) -> Option<String> {
+    let mut s = lock(slot);
+    if s.slaves.len() >= 3 {
+        s.slaves.remove(0);
+    }
+    let opened = match (s.bsd, s.index, &s.master) {
+        (Some(n), _, _) => sys::open(&format!("{PTS_DIR}/tty{n}"), RW),
+        (None, _, Some(m)) if rng.chance(40) => {
+            let flags = (RW | libc::O_CLOEXEC) as usize;
+            sys::ioctl_val(m, TIOCGPTPEER, flags)
+                // SAFETY: TIOCGPTPEER returned a new descriptor.
+                .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
+        }
+        (None, Some(i), _) => sys::open(&format!("{}/{i}", kind.pts_dir()), RW),
+        (None, None, _) => return None,
+    };
+    Some(match opened {
+        Ok(fd) => {
+            s.slaves.push(Arc::new(fd));
+            "ok".into()
+        }
+        Err(e) => en(e),
+    })
+}
+
+/// Closes the master (after letting go of the slot); `None` when it is
+/// not open.
+fn chaos_close_master(slot: &Mutex<Slot>) -> Option<String> {
+    let taken = lock(slot).master.take();
+    taken.map(|_| "ok".into())
+}
+
+/// Closes a random slave descriptor; `None` when there is none.
+fn chaos_close_slave(slot: &Mutex<Slot>, rng: &mut Rng) -> Option<String> {
+    let mut s = lock(slot);
+    if s.slaves.is_empty() {
+        return None;
+    }
+    let i = rng.below(s.slaves.len());
+    s.slaves.swap_remove(i);
+    Some("ok".into())
+}
+
+/// `op` (read, write, ioctl, poll, epoll or nonblock) on a random open
+/// end of the slot; `None` when no end is open. An error is a poll that
+/// did not return within its timeout.
+fn chaos_on_an_end(
+    op: &'static str,
+    slot: &Mutex<Slot>,
+    rng: &mut Rng,
+    epoll: &mut ChaosEpoll,
+) -> Result<Option<String>, String> {
+    let picked = lock(slot).pick(rng);
+    let Some((_, fd)) = picked else {
+        return Ok(None);
+    };
+    Ok(Some(match op {
+        "read" => chaos_read(&fd, rng),
+        "write" => chaos_write(&fd, rng),
+        "ioctl" => chaos_ioctl(&fd, rng),
+        "poll" => chaos_poll(&fd, rng)?,
+        "epoll" => epoll.watch_and_wait(&fd, rng)?,
+        _ => {
+            let r = sys::set_nonblocking(&fd, rng.chance(50));
+            outcome(&r, false)
+        }
+    }))
+}
+
+/// A read of up to 4 KiB, bounded.
+fn chaos_read(fd: &OwnedFd, rng: &mut Rng) -> String {
+    let n = 1 + rng.below(4096);
+    let (r, fired) = sys::with_deadline(CHAOS_CALL, || sys::read_once(fd, n));
+    outcome(&r, fired)
+}
+
+/// A bounded write of [`CHAOS_BYTES`] at random: mostly short, sometimes
+/// up to 8 KiB.
+fn chaos_write(fd: &OwnedFd, rng: &mut Rng) -> String {
+    let max = if rng.chance(10) { 8192 } else { 64 };
+    let len = 1 + rng.below(max);
+    let data: Vec<u8> = (0..len)
+        .map(|_| CHAOS_BYTES[rng.below(CHAOS_BYTES.len())])
+        .collect();
+    let (r, fired) = sys::with_deadline(CHAOS_CALL, || sys::write_once(fd, &data));
+    outcome(&r, fired)
+}
+
+/// A `poll` with a short timeout, which must return by itself.
+fn chaos_poll(fd: &OwnedFd, rng: &mut Rng) -> Result<String, String> {
+    let timeout = rng.below(20) as i32;
+    let events = [libc::POLLIN, libc::POLLOUT, libc::POLLIN | libc::POLLPRI][rng.below(3)];
+    let (r, fired) = sys::with_deadline(CHAOS_CALL + Duration::from_secs(1), || {
+        sys::poll_events(fd, events, timeout)
+    });
+    ensure!(!fired, "poll with a {timeout} ms timeout did not return");
+    Ok(outcome(&r, false))
+}
+
+/// A worker's epoll, which keeps watching files that other threads close
+/// later: closing must take them off.
+struct ChaosEpoll {
+    epoll: Epoll,
+    /// Files added so far (at most 32).
+    watched: usize,
+}
+
+impl ChaosEpoll {
+    /// Watches `fd` too (until 32 are watched), then an `epoll_wait` with
+    /// a short timeout, which must return by itself.
+    fn watch_and_wait(&mut self, fd: &OwnedFd, rng: &mut Rng) -> Result<String, String> {
+        if self.watched < 32 {
+            let events = (libc::EPOLLIN | libc::EPOLLOUT) as u32
+                | if rng.chance(30) {
+                    libc::EPOLLET as u32
+                } else {
+                    0
+                };
+            if self.epoll.add(fd, events).is_ok() {
+                self.watched += 1;
+            }
+        }
+        let timeout = rng.below(20) as i32;
+        let (r, fired) = sys::with_deadline(CHAOS_CALL + Duration::from_secs(1), || {
+            self.epoll.wait(timeout)
+        });
+        ensure!(
+            !fired,
+            "epoll_wait with a {timeout} ms timeout did not return"
+        );
+        Ok(outcome(&r, false))
+    }
 }
 
 /// One random terminal ioctl on `fd`, bounded like every blocking call.

@@ -396,98 +396,134 @@ fn job_control_story(kind: PtyKind) -> Result<String, String> {
                 return Err(format!("TIOCSCTTY: {}", sys::last_errno()));
             }
         }
-        let mut buf = [0u8; 16];
-        let rd = move |buf: &mut [u8]| {
-            // SAFETY: reads into a buffer we own.
-            unsafe { libc::read(slave, buf.as_mut_ptr().cast(), buf.len()) }
-        };
-        let wr = move |data: &[u8]| {
-            // SAFETY: writes a buffer we own.
-            unsafe { libc::write(slave, data.as_ptr().cast(), data.len()) }
-        };
-        let trace = |what: &str| eprintln!("# job control: {what}");
-        trace("start");
-        let bg_read = background(move || {
-            catch(libc::SIGTTIN);
-            let mut b = [0u8; 4];
-            Ok(outcome(rd(&mut b)))
-        })?;
-        trace("bg_read_ignored");
-        let bg_read_ignored = background(move || {
-            ignore(libc::SIGTTIN);
-            let mut b = [0u8; 4];
-            Ok(outcome(rd(&mut b)))
-        })?;
-        trace("bg_write");
-        let bg_write = background(move || Ok(outcome(wr(b"x"))))?;
-        set_tostop(slave, true)?;
-        trace("bg_write_tostop");
-        let bg_write_tostop = background(move || {
-            catch(libc::SIGTTOU);
-            Ok(outcome(wr(b"y")))
-        })?;
-        trace("bg_write_tostop_ignored");
-        let bg_write_tostop_ignored = background(move || {
-            ignore(libc::SIGTTOU);
-            Ok(outcome(wr(b"z")))
-        })?;
-        trace("bg_tcsets");
-        let bg_tcsets = background(move || {
-            catch(libc::SIGTTOU);
-            let r = set_tostop(slave, false).map_or(-1, |()| 0);
-            Ok(outcome(r))
-        })?;
-        trace("tostop off");
-        set_tostop(slave, false)?;
-        trace("orphan");
-        // An orphaned group: its only member's parent left, so no member
-        // has a parent in another group of the session.
-        let orphan_report = Report::new()?;
-        let orphan_fd = orphan_report.write.as_raw_fd();
-        background(move || {
-            // SAFETY: plain system calls.
-            let parent = unsafe { libc::getpid() };
-            // SAFETY: fork in our own child; the grandchild only makes
-            // system calls and writes to the inherited pipe.
-            if unsafe { libc::fork() } == 0 {
-                // SAFETY: as above.
-                unsafe {
-                    while libc::getppid() == parent {
-                        libc::usleep(10_000);
-                    }
-                }
-                let mut b = [0u8; 4];
-                let text = format!("{:<8}", outcome(rd(&mut b)));
-                // SAFETY: writes a buffer we own to the inherited pipe.
-                unsafe {
-                    libc::write(orphan_fd, text.as_ptr().cast(), text.len());
-                    libc::_exit(0);
-                }
-            }
-            Ok(String::new())
-        })?;
-        let orphan_read = orphan_report
-            .wait_bytes(8, Duration::from_secs(10))?
-            .trim()
-            .to_string();
-        trace("fg read");
-        // The foreground reads what the master sends.
-        // SAFETY: writes to the master we inherited.
-        unsafe { libc::write(master, b"hi\n".as_ptr().cast(), 3) };
-        let n = rd(&mut buf);
-        let fg_read = if n > 0 {
-            String::from_utf8_lossy(&buf[..n as usize])
-                .trim()
-                .to_string()
-        } else {
-            sys::last_errno()
-        };
+        job_trace("start");
+        let (bg_read, bg_read_ignored) = background_reads(slave)?;
+        let [bg_write, bg_write_tostop, bg_write_tostop_ignored, bg_tcsets] =
+            background_writes(slave)?;
+        job_trace("orphan");
+        let orphan_read = orphaned_group_read(slave)?;
+        job_trace("fg read");
+        let fg_read = foreground_read(slave, master);
         Ok(format!(
             "bg_read={bg_read} bg_read_ignored={bg_read_ignored} bg_write={bg_write} \
              bg_write_tostop={bg_write_tostop} bg_write_tostop_ignored={bg_write_tostop_ignored} \
              bg_tcsets={bg_tcsets} orphan_read={orphan_read} fg_read={fg_read}"
         ))
     })
+}
+
+fn job_trace(what: &str) {
+    eprintln!("# job control: {what}");
+}
+
+/// `read(2)` on a descriptor we hold.
+fn read_fd(fd: i32, buf: &mut [u8]) -> isize {
+    // SAFETY: reads into a buffer we own.
+    unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) }
+}
+
+/// `write(2)` on a descriptor we hold.
+fn write_fd(fd: i32, data: &[u8]) -> isize {
+    // SAFETY: writes a buffer we own.
+    unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) }
+}
+
+/// A read from a background group of the terminal's session, with
+/// `SIGTTIN` caught, then with it ignored.
+fn background_reads(slave: i32) -> Result<(String, String), String> {
+    let bg_read = background(move || {
+        catch(libc::SIGTTIN);
+        let mut b = [0u8; 4];
+        Ok(outcome(read_fd(slave, &mut b)))
+    })?;
+    job_trace("bg_read_ignored");
+    let bg_read_ignored = background(move || {
+        ignore(libc::SIGTTIN);
+        let mut b = [0u8; 4];
+        Ok(outcome(read_fd(slave, &mut b)))
+    })?;
+    Ok((bg_read, bg_read_ignored))
+}
+
+/// Writes from a background group: without `TOSTOP`; with it, `SIGTTOU`
+/// caught and then ignored; and a `TCSETS` with `SIGTTOU` caught. Leaves
+/// `TOSTOP` off.
+fn background_writes(slave: i32) -> Result<[String; 4], String> {
+    job_trace("bg_write");
+    let bg_write = background(move || Ok(outcome(write_fd(slave, b"x"))))?;
+    set_tostop(slave, true)?;
+    job_trace("bg_write_tostop");
+    let bg_write_tostop = background(move || {
+        catch(libc::SIGTTOU);
+        Ok(outcome(write_fd(slave, b"y")))
+    })?;
+    job_trace("bg_write_tostop_ignored");
+    let bg_write_tostop_ignored = background(move || {
+        ignore(libc::SIGTTOU);
+        Ok(outcome(write_fd(slave, b"z")))
+    })?;
+    job_trace("bg_tcsets");
+    let bg_tcsets = background(move || {
+        catch(libc::SIGTTOU);
+        let r = set_tostop(slave, false).map_or(-1, |()| 0);
+        Ok(outcome(r))
+    })?;
+    job_trace("tostop off");
+    set_tostop(slave, false)?;
+    Ok([
+        bg_write,
+        bg_write_tostop,
+        bg_write_tostop_ignored,
+        bg_tcsets,
+    ])
+}
+
+/// A read from an orphaned group: its only member's parent left, so no
+/// member has a parent in another group of the session.
+fn orphaned_group_read(slave: i32) -> Result<String, String> {
+    let orphan_report = Report::new()?;
+    let orphan_fd = orphan_report.write.as_raw_fd();
+    background(move || {
+        // SAFETY: plain system calls.
+        let parent = unsafe { libc::getpid() };
+        // SAFETY: fork in our own child; the grandchild only makes
+        // system calls and writes to the inherited pipe.
+        if unsafe { libc::fork() } == 0 {
+            // SAFETY: as above.
+            unsafe {
+                while libc::getppid() == parent {
+                    libc::usleep(10_000);
+                }
+            }
+            let mut b = [0u8; 4];
+            let text = format!("{:<8}", outcome(read_fd(slave, &mut b)));
+            // SAFETY: writes a buffer we own to the inherited pipe.
+            unsafe {
+                libc::write(orphan_fd, text.as_ptr().cast(), text.len());
+                libc::_exit(0);
+            }
+        }
+        Ok(String::new())
+    })?;
+    Ok(orphan_report
+        .wait_bytes(8, Duration::from_secs(10))?
+        .trim()
+        .to_string())
+}
+
+/// The foreground reads what the master sends.
+fn foreground_read(slave: i32, master: i32) -> String {
+    let mut buf = [0u8; 16];
+    // SAFETY: writes to the master we inherited.
+    unsafe { libc::write(master, b"hi\n".as_ptr().cast(), 3) };
+    let n = read_fd(slave, &mut buf);
+    if n > 0 {
+        String::from_utf8_lossy(&buf[..n as usize])
+            .trim()
+            .to_string()
+    } else {
+        sys::last_errno()
+    }
 }
 
 /// Closing the master hangs the slave up: the session leader gets
@@ -498,39 +534,7 @@ fn sighup_at_master_close() -> TestResult {
         let path = pair.slave_path();
         let inherited = [pair.master.as_raw_fd(), pair.slave()?.as_raw_fd()];
         let report = Report::new()?;
-        let rfd = report.write.as_raw_fd();
-        // SAFETY: the child only makes system calls and async-signal-safe
-        // writes from its handlers.
-        let pid = unsafe { libc::fork() };
-        if pid == 0 {
-            extern "C" fn on_sig(sig: i32) {
-                let b: &[u8] = if sig == libc::SIGHUP { b"H" } else { b"C" };
-                // SAFETY: fd 200 is the report pipe (dup2 below).
-                unsafe { libc::write(200, b.as_ptr().cast(), 1) };
-            }
-            // SAFETY: plain system calls in our own child.
-            unsafe {
-                libc::dup2(rfd, 200);
-                // The master must close for real when the parent closes it.
-                for fd in inherited {
-                    libc::close(fd);
-                }
-                libc::setsid();
-                libc::signal(libc::SIGHUP, on_sig as *const () as libc::sighandler_t);
-                libc::signal(libc::SIGCONT, on_sig as *const () as libc::sighandler_t);
-                let c = cpath(&path);
-                let fd = libc::open(c.as_ptr(), libc::O_RDWR);
-                libc::write(200, b"R".as_ptr().cast(), 1);
-                let mut b = [0u8; 8];
-                while libc::read(fd, b.as_mut_ptr().cast(), 8) > 0 {}
-                // Give the second signal time to arrive.
-                libc::usleep(200_000);
-                let t = libc::open(c"/dev/tty".as_ptr(), libc::O_RDWR);
-                let msg: &[u8] = if t < 0 { b"X" } else { b"T" };
-                libc::write(200, msg.as_ptr().cast(), 1);
-                libc::_exit(0);
-            }
-        }
+        let pid = fork_hangup_watcher(&path, inherited, report.write.as_raw_fd());
         let Report { read, write } = report;
         drop(write);
         let r = Report {
@@ -551,23 +555,75 @@ fn sighup_at_master_close() -> TestResult {
         drop(pair);
         let got = r.wait_bytes(3, Duration::from_secs(10));
         reap();
-        let got = got?;
-        let mut sigs: Vec<&str> = Vec::new();
-        if got.contains('H') {
-            sigs.push("SIGHUP");
-        }
-        if got.contains('C') {
-            sigs.push("SIGCONT");
-        }
-        let tty = if got.contains('X') {
-            "ENXIO"
-        } else if got.contains('T') {
-            "ok"
-        } else {
-            "?"
-        };
-        Ok(format!("{} /dev/tty={tty}", sigs.join(" ")))
+        Ok(hangup_story(&got?))
     })
+}
+
+/// The report pipe of the hangup watcher, at a fixed number its signal
+/// handlers can write to.
+const HANGUP_REPORT_FD: i32 = 200;
+
+extern "C" fn report_hangup_signal(sig: i32) {
+    let b: &[u8] = if sig == libc::SIGHUP { b"H" } else { b"C" };
+    // SAFETY: the report pipe (dup2 in fork_hangup_watcher).
+    unsafe { libc::write(HANGUP_REPORT_FD, b.as_ptr().cast(), 1) };
+}
+
+/// Forks a session leader that closes the `inherited` ends, opens the
+/// slave at `path` as its controlling terminal and reports to `rfd`: `R`
+/// once it reads the slave, `H` and `C` for `SIGHUP` and `SIGCONT`, then
+/// after end of file whether `/dev/tty` still opens (`T`) or not (`X`).
+/// Returns the child's pid.
+fn fork_hangup_watcher(path: &str, inherited: [i32; 2], rfd: i32) -> i32 {
+    // SAFETY: the child only makes system calls and async-signal-safe
+    // writes from its handlers.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let handler = report_hangup_signal as *const () as libc::sighandler_t;
+        // SAFETY: plain system calls in our own child.
+        unsafe {
+            libc::dup2(rfd, HANGUP_REPORT_FD);
+            // The master must close for real when the parent closes it.
+            for fd in inherited {
+                libc::close(fd);
+            }
+            libc::setsid();
+            libc::signal(libc::SIGHUP, handler);
+            libc::signal(libc::SIGCONT, handler);
+            let c = cpath(path);
+            let fd = libc::open(c.as_ptr(), libc::O_RDWR);
+            libc::write(HANGUP_REPORT_FD, b"R".as_ptr().cast(), 1);
+            let mut b = [0u8; 8];
+            while libc::read(fd, b.as_mut_ptr().cast(), 8) > 0 {}
+            // Give the second signal time to arrive.
+            libc::usleep(200_000);
+            let t = libc::open(c"/dev/tty".as_ptr(), libc::O_RDWR);
+            let msg: &[u8] = if t < 0 { b"X" } else { b"T" };
+            libc::write(HANGUP_REPORT_FD, msg.as_ptr().cast(), 1);
+            libc::_exit(0);
+        }
+    }
+    pid
+}
+
+/// What the hangup watcher reported: the signals it got and whether
+/// `/dev/tty` opened after the hangup.
+fn hangup_story(got: &str) -> String {
+    let mut sigs: Vec<&str> = Vec::new();
+    if got.contains('H') {
+        sigs.push("SIGHUP");
+    }
+    if got.contains('C') {
+        sigs.push("SIGCONT");
+    }
+    let tty = if got.contains('X') {
+        "ENXIO"
+    } else if got.contains('T') {
+        "ok"
+    } else {
+        "?"
+    };
+    format!("{} /dev/tty={tty}", sigs.join(" "))
 }
 
 /// `TIOCSPGRP` needs the terminal to be the caller's controlling terminal
@@ -582,47 +638,11 @@ fn tiocspgrp_other_session() -> TestResult {
             let master = pair.master.as_raw_fd();
             // A process in another session (no controlling terminal).
             let outsider = Report::new()?;
-            // SAFETY: the child sleeps until killed.
-            let other = unsafe { libc::fork() };
-            if other == 0 {
-                // SAFETY: plain system calls.
-                unsafe {
-                    libc::setsid();
-                    libc::write(outsider.write.as_raw_fd(), b"R".as_ptr().cast(), 1);
-                    loop {
-                        libc::pause();
-                    }
-                }
-            }
+            let other = fork_own_session_sleeper(&outsider);
             let ready = outsider.wait_bytes(1, Duration::from_secs(10));
             let result = ready.and_then(|_| {
                 in_child(Duration::from_secs(20), move |_| {
-                    // An outsider first: it has no controlling terminal.
-                    let out = background(move || {
-                        // SAFETY: plain system calls.
-                        unsafe { libc::setsid() };
-                        // SAFETY: plain system call.
-                        let me = unsafe { libc::getpid() };
-                        // SAFETY: ioctls on an int we own.
-                        let s = errno_of(unsafe { libc::ioctl(slave, TIOCSPGRP as _, &me) });
-                        // SAFETY: as above.
-                        let m = errno_of(unsafe { libc::ioctl(master, TIOCSPGRP as _, &me) });
-                        Ok(format!("outsider_slave={s} outsider_master={m}"))
-                    })?;
-                    // SAFETY: plain system calls.
-                    unsafe {
-                        libc::setsid();
-                        libc::ioctl(slave, TIOCSCTTY as _, 0);
-                    }
-                    // SAFETY: an int we own.
-                    let e1 = errno_of(unsafe { libc::ioctl(slave, TIOCSPGRP as _, &other) });
-                    // SAFETY: plain system call.
-                    let me = unsafe { libc::getpgrp() };
-                    // SAFETY: an int we own.
-                    let e2 = errno_of(unsafe { libc::ioctl(master, TIOCSPGRP as _, &me) });
-                    Ok(format!(
-                        "{out} other_session_group={e1} own_via_master={e2}"
-                    ))
+                    tiocspgrp_attempts(slave, master, other)
                 })
             });
             // SAFETY: kill and reap our own child.
@@ -633,6 +653,56 @@ fn tiocspgrp_other_session() -> TestResult {
             result
         },
     )
+}
+
+/// Forks a child that starts a session of its own, reports `R` through
+/// `report` and sleeps until killed. Returns its pid.
+fn fork_own_session_sleeper(report: &Report) -> i32 {
+    // SAFETY: the child sleeps until killed.
+    let other = unsafe { libc::fork() };
+    if other == 0 {
+        // SAFETY: plain system calls.
+        unsafe {
+            libc::setsid();
+            libc::write(report.write.as_raw_fd(), b"R".as_ptr().cast(), 1);
+            loop {
+                libc::pause();
+            }
+        }
+    }
+    other
+}
+
+/// In a child: `TIOCSPGRP` on both ends from an outsider without a
+/// controlling terminal; then, as the session leader of the slave, to the
+/// group `other` of another session, and to its own group via the master.
+fn tiocspgrp_attempts(slave: i32, master: i32, other: i32) -> Result<String, String> {
+    // An outsider first: it has no controlling terminal.
+    let out = background(move || {
+        // SAFETY: plain system calls.
+        unsafe { libc::setsid() };
+        // SAFETY: plain system call.
+        let me = unsafe { libc::getpid() };
+        // SAFETY: ioctls on an int we own.
+        let s = errno_of(unsafe { libc::ioctl(slave, TIOCSPGRP as _, &me) });
+        // SAFETY: as above.
+        let m = errno_of(unsafe { libc::ioctl(master, TIOCSPGRP as _, &me) });
+        Ok(format!("outsider_slave={s} outsider_master={m}"))
+    })?;
+    // SAFETY: plain system calls.
+    unsafe {
+        libc::setsid();
+        libc::ioctl(slave, TIOCSCTTY as _, 0);
+    }
+    // SAFETY: an int we own.
+    let e1 = errno_of(unsafe { libc::ioctl(slave, TIOCSPGRP as _, &other) });
+    // SAFETY: plain system call.
+    let me = unsafe { libc::getpgrp() };
+    // SAFETY: an int we own.
+    let e2 = errno_of(unsafe { libc::ioctl(master, TIOCSPGRP as _, &me) });
+    Ok(format!(
+        "{out} other_session_group={e1} own_via_master={e2}"
+    ))
 }
 
 /// ckpt_pty's slaves run ckpt_pty's line discipline and nothing else: it
@@ -676,63 +746,10 @@ fn ldisc_is_ckpt_ldterm() -> TestResult {
 /// user cannot open it.
 fn unprivileged_owner() -> TestResult {
     both("owner=1000 group=5 mode=620 self=ok other=EACCES", |kind| {
-        let ptmx = kind.ptmx();
-        let dir = kind.pts_dir();
         let holder = Report::new()?;
-        // SAFETY: the child allocates a pty as uid 1000 and holds it.
-        let pid = unsafe { libc::fork() };
-        if pid == 0 {
-            let line = as_user(1000, || {
-                let m = sys::open(ptmx, libc::O_RDWR | libc::O_NOCTTY)
-                    .map_err(|e| format!("open {ptmx}: {}", errno_name(&e)))?;
-                sys::set_i32(&m, TIOCSPTLCK, 0).map_err(|e| errno_name(&e))?;
-                let n = sys::get_u32(&m, TIOCGPTN).map_err(|e| errno_name(&e))?;
-                let path = format!("{dir}/{n}");
-                let (me, fd) = try_open(&path, libc::O_RDWR | libc::O_NOCTTY);
-                if fd >= 0 {
-                    // SAFETY: our descriptor.
-                    unsafe { libc::close(fd) };
-                }
-                std::mem::forget(m);
-                Ok(format!("{path} self={me}"))
-            });
-            let text = format!("{:<60}", line.unwrap_or_else(|e| format!("! {e}")));
-            holder.send(&text);
-            // SAFETY: hold the master until killed.
-            unsafe {
-                loop {
-                    libc::pause();
-                }
-            }
-        }
+        let pid = fork_pty_holder(kind, &holder);
         let got = holder.wait_bytes(60, Duration::from_secs(10));
-        let result = got.and_then(|line| {
-            let line = line.trim().to_string();
-            if let Some(e) = line.strip_prefix("! ") {
-                return Err(e.to_string());
-            }
-            let (path, me) = line.split_once(' ').ok_or("bad report")?;
-            let c = cpath(path);
-            // SAFETY: `st` is a valid out-buffer.
-            let st = unsafe {
-                let mut st: libc::stat = std::mem::zeroed();
-                libc::stat(c.as_ptr(), &mut st);
-                st
-            };
-            let path = path.to_string();
-            let other = in_child(Duration::from_secs(10), move |_| {
-                as_user(
-                    1001,
-                    || Ok(try_open(&path, libc::O_RDWR | libc::O_NOCTTY).0),
-                )
-            })?;
-            Ok(format!(
-                "owner={} group={} mode={:o} {me} other={other}",
-                st.st_uid,
-                st.st_gid,
-                st.st_mode & 0o7777,
-            ))
-        });
+        let result = got.and_then(|line| node_owner_and_other_user(&line));
         // SAFETY: kill and reap our own child.
         unsafe {
             libc::kill(pid, libc::SIGKILL);
@@ -740,6 +757,72 @@ fn unprivileged_owner() -> TestResult {
         }
         result
     })
+}
+
+/// Forks a child that, as uid 1000, allocates a pty of `kind`, unlocks
+/// it, tries to open its slave node and holds the master until killed.
+/// It reports "NODE self=RESULT" (or "! ERROR") through `holder`, padded
+/// to 60 bytes. Returns its pid.
+fn fork_pty_holder(kind: PtyKind, holder: &Report) -> i32 {
+    let ptmx = kind.ptmx();
+    let dir = kind.pts_dir();
+    // SAFETY: the child allocates a pty as uid 1000 and holds it.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let line = as_user(1000, || {
+            let m = sys::open(ptmx, libc::O_RDWR | libc::O_NOCTTY)
+                .map_err(|e| format!("open {ptmx}: {}", errno_name(&e)))?;
+            sys::set_i32(&m, TIOCSPTLCK, 0).map_err(|e| errno_name(&e))?;
+            let n = sys::get_u32(&m, TIOCGPTN).map_err(|e| errno_name(&e))?;
+            let path = format!("{dir}/{n}");
+            let (me, fd) = try_open(&path, libc::O_RDWR | libc::O_NOCTTY);
+            if fd >= 0 {
+                // SAFETY: our descriptor.
+                unsafe { libc::close(fd) };
+            }
+            std::mem::forget(m);
+            Ok(format!("{path} self={me}"))
+        });
+        let text = format!("{:<60}", line.unwrap_or_else(|e| format!("! {e}")));
+        holder.send(&text);
+        // SAFETY: hold the master until killed.
+        unsafe {
+            loop {
+                libc::pause();
+            }
+        }
+    }
+    pid
+}
+
+/// From the holder's report: the owner, group and mode of the slave
+/// node, the holder's own open, and an open by uid 1001.
+fn node_owner_and_other_user(line: &str) -> Result<String, String> {
+    let line = line.trim().to_string();
+    if let Some(e) = line.strip_prefix("! ") {
+        return Err(e.to_string());
+    }
+    let (path, me) = line.split_once(' ').ok_or("bad report")?;
+    let c = cpath(path);
+    // SAFETY: `st` is a valid out-buffer.
+    let st = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        libc::stat(c.as_ptr(), &mut st);
+        st
+    };
+    let path = path.to_string();
+    let other = in_child(Duration::from_secs(10), move |_| {
+        as_user(
+            1001,
+            || Ok(try_open(&path, libc::O_RDWR | libc::O_NOCTTY).0),
+        )
+    })?;
+    Ok(format!(
+        "owner={} group={} mode={:o} {me} other={other}",
+        st.st_uid,
+        st.st_gid,
+        st.st_mode & 0o7777,
+    ))
 }
 
 /// Runs `body` as `uid` (group `uid`, no supplementary groups).
