@@ -10,7 +10,6 @@
 use kernel::prelude::*;
 
 mod device;
-mod kunit_tests;
 // The core is a library shared with the host tools and tests; the kernel
 // uses a subset of it.
 #[path = "core/mod.rs"]

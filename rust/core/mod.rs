@@ -14,6 +14,7 @@ pub mod index;
 pub mod ldterm;
 pub mod options;
 pub mod queue;
+pub mod ratelimit;
 pub mod storage;
 pub mod stream;
 pub mod termios;

@@ -41,6 +41,7 @@ mod restart;
 mod session;
 mod settings;
 mod slave;
+mod slots;
 mod uaccess;
 
 use crate::pty_core::image::PtyMode;
