@@ -14,6 +14,7 @@ pub mod index;
 pub mod ldterm;
 pub mod options;
 pub mod queue;
+pub mod quota;
 pub mod ratelimit;
 pub mod storage;
 pub mod stream;

@@ -191,18 +191,39 @@ impl Instance {
 
     /// A new pair at the lowest free index (opening `ptmx`).
     pub(crate) fn allocate(self: &Arc<Self>) -> Result<Arc<Pair<Instance>>> {
-        let index = self.table.lock().indexes.alloc().ok_or(ENOSPC)?;
+        self.take_quota()?;
+        let index = self.table.lock().indexes.alloc();
+        let Some(index) = index else {
+            self.globals.quota.give_back();
+            return Err(ENOSPC);
+        };
         self.install(index)
+    }
+
+    /// One pair of the module-wide quota: `ENOSPC` past `pty_max`, or past
+    /// `pty_max - pty_reserve` for an instance of a container's user
+    /// namespace. Given back with the index ([`PairOwner::release_index`]).
+    fn take_quota(&self) -> Result {
+        let host = self.sb.user_ns().is_initial();
+        self.globals.quota.take(host).map_err(|e| {
+            warn_limited!(
+                "ckptpts: no more ptys: {} in use of {} for this instance's namespace (pty_max, pty_reserve)\n",
+                self.globals.quota.in_use(),
+                e.limit
+            );
+            ENOSPC
+        })
     }
 
     /// A new pair at exactly `index` for a restart session, in O(1):
     /// `EBUSY` if a live pair holds it. It starts frozen and restoring.
     pub(crate) fn claim_for_restore(self: &Arc<Self>, index: u32) -> Result<Arc<Pair<Instance>>> {
-        self.table
-            .lock()
-            .indexes
-            .claim(index as usize)
-            .map_err(|e| Error::from(e.errno()))?;
+        self.take_quota()?;
+        let claimed = self.table.lock().indexes.claim(index as usize);
+        claimed.map_err(|e| {
+            self.globals.quota.give_back();
+            Error::from(e.errno())
+        })?;
         let pair = self.install(index as usize)?;
         pair.set_restoring();
         Ok(pair)
@@ -313,6 +334,7 @@ impl PairOwner for Instance {
 
     fn release_index(&self, index: u32) {
         self.table.lock().indexes.release(index as usize);
+        self.globals.quota.give_back();
     }
 }
 

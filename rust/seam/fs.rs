@@ -153,7 +153,7 @@ impl SuperBlock {
         let ns = unsafe { (*self.ptr.as_ptr()).s_user_ns };
         // `alloc_super` always sets it; the initial namespace otherwise.
         let ns = NonNull::new(ns).unwrap_or_else(|| {
-            // SAFETY: `init_user_ns` is a static that lives forever.
+            // SAFETY: The address of a static is never null.
             unsafe { NonNull::new_unchecked(core::ptr::addr_of_mut!(bindings::init_user_ns)) }
         });
         crate::seam::process::UserNs(ns)

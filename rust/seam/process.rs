@@ -49,6 +49,14 @@ pub(crate) fn may_restore_in(ns: UserNs) -> bool {
 #[derive(Clone, Copy)]
 pub(crate) struct UserNs(pub(super) core::ptr::NonNull<bindings::user_namespace>);
 
+impl UserNs {
+    /// Whether this is the initial user namespace (the host's).
+    pub(crate) fn is_initial(self) -> bool {
+        // Only the address of the static is taken.
+        core::ptr::eq(self.0.as_ptr(), core::ptr::addr_of_mut!(bindings::init_user_ns))
+    }
+}
+
 /// Lets other tasks run between the items of a long loop (creating or
 /// tearing down hundreds of pairs): on a kernel without preemption a loop
 /// that never schedules starves the CPU it runs on (RCU stall reports).
