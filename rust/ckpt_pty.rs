@@ -10,7 +10,6 @@
 use kernel::prelude::*;
 
 mod device;
-mod kunit_tests;
 // The core is a library shared with the host tools and tests; the kernel
 // uses a subset of it.
 #[path = "core/mod.rs"]
@@ -45,7 +44,24 @@ seam::param::uint_param!(
     "Default for ckptpts' bsd=: BSD-style pairs ptyN + ttyN per instance (default 16, 0 for none)"
 );
 
+seam::param::uint_param!(
+    PTY_MAX,
+    pty_max,
+    "pty_max",
+    16384,
+    "Most AT&T pairs over all ckptpts instances together, like kernel.pty.max (default 16384)"
+);
+
+seam::param::uint_param!(
+    PTY_RESERVE,
+    pty_reserve,
+    "pty_reserve",
+    1024,
+    "Of pty_max, pairs only instances of the initial user namespace may take, like kernel.pty.reserve (default 1024)"
+);
+
 use pty_core::options::{BSD_PAIRS_LIMIT, MAX_PAIRS_LIMIT};
+use pty_core::quota::PairQuota;
 
 struct CkptPty {
     _driver: device::Driver,
@@ -71,7 +87,15 @@ impl kernel::Module for CkptPty {
             );
             return Err(EINVAL);
         }
-        let driver = device::Driver::register(module, max, bsd)?;
+        let Some(quota) = PairQuota::new(pty_max(), pty_reserve()) else {
+            pr_warn!(
+                "pty_reserve={} must be less than pty_max={}\n",
+                pty_reserve(),
+                pty_max()
+            );
+            return Err(EINVAL);
+        };
+        let driver = device::Driver::register(module, max, bsd, quota)?;
         Ok(Self { _driver: driver })
     }
 }

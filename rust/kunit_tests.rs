@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-//! KUnit suites run inside the kernel when the module loads: the pure
+//! KUnit suites, run inside the kernel when ckpt_pty_kunit loads: the pure
 //! core's byte queue and index allocator on kernel memory (`KVec`-backed
 //! [`KernelStorage`]), built with the kernel's overflow checks. The device
 //! layer itself is tested from user space (`tools/testing/guest`).

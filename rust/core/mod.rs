@@ -15,6 +15,8 @@ pub mod index;
 pub mod ldterm;
 pub mod options;
 pub mod queue;
+pub mod quota;
+pub mod ratelimit;
 pub mod storage;
 pub mod stream;
 pub mod termios;

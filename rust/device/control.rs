@@ -10,6 +10,7 @@
 //! `CKPT_SESSION_COMMIT` thaws everything when the lists are empty, or
 //! names the orphans and rolls back. BSD pairs restore directly.
 
+use crate::seam::log::warn_limited;
 use super::instance::{Instance, PtsFs};
 use super::session::{socket_id, Session};
 use super::uaccess::{read_arg, write_arg};
@@ -76,13 +77,13 @@ impl FileOperations for ControlDevice {
             }
         };
         if let Some(s) = session {
-            pr_warn!("restart session abandoned: rolled back\n");
+            warn_limited!("restart session abandoned: rolled back\n");
             roll_back(&f.instance, s);
         }
     }
 
     fn ioctl(f: &ControlFile, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        if restores(cmd) && !process::may_restore() {
+        if restores(cmd) && !f.instance.caller_may_restore() {
             return Err(EPERM);
         }
         match cmd {
@@ -148,15 +149,15 @@ fn begin(f: &ControlFile, arg: usize, with_sockets: bool) -> Result<isize> {
     }
     let lists = read_lists(&a, with_sockets, instance.max_pairs())?;
     // Claim every index now: a busy one fails the whole begin.
-    let mut pairs = KVec::with_capacity(a.count as usize, GFP_KERNEL)?;
+    let mut pairs = KVVec::with_capacity(a.count as usize, GFP_KERNEL_ACCOUNT)?;
     for st in lists.pairs() {
         process::yield_between_items();
         let claimed = instance
             .claim_for_restore(st.index)
-            .and_then(|pair| pairs.push(pair, GFP_KERNEL).map_err(Error::from));
+            .and_then(|pair| pairs.push(pair, GFP_KERNEL_ACCOUNT).map_err(Error::from));
         if let Err(e) = claimed {
             if e == EBUSY {
-                pr_warn!("restart session: pty {} is busy\n", st.index);
+                warn_limited!("restart session: pty {} is busy\n", st.index);
             }
             drop(session);
             instance.abandon_pairs(&pairs);
@@ -203,7 +204,7 @@ fn read_lists(
             .map_err(|e| Error::from(e.errno()))?;
     }
     lists.seal().map_err(|e| {
-        pr_warn!("restart session: {}\n", e);
+        warn_limited!("restart session: {}\n", e);
         Error::from(e.errno())
     })?;
     Ok(lists)
@@ -214,7 +215,7 @@ fn read_lists(
 fn socket_restored(f: &ControlFile, arg: usize) -> Result<isize> {
     let record = crate::seam::socket::identity(arg as i32)?;
     let mut session = f.instance.session.lock();
-    let s = session.as_mut().ok_or(ENOENT)?;
+    let s = own_session(f, &mut session)?;
     Ok(s.socket_restored(record)? as isize)
 }
 
@@ -224,13 +225,18 @@ fn commit(f: &ControlFile, arg: usize) -> Result<isize> {
     let mut a: CommitArg = read_arg(arg)?;
     let instance = &f.instance;
     let mut guard = instance.session.lock();
-    let orphaned = guard.as_mut().ok_or(ENOENT)?.check_commit(a.orphans_cap)?;
+    let orphaned = own_session(f, &mut guard)?.check_commit(a.orphans_cap)?;
     let s = guard.take().ok_or(ENOENT)?;
     drop(guard);
     let Some(orphaned) = orphaned else {
         for pair in s.pairs() {
             process::yield_between_items();
             pair.finish_restore();
+            if !s.expects_master(pair.index) {
+                // No master comes back: as if it closed now. The slave is
+                // hung up and the pair ends with its last slave file.
+                instance.end_masterless(pair);
+            }
         }
         instance
             .globals()
@@ -251,9 +257,28 @@ fn commit(f: &ControlFile, arg: usize) -> Result<isize> {
 
 /// `CKPT_SESSION_ABORT`.
 fn abort(f: &ControlFile) -> Result<isize> {
-    let s = f.instance.session.lock().take().ok_or(ENOENT)?;
+    let s = {
+        let mut guard = f.instance.session.lock();
+        own_session(f, &mut guard)?;
+        guard.take().ok_or(ENOENT)?
+    };
     roll_back(&f.instance, s);
     Ok(0)
+}
+
+/// The instance's session, if the control file `f` began it: `ENOENT`
+/// when there is none, `EPERM` when another control file drives it (a
+/// session has one driver; several tasks share it by sharing that file).
+fn own_session<'a>(
+    f: &ControlFile,
+    guard: &'a mut Option<Session<Instance>>,
+) -> Result<&'a mut Session<Instance>> {
+    let s = guard.as_mut().ok_or(ENOENT)?;
+    if !s.is_owned_by(f.id) {
+        warn_limited!("a restart session is driven only through the control file that began it\n");
+        return Err(EPERM);
+    }
+    Ok(s)
 }
 
 /// Tears down every pair a session created; counts the rollback.
@@ -275,8 +300,8 @@ fn open_master(f: &ControlFile, arg: usize) -> Result<isize> {
     let a: OpenMasterArg = read_arg(arg)?;
     let instance = &f.instance;
     let pair = {
-        let session = instance.session.lock();
-        session.as_ref().ok_or(ENOENT)?.master_to_open(a.index)?
+        let mut session = instance.session.lock();
+        own_session(f, &mut session)?.master_to_open(a.index)?
     };
     if a.flags & !OPEN_FLAGS != 0 {
         return Err(EINVAL);

@@ -3,6 +3,7 @@
 //! module parameters, the internal mount where the module opens its slave
 //! ttys, and the module-wide counters.
 
+use crate::pty_core::quota::PairQuota;
 use crate::pty_core::image::PtyMode;
 use crate::seam::chrdev::mkdev;
 use crate::seam::fs::{InternalMount, SuperBlock};
@@ -54,6 +55,8 @@ pub(crate) struct Globals {
     /// Defaults for `max=` and `bsd=` (module parameters).
     pub(crate) max_pairs: u32,
     pub(crate) bsd_pairs: u32,
+    /// AT&T pairs over all instances (`pty_max`, `pty_reserve`).
+    pub(crate) quota: PairQuota,
     next_id: AtomicU64,
     pub(crate) stats: GlobalStats,
 }
@@ -71,6 +74,7 @@ impl Globals {
         control_major: u32,
         max_pairs: u32,
         bsd_pairs: u32,
+        quota: PairQuota,
     ) -> Result<Arc<Self>> {
         Ok(Arc::new(
             Self {
@@ -82,6 +86,7 @@ impl Globals {
                 control_major,
                 max_pairs,
                 bsd_pairs,
+                quota,
                 next_id: AtomicU64::new(1),
                 stats: GlobalStats::default(),
             },

@@ -6,9 +6,11 @@
 //! `control`, `ptyN`), and its restart session. The module-wide part —
 //! device numbers, the internal mount, counters — is [`Globals`].
 
+use crate::seam::log::warn_limited;
 use super::globals::Globals;
 use super::pair::{Pair, PairOwner};
 use super::session::Session;
+use super::slots::Slots;
 use crate::pty_core::image::PtyMode;
 use crate::pty_core::index::IndexAllocator;
 use crate::pty_core::options::MountOptions;
@@ -65,7 +67,7 @@ impl InstanceOptions {
 /// still open.
 struct Table {
     indexes: IndexAllocator<KernelStorage>,
-    slots: KVec<Option<Arc<Pair<Instance>>>>,
+    slots: Slots<Pair<Instance>>,
 }
 
 /// One mount of `ckptpts`.
@@ -99,10 +101,7 @@ impl Instance {
     fn new(globals: Arc<Globals>, sb: &SuperBlock, options: InstanceOptions) -> Result<Arc<Self>> {
         let max = options.max as usize;
         let indexes = IndexAllocator::new(KernelStorage::new(), max).map_err(|_| ENOMEM)?;
-        let mut slots = KVec::with_capacity(max, GFP_KERNEL)?;
-        for _ in 0..max {
-            slots.push(None, GFP_KERNEL)?;
-        }
+        let slots = Slots::new(max)?;
         Arc::pin_init(
             pin_init!(Self {
                 globals,
@@ -170,6 +169,13 @@ impl Instance {
         &self.globals
     }
 
+    /// Whether the caller may stop or restore this instance's pairs: the
+    /// restore capabilities in the user namespace that owns the instance
+    /// (a container's root restores its own ptys, not the host's).
+    pub(crate) fn caller_may_restore(&self) -> bool {
+        process::may_restore_in(self.sb.user_ns())
+    }
+
     pub(crate) fn max_pairs(&self) -> u32 {
         self.options.max
     }
@@ -185,18 +191,39 @@ impl Instance {
 
     /// A new pair at the lowest free index (opening `ptmx`).
     pub(crate) fn allocate(self: &Arc<Self>) -> Result<Arc<Pair<Instance>>> {
-        let index = self.table.lock().indexes.alloc().ok_or(ENOSPC)?;
+        self.take_quota()?;
+        let index = self.table.lock().indexes.alloc();
+        let Some(index) = index else {
+            self.globals.quota.give_back();
+            return Err(ENOSPC);
+        };
         self.install(index)
+    }
+
+    /// One pair of the module-wide quota: `ENOSPC` past `pty_max`, or past
+    /// `pty_max - pty_reserve` for an instance of a container's user
+    /// namespace. Given back with the index ([`PairOwner::release_index`]).
+    fn take_quota(&self) -> Result {
+        let host = self.sb.user_ns().is_initial();
+        self.globals.quota.take(host).map_err(|e| {
+            warn_limited!(
+                "ckptpts: no more ptys: {} in use of {} for this instance's namespace (pty_max, pty_reserve)\n",
+                self.globals.quota.in_use(),
+                e.limit
+            );
+            ENOSPC
+        })
     }
 
     /// A new pair at exactly `index` for a restart session, in O(1):
     /// `EBUSY` if a live pair holds it. It starts frozen and restoring.
     pub(crate) fn claim_for_restore(self: &Arc<Self>, index: u32) -> Result<Arc<Pair<Instance>>> {
-        self.table
-            .lock()
-            .indexes
-            .claim(index as usize)
-            .map_err(|e| Error::from(e.errno()))?;
+        self.take_quota()?;
+        let claimed = self.table.lock().indexes.claim(index as usize);
+        claimed.map_err(|e| {
+            self.globals.quota.give_back();
+            Error::from(e.errno())
+        })?;
         let pair = self.install(index as usize)?;
         pair.set_restoring();
         Ok(pair)
@@ -207,13 +234,16 @@ impl Instance {
     /// the index is given back by the pair's drop, or here.
     fn install(self: &Arc<Self>, index: usize) -> Result<Arc<Pair<Instance>>> {
         let index32 = u32::try_from(index).map_err(|_| ENXIO)?;
-        let pair = Pair::new(self, index32, PtyMode::Att).inspect_err(|_| {
-            self.release_index(index32);
-        })?;
+        // The slot's memory first, so that publishing cannot fail once the
+        // slave tty and its node exist.
+        let made = self.table.lock().slots.slot_mut(index).map(|_| ());
+        let pair = made
+            .and_then(|()| Pair::new(self, index32, PtyMode::Att))
+            .inspect_err(|_| self.release_index(index32))?;
         // From here the pair's drop gives the index back.
         pair.create_slave(Owner::current())?;
         let mut table = self.table.lock();
-        if let Some(slot) = table.slots.get_mut(index) {
+        if let Some(slot) = table.slots.existing_mut(index) {
             *slot = Some(pair.clone());
         }
         Ok(pair)
@@ -230,7 +260,7 @@ impl Instance {
     pub(crate) fn unlink(&self, pair: &Pair<Instance>) {
         let removed = {
             let mut table = self.table.lock();
-            table.slots.get_mut(pair.index as usize).and_then(|s| {
+            table.slots.existing_mut(pair.index as usize).and_then(|s| {
                 if s.as_ref().is_some_and(|p| core::ptr::eq(&**p, pair)) {
                     s.take()
                 } else {
@@ -241,6 +271,15 @@ impl Instance {
         // Dropped outside the lock: it may be the pair's last reference,
         // whose drop takes the lock to release the index.
         drop(removed);
+    }
+
+    /// A committed pair restored without its master: it ends as an AT&T
+    /// pair whose master closed (the slave hung up, the node gone, the
+    /// index free once the last slave file closes).
+    pub(crate) fn end_masterless(&self, pair: &Pair<Instance>) {
+        pair.close_master();
+        self.unlink(pair);
+        pair.tear_down_slave();
     }
 
     /// Tears down pairs a restart session created: whoever holds an end
@@ -295,6 +334,7 @@ impl PairOwner for Instance {
 
     fn release_index(&self, index: u32) {
         self.table.lock().indexes.release(index as usize);
+        self.globals.quota.give_back();
     }
 }
 
@@ -310,11 +350,11 @@ impl PtsFsOps for PtsFs {
         let text = options.to_str().map_err(|_| EINVAL)?;
         let defaults = MountOptions::defaults(globals.max_pairs, globals.bsd_pairs);
         let parsed = MountOptions::parse(text, defaults).map_err(|e| {
-            pr_warn!("ckptpts: {}\n", e);
+            warn_limited!("ckptpts: {}\n", e);
             Error::from(e.errno())
         })?;
         let options = InstanceOptions::from_mount(parsed).map_err(|e| {
-            pr_warn!("ckptpts: uid= or gid= does not map into this user namespace\n");
+            warn_limited!("ckptpts: uid= or gid= does not map into this user namespace\n");
             e
         })?;
         let instance = Instance::new(globals, sb, options)?;

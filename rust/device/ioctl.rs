@@ -6,7 +6,7 @@
 
 use super::end::lock_thawed;
 use super::instance::Instance;
-use super::pair::{Pair, StreamStats};
+use super::pair::{FreezeHolder, Pair, StreamStats};
 use super::restart;
 use super::settings;
 use super::uaccess::{put_i32, read_arg, write_arg};
@@ -107,23 +107,47 @@ pub(crate) fn ckpt_ioctl(
     Some(r)
 }
 
+/// `CKPT_FREEZE`: the end's files hold the freeze (see [`FreezeHolder`]).
+/// Stopping a stream is a restore privilege; a restoring pair's freeze
+/// belongs to its session.
 fn freeze(pair: &Pair<Instance>, end: End) -> Result<isize> {
+    may_stop(pair)?;
     let mut guard = pair.streams.lock();
-    guard.pty.freeze(end.is_master());
+    guard.freeze_for(end, FreezeHolder::Files);
     guard.stats.of_mut(end).last_op = CKPT_OP_FREEZE;
     Ok(0)
 }
 
+/// `CKPT_THAW`: ends the end's freeze, whoever held it (also a migration
+/// freeze: the explicit, privileged way back).
 fn thaw(pair: &Pair<Instance>, end: End) -> Result<isize> {
+    may_stop(pair)?;
     let mut guard = pair.streams.lock();
     let mut fx = Effects::default();
-    guard.pty.thaw(end.is_master(), &mut fx);
+    guard.thaw(end, &mut fx);
     guard.stats.of_mut(end).last_op = CKPT_OP_THAW;
     pair.settle(&guard, fx, None);
     Ok(0)
 }
 
+/// `EPERM` without the restore privilege over the pair's instance,
+/// `EBUSY` while a restart session holds the pair.
+pub(crate) fn may_stop(pair: &Pair<Instance>) -> Result {
+    if !pair.instance.caller_may_restore() {
+        return Err(EPERM);
+    }
+    if pair.is_restoring() {
+        return Err(EBUSY);
+    }
+    Ok(())
+}
+
+/// `CKPT_SOCKET_SET`: what a restart matches the pair's socket by, so
+/// recording it is a restore privilege.
 fn socket_set(pair: &Pair<Instance>, arg: usize) -> Result<isize> {
+    if !pair.instance.caller_may_restore() {
+        return Err(EPERM);
+    }
     let id = crate::seam::socket::identity(arg as i32)?;
     pair.streams.lock().socket = Some(id);
     Ok(0)

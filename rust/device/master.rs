@@ -97,6 +97,11 @@ fn open_att(instance: &Arc<Instance>) -> Result<Arc<Pair<Instance>>> {
         if streams.master_open {
             return Err(EBUSY);
         }
+        // A session pair whose master was opened and closed again is gone
+        // (its slave hung up): never a master again.
+        if streams.pty.life.master_closed {
+            return Err(EIO);
+        }
         streams.master_open = true;
     }
     Ok(pair)

@@ -41,8 +41,10 @@ mod restart;
 mod session;
 mod settings;
 mod slave;
+mod slots;
 mod uaccess;
 
+use crate::pty_core::quota::PairQuota;
 use crate::pty_core::image::PtyMode;
 use crate::pty_core::options::BSD_PAIRS_LIMIT;
 use crate::seam::chrdev::{mkdev, CharDevice, DeviceClass, DeviceNode};
@@ -75,6 +77,7 @@ impl Driver {
         module: &'static ThisModule,
         max_pairs: u32,
         bsd_pairs: u32,
+        quota: PairQuota,
     ) -> Result<Self> {
         let class = Arc::new(DeviceClass::create(c_str!("ckpt_pty"))?, GFP_KERNEL)?;
         let ldisc = register_ldisc()?;
@@ -104,6 +107,7 @@ impl Driver {
             control.major(),
             max_pairs,
             bsd_pairs,
+            quota,
         )?;
         let nodes = create_nodes(&class, masters.major(), control.major())?;
         // Last: from here on mounts can be made.

@@ -88,6 +88,47 @@ impl PairStats {
     }
 }
 
+/// Who holds an end's freeze, which says when it ends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum FreezeHolder {
+    /// Not frozen (or frozen by a restart session, which the pair's
+    /// `restoring` flag says).
+    #[default]
+    Nobody,
+    /// `CKPT_FREEZE` through the end's files: ends when the master file
+    /// closes, or when the slave's last user file closes (the tty core
+    /// does not tell a driver which file an ioctl came through, so the
+    /// slave's files hold it together).
+    Files,
+    /// A checkpoint left the end frozen for migration: the end stays
+    /// consistent with its image until a privileged `CKPT_THAW`, whoever
+    /// closes what.
+    Migration,
+}
+
+/// The [`FreezeHolder`] of both ends.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct FreezeHolders {
+    master: FreezeHolder,
+    slave: FreezeHolder,
+}
+
+impl FreezeHolders {
+    pub(crate) fn of(&self, end: End) -> FreezeHolder {
+        match end {
+            End::Master => self.master,
+            End::Slave => self.slave,
+        }
+    }
+
+    pub(crate) fn set(&mut self, end: End, holder: FreezeHolder) {
+        match end {
+            End::Master => self.master = holder,
+            End::Slave => self.slave = holder,
+        }
+    }
+}
+
 /// The slave tty of a pair: the module's own open file of it (which keeps
 /// the tty, and our line discipline on it, alive while no user has the
 /// slave open) and its nodes.
@@ -115,6 +156,8 @@ pub(crate) struct Streams {
     pub(crate) socket: Option<crate::uapi::SocketRecord>,
     /// The slave tty, from creation until the master's teardown.
     pub(crate) slave: Option<SlaveSide>,
+    /// Who holds each end's freeze.
+    pub(crate) freeze_holders: FreezeHolders,
 }
 
 impl Streams {
@@ -126,6 +169,7 @@ impl Streams {
             stats: PairStats::default(),
             socket: None,
             slave: None,
+            freeze_holders: FreezeHolders::default(),
         }
     }
 
@@ -134,6 +178,28 @@ impl Streams {
         let slave = self.slave.take();
         *self = Self::new();
         self.slave = slave;
+    }
+
+    /// Freezes `end` for `holder` (a migration freeze is never weakened
+    /// to a file's).
+    pub(crate) fn freeze_for(&mut self, end: End, holder: FreezeHolder) {
+        if self.freeze_holders.of(end) != FreezeHolder::Migration {
+            self.freeze_holders.set(end, holder);
+        }
+        self.pty.freeze(end.is_master());
+    }
+
+    /// Thaws `end`, whoever held it.
+    pub(crate) fn thaw(&mut self, end: End, fx: &mut Effects) {
+        self.freeze_holders.set(end, FreezeHolder::Nobody);
+        self.pty.thaw(end.is_master(), fx);
+    }
+
+    /// The files of `end` are all closed: a freeze they held ends.
+    pub(crate) fn files_gone(&mut self, end: End, fx: &mut Effects) {
+        if self.freeze_holders.of(end) == FreezeHolder::Files {
+            self.thaw(end, fx);
+        }
     }
 
     /// The slave tty, while the module holds it.
@@ -249,7 +315,8 @@ impl<O: PairOwner> Pair<O> {
                 waiters <- new_condvar!("ckpt_pty::Pair::waiters"),
                 pollers <- PollQueue::new(c_str!("ckpt_pty::Pair::pollers"), static_lock_class!()),
             }),
-            GFP_KERNEL,
+            // Charged to the opener's memory cgroup, as a tty_struct is.
+            GFP_KERNEL_ACCOUNT,
         )
         .map_err(Error::from)
     }
@@ -311,6 +378,7 @@ impl<O: PairOwner> Pair<O> {
         let mut streams = self.streams.lock();
         let mut fx = Effects::default();
         streams.master_open = false;
+        streams.files_gone(End::Master, &mut fx);
         streams.pty.master_released(&mut fx);
         self.settle(&streams, fx, None);
     }
@@ -391,8 +459,8 @@ impl<O: PairOwner> Pair<O> {
         let mut guard = self.streams.lock();
         self.restoring.store(false, Ordering::Release);
         let mut fx = Effects::default();
-        guard.pty.thaw(true, &mut fx);
-        guard.pty.thaw(false, &mut fx);
+        guard.thaw(End::Master, &mut fx);
+        guard.thaw(End::Slave, &mut fx);
         self.settle(&guard, fx, None);
     }
 

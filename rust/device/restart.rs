@@ -12,8 +12,9 @@
 //! its instance's restart session ([`super::session`], run from the control
 //! device), which records the end; the session's commit thaws the pair.
 
+use crate::seam::log::warn_limited;
 use super::instance::Instance;
-use super::pair::{Pair, Streams};
+use super::pair::{FreezeHolder, Pair, Streams};
 use super::session::{socket_id, socket_record};
 use super::settings;
 use super::uaccess::{filled, read_arg, write_arg};
@@ -21,7 +22,6 @@ use crate::pty_core::checkpoint::{self, MetaPart, PairMeta};
 use crate::pty_core::image::{self, PtyMode, StreamImage};
 use crate::pty_core::stream::Effects;
 use crate::pty_core::End;
-use crate::seam::process;
 use crate::uapi::*;
 use kernel::{
     prelude::*,
@@ -54,10 +54,14 @@ pub(crate) fn checkpoint_ioctl(pair: &Pair<Instance>, end: End, arg: usize) -> R
     if a.flags & !CKPT_LEAVE_FROZEN != 0 || a.reserved != 0 {
         return Err(EINVAL);
     }
+    // Leaving an end frozen stops its user's data: a restore privilege.
+    if a.flags & CKPT_LEAVE_FROZEN != 0 {
+        super::ioctl::may_stop(pair)?;
+    }
     let mut guard = pair.streams.lock();
     let meta = meta_of(pair, &guard);
     let needed = checkpoint::checkpoint_len(&guard.pty, end, &meta).map_err(|e| {
-        pr_warn!("checkpoint of pty {}: {}\n", pair.index, e);
+        warn_limited!("checkpoint of pty {}: {}\n", pair.index, e);
         Error::from(e.errno())
     })?;
     a.image_len = needed as u32;
@@ -66,7 +70,7 @@ pub(crate) fn checkpoint_ioctl(pair: &Pair<Instance>, end: End, arg: usize) -> R
         write_arg(arg, &a)?;
         return if a.buf_len == 0 { Ok(0) } else { Err(ERANGE) };
     }
-    let mut image = KVec::from_elem(0u8, needed, GFP_KERNEL)?;
+    let mut image = KVVec::from_elem(0u8, needed, GFP_KERNEL_ACCOUNT)?;
     let written = take_checkpoint(pair, &mut guard, end, &meta, &a, &mut image)?;
     let image = filled(&image, written)?;
     guard.stats.of_mut(end).checkpointed(written);
@@ -98,25 +102,26 @@ fn take_checkpoint(
     };
     guard.pty.freeze(end.is_master());
     let written = checkpoint::checkpoint(&guard.pty, end, meta, a.checkpoint_id, image);
-    let leave = was_frozen || a.flags & CKPT_LEAVE_FROZEN != 0;
-    if !leave {
+    if a.flags & CKPT_LEAVE_FROZEN != 0 {
+        guard.freeze_for(end, FreezeHolder::Migration);
+    } else if !was_frozen {
         let mut fx = Effects::default();
         guard.pty.thaw(end.is_master(), &mut fx);
         pair.settle(guard, fx, None);
     }
     written.map_err(|e| {
-        pr_warn!("checkpoint of pty {} failed: {}\n", pair.index, e);
+        warn_limited!("checkpoint of pty {} failed: {}\n", pair.index, e);
         e.errno().into()
     })
 }
 
 /// Copies an image in from user space, bounded.
-fn read_image(buf: u64, len: u32) -> Result<KVec<u8>> {
+fn read_image(buf: u64, len: u32) -> Result<KVVec<u8>> {
     let len = len as usize;
     if len == 0 || len > MAX_IMAGE_LEN {
         return Err(EINVAL);
     }
-    let mut image = KVec::from_elem(0u8, len, GFP_KERNEL)?;
+    let mut image = KVVec::from_elem(0u8, len, GFP_KERNEL_ACCOUNT)?;
     let mut reader: UserSliceReader = UserSlice::new(buf as usize, len).reader();
     reader.read_slice(&mut image)?;
     Ok(image)
@@ -124,7 +129,7 @@ fn read_image(buf: u64, len: u32) -> Result<KVec<u8>> {
 
 /// `CKPT_RESTART` on an end: loads its stream from an image.
 pub(crate) fn restart_ioctl(pair: &Pair<Instance>, end: End, arg: usize) -> Result<isize> {
-    if !process::may_restore() {
+    if !pair.instance.caller_may_restore() {
         return Err(EPERM);
     }
     let a: RestartArg = read_arg(arg)?;
@@ -133,7 +138,7 @@ pub(crate) fn restart_ioctl(pair: &Pair<Instance>, end: End, arg: usize) -> Resu
     }
     let bytes = read_image(a.buf, a.buf_len)?;
     let decoded = image::decode(&bytes).map_err(|e| {
-        pr_warn!("restart of pty {}: bad image: {}\n", pair.index, e);
+        warn_limited!("restart of pty {}: bad image: {}\n", pair.index, e);
         Error::from(e.errno())
     })?;
     match pair.mode {
@@ -148,8 +153,8 @@ fn restart_bsd(pair: &Pair<Instance>, image: &StreamImage<'_>, end: End, len: us
     load_end(pair, image, end, len)?;
     let mut guard = pair.streams.lock();
     let mut fx = Effects::default();
-    guard.pty.thaw(true, &mut fx);
-    guard.pty.thaw(false, &mut fx);
+    guard.thaw(End::Master, &mut fx);
+    guard.thaw(End::Slave, &mut fx);
     pair.settle(&guard, fx, None);
     Ok(())
 }
@@ -177,11 +182,11 @@ fn load_end(pair: &Pair<Instance>, image: &StreamImage<'_>, end: End, len: usize
     let part = {
         let mut guard = pair.streams.lock();
         let part = checkpoint::restore(&mut guard.pty, image, end).map_err(|e| {
-            pr_warn!("restart of pty {}: {}\n", pair.index, e);
+            warn_limited!("restart of pty {}: {}\n", pair.index, e);
             Error::from(e.errno())
         })?;
         if part.index() != pair.index {
-            pr_warn!(
+            warn_limited!(
                 "restart of pty {}: the image is of pty {}\n",
                 pair.index,
                 part.index()

@@ -7,6 +7,7 @@
 //! The control device begins, commits and aborts sessions; `CKPT_RESTART`
 //! on an end of a session's pair records that end here.
 
+use crate::seam::log::warn_limited;
 use super::pair::{Pair, PairOwner};
 use super::uaccess::filled;
 use crate::pty_core::waitlist::{self, CommitError, RestartSession, SocketId};
@@ -21,7 +22,7 @@ const _: () = assert!(ORPHAN_RECORD_LEN == waitlist::ORPHAN_RECORD_LEN);
 /// A restart session in progress: the wait lists and the pairs it created.
 pub(crate) struct Session<O: PairOwner> {
     lists: RestartSession<KernelStorage>,
-    pairs: KVec<Arc<Pair<O>>>,
+    pairs: KVVec<Arc<Pair<O>>>,
     /// Which control file began it (its release aborts the session).
     owner: u64,
 }
@@ -31,7 +32,7 @@ pub(crate) struct Orphaned {
     /// How many orphans there are.
     pub(crate) count: usize,
     /// The first orphans' records, as many as the caller has room for.
-    records: KVec<u8>,
+    records: KVVec<u8>,
     /// Bytes of `records` the core wrote.
     written: usize,
     /// What the commit returns.
@@ -50,7 +51,7 @@ impl<O: PairOwner> Session<O> {
     /// the control file `owner`.
     pub(crate) fn new(
         lists: RestartSession<KernelStorage>,
-        pairs: KVec<Arc<Pair<O>>>,
+        pairs: KVVec<Arc<Pair<O>>>,
         owner: u64,
     ) -> Self {
         Self {
@@ -92,7 +93,7 @@ impl<O: PairOwner> Session<O> {
     /// `end` of pty `index` got its image: the wait lists move on.
     pub(crate) fn end_restored(&mut self, index: u32, end: End) -> Result {
         self.lists.end_restored(index, end).map_err(|e| {
-            pr_warn!("restart of pty {}: {}\n", index, e);
+            warn_limited!("restart of pty {}: {}\n", index, e);
             Error::from(e.errno())
         })
     }
@@ -102,13 +103,21 @@ impl<O: PairOwner> Session<O> {
     pub(crate) fn socket_restored(&mut self, record: SocketRecord) -> Result<u32> {
         let id = socket_id(&record);
         let index = self.lists.socket_restored(&id).map_err(|e| {
-            pr_warn!("restart session: socket {}: {}\n", id, e);
+            warn_limited!("restart session: socket {}: {}\n", id, e);
             Error::from(e.errno())
         })?;
         if let Some(pair) = self.pair(index) {
             pair.streams.lock().socket = Some(record);
         }
         Ok(index)
+    }
+
+    /// Whether the session restores a master for pty `index` (a pair
+    /// restored without one behaves as one whose master closed).
+    pub(crate) fn expects_master(&self, index: u32) -> bool {
+        self.lists
+            .pair(index)
+            .is_some_and(|st| st.expected.has_master())
     }
 
     /// The pair `index` whose master `CKPT_OPEN_MASTER` opens: `ENOENT`
@@ -132,10 +141,10 @@ impl<O: PairOwner> Session<O> {
             CommitError::Session(_) => return Err(e.errno().into()),
             CommitError::Orphans(orphans) => orphans,
         };
-        pr_warn!("restart session commit failed: {}\n", orphans.summary(16));
+        warn_limited!("restart session commit failed: {}\n", orphans.summary(16));
         let count = orphans.len();
         let cap = (cap as usize).min(count);
-        let mut records = KVec::from_elem(0u8, cap.saturating_mul(ORPHAN_RECORD_LEN), GFP_KERNEL)?;
+        let mut records = KVVec::from_elem(0u8, cap.saturating_mul(ORPHAN_RECORD_LEN), GFP_KERNEL_ACCOUNT)?;
         let written = orphans
             .write_records(&mut records)
             .saturating_mul(ORPHAN_RECORD_LEN);

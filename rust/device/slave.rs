@@ -98,6 +98,9 @@ impl SlaveTtyOps for SlaveTty {
         let users = tty.count().saturating_sub(1 + internal).max(0) as u32;
         let mut fx = Effects::default();
         streams.pty.set_slave_opens(users, &mut fx);
+        if users == 0 {
+            streams.files_gone(End::Slave, &mut fx);
+        }
         pair.settle(&streams, fx, Some(tty));
         // The last file of a pair whose master closed (and whose slave
         // the module let go): nothing can reach the pair any more.

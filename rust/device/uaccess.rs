@@ -3,6 +3,7 @@
 //! argument structure in and out, and the part of a kernel buffer to copy
 //! out.
 
+use crate::seam::log::warn_limited;
 use kernel::{
     prelude::*,
     types::{AsBytes, FromBytes},
@@ -32,7 +33,7 @@ pub(crate) fn put_i32(arg: usize, value: i32) -> Result<isize> {
 /// A count beyond the buffer it counts in (the core never reports more
 /// bytes than it was given): an internal inconsistency, reported as `EIO`.
 pub(crate) fn overrun(n: usize, len: usize) -> Error {
-    pr_warn!("internal error: {} bytes of a buffer of {}\n", n, len);
+    warn_limited!("internal error: {} bytes of a buffer of {}\n", n, len);
     EIO
 }
 

@@ -204,7 +204,7 @@ impl<T: FileOperations> CharDevice<T> {
                 None
             },
             compat_ioctl: if T::HAS_IOCTL {
-                Some(Self::ioctl_callback)
+                Some(Self::compat_ioctl_callback)
             } else {
                 None
             },
@@ -362,6 +362,26 @@ impl<T: FileOperations> CharDevice<T> {
             Ok(n) => n as c_long,
             Err(e) => e.to_errno() as c_long,
         }
+    }
+
+    /// `compat_ioctl`: a 32-bit caller's argument is a 32-bit value;
+    /// `compat_ptr` makes it a user pointer by zero extension (x86_64,
+    /// arm64, and every other architecture Rust-for-Linux builds for),
+    /// which is also what an integer argument must become. The uapi
+    /// structures have the same layout for 32-bit callers (64-bit pointer
+    /// fields, explicit padding), so the native handler does the rest.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::ioctl_callback`].
+    unsafe extern "C" fn compat_ioctl_callback(
+        file: *mut bindings::file,
+        cmd: c_uint,
+        arg: c_ulong,
+    ) -> c_long {
+        let arg = (arg as u32) as c_ulong;
+        // SAFETY: The caller's guarantees are `ioctl_callback`'s.
+        unsafe { Self::ioctl_callback(file, cmd, arg) }
     }
 }
 

@@ -143,6 +143,22 @@ impl SuperBlock {
         Self { ptr: self.ptr }
     }
 
+    /// The user namespace that owns the instance (`s_user_ns`): whoever
+    /// holds its restore capabilities there may freeze and restore its
+    /// pairs.
+    pub(crate) fn user_ns(&self) -> crate::seam::process::UserNs {
+        // SAFETY: The superblock is alive (type invariant); `s_user_ns` is
+        // set at creation, never changes, and is referenced by the
+        // superblock until it is freed.
+        let ns = unsafe { (*self.ptr.as_ptr()).s_user_ns };
+        // `alloc_super` always sets it; the initial namespace otherwise.
+        let ns = NonNull::new(ns).unwrap_or_else(|| {
+            // SAFETY: The address of a static is never null.
+            unsafe { NonNull::new_unchecked(core::ptr::addr_of_mut!(bindings::init_user_ns)) }
+        });
+        crate::seam::process::UserNs(ns)
+    }
+
     /// Creates the character node `name` in the root, owned by `owner` with
     /// permissions `mode`; its inode keeps `data` until it dies.
     pub(crate) fn create_node<D: Send + Sync + 'static>(

@@ -14,7 +14,7 @@ pub(crate) mod chrdev;
 pub(crate) mod error;
 pub(crate) mod file;
 pub(crate) mod fs;
-pub(crate) mod kunit;
+pub(crate) mod log;
 pub(crate) mod param;
 pub(crate) mod poll;
 pub(crate) mod process;

@@ -27,15 +27,34 @@ pub(crate) mod signal {
     pub(crate) const SIGTTIN: i32 = 21;
 }
 
-/// Whether the caller may restore checkpointed state (as CRIU requires:
-/// `CAP_CHECKPOINT_RESTORE` or `CAP_SYS_ADMIN`).
-pub(crate) fn may_restore() -> bool {
-    // SAFETY: `capable` has no precondition beyond process context.
-    if unsafe { bindings::capable(CAP_CHECKPOINT_RESTORE) } {
-        return true;
+/// Whether the caller may restore checkpointed state into, or stop the
+/// data of, an instance owned by the user namespace `ns` (as CRIU
+/// requires: `CAP_CHECKPOINT_RESTORE` or `CAP_SYS_ADMIN`, there). Checked
+/// without audit records: a refusal is an answer (`EPERM`) to an ordinary
+/// caller, not a security event.
+pub(crate) fn may_restore_in(ns: UserNs) -> bool {
+    [CAP_CHECKPOINT_RESTORE, CAP_SYS_ADMIN].into_iter().any(|cap| {
+        // SAFETY: `ns` is a live user namespace (type invariant of
+        // `UserNs`); process context.
+        unsafe { bindings::ns_capable_noaudit(ns.0.as_ptr(), cap) }
+    })
+}
+
+/// The user namespace that owns an instance, borrowed from its superblock.
+///
+/// # Invariants
+///
+/// Points to a live user namespace for as long as the value exists (the
+/// superblock it came from holds a reference).
+#[derive(Clone, Copy)]
+pub(crate) struct UserNs(pub(super) core::ptr::NonNull<bindings::user_namespace>);
+
+impl UserNs {
+    /// Whether this is the initial user namespace (the host's).
+    pub(crate) fn is_initial(self) -> bool {
+        // Only the address of the static is taken.
+        core::ptr::eq(self.0.as_ptr(), core::ptr::addr_of_mut!(bindings::init_user_ns))
     }
-    // SAFETY: `capable` has no precondition beyond process context.
-    unsafe { bindings::capable(CAP_SYS_ADMIN) }
 }
 
 /// Lets other tasks run between the items of a long loop (creating or

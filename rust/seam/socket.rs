@@ -32,6 +32,39 @@ impl Drop for SocketRef {
     }
 }
 
+/// A `struct sockaddr_storage` for the kernel to fill: its size and
+/// alignment, read back as bytes.
+struct SockaddrStorage(bindings::__kernel_sockaddr_storage);
+
+impl SockaddrStorage {
+    fn zeroed() -> Self {
+        // SAFETY: All-zero bytes are a valid `sockaddr_storage` (plain
+        // integers and byte arrays).
+        Self(unsafe { core::mem::zeroed() })
+    }
+
+    fn as_sockaddr(&mut self) -> *mut bindings::sockaddr {
+        core::ptr::addr_of_mut!(self.0).cast()
+    }
+
+    /// Its bytes (a copy: the address is small).
+    fn bytes(&self) -> [u8; SOCKADDR_STORAGE_LEN] {
+        let mut out = [0u8; SOCKADDR_STORAGE_LEN];
+        // SAFETY: `self.0` is `SOCKADDR_STORAGE_LEN` initialized bytes
+        // (zeroed, then written by the kernel) and `out` has that room.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                core::ptr::addr_of!(self.0).cast::<u8>(),
+                out.as_mut_ptr(),
+                SOCKADDR_STORAGE_LEN,
+            )
+        };
+        out
+    }
+}
+
+const SOCKADDR_STORAGE_LEN: usize = core::mem::size_of::<bindings::__kernel_sockaddr_storage>();
+
 /// Fills `(address, port)` from a `sockaddr_in`/`sockaddr_in6` in `raw`.
 fn parse_addr(family: u16, raw: &[u8]) -> ([u8; 16], u16) {
     let mut addr = [0u8; 16];
@@ -71,18 +104,18 @@ pub(crate) fn identity(fd: i32) -> Result<SocketRecord> {
     // SAFETY: The socket is alive (type invariant); the C side reads its
     // protocol, fixed at creation.
     let protocol = unsafe { ckpt_pty_sock_protocol(sock.ptr) };
-    let mut local = [0u8; 128];
-    let mut remote = [0u8; 128];
-    // SAFETY: The socket is alive (type invariant), and `local` has the
-    // size of `struct sockaddr_storage`, the most this writes.
-    let n = unsafe { bindings::kernel_getsockname(sock.ptr, local.as_mut_ptr().cast()) };
+    let mut local = SockaddrStorage::zeroed();
+    let mut remote = SockaddrStorage::zeroed();
+    // SAFETY: The socket is alive (type invariant), and `local` is a
+    // `struct sockaddr_storage`, the most this writes, correctly aligned.
+    let n = unsafe { bindings::kernel_getsockname(sock.ptr, local.as_sockaddr()) };
     if n < 0 {
         return Err(Error::from_errno(n));
     }
     // An unconnected socket has no peer: its remote part stays zero.
-    // SAFETY: The socket is alive (type invariant), and `remote` has the
-    // size of `struct sockaddr_storage`, the most this writes.
-    let _ = unsafe { bindings::kernel_getpeername(sock.ptr, remote.as_mut_ptr().cast()) };
+    // SAFETY: As for `local`.
+    let _ = unsafe { bindings::kernel_getpeername(sock.ptr, remote.as_sockaddr()) };
+    let (local, remote) = (local.bytes(), remote.bytes());
     let [family_lo, family_hi, ..] = local;
     let family = u16::from_ne_bytes([family_lo, family_hi]);
     let (local_addr, local_port) = parse_addr(family, &local);

@@ -12,7 +12,8 @@ kdir=${1:-}
 args=()
 if [ -z "$kdir" ]; then
 	kdir=$("$here/build-kernel.sh")
-	args=("${KERNEL_RUST_ARGS[@]}")
+	# The test kernel also gets the KUnit suites' module.
+	args=("${KERNEL_RUST_ARGS[@]}" CKPT_KUNIT=1)
 fi
 [ -f "$kdir/.config" ] || { echo "build-module: $kdir is not a configured kernel tree" >&2; exit 1; }
 grep -q '^CONFIG_RUST=y' "$kdir/.config" || { echo "build-module: $kdir has no CONFIG_RUST=y" >&2; exit 1; }

@@ -1,6 +1,6 @@
 #!/bin/sh
 # /init of the test guest (busybox). Mounts what the tests need, loads the
-# module (KUnit runs during insmod), runs the guest tests with their KTAP on
+# modules (KUnit runs while ckpt_pty_kunit loads), runs the guest tests with their KTAP on
 # ttyS1, unloads, asks kmemleak for leaks, and powers off.
 export PATH=/bin:/sbin
 mount -t proc proc /proc
@@ -19,6 +19,11 @@ filter=$(sed -n 's/.*ckpt.filter=\([^ ]*\).*/\1/p' /proc/cmdline)
 results=/dev/ttyS1
 
 echo "CKPT-STAGE: insmod"
+# KUnit runs the suites while their module loads; ckpt_pty itself carries
+# no test code.
+if [ -f /ckpt_pty_kunit.ko ]; then
+	insmod /ckpt_pty_kunit.ko && rmmod ckpt_pty_kunit || echo "CKPT-ERROR: KUnit module failed"
+fi
 if ! ckpt-load; then
 	echo "CKPT-ERROR: insmod failed"
 fi

@@ -19,6 +19,9 @@ trap 'rm -f "$spec"' EXIT
 	echo "file /init $here/init.sh 0755 0 0"
 	echo "file /demo.sh $here/guest-demo.sh 0755 0 0"
 	echo "file /ckpt_pty.ko $module 0644 0 0"
+	# The KUnit suites' module, built beside it on kernels with KUnit.
+	kunit_module="$(dirname "$module")/ckpt_pty_kunit.ko"
+	[ ! -f "$kunit_module" ] || echo "file /ckpt_pty_kunit.ko $kunit_module 0644 0 0"
 	echo "file /bin/ckpt-load $here/ckpt-load.sh 0755 0 0"
 	echo "file /story-depart.sh $here/story-depart.sh 0755 0 0"
 	echo "file /story-arrive.sh $here/story-arrive.sh 0755 0 0"

@@ -60,7 +60,7 @@ macro_rules! ensure {
     };
 }
 
-/// `ensure_eq!(left, right)`: fail with both values shown.
+/// `ensure_eq!(left, right [, message...])`: fail with both values shown.
 #[macro_export]
 macro_rules! ensure_eq {
     ($left:expr, $right:expr $(,)?) => {{
@@ -72,6 +72,19 @@ macro_rules! ensure_eq {
                 line!(),
                 stringify!($left),
                 stringify!($right),
+                l,
+                r
+            ));
+        }
+    }};
+    ($left:expr, $right:expr, $($msg:tt)+) => {{
+        let (l, r) = (&$left, &$right);
+        if l != r {
+            return Err(format!(
+                "{}:{}: {}: {:?} != {:?}",
+                file!(),
+                line!(),
+                format!($($msg)+),
                 l,
                 r
             ));

@@ -19,6 +19,7 @@ mod sys;
 mod tests_ckpt;
 mod tests_device;
 mod tests_differential;
+mod tests_lifecycle;
 mod tests_login;
 mod tests_modes;
 mod tests_programs;
@@ -57,6 +58,7 @@ fn main() {
         tests_tty::TESTS,
         tests_login::TESTS,
         tests_restart::TESTS,
+        tests_lifecycle::TESTS,
     ]
     .concat();
     let failed = ktap::run("ckpt_pty_guest", &tests, filter.as_deref());

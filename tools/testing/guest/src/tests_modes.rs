@@ -23,6 +23,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         param_max_pairs_bounds_allocation,
     ),
     ("param_out_of_range_refused", param_out_of_range_refused),
+    (
+        "param_pty_reserve_keeps_ptys_for_the_host",
+        param_pty_reserve_keeps_ptys_for_the_host,
+    ),
 ];
 
 fn open(path: &str) -> Result<OwnedFd, String> {
@@ -156,11 +160,69 @@ fn param_max_pairs_bounds_allocation() -> TestResult {
 }
 
 fn param_out_of_range_refused() -> TestResult {
-    for args in ["max_pairs=0", "max_pairs=2000000", "bsd_pairs=5000"] {
+    for args in [
+        "max_pairs=0",
+        "max_pairs=2000000",
+        "bsd_pairs=5000",
+        "pty_max=4 pty_reserve=4",
+    ] {
         let (st, _) = reload(args);
         let loaded = sys::exists(PTMX_PATH);
         restore_default()?;
         ensure!(st != 0 && !loaded, "insmod {args} was accepted");
     }
     Ok(())
+}
+
+/// In a child: a user namespace of its own (a container's root) mounts an
+/// instance and opens its ptmx; the errno name or "ok".
+fn container_open_ptmx() -> Result<String, String> {
+    crate::tests_tty::in_child(std::time::Duration::from_secs(20), |_| {
+        let dir = "/tmp/ckpt-quota";
+        let _ = std::fs::create_dir_all(dir);
+        // SAFETY: plain system calls in our own child.
+        if unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) } < 0 {
+            return Err(format!("unshare: {}", sys::last_errno()));
+        }
+        let write =
+            |path: &str, text: &str| std::fs::write(path, text).map_err(|e| format!("{path}: {e}"));
+        write("/proc/self/uid_map", "0 0 1")?;
+        write("/proc/self/setgroups", "deny")?;
+        write("/proc/self/gid_map", "0 0 1")?;
+        let (st, out) = sys::sh(&format!(
+            "mount -t {} none {dir} 2>&1",
+            crate::uapi::FS_TYPE
+        ));
+        if st != 0 {
+            return Err(format!("mount in the user namespace: {out}"));
+        }
+        Ok(match sys::open(&format!("{dir}/ptmx"), RW) {
+            Ok(_) => "ok".to_string(),
+            Err(e) => errno_name(&e),
+        })
+    })
+}
+
+/// `pty_max` counts AT&T pairs over all instances; instances of other user
+/// namespaces stop `pty_reserve` short of it, so the host keeps ptys.
+fn param_pty_reserve_keeps_ptys_for_the_host() -> TestResult {
+    let (st, out) = reload("pty_max=4 pty_reserve=2 bsd_pairs=0");
+    ensure_eq!((st, out.as_str()), (0, ""));
+    let result = (|| -> TestResult {
+        ensure_eq!(container_open_ptmx()?, "ok", "container, 0 in use");
+        let a = open(PTMX_PATH)?;
+        let b = open(PTMX_PATH)?;
+        ensure_eq!(container_open_ptmx()?, "ENOSPC", "container, 2 in use");
+        let c = open(PTMX_PATH)?;
+        let d = open(PTMX_PATH)?;
+        match sys::open(PTMX_PATH, RW) {
+            Err(e) => ensure_eq!(errno_name(&e), "ENOSPC"),
+            Ok(_) => return Err("a fifth pair with pty_max=4".into()),
+        }
+        drop((a, b, c, d));
+        ensure_eq!(container_open_ptmx()?, "ok", "container, all closed");
+        Ok(())
+    })();
+    restore_default()?;
+    result
 }

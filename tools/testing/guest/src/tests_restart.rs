@@ -142,7 +142,7 @@ fn raw(fd: &OwnedFd) -> Result<(), String> {
     Ok(())
 }
 
-fn read_exact(fd: &OwnedFd, n: usize) -> Result<Vec<u8>, String> {
+pub fn read_exact(fd: &OwnedFd, n: usize) -> Result<Vec<u8>, String> {
     let mut got = Vec::new();
     while got.len() < n {
         match sys::poll_events(fd, libc::POLLIN, 3000) {
@@ -165,11 +165,11 @@ fn nothing_more(fd: &OwnedFd) -> TestResult {
     Ok(())
 }
 
-fn entry(index: u32, ends: u32) -> RestartEntry {
+pub fn entry(index: u32, ends: u32) -> RestartEntry {
     RestartEntry { index, ends }
 }
 
-const BOTH: u32 = CKPT_END_MASTER | CKPT_END_SLAVE;
+pub const BOTH: u32 = CKPT_END_MASTER | CKPT_END_SLAVE;
 
 fn checkpoint_size_query() -> TestResult {
     let (m, _s, _) = open_pair()?;
@@ -205,7 +205,7 @@ fn checkpoint_size_query() -> TestResult {
 
 /// A pair with state in both directions: raw slave, winsize, bytes queued
 /// each way. Returns (master image, slave image, index).
-fn checkpointed_pair() -> Result<(Vec<u8>, Vec<u8>, u32), String> {
+pub fn checkpointed_pair() -> Result<(Vec<u8>, Vec<u8>, u32), String> {
     let (m, s, n) = open_pair()?;
     raw(&s)?;
     let ws = [33u16, 99, 0, 0];

@@ -53,7 +53,7 @@ fn both(expected: &str, scenario: fn(PtyKind) -> Result<String, String>) -> Test
 }
 
 /// A pipe a child reports through.
-struct Report {
+pub struct Report {
     read: OwnedFd,
     write: OwnedFd,
 }
@@ -104,7 +104,7 @@ impl Report {
 
 /// Forks; the child runs `body`, whose result (or error) comes back as the
 /// child's report. Bounded by `timeout`; the child is killed after it.
-fn in_child(
+pub fn in_child(
     timeout: Duration,
     body: impl FnOnce(&Report) -> Result<String, String>,
 ) -> Result<String, String> {
