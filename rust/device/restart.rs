@@ -18,7 +18,7 @@ use super::pair::{FreezeHolder, Pair, Streams};
 use super::session::{socket_id, socket_record};
 use super::settings;
 use super::uaccess::{filled, read_arg, write_arg};
-use crate::pty_core::checkpoint::{self, MetaPart, PairMeta};
+use crate::pty_core::checkpoint::{self, MetaPart, PairMeta, RestoreTarget};
 use crate::pty_core::image::{self, PtyMode, StreamImage};
 use crate::pty_core::stream::Effects;
 use crate::pty_core::End;
@@ -168,8 +168,8 @@ fn restart_att(pair: &Pair<Instance>, image: &StreamImage<'_>, end: End, len: us
     if !pair.is_restoring() {
         return Err(EBUSY);
     }
-    // Refuse a second image for the same end before touching state.
-    s.check_not_restored(pair.index, end)?;
+    // Everything the session could refuse, before touching state.
+    s.check_restorable(pair.index, end)?;
     load_end(pair, image, end, len)?;
     s.end_restored(pair.index, end)?;
     instance.globals().stats.restarted(len);
@@ -181,17 +181,14 @@ fn restart_att(pair: &Pair<Instance>, image: &StreamImage<'_>, end: End, len: us
 fn load_end(pair: &Pair<Instance>, image: &StreamImage<'_>, end: End, len: usize) -> Result {
     let part = {
         let mut guard = pair.streams.lock();
-        let part = checkpoint::restore(&mut guard.pty, image, end).map_err(|e| {
+        let target = RestoreTarget {
+            index: pair.index,
+            mode: pair.mode,
+        };
+        let part = checkpoint::restore_at(&mut guard.pty, image, end, target).map_err(|e| {
             warn_limited!("restart of pty {}: {}\n", pair.index, e);
             Error::from(e.errno())
         })?;
-        if part.index() != pair.index {
-            warn_limited!(
-                "restart of pty {}: the image is of pty {}\n",
-                pair.index,
-                part.index()
-            );
-        }
         match part {
             // The association travels in the master image.
             MetaPart::Master(m) => {

@@ -76,16 +76,25 @@ impl<O: PairOwner> Session<O> {
         self.pairs.iter().find(|p| p.index == index)
     }
 
-    /// `EBUSY` if `end` of pty `index` has had its image already.
-    pub(crate) fn check_not_restored(&self, index: u32, end: End) -> Result {
-        if let Some(st) = self.lists.pair(index) {
-            let done = match end {
-                End::Master => st.master_restored,
-                End::Slave => st.slave_restored,
-            };
-            if done {
-                return Err(EBUSY);
-            }
+    /// Whether `end` of pty `index` may get its image now, checked before
+    /// anything loads (a refused restart changes nothing): `EINVAL` when
+    /// the session expects no such end, `EBUSY` when it had its image.
+    pub(crate) fn check_restorable(&self, index: u32, end: End) -> Result {
+        let st = self.lists.pair(index).ok_or(EINVAL)?;
+        let (expected, done) = match end {
+            End::Master => (st.expected.has_master(), st.master_restored),
+            End::Slave => (st.expected.has_slave(), st.slave_restored),
+        };
+        if !expected {
+            warn_limited!(
+                "restart of pty {}: the session expects no {} image\n",
+                index,
+                end.name()
+            );
+            return Err(EINVAL);
+        }
+        if done {
+            return Err(EBUSY);
         }
         Ok(())
     }

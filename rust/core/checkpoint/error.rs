@@ -5,7 +5,7 @@ use core::fmt;
 
 use super::super::end::End;
 use super::super::errno::Errno;
-use super::super::image::{ImageError, ModuleName, ModulePart};
+use super::super::image::{ImageError, ModuleName, ModulePart, PtyMode};
 
 /// Why [`restore`](super::restore) refused an image. The pair is unchanged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +25,14 @@ pub enum RestoreError {
     NotFresh {
         /// The end being restored.
         kind: End,
+    },
+    /// The image is of another pty (index or mode) than the one being
+    /// restored, and no remap was asked for. `EINVAL`.
+    OtherPty {
+        /// The pty being restored: index and mode.
+        expected: (u32, PtyMode),
+        /// The image's.
+        found: (u32, PtyMode),
     },
     /// The queues could not be allocated. `ENOMEM`.
     NoMemory,
@@ -46,7 +54,7 @@ impl RestoreError {
     pub const fn errno(&self) -> Errno {
         match self {
             Self::Image(e) => e.errno(),
-            Self::WrongKind { .. } | Self::BadState { .. } => Errno::EINVAL,
+            Self::WrongKind { .. } | Self::OtherPty { .. } | Self::BadState { .. } => Errno::EINVAL,
             Self::NotFresh { .. } => Errno::EBUSY,
             Self::NoMemory => Errno::ENOMEM,
         }
@@ -74,6 +82,14 @@ impl fmt::Display for RestoreError {
                 "the {} stream already holds data: restore needs a fresh end",
                 kind.name()
             ),
+            Self::OtherPty { expected, found } => write!(
+                f,
+                "the image is of {} pty {}, not of {} pty {}",
+                mode_name(found.1),
+                found.0,
+                mode_name(expected.1),
+                expected.0
+            ),
             Self::NoMemory => f.write_str("out of memory for the restored queues"),
             Self::BadState {
                 module,
@@ -86,3 +102,10 @@ impl fmt::Display for RestoreError {
 }
 
 impl core::error::Error for RestoreError {}
+
+fn mode_name(mode: PtyMode) -> &'static str {
+    match mode {
+        PtyMode::Att => "AT&T",
+        PtyMode::Bsd => "BSD",
+    }
+}

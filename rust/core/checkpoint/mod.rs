@@ -94,7 +94,7 @@ mod slave;
 
 use super::end::End;
 use super::image::{check_chain, decode, ImageError, ImageSizer, ImageWriter, StreamImage};
-use super::image::{ModuleBlock, StreamImageHeader};
+use super::image::{ModuleBlock, PtyMode, StreamImageHeader};
 use super::storage::Storage;
 use super::stream::PtyPair;
 use frame::{BlockSink, Sizing, Writing};
@@ -200,6 +200,47 @@ pub fn restore<S: Storage>(
     image: &StreamImage<'_>,
     expected_kind: End,
 ) -> Result<MetaPart, RestoreError> {
+    restore_checked(pair, image, expected_kind, |_| Ok(()))
+}
+
+/// Which pty a restore is for: an image is accepted only for the index
+/// and mode it was taken from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RestoreTarget {
+    /// Slave index (AT&T) or BSD pair number.
+    pub index: u32,
+    /// AT&T or BSD.
+    pub mode: PtyMode,
+}
+
+/// [`restore`] into the pty `target`: an image of another index or mode
+/// is refused ([`RestoreError::OtherPty`]) before anything changes.
+pub fn restore_at<S: Storage>(
+    pair: &mut PtyPair<S>,
+    image: &StreamImage<'_>,
+    expected_kind: End,
+    target: RestoreTarget,
+) -> Result<MetaPart, RestoreError> {
+    restore_checked(pair, image, expected_kind, |meta| {
+        let found = (meta.index(), meta.mode());
+        if found == (target.index, target.mode) {
+            Ok(())
+        } else {
+            Err(RestoreError::OtherPty {
+                expected: (target.index, target.mode),
+                found,
+            })
+        }
+    })
+}
+
+/// Parses the image, lets `accept` look at its facts, then loads it.
+fn restore_checked<S: Storage>(
+    pair: &mut PtyPair<S>,
+    image: &StreamImage<'_>,
+    expected_kind: End,
+    accept: impl FnOnce(&MetaPart) -> Result<(), RestoreError>,
+) -> Result<MetaPart, RestoreError> {
     let found = image.kind();
     if found != expected_kind {
         return Err(RestoreError::WrongKind {
@@ -212,13 +253,17 @@ pub fn restore<S: Storage>(
     match expected_kind {
         End::Master => {
             let saved = master::parse::<S>(chain_blocks(image)?, &header)?;
+            let meta = MetaPart::Master(saved.meta());
+            accept(&meta)?;
             master::load(pair, &saved)?;
-            Ok(MetaPart::Master(saved.meta()))
+            Ok(meta)
         }
         End::Slave => {
             let saved = slave::parse::<S>(chain_blocks(image)?, &header)?;
+            let meta = MetaPart::Slave(saved.meta());
+            accept(&meta)?;
             slave::load(pair, &saved)?;
-            Ok(MetaPart::Slave(saved.meta()))
+            Ok(meta)
         }
     }
 }

@@ -415,7 +415,14 @@ impl<S: Storage> PtyPair<S> {
     /// alone; data comes after a leading [`packet::DATA`] byte.
     pub fn master_read(&mut self, out: &mut [u8], fx: &mut Effects) -> Io {
         if self.freeze.any() {
-            return Io::WouldBlock;
+            // A hangup wins over the freeze: with the slave gone, waiting
+            // would be forever (blocking) or a spin (poll says POLLHUP).
+            // The queued bytes stay, consistent with the image.
+            return if self.life.slave_closed {
+                Io::Hangup
+            } else {
+                Io::WouldBlock
+            };
         }
         if out.is_empty() {
             return Io::Done(0);

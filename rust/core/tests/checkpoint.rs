@@ -1080,3 +1080,42 @@ fn aborted_and_foreign_images_are_refused() {
         RestoreError::Image(_)
     ));
 }
+
+#[test]
+fn restore_at_refuses_another_pty_before_changing_anything() {
+    let (mi, si) = images();
+    for (img, kind) in [(&mi, End::Master), (&si, End::Slave)] {
+        let image = decode(img).unwrap();
+        for target in [
+            RestoreTarget {
+                index: 4,
+                mode: PtyMode::Att,
+            },
+            RestoreTarget {
+                index: 3,
+                mode: PtyMode::Bsd,
+            },
+        ] {
+            let mut p = pair();
+            let before = fingerprint(&p);
+            let e = restore_at(&mut p, &image, kind, target).unwrap_err();
+            assert_eq!(
+                e,
+                RestoreError::OtherPty {
+                    expected: (target.index, target.mode),
+                    found: (3, PtyMode::Att),
+                }
+            );
+            assert_eq!(e.errno(), EINVAL);
+            assert_eq!(fingerprint(&p), before, "{kind:?} into {target:?}");
+            assert!(is_fresh(&p, kind));
+        }
+        let mut p = pair();
+        let at = RestoreTarget {
+            index: 3,
+            mode: PtyMode::Att,
+        };
+        let part = restore_at(&mut p, &image, kind, at).unwrap();
+        assert_eq!(part.index(), 3);
+    }
+}

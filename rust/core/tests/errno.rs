@@ -6,7 +6,7 @@
 use pty_core::checkpoint::RestoreError;
 use pty_core::codec::FieldError;
 use pty_core::errno::Errno::{self, *};
-use pty_core::image::{ConstantField, ImageError, ModuleName, ModulePart};
+use pty_core::image::{ConstantField, ImageError, ModuleName, ModulePart, PtyMode};
 use pty_core::index::IndexError;
 use pty_core::ldterm::RestoreError as LdtermRestoreError;
 use pty_core::options::OptionError;
@@ -262,6 +262,15 @@ fn checkpoint_restore_error() {
         &[
             ("WrongKind", wrong.errno(), EINVAL),
             ("NotFresh", RestoreError::NotFresh { kind }.errno(), EBUSY),
+            (
+                "OtherPty",
+                RestoreError::OtherPty {
+                    expected: (3, PtyMode::Att),
+                    found: (4, PtyMode::Att),
+                }
+                .errno(),
+                EINVAL,
+            ),
             ("NoMemory", RestoreError::NoMemory.errno(), ENOMEM),
             ("BadState", bad.errno(), EINVAL),
         ],

@@ -1924,3 +1924,24 @@ fn master_writer_on_full_queue_gets_hangup_when_no_slave_is_open() {
     p.slave_released(&mut fx);
     assert_eq!(p.master_write(b"y", &mut fx), Io::Hangup);
 }
+
+#[test]
+fn frozen_master_reads_hangup_once_the_slave_is_gone() {
+    let mut p = pair();
+    let mut fx = Effects::default();
+    p.set_termios(slave(|t| t.c_lflag &= !(ICANON | ECHO)), false, &mut fx);
+    assert_eq!(p.slave_write(b"queued", &mut fx), Io::Done(6));
+    p.freeze(true);
+    let mut buf = [0u8; 16];
+    assert_eq!(p.master_read(&mut buf, &mut fx), Io::WouldBlock);
+    let mut fx = Effects::default();
+    p.slave_released(&mut fx);
+    // The reader is woken and sees what poll says: a hangup, not EAGAIN.
+    assert!(fx.wake.intersects(Wake::MASTER_READ));
+    assert!(p.master_ready().hangup);
+    assert_eq!(p.master_read(&mut buf, &mut fx), Io::Hangup);
+    // The bytes stay for the image; after a thaw they can be read.
+    p.thaw(true, &mut fx);
+    assert_eq!(p.master_read(&mut buf, &mut fx), Io::Done(6));
+    assert_eq!(&buf[..6], b"queued");
+}
