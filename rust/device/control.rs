@@ -143,10 +143,10 @@ fn begin(f: &ControlFile, arg: usize, with_sockets: bool) -> Result<isize> {
         return Err(EINVAL);
     }
     let instance = &f.instance;
-    let mut session = instance.session.lock();
-    if session.is_some() {
-        return Err(EBUSY);
-    }
+    // Copying the entries in and making the pairs sleeps and takes long:
+    // done outside the session lock (`CKPT_GLOBAL_STATUS` takes it), with
+    // the instance marked as beginning so no second begin runs meanwhile.
+    let beginning = instance.begin_session()?;
     let lists = read_lists(&a, with_sockets, instance.max_pairs())?;
     // Claim every index now: a busy one fails the whole begin.
     let mut pairs = KVVec::with_capacity(a.count as usize, GFP_KERNEL_ACCOUNT)?;
@@ -159,12 +159,11 @@ fn begin(f: &ControlFile, arg: usize, with_sockets: bool) -> Result<isize> {
             if e == EBUSY {
                 warn_limited!("restart session: pty {} is busy\n", st.index);
             }
-            drop(session);
             instance.abandon_pairs(&pairs);
             return Err(e);
         }
     }
-    *session = Some(Session::new(lists, pairs, f.id));
+    beginning.install(Session::new(lists, pairs, f.id));
     Ok(0)
 }
 

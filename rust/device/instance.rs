@@ -6,6 +6,7 @@
 //! `control`, `ptyN`), and its restart session. The module-wide part —
 //! device numbers, the internal mount, counters — is [`Globals`].
 
+use core::sync::atomic::{AtomicBool, Ordering};
 use crate::seam::log::warn_limited;
 use super::globals::Globals;
 use super::pair::{Pair, PairOwner};
@@ -91,6 +92,9 @@ pub(crate) struct Instance {
     /// pair's streams, then `table`.
     #[pin]
     pub(crate) session: Mutex<Option<Session<Instance>>>,
+    /// A `CKPT_SESSION_BEGIN` is making its session (outside the session
+    /// lock): no second one may start.
+    session_beginning: AtomicBool,
     /// A `CKPT_OPEN_MASTER` in progress: (thread, pair). The ptmx open of
     /// that thread attaches to the pair instead of allocating one.
     #[pin]
@@ -111,6 +115,7 @@ impl Instance {
                 bsd <- new_mutex!(KVec::new(), "ckpt_pty::Instance::bsd"),
                 nodes <- new_mutex!(KVec::new(), "ckpt_pty::Instance::nodes"),
                 session <- new_mutex!(None, "ckpt_pty::Instance::session"),
+                session_beginning: AtomicBool::new(false),
                 master_target <- new_mutex!(None, "ckpt_pty::Instance::master_target"),
             }),
             GFP_KERNEL,
@@ -273,6 +278,20 @@ impl Instance {
         drop(removed);
     }
 
+    /// Starts making a session: `EBUSY` while one is open or being made.
+    pub(crate) fn begin_session(&self) -> Result<SessionBeginning<'_>> {
+        let session = self.session.lock();
+        if session.is_some()
+            || self
+                .session_beginning
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+        {
+            return Err(EBUSY);
+        }
+        Ok(SessionBeginning { instance: self })
+    }
+
     /// A committed pair restored without its master: it ends as an AT&T
     /// pair whose master closed (the slave hung up, the node gone, the
     /// index free once the last slave file closes).
@@ -315,6 +334,27 @@ impl Instance {
             Some((tid, _)) if *tid == process::current_tid() => t.take().map(|(_, p)| p),
             _ => None,
         }
+    }
+}
+
+/// A session being made ([`Instance::begin_session`]); dropping it
+/// without [`SessionBeginning::install`] lets another begin start.
+pub(crate) struct SessionBeginning<'a> {
+    instance: &'a Instance,
+}
+
+impl SessionBeginning<'_> {
+    /// Publishes the finished session.
+    pub(crate) fn install(self, session: Session<Instance>) {
+        *self.instance.session.lock() = Some(session);
+    }
+}
+
+impl Drop for SessionBeginning<'_> {
+    fn drop(&mut self) {
+        self.instance
+            .session_beginning
+            .store(false, Ordering::Release);
     }
 }
 

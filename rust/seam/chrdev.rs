@@ -90,8 +90,8 @@ pub(crate) trait FileOperations: Sized + Send + Sync + 'static {
 ///
 /// # Invariants
 ///
-/// After [`CharDevice::register`] returns, `cdev` is a live cdev added with
-/// `fops`, and `base`/`count` are allocated; the value never moves, so the
+/// `base`/`count` are allocated; `cdev` is null (only while `register` has
+/// not finished) or a live cdev added with `fops`; the value never moves, so the
 /// VFS's `file->f_op`, which points at `fops`, leads back to it.
 #[pin_data(PinnedDrop)]
 pub(crate) struct CharDevice<T: FileOperations> {
@@ -156,13 +156,9 @@ impl<T: FileOperations> CharDevice<T> {
         // pinned drop, which deletes the cdev first.
         let cdev = match unsafe { add_cdev(this.fops.get(), base, count) } {
             Ok(cdev) => cdev,
-            Err(e) => {
-                // SAFETY: The region was allocated above and no cdev uses it.
-                unsafe { bindings::unregister_chrdev_region(base, count) };
-                // The pinned drop must not delete a cdev that is not there.
-                core::mem::forget(this);
-                return Err(e);
-            }
+            // The pinned drop gives the region back (and deletes no cdev:
+            // `cdev` is still null), and frees the box: nothing leaks.
+            Err(e) => return Err(e),
         };
         // SAFETY: Only the `cdev` field is written; nothing is moved out of
         // the pinned box.
@@ -417,9 +413,12 @@ unsafe fn add_cdev(
 #[pinned_drop]
 impl<T: FileOperations> PinnedDrop for CharDevice<T> {
     fn drop(self: Pin<&mut Self>) {
-        // SAFETY: The cdev was added in `register` (type invariant); files
-        // still open pin the module, so this runs only when none is open.
-        unsafe { cdev_del(self.cdev) };
+        if !self.cdev.is_null() {
+            // SAFETY: The cdev was added in `register` (type invariant);
+            // files still open pin the module, so this runs only when none
+            // is open.
+            unsafe { cdev_del(self.cdev) };
+        }
         // SAFETY: The region was allocated in `register` (type invariant),
         // and its cdev is gone.
         unsafe { bindings::unregister_chrdev_region(self.base, self.count) };

@@ -51,6 +51,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         slave_only_pair_ends_with_its_files,
     ),
     (
+        "lifecycle_foreground_group_not_attached_by_number",
+        foreground_group_not_attached_by_number,
+    ),
+    (
         "lifecycle_product_module_is_not_a_test_module",
         product_module_is_not_a_test_module,
     ),
@@ -380,4 +384,81 @@ fn slave_only_pair_ends_with_its_files() -> TestResult {
     begin(&ctl, &[entry(n, BOTH)])?;
     sys::ioctl_val(&ctl, CKPT_SESSION_ABORT, 0).map_err(e)?;
     Ok(())
+}
+
+/// The foreground process group travels in the image as a number only: a
+/// restore never attaches a group by number, even when a group with that
+/// number exists where the pair comes back (here: the very same one), so
+/// a ^C typed after the restore signals nobody until the restorer sets a
+/// group through the tty core.
+fn foreground_group_not_attached_by_number() -> TestResult {
+    let (m, s, n) = open_pair()?;
+    let path = format!("{PTS_DIR}/{n}");
+    let (mut to_child, mut from_child) = ([0i32; 2], [0i32; 2]);
+    // SAFETY: both arrays have room for two descriptors.
+    unsafe {
+        ensure_eq!(libc::pipe(to_child.as_mut_ptr()), 0);
+        ensure_eq!(libc::pipe(from_child.as_mut_ptr()), 0);
+    }
+    // SAFETY: the child makes raw system calls only and exits.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: plain system calls in the child: a session of its own
+        // with the slave as controlling terminal, surviving the hangup.
+        unsafe {
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            libc::setsid();
+            let cpath = std::ffi::CString::new(path.clone()).unwrap_or_default();
+            let fd = libc::open(cpath.as_ptr(), libc::O_RDWR);
+            libc::write(from_child[1], b"r".as_ptr().cast(), 1);
+            let mut b = 0u8;
+            libc::read(to_child[0], (&raw mut b).cast(), 1);
+            libc::close(fd);
+            libc::sleep(30);
+            libc::_exit(0);
+        }
+    }
+    let result = (|| -> TestResult {
+        let mut b = 0u8;
+        // SAFETY: reads one byte into `b` from our pipe.
+        ensure_eq!(
+            unsafe { libc::read(from_child[0], (&raw mut b).cast(), 1) },
+            1
+        );
+        ensure_eq!(
+            sys::get_u32(&m, TIOCGPGRP).map_err(e)?,
+            pid as u32,
+            "before"
+        );
+        let mi = checkpoint(&m, 5, 0)?;
+        let si = checkpoint(&s, 5, 0)?;
+        drop((m, s));
+        // SAFETY: writes one byte to our pipe.
+        unsafe { libc::write(to_child[1], b"c".as_ptr().cast(), 1) };
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let ctl = control()?;
+        begin(&ctl, &[entry(n, BOTH)])?;
+        let s = sys::open(&path, RW | libc::O_NOCTTY).map_err(e)?;
+        restart(&s, &si)?;
+        let m = open_master(&ctl, n)?;
+        restart(&m, &mi)?;
+        commit(&ctl).map_err(|(x, o)| format!("commit: {x} {o:?}"))?;
+        ensure_eq!(sys::get_u32(&m, TIOCGPGRP).map_err(e)?, 0, "after restore");
+        sys::write_once(&m, b"\x03").map_err(e)?;
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let mut status = 0;
+        // SAFETY: our own child, not waited for yet.
+        let done = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        ensure_eq!(done, 0, "the old group got a signal (status {status:#x})");
+        Ok(())
+    })();
+    // SAFETY: our own child and our own descriptors.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+        for fd in [to_child, from_child].concat() {
+            libc::close(fd);
+        }
+    }
+    result
 }
