@@ -179,23 +179,7 @@ fn param_out_of_range_refused() -> TestResult {
 fn container_open_ptmx() -> Result<String, String> {
     crate::tests_tty::in_child(std::time::Duration::from_secs(20), |_| {
         let dir = "/tmp/ckpt-quota";
-        let _ = std::fs::create_dir_all(dir);
-        // SAFETY: plain system calls in our own child.
-        if unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) } < 0 {
-            return Err(format!("unshare: {}", sys::last_errno()));
-        }
-        let write =
-            |path: &str, text: &str| std::fs::write(path, text).map_err(|e| format!("{path}: {e}"));
-        write("/proc/self/uid_map", "0 0 1")?;
-        write("/proc/self/setgroups", "deny")?;
-        write("/proc/self/gid_map", "0 0 1")?;
-        let (st, out) = sys::sh(&format!(
-            "mount -t {} none {dir} 2>&1",
-            crate::uapi::FS_TYPE
-        ));
-        if st != 0 {
-            return Err(format!("mount in the user namespace: {out}"));
-        }
+        crate::tests_tty::mount_in_own_user_namespace(dir)?;
         Ok(match sys::open(&format!("{dir}/ptmx"), RW) {
             Ok(_) => "ok".to_string(),
             Err(e) => errno_name(&e),

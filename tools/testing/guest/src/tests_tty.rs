@@ -885,6 +885,27 @@ fn two_instances() -> TestResult {
     Ok(())
 }
 
+/// Makes the calling process the root of a user namespace (and mount
+/// namespace) of its own, as a container's, and mounts an instance of its
+/// own at `dir`. For a child process: it cannot go back.
+pub fn mount_in_own_user_namespace(dir: &str) -> Result<(), String> {
+    let _ = std::fs::create_dir_all(dir);
+    // SAFETY: plain system calls in our own child.
+    if unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) } < 0 {
+        return Err(format!("unshare: {}", sys::last_errno()));
+    }
+    let write =
+        |path: &str, text: &str| std::fs::write(path, text).map_err(|e| format!("{path}: {e}"));
+    write("/proc/self/uid_map", "0 0 1")?;
+    write("/proc/self/setgroups", "deny")?;
+    write("/proc/self/gid_map", "0 0 1")?;
+    let (st, out) = sys::sh(&format!("mount -t {FS_TYPE} none {dir} 2>&1"));
+    if st != 0 {
+        return Err(format!("mount in the user namespace: {out}"));
+    }
+    Ok(())
+}
+
 /// A container's root (in a user namespace of its own) mounts its own
 /// instance and uses ptys in it (ckptpts is `FS_USERNS_MOUNT`, as devpts).
 fn instance_in_user_namespace() -> TestResult {
@@ -893,20 +914,7 @@ fn instance_in_user_namespace() -> TestResult {
     }
     let story = in_child(Duration::from_secs(20), |_| {
         let dir = "/tmp/ckpt-userns";
-        let _ = std::fs::create_dir_all(dir);
-        // SAFETY: plain system calls in our own child.
-        if unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) } < 0 {
-            return Err(format!("unshare: {}", sys::last_errno()));
-        }
-        let write =
-            |path: &str, text: &str| std::fs::write(path, text).map_err(|e| format!("{path}: {e}"));
-        write("/proc/self/uid_map", "0 0 1")?;
-        write("/proc/self/setgroups", "deny")?;
-        write("/proc/self/gid_map", "0 0 1")?;
-        let (st, out) = sys::sh(&format!("mount -t {FS_TYPE} none {dir} 2>&1"));
-        if st != 0 {
-            return Err(format!("mount in the user namespace: {out}"));
-        }
+        mount_in_own_user_namespace(dir)?;
         let m = sys::open(&format!("{dir}/ptmx"), libc::O_RDWR | libc::O_NOCTTY)
             .map_err(|e| format!("ptmx: {}", errno_name(&e)))?;
         sys::set_i32(&m, TIOCSPTLCK, 0).map_err(|e| errno_name(&e))?;
