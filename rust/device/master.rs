@@ -58,6 +58,12 @@ impl FileOperations for MasterDevice {
             PtyMode::Att => {
                 pair.instance.unlink(pair);
                 pair.tear_down_slave();
+                // The master was the pair's last file: its index is free
+                // now (the slave's last close does this otherwise), not
+                // when the tty core's release work drops the pair later.
+                if pair.streams.lock().pty.life.slave_opens == 0 {
+                    pair.give_back_index();
+                }
             }
             PtyMode::Bsd => pair.hang_up_slave(),
         }

@@ -55,6 +55,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         foreground_group_not_attached_by_number,
     ),
     (
+        "lifecycle_queue_memory_charged_to_the_writer_cgroup",
+        queue_memory_charged_to_the_writer_cgroup,
+    ),
+    (
         "lifecycle_product_module_is_not_a_test_module",
         product_module_is_not_a_test_module,
     ),
@@ -461,4 +465,73 @@ fn foreground_group_not_attached_by_number() -> TestResult {
         }
     }
     result
+}
+
+/// Where the test mounts cgroup v2, with the memory controller enabled for
+/// its children.
+const CGROUP_ROOT: &str = "/tmp/cgroup2";
+
+fn memory_cgroup(name: &str) -> Result<String, String> {
+    let _ = std::fs::create_dir_all(CGROUP_ROOT);
+    if !sys::exists(&format!("{CGROUP_ROOT}/cgroup.controllers")) {
+        let (st, out) = sys::sh(&format!("mount -t cgroup2 none {CGROUP_ROOT} 2>&1"));
+        ensure_eq!(st, 0, "mount cgroup2: {out}");
+    }
+    std::fs::write(format!("{CGROUP_ROOT}/cgroup.subtree_control"), "+memory")
+        .map_err(|x| format!("enable the memory controller: {x}"))?;
+    let dir = format!("{CGROUP_ROOT}/{name}");
+    let _ = std::fs::create_dir_all(&dir);
+    Ok(dir)
+}
+
+fn memory_current(dir: &str) -> Result<u64, String> {
+    let text = std::fs::read_to_string(format!("{dir}/memory.current"))
+        .map_err(|x| format!("{dir}/memory.current: {x}"))?;
+    text.trim()
+        .parse()
+        .map_err(|x| format!("memory.current {text:?}: {x}"))
+}
+
+/// Output queued in ptys is charged to the memory cgroup of the process
+/// that wrote it (`GFP_KERNEL_ACCOUNT`), so a user cannot pin queue memory
+/// outside their limit by filling many ptys.
+fn queue_memory_charged_to_the_writer_cgroup() -> TestResult {
+    const PAIRS: usize = 24;
+    let dir = memory_cgroup("ckpt-accounting")?;
+    let report = crate::tests_tty::in_child(std::time::Duration::from_secs(60), |_| {
+        std::fs::write(
+            format!("{dir}/cgroup.procs"),
+            std::process::id().to_string(),
+        )
+        .map_err(|x| format!("join the cgroup: {x}"))?;
+        let before = memory_current(&dir)?;
+        let mut pairs = Vec::new();
+        let mut queued = 0usize;
+        for _ in 0..PAIRS {
+            let (m, s, _) = open_pair()?;
+            sys::set_nonblocking(&s, true).map_err(e)?;
+            let chunk = [b'x'; 4096];
+            // Fill the master's read queue from the slave.
+            while let Ok(n) = sys::write_once(&s, &chunk) {
+                queued += n;
+            }
+            pairs.push((m, s));
+        }
+        let after = memory_current(&dir)?;
+        Ok(format!("{queued} {}", after.saturating_sub(before)))
+    })?;
+    let mut numbers = report.split(' ').map(|x| x.parse::<u64>().unwrap_or(0));
+    let (queued, charged) = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
+    println!(
+        "# {PAIRS} pairs: {queued} bytes queued, {charged} bytes charged to the writer's cgroup"
+    );
+    ensure!(
+        queued >= (PAIRS * 32 * 1024) as u64,
+        "only {queued} bytes queued"
+    );
+    ensure!(
+        charged * 10 >= queued * 8,
+        "{charged} bytes charged for {queued} bytes queued"
+    );
+    Ok(())
 }
