@@ -22,6 +22,9 @@ pub(crate) fn maybe_fresh_session(pair: &Pair<Instance>) {
         let idle = !streams.master_open && streams.pty.life.slave_opens == 0;
         if idle {
             streams.reset_session();
+            // BSD pairs are never locked: a lock an image brought ends
+            // with the session that restored it.
+            pair.set_locked(false);
         }
         idle
     };

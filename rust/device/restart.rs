@@ -192,7 +192,8 @@ fn load_end(pair: &Pair<Instance>, image: &StreamImage<'_>, end: End, len: usize
         match part {
             // The association travels in the master image.
             MetaPart::Master(m) => {
-                pair.set_locked(m.locked);
+                // TIOCSPTLCK is AT&T's; a BSD pair is never locked.
+                pair.set_locked(m.locked && !pair.is_bsd());
                 guard.master_exclusive = m.exclusive;
                 guard.socket = m.socket.map(|id| socket_record(&id));
             }
