@@ -221,13 +221,11 @@ impl Streams {
         NodeOwner { uid, gid, mode }
     }
 
-    /// Gives the slave node the owner and permissions of `node` (restart).
-    pub(crate) fn set_node_owner(&self, node: NodeOwner) -> Result {
-        let owner = Owner::from_user(node.uid, node.gid)?;
+    /// Gives the slave node `owner` and the permissions `mode` (restart).
+    pub(crate) fn set_node_owner(&self, owner: Owner, mode: u16) {
         if let Some(n) = self.slave.as_ref().and_then(|s| s.node.as_ref()) {
-            n.set_owner(owner, node.mode);
+            n.set_owner(owner, mode);
         }
-        Ok(())
     }
 }
 

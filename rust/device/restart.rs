@@ -18,7 +18,8 @@ use super::pair::{FreezeHolder, Pair, Streams};
 use super::session::{socket_id, socket_record};
 use super::settings;
 use super::uaccess::{filled, read_arg, write_arg};
-use crate::pty_core::checkpoint::{self, MetaPart, PairMeta, RestoreTarget};
+use crate::pty_core::checkpoint::{self, MetaPart, PairMeta, RestoreError, RestoreTarget};
+use crate::seam::fs::Owner;
 use crate::pty_core::image::{self, PtyMode, StreamImage};
 use crate::pty_core::stream::Effects;
 use crate::pty_core::End;
@@ -185,10 +186,25 @@ fn load_end(pair: &Pair<Instance>, image: &StreamImage<'_>, end: End, len: usize
             index: pair.index,
             mode: pair.mode,
         };
-        let part = checkpoint::restore_at(&mut guard.pty, image, end, target).map_err(|e| {
-            warn_limited!("restart of pty {}: {}\n", pair.index, e);
-            Error::from(e.errno())
-        })?;
+        // The slave node's owner must map into this user namespace: known
+        // before the image loads, so a refusal changes nothing.
+        let mut node_owner = None;
+        let accept = |meta: &MetaPart| {
+            if let MetaPart::Slave(s) = meta {
+                let owner = Owner::from_user(s.node.uid, s.node.gid).map_err(|_| {
+                    RestoreError::NotHere {
+                        what: "the slave node's owner does not map into this user namespace",
+                    }
+                })?;
+                node_owner = Some((owner, s.node.mode));
+            }
+            Ok(())
+        };
+        let part =
+            checkpoint::restore_at(&mut guard.pty, image, end, target, accept).map_err(|e| {
+                warn_limited!("restart of pty {}: {}\n", pair.index, e);
+                Error::from(e.errno())
+            })?;
         match part {
             // The association travels in the master image.
             MetaPart::Master(m) => {
@@ -197,7 +213,11 @@ fn load_end(pair: &Pair<Instance>, image: &StreamImage<'_>, end: End, len: usize
                 guard.master_exclusive = m.exclusive;
                 guard.socket = m.socket.map(|id| socket_record(&id));
             }
-            MetaPart::Slave(s) => guard.set_node_owner(s.node)?,
+            MetaPart::Slave(_) => {
+                if let Some((owner, mode)) = node_owner {
+                    guard.set_node_owner(owner, mode);
+                }
+            }
         }
         guard.stats.of_mut(end).restarted(len);
         part

@@ -34,6 +34,13 @@ pub enum RestoreError {
         /// The image's.
         found: (u32, PtyMode),
     },
+    /// The restoring side cannot take what the image says (e.g. a node
+    /// owner that does not map into the instance's user namespace).
+    /// `EINVAL`.
+    NotHere {
+        /// What cannot be taken.
+        what: &'static str,
+    },
     /// The queues could not be allocated. `ENOMEM`.
     NoMemory,
     /// A module's block is malformed or does not fit the rest. `EINVAL`.
@@ -54,7 +61,10 @@ impl RestoreError {
     pub const fn errno(&self) -> Errno {
         match self {
             Self::Image(e) => e.errno(),
-            Self::WrongKind { .. } | Self::OtherPty { .. } | Self::BadState { .. } => Errno::EINVAL,
+            Self::WrongKind { .. }
+            | Self::OtherPty { .. }
+            | Self::NotHere { .. }
+            | Self::BadState { .. } => Errno::EINVAL,
             Self::NotFresh { .. } => Errno::EBUSY,
             Self::NoMemory => Errno::ENOMEM,
         }
@@ -90,6 +100,7 @@ impl fmt::Display for RestoreError {
                 mode_name(expected.1),
                 expected.0
             ),
+            Self::NotHere { what } => write!(f, "cannot be restored here: {what}"),
             Self::NoMemory => f.write_str("out of memory for the restored queues"),
             Self::BadState {
                 module,

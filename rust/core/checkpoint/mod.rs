@@ -214,23 +214,25 @@ pub struct RestoreTarget {
 }
 
 /// [`restore`] into the pty `target`: an image of another index or mode
-/// is refused ([`RestoreError::OtherPty`]) before anything changes.
+/// is refused ([`RestoreError::OtherPty`]), and so is one whose facts
+/// `accept` refuses (what the kernel side must take on, checked while
+/// nothing has changed yet).
 pub fn restore_at<S: Storage>(
     pair: &mut PtyPair<S>,
     image: &StreamImage<'_>,
     expected_kind: End,
     target: RestoreTarget,
+    accept: impl FnOnce(&MetaPart) -> Result<(), RestoreError>,
 ) -> Result<MetaPart, RestoreError> {
     restore_checked(pair, image, expected_kind, |meta| {
         let found = (meta.index(), meta.mode());
-        if found == (target.index, target.mode) {
-            Ok(())
-        } else {
-            Err(RestoreError::OtherPty {
+        if found != (target.index, target.mode) {
+            return Err(RestoreError::OtherPty {
                 expected: (target.index, target.mode),
                 found,
-            })
+            });
         }
+        accept(meta)
     })
 }
 

@@ -38,7 +38,7 @@ use super::super::codec::{FieldError, FieldReader, FieldWriter};
 use super::super::image::{ModuleBlock, ModuleName, ModulePart, StreamImageHeader};
 use super::super::storage::Storage;
 use super::super::stream::PTS_INPUT_BOUND;
-use super::super::termios::{Termios, ADDRB, CREAD, CS8, CSIZE, ICANON, PARENB};
+use super::super::termios::{Termios, ADDRB, CREAD, CS8, CSIZE, ICANON, IXON, PARENB};
 use super::state::StateFlags;
 use super::{Ldterm, LdtermState, Partial, RestoreError as LdtermRestoreError};
 use super::{INPUT_BOUND, LINES_BOUND};
@@ -153,7 +153,14 @@ impl<S: Storage> ModuleState for Ldterm<S> {
 fn parse_state(i: &mut BlockReader<'_>) -> Result<LdtermState, BadBlock> {
     let termios = parse_termios(i)?;
     let words = [i.u32()?, i.u32()?, i.u32()?, parse_lookahead(i)?];
+    let flags_at = i.pos();
     let flags = parse_flags(i)?;
+    // Linux restarts a ^S stop when IXON goes off (a TCOOFF stop stays
+    // until TCOON): stopped by ^S without IXON is a state nothing could
+    // end, so no checkpoint has it.
+    if flags.output_stopped && !flags.tco_stopped && !termios.iflag(IXON) {
+        return Err(i.bad(flags_at, "output stopped by ^S with IXON off"));
+    }
     let partial = parse_partial(i)?;
     Ok(LdtermState::from_parts(termios, words, flags, partial))
 }

@@ -951,6 +951,12 @@ fn resealed_inconsistent_master_blocks_are_refused() {
     assert_eq!(bs(img), (ModuleName::Tioc, ModulePart::Internal, 8));
 }
 
+/// The ldterm flags byte of a slave image.
+fn si_flags(si: &[u8]) -> u8 {
+    let d = decode(si).unwrap();
+    blocks(&d)[LDTERM].internal[52]
+}
+
 #[test]
 fn resealed_inconsistent_slave_blocks_are_refused() {
     let (_, si) = images();
@@ -995,6 +1001,11 @@ fn resealed_inconsistent_slave_blocks_are_refused() {
     let img = reseal(&si, |p| p[LDTERM].1[52] |= 0x10);
     assert_eq!(bs(img), (ModuleName::Ldterm, ModulePart::Internal, 52));
     let img = reseal(&si, |p| p[LDTERM].1[52] = 8);
+    assert_eq!(bs(img), (ModuleName::Ldterm, ModulePart::Internal, 52));
+    // Output stopped by ^S (flag 4) with IXON (c_iflag bit 0x400) off: no
+    // byte or request could ever restart it.
+    assert_eq!(si_flags(&si) & 4, 4, "the image has a ^S stop");
+    let img = reseal(&si, |p| p[LDTERM].1[1] &= !((IXON >> 8) as u8));
     assert_eq!(bs(img), (ModuleName::Ldterm, ModulePart::Internal, 52));
     let img = reseal(&si, |p| p[LDTERM].1[53] = 2);
     assert_eq!(bs(img), (ModuleName::Ldterm, ModulePart::Internal, 53));
@@ -1098,7 +1109,7 @@ fn restore_at_refuses_another_pty_before_changing_anything() {
         ] {
             let mut p = pair();
             let before = fingerprint(&p);
-            let e = restore_at(&mut p, &image, kind, target).unwrap_err();
+            let e = restore_at(&mut p, &image, kind, target, |_| Ok(())).unwrap_err();
             assert_eq!(
                 e,
                 RestoreError::OtherPty {
@@ -1115,7 +1126,12 @@ fn restore_at_refuses_another_pty_before_changing_anything() {
             index: 3,
             mode: PtyMode::Att,
         };
-        let part = restore_at(&mut p, &image, kind, at).unwrap();
+        // What the caller refuses is refused before anything changes too.
+        let before = fingerprint(&p);
+        let no = RestoreError::NotHere { what: "a test" };
+        assert_eq!(restore_at(&mut p, &image, kind, at, |_| Err(no)), Err(no));
+        assert_eq!(fingerprint(&p), before);
+        let part = restore_at(&mut p, &image, kind, at, |_| Ok(())).unwrap();
         assert_eq!(part.index(), 3);
     }
 }

@@ -271,6 +271,11 @@ fn checkpoint_restore_error() {
                 .errno(),
                 EINVAL,
             ),
+            (
+                "NotHere",
+                RestoreError::NotHere { what: "a test" }.errno(),
+                EINVAL,
+            ),
             ("NoMemory", RestoreError::NoMemory.errno(), ENOMEM),
             ("BadState", bad.errno(), EINVAL),
         ],
