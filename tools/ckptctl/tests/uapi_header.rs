@@ -339,3 +339,65 @@ fn c_header_matches_rust_uapi() {
     assert_eq!(seen, numbers.len() + strings.len());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A C translation unit that fails to compile unless every structure size
+/// and field offset (and so every ioctl number, which encodes the size) is
+/// what Rust has on x86_64: `typedef char name[cond ? 1 : -1]`, C89's
+/// static assertion.
+fn c_layout_asserts(numbers: &BTreeMap<String, u64>) -> String {
+    let mut c = String::from("#include <stddef.h>\n#include \"linux/ckpt_pty.h\"\n");
+    for (i, (name, value)) in numbers.iter().enumerate() {
+        let expr = if let Some(t) = name.strip_prefix("sizeof ") {
+            format!("sizeof(struct {t})")
+        } else if let Some(tf) = name.strip_prefix("offsetof ") {
+            let (t, f) = tf.split_once('.').unwrap();
+            format!("offsetof(struct {t}, {f})")
+        } else if name.starts_with("CKPT_")
+            && name
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit())
+        {
+            name.clone()
+        } else {
+            continue;
+        };
+        c.push_str(&format!(
+            "/* {name} */ typedef char same_{i}[({expr}) == {value}UL ? 1 : -1];\n"
+        ));
+    }
+    c
+}
+
+/// A 32-bit caller (i386, compat_ioctl) sees the same structure layout and
+/// ioctl numbers as a 64-bit one: the header compiled with `-m32` has every
+/// size, offset and `CKPT_*` number Rust has on x86_64. (x86's uapi `asm/`
+/// headers are one set for both; Debian installs them for x86_64 only.)
+#[test]
+fn c_header_layout_is_the_same_for_32_bit_callers() {
+    let dir = std::env::temp_dir().join(format!("ckpt-uapi32-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("uapi32.c");
+    std::fs::write(&src, c_layout_asserts(&rust_numbers())).unwrap();
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let out = Command::new(&cc)
+        .args([
+            "-m32",
+            "-std=c89",
+            "-pedantic",
+            "-Wall",
+            "-Werror",
+            "-fsyntax-only",
+        ])
+        .arg("-I")
+        .arg(top().join("include/uapi"))
+        .args(["-idirafter", "/usr/include/x86_64-linux-gnu"])
+        .arg(&src)
+        .output()
+        .expect("a C compiler (cc)");
+    assert!(
+        out.status.success(),
+        "the uapi layout differs for 32-bit callers:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
