@@ -10,13 +10,13 @@
 //! `CKPT_SESSION_COMMIT` thaws everything when the lists are empty, or
 //! names the orphans and rolls back. BSD pairs restore directly.
 
-use crate::seam::log::warn_limited;
 use super::instance::{Instance, PtsFs};
 use super::session::{socket_id, Session};
 use super::uaccess::{read_arg, write_arg};
 use crate::pty_core::image;
 use crate::pty_core::options::MAX_PAIRS_LIMIT;
 use crate::pty_core::waitlist::{Ends, RestartSession};
+use crate::seam::log::warn_limited;
 use crate::seam::{
     chrdev::FileOperations,
     file::{

@@ -3,8 +3,8 @@
 //! module parameters, the internal mount where the module opens its slave
 //! ttys, and the module-wide counters.
 
-use crate::pty_core::quota::PairQuota;
 use crate::pty_core::image::PtyMode;
+use crate::pty_core::quota::PairQuota;
 use crate::seam::chrdev::mkdev;
 use crate::seam::fs::{InternalMount, SuperBlock};
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};

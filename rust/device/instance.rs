@@ -6,8 +6,6 @@
 //! `control`, `ptyN`), and its restart session. The module-wide part —
 //! device numbers, the internal mount, counters — is [`Globals`].
 
-use core::sync::atomic::{AtomicBool, Ordering};
-use crate::seam::log::warn_limited;
 use super::globals::Globals;
 use super::pair::{Pair, PairOwner};
 use super::session::Session;
@@ -17,8 +15,10 @@ use crate::pty_core::index::IndexAllocator;
 use crate::pty_core::options::MountOptions;
 use crate::seam::chrdev::mkdev;
 use crate::seam::fs::{InstanceRoot, Node, OwnedFile, Owner, PtsFsOps, SuperBlock, SHOWN_OPTIONS};
+use crate::seam::log::warn_limited;
 use crate::seam::process;
 use crate::seam::storage::KernelStorage;
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{
     bindings, c_str, fmt, new_mutex,
     prelude::*,

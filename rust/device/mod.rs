@@ -44,9 +44,9 @@ mod slave;
 mod slots;
 mod uaccess;
 
-use crate::pty_core::quota::PairQuota;
 use crate::pty_core::image::PtyMode;
 use crate::pty_core::options::BSD_PAIRS_LIMIT;
+use crate::pty_core::quota::PairQuota;
 use crate::seam::chrdev::{mkdev, CharDevice, DeviceClass, DeviceNode};
 use crate::seam::fs::PtsFsRegistration;
 use crate::seam::tty::{LineDiscipline, SlaveDriver};

@@ -12,17 +12,17 @@
 //! its instance's restart session ([`super::session`], run from the control
 //! device), which records the end; the session's commit thaws the pair.
 
-use crate::seam::log::warn_limited;
 use super::instance::Instance;
 use super::pair::{FreezeHolder, Pair, Streams};
 use super::session::{socket_id, socket_record};
 use super::settings;
 use super::uaccess::{filled, read_arg, write_arg};
 use crate::pty_core::checkpoint::{self, MetaPart, PairMeta, RestoreError, RestoreTarget};
-use crate::seam::fs::Owner;
 use crate::pty_core::image::{self, PtyMode, StreamImage};
 use crate::pty_core::stream::Effects;
 use crate::pty_core::End;
+use crate::seam::fs::Owner;
+use crate::seam::log::warn_limited;
 use crate::uapi::*;
 use kernel::{
     prelude::*,

@@ -7,11 +7,11 @@
 //! The control device begins, commits and aborts sessions; `CKPT_RESTART`
 //! on an end of a session's pair records that end here.
 
-use crate::seam::log::warn_limited;
 use super::pair::{Pair, PairOwner};
 use super::uaccess::filled;
 use crate::pty_core::waitlist::{self, CommitError, RestartSession, SocketId};
 use crate::pty_core::End;
+use crate::seam::log::warn_limited;
 use crate::seam::storage::KernelStorage;
 use crate::uapi::{SocketRecord, ORPHAN_RECORD_LEN};
 use kernel::{prelude::*, sync::Arc};
@@ -153,7 +153,11 @@ impl<O: PairOwner> Session<O> {
         warn_limited!("restart session commit failed: {}\n", orphans.summary(16));
         let count = orphans.len();
         let cap = (cap as usize).min(count);
-        let mut records = KVVec::from_elem(0u8, cap.saturating_mul(ORPHAN_RECORD_LEN), GFP_KERNEL_ACCOUNT)?;
+        let mut records = KVVec::from_elem(
+            0u8,
+            cap.saturating_mul(ORPHAN_RECORD_LEN),
+            GFP_KERNEL_ACCOUNT,
+        )?;
         let written = orphans
             .write_records(&mut records)
             .saturating_mul(ORPHAN_RECORD_LEN);

@@ -33,11 +33,13 @@ pub(crate) mod signal {
 /// without audit records: a refusal is an answer (`EPERM`) to an ordinary
 /// caller, not a security event.
 pub(crate) fn may_restore_in(ns: UserNs) -> bool {
-    [CAP_CHECKPOINT_RESTORE, CAP_SYS_ADMIN].into_iter().any(|cap| {
-        // SAFETY: `ns` is a live user namespace (type invariant of
-        // `UserNs`); process context.
-        unsafe { bindings::ns_capable_noaudit(ns.0.as_ptr(), cap) }
-    })
+    [CAP_CHECKPOINT_RESTORE, CAP_SYS_ADMIN]
+        .into_iter()
+        .any(|cap| {
+            // SAFETY: `ns` is a live user namespace (type invariant of
+            // `UserNs`); process context.
+            unsafe { bindings::ns_capable_noaudit(ns.0.as_ptr(), cap) }
+        })
 }
 
 /// The user namespace that owns an instance, borrowed from its superblock.
@@ -53,7 +55,10 @@ impl UserNs {
     /// Whether this is the initial user namespace (the host's).
     pub(crate) fn is_initial(self) -> bool {
         // Only the address of the static is taken.
-        core::ptr::eq(self.0.as_ptr(), core::ptr::addr_of_mut!(bindings::init_user_ns))
+        core::ptr::eq(
+            self.0.as_ptr(),
+            core::ptr::addr_of_mut!(bindings::init_user_ns),
+        )
     }
 }
 
