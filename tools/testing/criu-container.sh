@@ -10,7 +10,9 @@
 # namespace). Its root is a tmpfs at /ctr/NAME, mounted in the guest's root
 # namespace so it outlives a dump: `criu restore --root /ctr/NAME` needs it.
 # Inside: a fresh proc, its own pty instance on /dev/pts with its ptmx bound
-# over /dev/ptmx (PTS=devpts: `newinstance`, the native ptys), a tmpfs on
+# over /dev/ptmx (PTS=devpts: `newinstance`, the native ptys; PTS=ckptpts:
+# a fresh ckptpts instance, ckpt_pty's ptys, which `criu --enable-fs
+# ckptpts` mounts anew on restore and the ckpt_pty CRIU plugin fills), a tmpfs on
 # /tmp (CRIU saves tmpfs contents with tar), and eth0, one end of a veth pair
 # whose other end NAME-h sits on the bridge ctr-br (10.13.0.1/24) in the
 # root namespace. Its init execs busybox `telnetd -F -p PORT -l /bin/sh`.
@@ -61,13 +63,14 @@ inside() { # NAME ADDR PORT PTS
 	mount -t proc proc proc
 	case "$4" in
 	devpts) mount -t devpts -o newinstance,ptmxmode=0666,mode=620,gid=5 devpts dev/pts ;;
+	ckptpts) mount -t ckptpts -o ptmxmode=0666,mode=620,gid=5 ckptpts dev/pts ;;
 	*) echo "criu-container: unknown pty kind $4" >&2; exit 1 ;;
 	esac
 	mount --bind dev/pts/ptmx dev/ptmx
 	mount -t tmpfs -o size=4m tmpfs tmp
 	# Leave the guest's tree behind: only the container's mounts remain
-	# (CRIU dumps every mount of the namespace and knows no ckptpts or
-	# debugfs).
+	# (CRIU dumps every mount of the namespace and knows no debugfs, and
+	# ckptpts only with --enable-fs).
 	mkdir .old
 	pivot_root . .old
 	cd /
@@ -118,5 +121,5 @@ case "$cmd" in
 start) start "$1" "$2" "$3" "${4:-devpts}" ;;
 inside) inside "$@" ;;
 network) network ;;
-*) echo "usage: criu-container start NAME ADDR PORT [devpts] | network" >&2; exit 2 ;;
+*) echo "usage: criu-container start NAME ADDR PORT [devpts|ckptpts] | network" >&2; exit 2 ;;
 esac

@@ -85,6 +85,10 @@ add_criu() {
 	for name in standard mark tcp; do
 		add_dynamic "/usr/lib/x86_64-linux-gnu/xtables/libxt_$name.so"
 	done
+	# The ckpt_pty CRIU plugin (tools/criu-plugin), for `criu --lib`.
+	if [ -n "${CKPT_CRIU_PLUGIN:-}" ]; then
+		add_dynamic "$CKPT_CRIU_PLUGIN" /usr/lib/ckpt_pty/criu/libckpt_pty_criu.so
+	fi
 }
 
 {

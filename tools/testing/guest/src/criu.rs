@@ -36,17 +36,25 @@ const T: Duration = Duration::from_secs(60);
 const HALF: &str = "half-";
 const REST: &str = "line";
 
+/// Where mkinitramfs.sh (CKPT_CRIU=1) puts the ckpt_pty CRIU plugin
+/// (tools/criu-plugin): the directory for `criu --lib`.
+const PLUGIN_DIR: &str = "/usr/lib/ckpt_pty/criu";
+
 /// Which ptys the container's logins run on.
 #[derive(Clone, Copy, Debug)]
 enum Pts {
     /// A `newinstance` devpts: CRIU's own tty support.
     Native,
+    /// A ckptpts instance: ckpt_pty's ptys, dumped and restored by the
+    /// ckpt_pty CRIU plugin.
+    Ckpt,
 }
 
 impl Pts {
     fn name(self) -> &'static str {
         match self {
             Pts::Native => "native",
+            Pts::Ckpt => "ckpt",
         }
     }
 
@@ -54,6 +62,17 @@ impl Pts {
     fn container_kind(self) -> &'static str {
         match self {
             Pts::Native => "devpts",
+            Pts::Ckpt => "ckptpts",
+        }
+    }
+
+    /// What both `criu dump` and `criu restore` need besides the baseline's
+    /// arguments: the plugin, and the ckptpts mount treated as a virtual
+    /// file system (mounted anew on restore, contents not saved).
+    fn criu_args(self) -> &'static [&'static str] {
+        match self {
+            Pts::Native => &[],
+            Pts::Ckpt => &["--lib", PLUGIN_DIR, "--enable-fs", "ckptpts"],
         }
     }
 
@@ -62,9 +81,12 @@ impl Pts {
     /// in the slave's canonical line buffer (it saves only data a read(2)
     /// would return), so the shell gets only what was typed after the
     /// restore. A change shows up as a failure.
+    /// ckpt_pty saves the half-typed line with the slave's line
+    /// discipline state, so the shell gets all of it.
     fn expected_line(self) -> String {
         match self {
             Pts::Native => REST.to_string(),
+            Pts::Ckpt => format!("{HALF}{REST}"),
         }
     }
 }
@@ -94,7 +116,7 @@ struct Observed {
 
 /// Runs the scenario on each pty kind; prints KTAP, returns the failures.
 pub fn main(filter: Option<&str>) -> usize {
-    let kinds: Vec<Pts> = [Pts::Native]
+    let kinds: Vec<Pts> = [Pts::Native, Pts::Ckpt]
         .into_iter()
         .filter(|k| filter.is_none_or(|f| f.is_empty() || k.name().contains(f)))
         .collect();
@@ -165,11 +187,9 @@ fn scenario(kind: Pts) -> Result<Observed, String> {
     std::thread::sleep(Duration::from_secs(1));
 
     let images = format!("{WORK}/img");
-    let dump = criu(
-        "dump",
-        &["-t", &pid, "--tcp-established", "-D", &images],
-        "dump.log",
-    )
+    let mut args = vec!["-t", &pid, "--tcp-established", "-D", &images];
+    args.extend_from_slice(kind.criu_args());
+    let dump = criu("dump", &args, "dump.log")
     .map_err(|e| format!("{e}\nprocesses before the dump:\n{}", processes()))?;
     let (_, du) = sys::sh(&format!("du -sk {images}"));
     let image_kib = du
@@ -187,22 +207,20 @@ fn scenario(kind: Pts) -> Result<Observed, String> {
     // CRIU writes the restored init's pid there, and will not overwrite.
     let pidfile = format!("{WORK}/pid");
     std::fs::remove_file(&pidfile).map_err(|e| format!("{pidfile}: {e}"))?;
-    let restore = criu(
-        "restore",
-        &[
-            "-D",
-            &images,
-            "--tcp-established",
-            "--root",
-            &root,
-            "--veth-pair",
-            &veth,
-            "-d",
-            "--pidfile",
-            &pidfile,
-        ],
-        "restore.log",
-    )?;
+    let mut args = vec![
+        "-D",
+        &images,
+        "--tcp-established",
+        "--root",
+        &root,
+        "--veth-pair",
+        &veth,
+        "-d",
+        "--pidfile",
+        &pidfile,
+    ];
+    args.extend_from_slice(kind.criu_args());
+    let restore = criu("restore", &args, "restore.log")?;
     let restored_at = Instant::now();
 
     // The rest of the line, on the same connection.
@@ -248,6 +266,8 @@ fn scenario(kind: Pts) -> Result<Observed, String> {
             .chain(log_lines("dump.log", "data on tty"))
             .chain(log_lines("dump.log", "from tty"))
             .chain(log_lines("restore.log", "queued data"))
+            .chain(log_lines("dump.log", "ckpt_pty:"))
+            .chain(log_lines("restore.log", "ckpt_pty:"))
             .collect(),
         slow,
     })

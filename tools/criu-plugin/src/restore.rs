@@ -1,0 +1,555 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Restore: one restart session for the container's fresh ckptpts
+//! instance, begun by the first `RESTORE_EXT_FILE`, fed by every restored
+//! task, committed from the criu process in `RESUME_DEVICES_LATE`.
+//!
+//! The kernel lets only the control file that began a session (or a
+//! descriptor of that same open file) drive it, and closing its last
+//! descriptor rolls the session back. CRIU restores files in each task
+//! after forking them all, and every newborn task first closes whatever it
+//! inherited (`close_old_fds`), so nothing opened in `init` survives into
+//! the tasks; besides, the instance is the one CRIU mounts in the restored
+//! mount namespace, which does not exist yet at `init`. So the task that
+//! begins the session keeps its control file at a high descriptor and
+//! publishes (its pid, that number) in memory shared by all of CRIU's
+//! processes (mapped `MAP_SHARED` in `init`, before CRIU forks); the others
+//! take a copy with `pidfd_getfd` when they need one (`CKPT_OPEN_MASTER`),
+//! and the criu process takes one to commit.
+
+use std::collections::BTreeMap;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU8, Ordering};
+use std::sync::Mutex;
+
+use ckptctl::{sys, uapi};
+
+use crate::image::{self, End, FileImage};
+use crate::{log, procfs, Level};
+
+/// Most distinct (pair, end)s one restore handles.
+const MAX_ENDS: usize = 1024;
+/// The owner keeps its control file at or above this descriptor, out of
+/// the way of the numbers CRIU restores files at.
+const CONTROL_FD_MIN: i32 = 900;
+
+/// Session states in [`Shared::state`].
+const IDLE: u32 = 0;
+const BEGUN: u32 = 1;
+const FAILED: u32 = 2;
+const COMMITTED: u32 = 3;
+
+/// State shared by the criu process and every task it forks.
+#[repr(C)]
+struct Shared {
+    /// A spin lock: 0 free, 1 held.
+    lock: AtomicU32,
+    state: AtomicU32,
+    /// The pid (in its own pid namespace) of the task that began the
+    /// session, and its control file's descriptor there.
+    owner_pid: AtomicI32,
+    owner_fd: AtomicI32,
+    /// Per (pair, end) slot of [`Plan::slots`]: 1 once restarted.
+    restarted: [AtomicU8; MAX_ENDS],
+}
+
+static SHARED: AtomicPtr<Shared> = AtomicPtr::new(std::ptr::null_mut());
+
+/// The images of this restore, read in `init` (inherited by the tasks).
+static IMAGES: Mutex<Vec<FileImage>> = Mutex::new(Vec::new());
+
+/// `init(CR_PLUGIN_STAGE__RESTORE)`, in the criu process before it forks.
+pub fn init() -> i32 {
+    if SHARED.load(Ordering::Acquire).is_null() {
+        // SAFETY: An anonymous shared mapping of a fresh page range; no
+        // existing memory is affected.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                std::mem::size_of::<Shared>(),
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            log(
+                Level::Error,
+                &format!("mmap of the shared state: {}", std::io::Error::last_os_error()),
+            );
+            return -1;
+        }
+        // The mapping is zero-filled: every atomic starts at 0 (IDLE).
+        SHARED.store(p.cast(), Ordering::Release);
+    }
+    match load_images() {
+        Ok(images) => {
+            if !images.is_empty() {
+                log(
+                    Level::Info,
+                    &format!("restore: {} pty file images", images.len()),
+                );
+            }
+            if let Ok(mut all) = IMAGES.lock() {
+                *all = images;
+            }
+            0
+        }
+        Err(why) => {
+            log(Level::Error, &format!("restore: {why}"));
+            -1
+        }
+    }
+}
+
+/// `exit(CR_PLUGIN_STAGE__RESTORE, ret)`.
+pub fn exit(ret: i32) {
+    let Some(sh) = shared() else {
+        return;
+    };
+    if sh.state.load(Ordering::Acquire) == BEGUN && ret == 0 {
+        log(
+            Level::Error,
+            &format!(
+                "the restart session begun by task {} was never committed: its pairs stay frozen until that task closes descriptor {}",
+                sh.owner_pid.load(Ordering::Acquire),
+                sh.owner_fd.load(Ordering::Acquire)
+            ),
+        );
+    }
+}
+
+fn shared() -> Option<&'static Shared> {
+    let p = SHARED.load(Ordering::Acquire);
+    // SAFETY: A non-null `SHARED` points to the mapping made in `init`,
+    // which is never unmapped and holds only atomics.
+    (!p.is_null()).then(|| unsafe { &*p })
+}
+
+/// Holds [`Shared::lock`].
+struct Locked<'a>(&'a Shared);
+
+impl<'a> Locked<'a> {
+    fn take(sh: &'a Shared) -> Self {
+        while sh
+            .lock
+            .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            std::thread::yield_now();
+        }
+        Locked(sh)
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        self.0.lock.store(0, Ordering::Release);
+    }
+}
+
+fn load_images() -> Result<Vec<FileImage>, String> {
+    let dir = crate::image_dir()?;
+    // A descriptor of our own to list (fdopendir takes it over).
+    // SAFETY: `c"."` is NUL-terminated; openat keeps no pointer.
+    let fd = unsafe {
+        libc::openat(
+            dir,
+            c".".as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(format!(
+            "cannot open the image directory: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: `fd` was just opened and nothing else owns it.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    let path = format!("/proc/self/fd/{}", owned.as_raw_fd());
+    let mut images = Vec::new();
+    for entry in std::fs::read_dir(&path).map_err(|e| format!("{path}: {e}"))? {
+        let entry = entry.map_err(|e| format!("{path}: {e}"))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(id) = image::id_of(&name) else {
+            continue;
+        };
+        let bytes = std::fs::read(entry.path()).map_err(|e| format!("{name}: {e}"))?;
+        images.push(FileImage::decode(id, &bytes).map_err(|e| format!("{name}: {e}"))?);
+    }
+    images.sort_by_key(|i| i.id);
+    Ok(images)
+}
+
+/// What the session expects, the same in every process.
+struct Plan {
+    /// The instance's directory in the restored mount namespace.
+    dir: String,
+    /// Pair index -> `CKPT_END_*` bits.
+    pairs: BTreeMap<u32, u32>,
+    /// Distinct (index, end)s, in order: a slot of [`Shared::restarted`].
+    slots: Vec<(u32, u32)>,
+}
+
+fn plan(images: &[FileImage]) -> Result<Plan, String> {
+    let mut pairs = BTreeMap::new();
+    let mut dirs: Vec<&str> = Vec::new();
+    for i in images {
+        if i.mode != 0 {
+            return Err(format!(
+                "file {}: BSD pair {} ({}): the plugin restores AT&T pairs only",
+                i.id, i.index, i.path
+            ));
+        }
+        *pairs.entry(i.index).or_insert(0) |= i.end.bit();
+        if !i.dir.is_empty() && !dirs.contains(&i.dir.as_str()) {
+            dirs.push(&i.dir);
+        }
+    }
+    let dir = match dirs.as_slice() {
+        [one] => one.to_string(),
+        [] => {
+            let mounts = procfs::ckptpts_mounts();
+            match mounts.as_slice() {
+                [one] => one.clone(),
+                _ => {
+                    return Err(format!(
+                        "no slave names the ckptpts instance and the mount table has {} ckptpts mounts ({})",
+                        mounts.len(),
+                        mounts.join(" ")
+                    ))
+                }
+            }
+        }
+        many => {
+            return Err(format!(
+                "the ptys come from {} ckptpts instances ({}); the plugin restores one",
+                many.len(),
+                many.join(" ")
+            ))
+        }
+    };
+    let slots: Vec<(u32, u32)> = pairs
+        .iter()
+        .flat_map(|(&index, &ends)| {
+            [uapi::CKPT_END_MASTER, uapi::CKPT_END_SLAVE]
+                .into_iter()
+                .filter(move |b| ends & b != 0)
+                .map(move |b| (index, b))
+        })
+        .collect();
+    if slots.len() > MAX_ENDS {
+        return Err(format!("{} pty ends: at most {MAX_ENDS}", slots.len()));
+    }
+    Ok(Plan { dir, pairs, slots })
+}
+
+/// `RESTORE_EXT_FILE(id)`, in the restored task that owns the file.
+pub fn restore_ext_file(id: i32) -> i32 {
+    let images = match IMAGES.lock() {
+        Ok(i) => i.clone(),
+        Err(_) => return -1,
+    };
+    let Some(img) = u32::try_from(id)
+        .ok()
+        .and_then(|id| images.iter().find(|i| i.id == id))
+    else {
+        return -libc::ENOTSUP;
+    };
+    match restore(img, &images) {
+        Ok(fd) => fd,
+        Err(why) => {
+            log(
+                Level::Error,
+                &format!(
+                    "cannot restore file {id} ({} of pair {}, {}): {why}",
+                    img.end.name(),
+                    img.index,
+                    img.path
+                ),
+            );
+            -1
+        }
+    }
+}
+
+fn restore(img: &FileImage, images: &[FileImage]) -> Result<i32, String> {
+    let sh = shared().ok_or("no shared state: init(RESTORE) did not run")?;
+    let plan = plan(images)?;
+    // SAFETY: getpid has no preconditions.
+    let me = unsafe { libc::getpid() };
+    let _locked = Locked::take(sh);
+    match sh.state.load(Ordering::Acquire) {
+        IDLE => begin(sh, &plan, me)?,
+        BEGUN => {}
+        FAILED => return Err("the restart session could not be begun".into()),
+        _ => return Err("the restart session is already committed".into()),
+    }
+    let ctl = Control::get(sh, me)?;
+    // The file's access mode and status flags; never an implicit ctty.
+    let keep = libc::O_ACCMODE | libc::O_NONBLOCK | libc::O_APPEND | libc::O_ASYNC;
+    let flags = (img.flags as i32 & keep) | libc::O_NOCTTY;
+    let fd = match img.end {
+        End::Slave => {
+            let path = format!("{}/{}", plan.dir, img.index);
+            sys::open(&path, flags).map_err(|e| format!("open {path}: {e}"))?
+        }
+        End::Master => sys::open_master(ctl.fd(), img.index, flags)
+            .map_err(|e| format!("CKPT_OPEN_MASTER {}: {e}", img.index))?,
+    };
+    let slot = plan
+        .slots
+        .iter()
+        .position(|s| *s == (img.index, img.end.bit()))
+        .ok_or("no slot")?;
+    if sh.restarted[slot].load(Ordering::Acquire) == 0 {
+        sys::restart(fd.as_fd(), &img.stream).map_err(|e| {
+            format!(
+                "CKPT_RESTART with a {}-byte image: {} ({e})",
+                img.stream.len(),
+                sys::errno_name(&e)
+            )
+        })?;
+        sh.restarted[slot].store(1, Ordering::Release);
+        log(
+            Level::Info,
+            &format!(
+                "RESTORE_EXT_FILE file {} in task {me}: {} of pair {} restarted from {} bytes",
+                img.id,
+                img.end.name(),
+                img.index,
+                img.stream.len()
+            ),
+        );
+    } else {
+        log(
+            Level::Info,
+            &format!(
+                "RESTORE_EXT_FILE file {} in task {me}: another open of the {} of pair {}",
+                img.id,
+                img.end.name(),
+                img.index
+            ),
+        );
+    }
+    if img.end == End::Slave && img.ctty_leader != 0 {
+        controlling_tty(img, fd.as_fd(), me);
+    }
+    Ok(fd.into_raw_fd())
+}
+
+/// Opens the instance's control file and begins the session; publishes
+/// this task as its owner.
+fn begin(sh: &Shared, plan: &Plan, me: i32) -> Result<(), String> {
+    let path = format!("{}/control", plan.dir);
+    let result = (|| {
+        let ctl = sys::open(&path, libc::O_RDWR).map_err(|e| format!("open {path}: {e}"))?;
+        let entries: Vec<uapi::RestartEntry> = plan
+            .pairs
+            .iter()
+            .map(|(&index, &ends)| uapi::RestartEntry { index, ends })
+            .collect();
+        sys::session_begin(ctl.as_fd(), &entries).map_err(|e| {
+            format!(
+                "CKPT_SESSION_BEGIN with pairs {:?}: {} ({e})",
+                plan.pairs.keys().collect::<Vec<_>>(),
+                sys::errno_name(&e)
+            )
+        })?;
+        // SAFETY: fcntl F_DUPFD_CLOEXEC on a descriptor we own.
+        let high = unsafe { libc::fcntl(ctl.as_raw_fd(), libc::F_DUPFD_CLOEXEC, CONTROL_FD_MIN) };
+        if high < 0 {
+            return Err(format!("F_DUPFD: {}", std::io::Error::last_os_error()));
+        }
+        // `ctl` closes its low descriptor; `high` stays open until the
+        // task ends (see the module comment).
+        Ok(high)
+    })();
+    match result {
+        Ok(high) => {
+            sh.owner_pid.store(me, Ordering::Release);
+            sh.owner_fd.store(high, Ordering::Release);
+            sh.state.store(BEGUN, Ordering::Release);
+            log(
+                Level::Info,
+                &format!(
+                    "RESTORE_EXT_FILE: task {me} began the restart session on {path} (pairs {:?}, ends {}), control at descriptor {high}",
+                    plan.pairs.keys().collect::<Vec<_>>(),
+                    plan.slots.len()
+                ),
+            );
+            Ok(())
+        }
+        Err(e) => {
+            sh.state.store(FAILED, Ordering::Release);
+            Err(e)
+        }
+    }
+}
+
+/// The session's control file as this process can use it.
+enum Control {
+    /// This task began the session: its own descriptor.
+    Own(i32),
+    /// A copy taken from the owner.
+    Copy(OwnedFd),
+}
+
+impl Control {
+    fn get(sh: &Shared, me: i32) -> Result<Control, String> {
+        let (owner, fd) = (
+            sh.owner_pid.load(Ordering::Acquire),
+            sh.owner_fd.load(Ordering::Acquire),
+        );
+        if owner == me {
+            return Ok(Control::Own(fd));
+        }
+        let pidfd =
+            sys::pidfd_open(owner).map_err(|e| format!("pidfd_open of owner {owner}: {e}"))?;
+        sys::pidfd_getfd(pidfd.as_fd(), fd)
+            .map(Control::Copy)
+            .map_err(|e| format!("pidfd_getfd of descriptor {fd} of task {owner}: {e}"))
+    }
+
+    fn fd(&self) -> BorrowedFd<'_> {
+        match self {
+            // SAFETY: The owner's descriptor stays open for the task's life.
+            Control::Own(fd) => unsafe { BorrowedFd::borrow_raw(*fd) },
+            Control::Copy(fd) => fd.as_fd(),
+        }
+    }
+}
+
+/// Makes the restored slave the controlling terminal of the session it was
+/// the controlling terminal of, when this task leads that session (CRIU
+/// calls `TIOCSCTTY` only for ttys it restores itself), and gives the
+/// foreground back to the group that had it.
+fn controlling_tty(img: &FileImage, fd: BorrowedFd<'_>, me: i32) {
+    // SAFETY: getsid(0) has no preconditions.
+    let sid = unsafe { libc::getsid(0) };
+    if img.ctty_leader != me || sid != me {
+        log(
+            Level::Warn,
+            &format!(
+                "file {}: {} was the controlling tty of session {}, but task {me} (session {sid}) opens it: not attached",
+                img.id, img.path, img.ctty_leader
+            ),
+        );
+        return;
+    }
+    // SAFETY: TIOCSCTTY takes an integer argument (0: do not steal).
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSCTTY, 0) } != 0 {
+        log(
+            Level::Error,
+            &format!(
+                "file {}: TIOCSCTTY on {}: {}",
+                img.id,
+                img.path,
+                std::io::Error::last_os_error()
+            ),
+        );
+        return;
+    }
+    // SAFETY: getpgrp has no preconditions.
+    let pgrp = unsafe { libc::getpgrp() };
+    let mut fg = pgrp;
+    if img.fg_pgrp > 0 && img.fg_pgrp != pgrp {
+        // SAFETY: tcsetpgrp takes a descriptor and a process group id.
+        if unsafe { libc::tcsetpgrp(fd.as_raw_fd(), img.fg_pgrp) } == 0 {
+            fg = img.fg_pgrp;
+        } else {
+            log(
+                Level::Error,
+                &format!(
+                    "file {}: foreground group {} on {}: {}",
+                    img.id,
+                    img.fg_pgrp,
+                    img.path,
+                    std::io::Error::last_os_error()
+                ),
+            );
+        }
+    }
+    log(
+        Level::Info,
+        &format!(
+            "file {}: {} is the controlling tty of session {me} again, foreground group {fg}",
+            img.id, img.path
+        ),
+    );
+}
+
+/// `RESUME_DEVICES_LATE(pid)`, in the criu process, once per restored task
+/// (`pid` as criu sees it), all restored and stopped: commits the session
+/// through a copy of the owner's control file.
+pub fn resume_devices_late(pid: i32) -> i32 {
+    let Some(sh) = shared() else {
+        return -libc::ENOTSUP;
+    };
+    if sh.state.load(Ordering::Acquire) != BEGUN {
+        return -libc::ENOTSUP;
+    }
+    let owner = sh.owner_pid.load(Ordering::Acquire);
+    if procfs::own_ns_pid(pid) != Some(owner) {
+        return -libc::ENOTSUP;
+    }
+    let fd = sh.owner_fd.load(Ordering::Acquire);
+    match commit(pid, fd) {
+        Ok(()) => {
+            sh.state.store(COMMITTED, Ordering::Release);
+            log(
+                Level::Info,
+                &format!("RESUME_DEVICES_LATE task {pid}: the restart session is committed"),
+            );
+            0
+        }
+        Err(why) => {
+            sh.state.store(FAILED, Ordering::Release);
+            log(
+                Level::Error,
+                &format!("RESUME_DEVICES_LATE task {pid}: commit failed: {why}"),
+            );
+            -1
+        }
+    }
+}
+
+fn commit(pid: i32, fd: i32) -> Result<(), String> {
+    let link = std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
+        .map_err(|e| format!("descriptor {fd} of task {pid}: {e}"))?;
+    if !link.to_string_lossy().ends_with("/control") {
+        return Err(format!(
+            "descriptor {fd} of task {pid} is {}, not the control file",
+            link.display()
+        ));
+    }
+    let pidfd = sys::pidfd_open(pid).map_err(|e| format!("pidfd_open {pid}: {e}"))?;
+    let ctl = sys::pidfd_getfd(pidfd.as_fd(), fd)
+        .map_err(|e| format!("pidfd_getfd {fd} of {pid}: {e}"))?;
+    match sys::session_commit(ctl.as_fd(), 64) {
+        Ok(()) => Ok(()),
+        Err(sys::CommitError::Io(e)) => Err(format!("{} ({e})", sys::errno_name(&e))),
+        Err(sys::CommitError::Orphans(o)) => {
+            let names: Vec<String> = o
+                .records
+                .chunks(uapi::ORPHAN_RECORD_LEN)
+                .map(|r| {
+                    let index = u32::from_le_bytes([r[0], r[1], r[2], r[3]]);
+                    let kind = match u16::from_le_bytes([r[4], r[5]]) {
+                        1 => "master",
+                        2 => "slave",
+                        3 => "socket",
+                        _ => "?",
+                    };
+                    format!("{kind} of pair {index}")
+                })
+                .collect();
+            Err(format!(
+                "ENXIO: {} orphans never restored: {}; the session is rolled back",
+                o.count,
+                names.join(", ")
+            ))
+        }
+    }
+}
