@@ -78,7 +78,10 @@ pub fn dump_ext_file(fd: i32, id: i32) -> i32 {
         Ok(true) => 0,
         Ok(false) => -libc::ENOTSUP,
         Err(why) => {
-            log(Level::Error, &format!("cannot dump file {id} (fd {fd}): {why}"));
+            log(
+                Level::Error,
+                &format!("cannot dump file {id} (fd {fd}): {why}"),
+            );
             -1
         }
     }
@@ -86,6 +89,10 @@ pub fn dump_ext_file(fd: i32, id: i32) -> i32 {
 
 fn dump(fd: i32, id: i32) -> Result<bool, String> {
     let Some(rdev) = ckpt_device(fd)? else {
+        log(
+            Level::Info,
+            &format!("DUMP_EXT_FILE file {id} (fd {fd}): not a ckpt_pty end"),
+        );
         return Ok(false);
     };
     let id = u32::try_from(id).map_err(|_| format!("negative file id {id}"))?;
@@ -157,7 +164,7 @@ fn dump(fd: i32, id: i32) -> Result<bool, String> {
     log(
         Level::Info,
         &format!(
-            "file {id}: {} of pair {} ({}), flags 0{:o}, stream image {} bytes{}",
+            "DUMP_EXT_FILE file {id}: {} of pair {} ({}), flags 0{:o}, stream image {} bytes{}",
             end.name(),
             img.index,
             img.path,
@@ -187,7 +194,10 @@ fn write_image(img: &FileImage) -> Result<(), String> {
         )
     };
     if fd < 0 {
-        return Err(format!("create {name}: {}", std::io::Error::last_os_error()));
+        return Err(format!(
+            "create {name}: {}",
+            std::io::Error::last_os_error()
+        ));
     }
     // SAFETY: `fd` was just opened and nothing else owns it.
     let mut file = fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });

@@ -143,8 +143,8 @@ impl FileImage {
             ));
         }
         let end_code = r.u32()?;
-        let end = End::from_status(end_code)
-            .ok_or_else(|| format!("bad end {end_code} at offset 12"))?;
+        let end =
+            End::from_status(end_code).ok_or_else(|| format!("bad end {end_code} at offset 12"))?;
         let index = r.u32()?;
         let mode = r.u32()?;
         let flags = r.u32()?;
@@ -154,7 +154,11 @@ impl FileImage {
         let path = r.string()?;
         let stream = r.part()?.to_vec();
         if r.at != bytes.len() {
-            return Err(format!("{} bytes after the end at offset {}", bytes.len() - r.at, r.at));
+            return Err(format!(
+                "{} bytes after the end at offset {}",
+                bytes.len() - r.at,
+                r.at
+            ));
         }
         Ok(FileImage {
             id,

@@ -101,7 +101,7 @@ type PrintOnLevel = unsafe extern "C" fn(c_uint, *const c_char, ...);
 
 /// Looks `name` up among the symbols of the process (criu exports its
 /// plugin API): `None` outside criu, e.g. in the host tests.
-fn criu_symbol(name: &CStr) -> Option<*mut c_void> {
+pub(crate) fn criu_symbol(name: &CStr) -> Option<*mut c_void> {
     // SAFETY: `name` is NUL-terminated; RTLD_DEFAULT searches the loaded
     // objects and keeps no pointer.
     let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
@@ -160,25 +160,45 @@ fn guard<T>(what: &str, on_panic: T, f: impl FnOnce() -> T) -> T {
                 .map(|s| s.to_string())
                 .or_else(|| e.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            log(Level::Error, &format!("{what}: internal error (panic) {why}"));
+            log(
+                Level::Error,
+                &format!("{what}: internal error (panic) {why}"),
+            );
             on_panic
         }
     }
 }
 
 unsafe extern "C" fn cr_init(stage: c_int) -> c_int {
-    guard("init", -1, || match stage {
-        STAGE_DUMP | STAGE_PRE_DUMP => dump::init(),
-        STAGE_RESTORE => restore::init(),
-        _ => 0,
+    guard("init", -1, || {
+        log(Level::Info, &format!("init({})", stage_name(stage)));
+        match stage {
+            STAGE_DUMP | STAGE_PRE_DUMP => dump::init(),
+            STAGE_RESTORE => restore::init(),
+            _ => 0,
+        }
     })
 }
 
+fn stage_name(stage: c_int) -> String {
+    match stage {
+        STAGE_DUMP => "DUMP".into(),
+        STAGE_PRE_DUMP => "PRE_DUMP".into(),
+        STAGE_RESTORE => "RESTORE".into(),
+        n => n.to_string(),
+    }
+}
+
 unsafe extern "C" fn cr_exit(stage: c_int, ret: c_int) {
-    guard("exit", (), || match stage {
-        STAGE_DUMP => dump::exit(ret),
-        STAGE_RESTORE => restore::exit(ret),
-        _ => {}
+    guard("exit", (), || {
+        if stage != STAGE_RESTORE {
+            log(Level::Info, &format!("exit({}, {ret})", stage_name(stage)));
+        }
+        match stage {
+            STAGE_DUMP => dump::exit(ret),
+            STAGE_RESTORE => restore::exit(ret),
+            _ => {}
+        }
     })
 }
 

@@ -54,7 +54,11 @@ pub fn ns_pids(pid: i32) -> Vec<i32> {
     };
     text.lines()
         .find_map(|l| l.strip_prefix("NSpid:"))
-        .map(|v| v.split_whitespace().filter_map(|p| p.parse().ok()).collect())
+        .map(|v| {
+            v.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -100,7 +104,10 @@ mod tests {
     fn tty_nr_encoding() {
         // /dev/pts/1: 136:1 -> 34817
         assert_eq!(tty_nr(libc::makedev(136, 1)), 34817);
-        assert_eq!(tty_nr(libc::makedev(240, 300)), (240 << 8) | 44 | (256 << 12));
+        assert_eq!(
+            tty_nr(libc::makedev(240, 300)),
+            (240 << 8) | 44 | (256 << 12)
+        );
     }
 
     #[test]

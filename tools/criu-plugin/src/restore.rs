@@ -10,11 +10,20 @@
 //! inherited (`close_old_fds`), so nothing opened in `init` survives into
 //! the tasks; besides, the instance is the one CRIU mounts in the restored
 //! mount namespace, which does not exist yet at `init`. So the task that
-//! begins the session keeps its control file at a high descriptor and
-//! publishes (its pid, that number) in memory shared by all of CRIU's
-//! processes (mapped `MAP_SHARED` in `init`, before CRIU forks); the others
-//! take a copy with `pidfd_getfd` when they need one (`CKPT_OPEN_MASTER`),
-//! and the criu process takes one to commit.
+//! begins the session hands its control file to CRIU's *fdstore* (a unix
+//! socket of the criu process, connected to itself, whose queue keeps
+//! descriptors until criu exits; every task has it as a service
+//! descriptor) and closes its own: `fdstore_add` gives an id, published in
+//! memory shared by all of CRIU's processes (mapped `MAP_SHARED` in
+//! `init`, before CRIU forks), and `fdstore_get(id)` gives any task, and
+//! the criu process for the commit, a descriptor of that same file. The
+//! restored tasks end up with no descriptor they did not have.
+//!
+//! `fdstore_add`/`fdstore_get` are criu's own exported functions, not
+//! part of `criu-plugin.h`: with a criu that does not export them, the
+//! owner keeps its control file at a high descriptor (a descriptor the
+//! restored task did not have) and the others take copies with
+//! `pidfd_getfd`.
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
@@ -38,14 +47,22 @@ const BEGUN: u32 = 1;
 const FAILED: u32 = 2;
 const COMMITTED: u32 = 3;
 
+/// Where the session's control file is kept ([`Shared::keeper`]).
+const IN_FDSTORE: u32 = 1;
+const IN_OWNER: u32 = 2;
+
 /// State shared by the criu process and every task it forks.
 #[repr(C)]
 struct Shared {
     /// A spin lock: 0 free, 1 held.
     lock: AtomicU32,
     state: AtomicU32,
+    /// [`IN_FDSTORE`]: `store_id` is its fdstore id; [`IN_OWNER`]: the task
+    /// `owner_pid` (pid in its own namespace) keeps it at `owner_fd`.
+    keeper: AtomicU32,
+    store_id: AtomicI32,
     /// The pid (in its own pid namespace) of the task that began the
-    /// session, and its control file's descriptor there.
+    /// session.
     owner_pid: AtomicI32,
     owner_fd: AtomicI32,
     /// Per (pair, end) slot of [`Plan::slots`]: 1 once restarted.
@@ -75,7 +92,10 @@ pub fn init() -> i32 {
         if p == libc::MAP_FAILED {
             log(
                 Level::Error,
-                &format!("mmap of the shared state: {}", std::io::Error::last_os_error()),
+                &format!(
+                    "mmap of the shared state: {}",
+                    std::io::Error::last_os_error()
+                ),
             );
             return -1;
         }
@@ -107,16 +127,69 @@ pub fn exit(ret: i32) {
     let Some(sh) = shared() else {
         return;
     };
+    log(
+        Level::Info,
+        &format!(
+            "exit(RESTORE, {ret}), session {}",
+            state_name(sh.state.load(Ordering::Acquire))
+        ),
+    );
     if sh.state.load(Ordering::Acquire) == BEGUN && ret == 0 {
+        let holder = if sh.keeper.load(Ordering::Acquire) == IN_FDSTORE {
+            "criu exits".to_string()
+        } else {
+            format!(
+                "task {} closes descriptor {}",
+                sh.owner_pid.load(Ordering::Acquire),
+                sh.owner_fd.load(Ordering::Acquire)
+            )
+        };
         log(
             Level::Error,
             &format!(
-                "the restart session begun by task {} was never committed: its pairs stay frozen until that task closes descriptor {}",
+                "the restart session begun by task {} was never committed: its pairs stay frozen until {holder}",
                 sh.owner_pid.load(Ordering::Acquire),
-                sh.owner_fd.load(Ordering::Acquire)
             ),
         );
     }
+}
+
+fn state_name(state: u32) -> &'static str {
+    match state {
+        IDLE => "never begun",
+        BEGUN => "begun",
+        FAILED => "failed",
+        _ => "committed",
+    }
+}
+
+/// criu's `int fdstore_add(int fd)` and `int fdstore_get(int id)`.
+fn fdstore() -> Option<(FdstoreAdd, FdstoreGet)> {
+    let add = crate::criu_symbol(c"fdstore_add")?;
+    let get = crate::criu_symbol(c"fdstore_get")?;
+    // SAFETY: Both are criu's functions of these signatures (criu/fdstore.c,
+    // 3.11 to 4.x).
+    Some(unsafe {
+        (
+            std::mem::transmute::<*mut std::ffi::c_void, FdstoreAdd>(add),
+            std::mem::transmute::<*mut std::ffi::c_void, FdstoreGet>(get),
+        )
+    })
+}
+
+type FdstoreAdd = unsafe extern "C" fn(i32) -> i32;
+type FdstoreGet = unsafe extern "C" fn(i32) -> i32;
+
+/// A new descriptor of fdstore entry `id`.
+fn fdstore_get(id: i32) -> Result<OwnedFd, String> {
+    let (_, get) = fdstore().ok_or("criu exports no fdstore_get")?;
+    // SAFETY: fdstore_get takes an id and returns a new descriptor or -1.
+    let fd = unsafe { get(id) };
+    if fd < 0 {
+        return Err(format!("fdstore_get({id}) failed (see criu's log above)"));
+    }
+    // SAFETY: `fd` is a new descriptor of this process that nothing owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 fn shared() -> Option<&'static Shared> {
@@ -357,6 +430,18 @@ fn begin(sh: &Shared, plan: &Plan, me: i32) -> Result<(), String> {
                 sys::errno_name(&e)
             )
         })?;
+        if let Some((add, _)) = fdstore() {
+            // SAFETY: fdstore_add takes a descriptor of this process and
+            // sends a reference to the file into criu's store.
+            let id = unsafe { add(ctl.as_raw_fd()) };
+            if id < 0 {
+                return Err("fdstore_add failed (see criu's log above)".to_string());
+            }
+            sh.keeper.store(IN_FDSTORE, Ordering::Release);
+            sh.store_id.store(id, Ordering::Release);
+            // `ctl` closes this task's descriptor: the store keeps the file.
+            return Ok(format!("kept in criu's fdstore as {id}"));
+        }
         // SAFETY: fcntl F_DUPFD_CLOEXEC on a descriptor we own.
         let high = unsafe { libc::fcntl(ctl.as_raw_fd(), libc::F_DUPFD_CLOEXEC, CONTROL_FD_MIN) };
         if high < 0 {
@@ -364,17 +449,20 @@ fn begin(sh: &Shared, plan: &Plan, me: i32) -> Result<(), String> {
         }
         // `ctl` closes its low descriptor; `high` stays open until the
         // task ends (see the module comment).
-        Ok(high)
+        sh.keeper.store(IN_OWNER, Ordering::Release);
+        sh.owner_fd.store(high, Ordering::Release);
+        Ok(format!(
+            "kept at descriptor {high} of this task (criu exports no fdstore)"
+        ))
     })();
     match result {
-        Ok(high) => {
+        Ok(kept) => {
             sh.owner_pid.store(me, Ordering::Release);
-            sh.owner_fd.store(high, Ordering::Release);
             sh.state.store(BEGUN, Ordering::Release);
             log(
                 Level::Info,
                 &format!(
-                    "RESTORE_EXT_FILE: task {me} began the restart session on {path} (pairs {:?}, ends {}), control at descriptor {high}",
+                    "RESTORE_EXT_FILE: task {me} began the restart session on {path} (pairs {:?}, ends {}), control file {kept}",
                     plan.pairs.keys().collect::<Vec<_>>(),
                     plan.slots.len()
                 ),
@@ -398,6 +486,9 @@ enum Control {
 
 impl Control {
     fn get(sh: &Shared, me: i32) -> Result<Control, String> {
+        if sh.keeper.load(Ordering::Acquire) == IN_FDSTORE {
+            return fdstore_get(sh.store_id.load(Ordering::Acquire)).map(Control::Copy);
+        }
         let (owner, fd) = (
             sh.owner_pid.load(Ordering::Acquire),
             sh.owner_fd.load(Ordering::Acquire),
@@ -490,12 +581,16 @@ pub fn resume_devices_late(pid: i32) -> i32 {
     if sh.state.load(Ordering::Acquire) != BEGUN {
         return -libc::ENOTSUP;
     }
-    let owner = sh.owner_pid.load(Ordering::Acquire);
-    if procfs::own_ns_pid(pid) != Some(owner) {
-        return -libc::ENOTSUP;
-    }
-    let fd = sh.owner_fd.load(Ordering::Acquire);
-    match commit(pid, fd) {
+    let ctl = if sh.keeper.load(Ordering::Acquire) == IN_FDSTORE {
+        fdstore_get(sh.store_id.load(Ordering::Acquire))
+    } else {
+        let owner = sh.owner_pid.load(Ordering::Acquire);
+        if procfs::own_ns_pid(pid) != Some(owner) {
+            return -libc::ENOTSUP;
+        }
+        owner_control(pid, sh.owner_fd.load(Ordering::Acquire))
+    };
+    match ctl.and_then(|ctl| commit(ctl.as_fd())) {
         Ok(()) => {
             sh.state.store(COMMITTED, Ordering::Release);
             log(
@@ -515,7 +610,9 @@ pub fn resume_devices_late(pid: i32) -> i32 {
     }
 }
 
-fn commit(pid: i32, fd: i32) -> Result<(), String> {
+/// A copy of descriptor `fd` of task `pid` (as criu sees it), which must
+/// be a control file.
+fn owner_control(pid: i32, fd: i32) -> Result<OwnedFd, String> {
     let link = std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
         .map_err(|e| format!("descriptor {fd} of task {pid}: {e}"))?;
     if !link.to_string_lossy().ends_with("/control") {
@@ -525,9 +622,11 @@ fn commit(pid: i32, fd: i32) -> Result<(), String> {
         ));
     }
     let pidfd = sys::pidfd_open(pid).map_err(|e| format!("pidfd_open {pid}: {e}"))?;
-    let ctl = sys::pidfd_getfd(pidfd.as_fd(), fd)
-        .map_err(|e| format!("pidfd_getfd {fd} of {pid}: {e}"))?;
-    match sys::session_commit(ctl.as_fd(), 64) {
+    sys::pidfd_getfd(pidfd.as_fd(), fd).map_err(|e| format!("pidfd_getfd {fd} of {pid}: {e}"))
+}
+
+fn commit(ctl: BorrowedFd<'_>) -> Result<(), String> {
+    match sys::session_commit(ctl, 64) {
         Ok(()) => Ok(()),
         Err(sys::CommitError::Io(e)) => Err(format!("{} ({e})", sys::errno_name(&e))),
         Err(sys::CommitError::Orphans(o)) => {

@@ -97,6 +97,9 @@ struct Observed {
     tty_after: String,
     /// The tty of a login started after the move.
     tty_new: String,
+    /// Descriptors of a pty instance's control file held by any process
+    /// after the move (the plugin's restart session must leave none).
+    control_fds: Vec<String>,
     job_before: String,
     job_after: String,
     dump: Duration,
@@ -190,7 +193,7 @@ fn scenario(kind: Pts) -> Result<Observed, String> {
     let mut args = vec!["-t", &pid, "--tcp-established", "-D", &images];
     args.extend_from_slice(kind.criu_args());
     let dump = criu("dump", &args, "dump.log")
-    .map_err(|e| format!("{e}\nprocesses before the dump:\n{}", processes()))?;
+        .map_err(|e| format!("{e}\nprocesses before the dump:\n{}", processes()))?;
     let (_, du) = sys::sh(&format!("du -sk {images}"));
     let image_kib = du
         .split_whitespace()
@@ -246,6 +249,7 @@ fn scenario(kind: Pts) -> Result<Observed, String> {
     let mut third = login()?;
     third.line("tty")?;
     let tty_new = third.expect(PROMPT, T)?;
+    let control_fds = control_fds();
 
     let mut slow = slow_phases("dump.log");
     slow.extend(slow_phases("restore.log"));
@@ -253,6 +257,7 @@ fn scenario(kind: Pts) -> Result<Observed, String> {
         tty_before: first_line_with(&tty_before, "/dev/"),
         tty_after: first_line_with(&tty_after, "/dev/"),
         tty_new: first_line_with(&tty_new, "/dev/"),
+        control_fds,
         job_before: first_line_with(&job_before, "sleep"),
         job_after: first_line_with(&job_after, "sleep"),
         dump,
@@ -382,6 +387,35 @@ fn processes() -> String {
     rows.join("\n")
 }
 
+/// `PID fd N -> PATH` for every descriptor of a `.../control` file.
+fn control_fds() -> Vec<String> {
+    let mut found = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in dir.flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        if pid.parse::<u32>().is_err() {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            if let Ok(link) = std::fs::read_link(fd.path()) {
+                if link.to_string_lossy().ends_with("/control") {
+                    found.push(format!(
+                        "{pid} fd {} -> {}",
+                        fd.file_name().to_string_lossy(),
+                        link.display()
+                    ));
+                }
+            }
+        }
+    }
+    found
+}
+
 /// Lines of a CRIU log in WORK containing `what`.
 fn log_lines(log: &str, what: &str) -> Vec<String> {
     std::fs::read_to_string(format!("{WORK}/{log}"))
@@ -474,6 +508,12 @@ fn judge(kind: Pts, o: &Observed) -> Result<(), String> {
         problems.push(format!(
             "background job: {:?} -> {:?}",
             o.job_before, o.job_after
+        ));
+    }
+    if !o.control_fds.is_empty() {
+        problems.push(format!(
+            "control files still open after the move: {}",
+            o.control_fds.join(", ")
         ));
     }
     let expected = kind.expected_line();
