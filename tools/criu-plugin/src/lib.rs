@@ -19,7 +19,7 @@
 //!   (slave by path, master with `CKPT_OPEN_MASTER`) and restarts it.
 //! - restore, in the criu process, for every task once all are restored
 //!   and stopped: [`restore::resume_devices_late`], which commits the
-//!   session through the task that began it.
+//!   session (the control file waits in criu's fdstore meanwhile).
 //!
 //! No panic crosses into CRIU: every entry point runs under
 //! [`std::panic::catch_unwind`], and every refusal is one line in CRIU's
@@ -202,14 +202,37 @@ unsafe extern "C" fn cr_exit(stage: c_int, ret: c_int) {
     })
 }
 
+/// Runs a hook under [`guard`]; logs how long it took when it acted
+/// (returned anything but `-ENOTSUP`).
+fn timed(what: &str, f: impl FnOnce() -> c_int) -> c_int {
+    let start = std::time::Instant::now();
+    let ret = guard(what, -1, f);
+    if ret != -libc::ENOTSUP {
+        log(
+            Level::Info,
+            &format!(
+                "{what}: returned {ret} after {:.1} ms",
+                start.elapsed().as_secs_f64() * 1e3
+            ),
+        );
+    }
+    ret
+}
+
 unsafe extern "C" fn cr_dump_ext_file(fd: c_int, id: c_int) -> c_int {
-    guard("dump", -1, || dump::dump_ext_file(fd, id))
+    timed(&format!("DUMP_EXT_FILE {id}"), || {
+        dump::dump_ext_file(fd, id)
+    })
 }
 
 unsafe extern "C" fn cr_restore_ext_file(id: c_int) -> c_int {
-    guard("restore", -1, || restore::restore_ext_file(id))
+    timed(&format!("RESTORE_EXT_FILE {id}"), || {
+        restore::restore_ext_file(id)
+    })
 }
 
 unsafe extern "C" fn cr_resume_devices_late(pid: c_int) -> c_int {
-    guard("resume", -1, || restore::resume_devices_late(pid))
+    timed(&format!("RESUME_DEVICES_LATE {pid}"), || {
+        restore::resume_devices_late(pid)
+    })
 }

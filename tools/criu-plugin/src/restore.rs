@@ -17,13 +17,13 @@
 //! memory shared by all of CRIU's processes (mapped `MAP_SHARED` in
 //! `init`, before CRIU forks), and `fdstore_get(id)` gives any task, and
 //! the criu process for the commit, a descriptor of that same file. The
-//! restored tasks end up with no descriptor they did not have.
+//! restored tasks end up with no descriptor they did not have, and no
+//! process needs another's pid (the tasks sit in the container's pid
+//! namespace, the criu process outside it).
 //!
-//! `fdstore_add`/`fdstore_get` are criu's own exported functions, not
-//! part of `criu-plugin.h`: with a criu that does not export them, the
-//! owner keeps its control file at a high descriptor (a descriptor the
-//! restored task did not have) and the others take copies with
-//! `pidfd_getfd`.
+//! `fdstore_add`/`fdstore_get` are criu's own exported functions (3.11 to
+//! 4.x), not part of `criu-plugin.h`; the plugin refuses to restore, with
+//! a message, under a criu that does not export them.
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
@@ -37,9 +37,6 @@ use crate::{log, procfs, Level};
 
 /// Most distinct (pair, end)s one restore handles.
 const MAX_ENDS: usize = 1024;
-/// The owner keeps its control file at or above this descriptor, out of
-/// the way of the numbers CRIU restores files at.
-const CONTROL_FD_MIN: i32 = 900;
 
 /// Session states in [`Shared::state`].
 const IDLE: u32 = 0;
@@ -47,24 +44,17 @@ const BEGUN: u32 = 1;
 const FAILED: u32 = 2;
 const COMMITTED: u32 = 3;
 
-/// Where the session's control file is kept ([`Shared::keeper`]).
-const IN_FDSTORE: u32 = 1;
-const IN_OWNER: u32 = 2;
-
 /// State shared by the criu process and every task it forks.
 #[repr(C)]
 struct Shared {
     /// A spin lock: 0 free, 1 held.
     lock: AtomicU32,
     state: AtomicU32,
-    /// [`IN_FDSTORE`]: `store_id` is its fdstore id; [`IN_OWNER`]: the task
-    /// `owner_pid` (pid in its own namespace) keeps it at `owner_fd`.
-    keeper: AtomicU32,
+    /// The control file's id in criu's fdstore.
     store_id: AtomicI32,
     /// The pid (in its own pid namespace) of the task that began the
-    /// session.
+    /// session, for messages.
     owner_pid: AtomicI32,
-    owner_fd: AtomicI32,
     /// Per (pair, end) slot of [`Plan::slots`]: 1 once restarted.
     restarted: [AtomicU8; MAX_ENDS],
 }
@@ -134,20 +124,11 @@ pub fn exit(ret: i32) {
             state_name(sh.state.load(Ordering::Acquire))
         ),
     );
-    if sh.state.load(Ordering::Acquire) == BEGUN && ret == 0 {
-        let holder = if sh.keeper.load(Ordering::Acquire) == IN_FDSTORE {
-            "criu exits".to_string()
-        } else {
-            format!(
-                "task {} closes descriptor {}",
-                sh.owner_pid.load(Ordering::Acquire),
-                sh.owner_fd.load(Ordering::Acquire)
-            )
-        };
+    if sh.state.load(Ordering::Acquire) == BEGUN {
         log(
             Level::Error,
             &format!(
-                "the restart session begun by task {} was never committed: its pairs stay frozen until {holder}",
+                "the restart session begun by task {} was never committed: it is rolled back as criu exits",
                 sh.owner_pid.load(Ordering::Acquire),
             ),
         );
@@ -359,7 +340,7 @@ fn restore(img: &FileImage, images: &[FileImage]) -> Result<i32, String> {
         FAILED => return Err("the restart session could not be begun".into()),
         _ => return Err("the restart session is already committed".into()),
     }
-    let ctl = Control::get(sh, me)?;
+    let ctl = fdstore_get(sh.store_id.load(Ordering::Acquire))?;
     // The file's access mode and status flags; never an implicit ctty.
     let keep = libc::O_ACCMODE | libc::O_NONBLOCK | libc::O_APPEND | libc::O_ASYNC;
     let flags = (img.flags as i32 & keep) | libc::O_NOCTTY;
@@ -368,7 +349,7 @@ fn restore(img: &FileImage, images: &[FileImage]) -> Result<i32, String> {
             let path = format!("{}/{}", plan.dir, img.index);
             sys::open(&path, flags).map_err(|e| format!("open {path}: {e}"))?
         }
-        End::Master => sys::open_master(ctl.fd(), img.index, flags)
+        End::Master => sys::open_master(ctl.as_fd(), img.index, flags)
             .map_err(|e| format!("CKPT_OPEN_MASTER {}: {e}", img.index))?,
     };
     let slot = plan
@@ -412,11 +393,14 @@ fn restore(img: &FileImage, images: &[FileImage]) -> Result<i32, String> {
     Ok(fd.into_raw_fd())
 }
 
-/// Opens the instance's control file and begins the session; publishes
-/// this task as its owner.
+/// Opens the instance's control file, begins the session and hands the
+/// file to criu's fdstore.
 fn begin(sh: &Shared, plan: &Plan, me: i32) -> Result<(), String> {
     let path = format!("{}/control", plan.dir);
     let result = (|| {
+        let (add, _) = fdstore().ok_or(
+            "this criu exports no fdstore_add/fdstore_get (criu 3.11 to 4.x do): cannot share the control file between the restored tasks",
+        )?;
         let ctl = sys::open(&path, libc::O_RDWR).map_err(|e| format!("open {path}: {e}"))?;
         let entries: Vec<uapi::RestartEntry> = plan
             .pairs
@@ -430,39 +414,24 @@ fn begin(sh: &Shared, plan: &Plan, me: i32) -> Result<(), String> {
                 sys::errno_name(&e)
             )
         })?;
-        if let Some((add, _)) = fdstore() {
-            // SAFETY: fdstore_add takes a descriptor of this process and
-            // sends a reference to the file into criu's store.
-            let id = unsafe { add(ctl.as_raw_fd()) };
-            if id < 0 {
-                return Err("fdstore_add failed (see criu's log above)".to_string());
-            }
-            sh.keeper.store(IN_FDSTORE, Ordering::Release);
-            sh.store_id.store(id, Ordering::Release);
-            // `ctl` closes this task's descriptor: the store keeps the file.
-            return Ok(format!("kept in criu's fdstore as {id}"));
+        // SAFETY: fdstore_add takes a descriptor of this process and sends
+        // a reference to its file into criu's store.
+        let id = unsafe { add(ctl.as_raw_fd()) };
+        if id < 0 {
+            return Err("fdstore_add failed (see criu's log above)".to_string());
         }
-        // SAFETY: fcntl F_DUPFD_CLOEXEC on a descriptor we own.
-        let high = unsafe { libc::fcntl(ctl.as_raw_fd(), libc::F_DUPFD_CLOEXEC, CONTROL_FD_MIN) };
-        if high < 0 {
-            return Err(format!("F_DUPFD: {}", std::io::Error::last_os_error()));
-        }
-        // `ctl` closes its low descriptor; `high` stays open until the
-        // task ends (see the module comment).
-        sh.keeper.store(IN_OWNER, Ordering::Release);
-        sh.owner_fd.store(high, Ordering::Release);
-        Ok(format!(
-            "kept at descriptor {high} of this task (criu exports no fdstore)"
-        ))
+        sh.store_id.store(id, Ordering::Release);
+        // `ctl` closes this task's descriptor: the store keeps the file.
+        Ok(id)
     })();
     match result {
-        Ok(kept) => {
+        Ok(id) => {
             sh.owner_pid.store(me, Ordering::Release);
             sh.state.store(BEGUN, Ordering::Release);
             log(
                 Level::Info,
                 &format!(
-                    "RESTORE_EXT_FILE: task {me} began the restart session on {path} (pairs {:?}, ends {}), control file {kept}",
+                    "RESTORE_EXT_FILE: task {me} began the restart session on {path} (pairs {:?}, ends {}), control file kept in criu's fdstore as {id}",
                     plan.pairs.keys().collect::<Vec<_>>(),
                     plan.slots.len()
                 ),
@@ -472,42 +441,6 @@ fn begin(sh: &Shared, plan: &Plan, me: i32) -> Result<(), String> {
         Err(e) => {
             sh.state.store(FAILED, Ordering::Release);
             Err(e)
-        }
-    }
-}
-
-/// The session's control file as this process can use it.
-enum Control {
-    /// This task began the session: its own descriptor.
-    Own(i32),
-    /// A copy taken from the owner.
-    Copy(OwnedFd),
-}
-
-impl Control {
-    fn get(sh: &Shared, me: i32) -> Result<Control, String> {
-        if sh.keeper.load(Ordering::Acquire) == IN_FDSTORE {
-            return fdstore_get(sh.store_id.load(Ordering::Acquire)).map(Control::Copy);
-        }
-        let (owner, fd) = (
-            sh.owner_pid.load(Ordering::Acquire),
-            sh.owner_fd.load(Ordering::Acquire),
-        );
-        if owner == me {
-            return Ok(Control::Own(fd));
-        }
-        let pidfd =
-            sys::pidfd_open(owner).map_err(|e| format!("pidfd_open of owner {owner}: {e}"))?;
-        sys::pidfd_getfd(pidfd.as_fd(), fd)
-            .map(Control::Copy)
-            .map_err(|e| format!("pidfd_getfd of descriptor {fd} of task {owner}: {e}"))
-    }
-
-    fn fd(&self) -> BorrowedFd<'_> {
-        match self {
-            // SAFETY: The owner's descriptor stays open for the task's life.
-            Control::Own(fd) => unsafe { BorrowedFd::borrow_raw(*fd) },
-            Control::Copy(fd) => fd.as_fd(),
         }
     }
 }
@@ -573,7 +506,8 @@ fn controlling_tty(img: &FileImage, fd: BorrowedFd<'_>, me: i32) {
 
 /// `RESUME_DEVICES_LATE(pid)`, in the criu process, once per restored task
 /// (`pid` as criu sees it), all restored and stopped: commits the session
-/// through a copy of the owner's control file.
+/// through a copy of the control file from criu's fdstore (at the first
+/// call: every task's files are back by then).
 pub fn resume_devices_late(pid: i32) -> i32 {
     let Some(sh) = shared() else {
         return -libc::ENOTSUP;
@@ -581,15 +515,7 @@ pub fn resume_devices_late(pid: i32) -> i32 {
     if sh.state.load(Ordering::Acquire) != BEGUN {
         return -libc::ENOTSUP;
     }
-    let ctl = if sh.keeper.load(Ordering::Acquire) == IN_FDSTORE {
-        fdstore_get(sh.store_id.load(Ordering::Acquire))
-    } else {
-        let owner = sh.owner_pid.load(Ordering::Acquire);
-        if procfs::own_ns_pid(pid) != Some(owner) {
-            return -libc::ENOTSUP;
-        }
-        owner_control(pid, sh.owner_fd.load(Ordering::Acquire))
-    };
+    let ctl = fdstore_get(sh.store_id.load(Ordering::Acquire));
     match ctl.and_then(|ctl| commit(ctl.as_fd())) {
         Ok(()) => {
             sh.state.store(COMMITTED, Ordering::Release);
@@ -608,21 +534,6 @@ pub fn resume_devices_late(pid: i32) -> i32 {
             -1
         }
     }
-}
-
-/// A copy of descriptor `fd` of task `pid` (as criu sees it), which must
-/// be a control file.
-fn owner_control(pid: i32, fd: i32) -> Result<OwnedFd, String> {
-    let link = std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
-        .map_err(|e| format!("descriptor {fd} of task {pid}: {e}"))?;
-    if !link.to_string_lossy().ends_with("/control") {
-        return Err(format!(
-            "descriptor {fd} of task {pid} is {}, not the control file",
-            link.display()
-        ));
-    }
-    let pidfd = sys::pidfd_open(pid).map_err(|e| format!("pidfd_open {pid}: {e}"))?;
-    sys::pidfd_getfd(pidfd.as_fd(), fd).map_err(|e| format!("pidfd_getfd {fd} of {pid}: {e}"))
 }
 
 fn commit(ctl: BorrowedFd<'_>) -> Result<(), String> {

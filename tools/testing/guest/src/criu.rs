@@ -105,6 +105,10 @@ struct Observed {
     dump: Duration,
     restore: Duration,
     image_kib: u64,
+    /// The images' exact size, and that of the terminal parts: CRIU's
+    /// `tty-*.img` or the plugin's `ckpt-pty-*.img`.
+    image_bytes: u64,
+    tty_images: String,
     image_files: String,
     /// From the end of the restore until the shell's answer to the rest of
     /// the line reached the client.
@@ -201,6 +205,15 @@ fn scenario(kind: Pts) -> Result<Observed, String> {
         .and_then(|k| k.parse().ok())
         .unwrap_or(0);
     let image_files = sys::sh(&format!("cd {images} && ls -S -s | tr '\\n' ' '")).1;
+    let image_bytes = sys::sh(&format!("cat {images}/* | wc -c"))
+        .1
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    let tty_images = sys::sh(&format!(
+        "cd {images} && for f in tty*.img ckpt-pty-*.img; do [ -f $f ] && echo -n \"$f $(wc -c < $f) \"; done"
+    ))
+    .1;
     let (_, gone) = sys::sh(&format!("[ -d /proc/{pid} ] && echo alive"));
     if gone.contains("alive") {
         return Err(format!("the container's init {pid} outlived the dump"));
@@ -263,6 +276,8 @@ fn scenario(kind: Pts) -> Result<Observed, String> {
         dump,
         restore,
         image_kib,
+        image_bytes,
+        tty_images,
         image_files,
         resume,
         line,
@@ -477,6 +492,11 @@ fn judge(kind: Pts, o: &Observed) -> Result<(), String> {
         o.resume.as_secs_f64(),
     );
     println!("# {k}: image files (KiB): {}", o.image_files.trim());
+    println!(
+        "# {k}: images {} bytes in all; terminal images (bytes): {}",
+        o.image_bytes,
+        o.tty_images.trim()
+    );
     for l in &o.slow {
         println!("# {k}: slow: {l}");
     }
