@@ -5,7 +5,7 @@
 use std::ffi::CString;
 use std::fs;
 use std::io::Write;
-use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::Mutex;
 
 use ckptctl::sys;
@@ -28,14 +28,23 @@ pub fn init() -> i32 {
     0
 }
 
-/// `exit(CR_PLUGIN_STAGE__DUMP, ret)`: thaws what was frozen when the dump
-/// failed (`ret != 0`); after a good dump CRIU kills the tasks (unless
-/// `--leave-running`, which this plugin does not see: their ptys stay
-/// frozen, see Documentation/criu.rst).
+/// `exit(CR_PLUGIN_STAGE__DUMP, ret)`.
+///
+/// A failed dump (`ret != 0`) leaves the tasks running: every end is
+/// thawed now. After a good dump CRIU calls `exit` *before* it decides the
+/// tasks' fate: a failing post-dump action script or `--leave-running`
+/// (`-R`) leaves them running too, with `ret == 0`, and the plugin has no
+/// later hook and cannot see the options. So a watcher process (double
+/// forked, not criu's child) keeps copies of the ends, waits until criu
+/// exits, thaws them all and ends: when CRIU killed the tasks the thaw
+/// frees pairs nobody holds any more, otherwise it lets them run on.
 pub fn exit(ret: i32) {
     let Ok(mut frozen) = FROZEN.lock() else {
         return;
     };
+    if frozen.is_empty() {
+        return;
+    }
     if ret != 0 {
         for (id, fd) in frozen.iter() {
             match sys::thaw(fd.as_fd()) {
@@ -46,8 +55,90 @@ pub fn exit(ret: i32) {
                 ),
             }
         }
+    } else if let Err(e) = thaw_after_criu(&frozen) {
+        log(
+            Level::Error,
+            &format!(
+                "no watcher to thaw the ptys after criu ({e}): if the tasks keep running (post-dump script, --leave-running) their ptys stay frozen until CKPT_THAW"
+            ),
+        );
+    } else {
+        log(
+            Level::Info,
+            &format!(
+                "{} ends frozen: a watcher thaws them once criu exits",
+                frozen.len()
+            ),
+        );
     }
     frozen.clear();
+}
+
+/// Starts the watcher of [`exit`].
+fn thaw_after_criu(ends: &[(u32, OwnedFd)]) -> Result<(), String> {
+    // SAFETY: getpid has no preconditions.
+    let criu = unsafe { libc::getpid() };
+    let pidfd = sys::pidfd_open(criu).map_err(|e| format!("pidfd_open: {e}"))?;
+    let fds: Vec<i32> = ends.iter().map(|(_, fd)| fd.as_raw_fd()).collect();
+    let pidfd = pidfd.as_raw_fd();
+    // What the watcher keeps open, sorted: everything else of criu's (its
+    // log, images, the caller's pipes) it closes.
+    let mut keep = fds.clone();
+    keep.push(pidfd);
+    keep.sort_unstable();
+    // SAFETY: criu is single-threaded here; the children only make raw
+    // system calls (no allocation, no locks) before `_exit`.
+    match unsafe { libc::fork() } {
+        -1 => Err(format!("fork: {}", std::io::Error::last_os_error())),
+        0 => {
+            // SAFETY: As above: raw system calls only, then `_exit`.
+            unsafe {
+                libc::setsid();
+                if libc::fork() != 0 {
+                    libc::_exit(0);
+                }
+                let mut next: u32 = 0;
+                for &k in &keep {
+                    let k = k as u32;
+                    if k > next {
+                        libc::syscall(libc::SYS_close_range, next, k - 1, 0u32);
+                    }
+                    next = k + 1;
+                }
+                libc::syscall(libc::SYS_close_range, next, u32::MAX, 0u32);
+                watch(pidfd, &fds)
+            }
+        }
+        child => {
+            let mut status = 0;
+            // SAFETY: Reaps the intermediate child, which exits at once.
+            unsafe { libc::waitpid(child, &mut status, 0) };
+            Ok(())
+        }
+    }
+}
+
+/// The watcher: waits for criu's pidfd to become readable (criu exited),
+/// thaws every end, exits.
+///
+/// # Safety
+///
+/// Only in a child forked from a single-threaded criu; `pidfd` and `fds`
+/// are open descriptors of this process.
+unsafe fn watch(pidfd: i32, fds: &[i32]) -> ! {
+    let mut p = libc::pollfd {
+        fd: pidfd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: `p` is one valid pollfd.
+    while unsafe { libc::poll(&mut p, 1, -1) } < 0 {}
+    for &fd in fds {
+        // SAFETY: CKPT_THAW takes no argument.
+        unsafe { libc::ioctl(fd, ckptctl::uapi::CKPT_THAW as libc::Ioctl) };
+    }
+    // SAFETY: Ends the watcher without running anything of criu's.
+    unsafe { libc::_exit(0) }
 }
 
 /// Whether `fd` is a character device of ckpt_pty; its device number.

@@ -12,7 +12,10 @@
 //! connection carries on: the user types the rest of the line. What the
 //! shell read, the job and the tty after the move are checked against what
 //! the pty kind is known to keep; timings and image sizes are KTAP
-//! diagnostics. Any CRIU failure fails the test.
+//! diagnostics. Any CRIU failure fails the test. Kinds: `native` (a devpts
+//! instance, CRIU's own tty code) and `ckpt` (a ckptpts instance, the
+//! ckpt_pty CRIU plugin from tools/criu-plugin, which must also leave no
+//! control file open in any process).
 
 use crate::sys;
 use crate::telnet::Telnet;
@@ -182,6 +185,15 @@ fn scenario(kind: Pts) -> Result<Observed, String> {
     c.expect(PROMPT, T)?;
     c.line("jobs -l")?;
     let job_before = c.expect(PROMPT, T)?;
+    if let Pts::Ckpt = kind {
+        failed_dump(&pid)?;
+        // The plugin froze the pair for its checkpoint and must have thawed
+        // it when the dump failed: the session answers.
+        c.line("echo ALIVE-$((1+1))")?;
+        c.expect("ALIVE-2", T)
+            .map_err(|e| format!("the session after a failed dump: {e}"))?;
+        c.expect(PROMPT, T)?;
+    }
 
     // The shell's `read` waits in a canonical read(2): the half line sits
     // in the slave's line buffer (its echo shows it got there), not in the
@@ -291,6 +303,45 @@ fn scenario(kind: Pts) -> Result<Observed, String> {
             .collect(),
         slow,
     })
+}
+
+/// A dump that fails after the plugin checkpointed (and froze) the ptys:
+/// a post-dump action script refuses, so CRIU leaves the tasks running.
+/// CRIU calls the plugin's `exit` before that script, with success, so
+/// the plugin's watcher must thaw the ends once criu exits (the caller
+/// checks that the session answers).
+fn failed_dump(pid: &str) -> Result<(), String> {
+    let script = format!("{WORK}/fail-post-dump");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\n[ \"$CRTOOLS_SCRIPT_ACTION\" = post-dump ] && exit 1\nexit 0\n",
+    )
+    .map_err(|e| format!("{script}: {e}"))?;
+    sys::sh(&format!("chmod +x {script}; mkdir -p {WORK}/fail-img"));
+    let images = format!("{WORK}/fail-img");
+    let mut args = vec![
+        "-t",
+        pid,
+        "--tcp-established",
+        "-D",
+        &images,
+        "--action-script",
+        &script,
+    ];
+    args.extend_from_slice(Pts::Ckpt.criu_args());
+    if criu("dump", &args, "dump-fail.log").is_ok() {
+        return Err("criu dump succeeded despite the failing post-dump script".into());
+    }
+    for l in log_lines("dump-fail.log", "ckpt_pty: ") {
+        println!("# ckpt: failed dump: {l}");
+    }
+    let (_, alive) = sys::sh(&format!("[ -d /proc/{pid} ] && echo alive"));
+    if !alive.contains("alive") {
+        return Err(format!(
+            "the container's init {pid} died in the failed dump"
+        ));
+    }
+    Ok(())
 }
 
 /// Starts the container; returns its init's pid (in our namespace).
