@@ -237,6 +237,7 @@ fn load_images() -> Result<Vec<FileImage>, String> {
 }
 
 /// What the session expects, the same in every process.
+#[derive(Debug)]
 struct Plan {
     /// The instance's directory in the restored mount namespace.
     dir: String,
@@ -561,5 +562,62 @@ fn commit(ctl: BorrowedFd<'_>) -> Result<(), String> {
                 names.join(", ")
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn img(id: u32, end: End, index: u32, dir: &str) -> FileImage {
+        FileImage {
+            id,
+            end,
+            index,
+            mode: 0,
+            flags: 2,
+            ctty_leader: 0,
+            fg_pgrp: 0,
+            dir: dir.into(),
+            path: format!("{dir}/{index}"),
+            stream: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn plan_groups_ends_by_pair() {
+        let images = [
+            img(6, End::Master, 1, ""),
+            img(9, End::Slave, 1, "/dev/pts"),
+            // A second open of the same slave: one end, one slot.
+            img(10, End::Slave, 1, "/dev/pts"),
+            img(12, End::Master, 4, ""),
+        ];
+        let p = plan(&images).unwrap();
+        assert_eq!(p.dir, "/dev/pts");
+        assert_eq!(
+            p.pairs.into_iter().collect::<Vec<_>>(),
+            [
+                (1, uapi::CKPT_END_MASTER | uapi::CKPT_END_SLAVE),
+                (4, uapi::CKPT_END_MASTER)
+            ]
+        );
+        assert_eq!(
+            p.slots,
+            [
+                (1, uapi::CKPT_END_MASTER),
+                (1, uapi::CKPT_END_SLAVE),
+                (4, uapi::CKPT_END_MASTER)
+            ]
+        );
+    }
+
+    #[test]
+    fn plan_refuses_bsd_and_two_instances() {
+        let mut bsd = img(3, End::Slave, 0, "/dev/pts");
+        bsd.mode = 1;
+        assert!(plan(&[bsd]).unwrap_err().contains("BSD"));
+        let two = [img(1, End::Slave, 0, "/a"), img(2, End::Slave, 1, "/b")];
+        assert!(plan(&two).unwrap_err().contains("2 ckptpts instances"));
     }
 }
