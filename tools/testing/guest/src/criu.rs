@@ -186,6 +186,7 @@ fn scenario(kind: Pts) -> Result<Observed, String> {
     c.line("jobs -l")?;
     let job_before = c.expect(PROMPT, T)?;
     if let Pts::Ckpt = kind {
+        refused_dumps(&pid)?;
         failed_dump(&pid)?;
         // The plugin froze the pair for its checkpoint and must have thawed
         // it when the dump failed: the session answers.
@@ -303,6 +304,44 @@ fn scenario(kind: Pts) -> Result<Observed, String> {
             .collect(),
         slow,
     })
+}
+
+/// What CRIU says without each of the two options the ckpt kind needs
+/// (Documentation/criu.rst): both dumps must fail, leaving the container
+/// running (the caller checks the session answers).
+fn refused_dumps(pid: &str) -> Result<(), String> {
+    let images = format!("{WORK}/refused-img");
+    sys::sh(&format!("mkdir -p {images}"));
+    let base = ["-t", pid, "--tcp-established", "-D", images.as_str()];
+    let cases: [(&str, &[&str], &str); 2] = [
+        (
+            "without --enable-fs ckptpts",
+            &["--lib", PLUGIN_DIR],
+            "dump-no-enable-fs.log",
+        ),
+        (
+            "without the plugin",
+            &["--enable-fs", "ckptpts"],
+            "dump-no-plugin.log",
+        ),
+    ];
+    for (what, extra, log) in cases {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        match criu("dump", &args, log) {
+            Ok(_) => return Err(format!("criu dump {what} succeeded")),
+            Err(_) => {
+                let errors = log_lines(log, "Error");
+                let first = errors
+                    .iter()
+                    .find(|l| !l.contains("legacy"))
+                    .cloned()
+                    .unwrap_or_default();
+                println!("# ckpt: criu dump {what}: {first}");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A dump that fails after the plugin checkpointed (and froze) the ptys:
