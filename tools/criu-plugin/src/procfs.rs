@@ -80,6 +80,45 @@ pub fn is_ckpt_major(major: u32) -> bool {
         .any(|(m, name)| m.parse() == Ok(major) && name.contains("ckpt"))
 }
 
+/// `root` and all its descendants (pids as /proc sees them), from
+/// `/proc/PID/task/TID/children`.
+pub fn tree(root: i32) -> Vec<i32> {
+    let mut all = vec![root];
+    let mut i = 0;
+    while i < all.len() {
+        let pid = all[i];
+        i += 1;
+        let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            let Ok(text) = fs::read_to_string(t.path().join("children")) else {
+                continue;
+            };
+            all.extend(
+                text.split_whitespace()
+                    .filter_map(|c| c.parse::<i32>().ok()),
+            );
+        }
+    }
+    all
+}
+
+/// Descriptor numbers of `pid`'s sockets.
+pub fn socket_fds(pid: i32) -> Vec<i32> {
+    let Ok(dir) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter(|e| {
+            fs::read_link(e.path())
+                .map(|l| l.to_string_lossy().starts_with("socket:"))
+                .unwrap_or(false)
+        })
+        .filter_map(|e| e.file_name().to_string_lossy().parse().ok())
+        .collect()
+}
+
 /// Mount points of ckptpts instances in this mount namespace.
 pub fn ckptpts_mounts() -> Vec<String> {
     let Ok(text) = fs::read_to_string("/proc/self/mountinfo") else {

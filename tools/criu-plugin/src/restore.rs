@@ -55,6 +55,8 @@ struct Shared {
     /// The pid (in its own pid namespace) of the task that began the
     /// session, for messages.
     owner_pid: AtomicI32,
+    /// Sockets the session waits for (`CKPT_SESSION_BEGIN_SOCKETS`).
+    sockets: AtomicU32,
     /// Per (pair, end) slot of [`Plan::slots`]: 1 once restarted.
     restarted: [AtomicU8; MAX_ENDS],
 }
@@ -245,12 +247,44 @@ struct Plan {
     pairs: BTreeMap<u32, u32>,
     /// Distinct (index, end)s, in order: a slot of [`Shared::restarted`].
     slots: Vec<(u32, u32)>,
+    /// Pair index -> the socket its master image says it serves
+    /// (`CKPT_SOCKET_SET` before the dump).
+    sockets: BTreeMap<u32, uapi::SocketRecord>,
+}
+
+/// The socket a master's stream image records, read with the module's own
+/// decoder (the image is checked whole, as the kernel will).
+fn master_socket(img: &FileImage) -> Result<Option<uapi::SocketRecord>, String> {
+    use pty_core::checkpoint::{self, MetaPart};
+    let image = pty_core::image::decode(&img.stream)
+        .map_err(|e| format!("file {}: stream image: {e}", img.id))?;
+    let mut pair = pty_core::stream::PtyPair::new(ckptctl::state::VecStorage::default);
+    match checkpoint::restore(&mut pair, &image, image.kind()) {
+        Ok(MetaPart::Master(m)) => Ok(m.socket.map(|id| uapi::SocketRecord {
+            family: id.family,
+            sock_type: id.sock_type,
+            protocol: id.protocol,
+            local_port: id.local_port,
+            remote_port: id.remote_port,
+            reserved: 0,
+            local_addr: id.local_addr,
+            remote_addr: id.remote_addr,
+        })),
+        Ok(MetaPart::Slave(_)) => Err(format!("file {}: a slave image for a master", img.id)),
+        Err(e) => Err(format!("file {}: stream image: {e:?}", img.id)),
+    }
 }
 
 fn plan(images: &[FileImage]) -> Result<Plan, String> {
     let mut pairs = BTreeMap::new();
+    let mut sockets = BTreeMap::new();
     let mut dirs: Vec<&str> = Vec::new();
     for i in images {
+        if i.end == End::Master && !i.stream.is_empty() {
+            if let Some(sock) = master_socket(i)? {
+                sockets.insert(i.index, sock);
+            }
+        }
         if i.mode != 0 {
             return Err(format!(
                 "file {}: BSD pair {} ({}): the plugin restores AT&T pairs only",
@@ -297,7 +331,12 @@ fn plan(images: &[FileImage]) -> Result<Plan, String> {
     if slots.len() > MAX_ENDS {
         return Err(format!("{} pty ends: at most {MAX_ENDS}", slots.len()));
     }
-    Ok(Plan { dir, pairs, slots })
+    Ok(Plan {
+        dir,
+        pairs,
+        slots,
+        sockets,
+    })
 }
 
 /// `RESTORE_EXT_FILE(id)`, in the restored task that owns the file.
@@ -408,7 +447,12 @@ fn begin(sh: &Shared, plan: &Plan, me: i32) -> Result<(), String> {
             .iter()
             .map(|(&index, &ends)| uapi::RestartEntry { index, ends })
             .collect();
-        sys::session_begin(ctl.as_fd(), &entries).map_err(|e| {
+        let begun = if plan.sockets.is_empty() {
+            sys::session_begin(ctl.as_fd(), &entries)
+        } else {
+            begin_sockets(ctl.as_fd(), plan)
+        };
+        begun.map_err(|e| {
             format!(
                 "CKPT_SESSION_BEGIN with pairs {:?}: {} ({e})",
                 plan.pairs.keys().collect::<Vec<_>>(),
@@ -422,6 +466,8 @@ fn begin(sh: &Shared, plan: &Plan, me: i32) -> Result<(), String> {
             return Err("fdstore_add failed (see criu's log above)".to_string());
         }
         sh.store_id.store(id, Ordering::Release);
+        sh.sockets
+            .store(plan.sockets.len() as u32, Ordering::Release);
         // `ctl` closes this task's descriptor: the store keeps the file.
         Ok(id)
     })();
@@ -432,9 +478,10 @@ fn begin(sh: &Shared, plan: &Plan, me: i32) -> Result<(), String> {
             log(
                 Level::Info,
                 &format!(
-                    "RESTORE_EXT_FILE: task {me} began the restart session on {path} (pairs {:?}, ends {}), control file kept in criu's fdstore as {id}",
+                    "RESTORE_EXT_FILE: task {me} began the restart session on {path} (pairs {:?}, ends {}, sockets {}), control file kept in criu's fdstore as {id}",
                     plan.pairs.keys().collect::<Vec<_>>(),
-                    plan.slots.len()
+                    plan.slots.len(),
+                    plan.sockets.len()
                 ),
             );
             Ok(())
@@ -516,8 +563,15 @@ pub fn resume_devices_late(pid: i32) -> i32 {
     if sh.state.load(Ordering::Acquire) != BEGUN {
         return -libc::ENOTSUP;
     }
+    let expected = sh.sockets.load(Ordering::Acquire);
     let ctl = fdstore_get(sh.store_id.load(Ordering::Acquire));
-    match ctl.and_then(|ctl| commit(ctl.as_fd())) {
+    let done = ctl.and_then(|ctl| {
+        if expected > 0 {
+            restored_sockets(ctl.as_fd(), pid, expected);
+        }
+        commit(ctl.as_fd())
+    });
+    match done {
         Ok(()) => {
             sh.state.store(COMMITTED, Ordering::Release);
             log(
@@ -534,6 +588,83 @@ pub fn resume_devices_late(pid: i32) -> i32 {
             );
             -1
         }
+    }
+}
+
+/// `CKPT_SESSION_BEGIN_SOCKETS` with every pair and the socket its master
+/// expects.
+fn begin_sockets(ctl: BorrowedFd<'_>, plan: &Plan) -> std::io::Result<()> {
+    let entries: Vec<uapi::RestartSocketEntry> = plan
+        .pairs
+        .iter()
+        .map(|(&index, &ends)| {
+            let sock = plan.sockets.get(&index);
+            uapi::RestartSocketEntry {
+                index,
+                ends,
+                has_socket: u32::from(sock.is_some()),
+                socket: sock.copied().unwrap_or_default(),
+            }
+        })
+        .collect();
+    let mut arg = uapi::SessionArg {
+        entries: entries.as_ptr() as u64,
+        count: entries.len() as u32,
+        flags: 0,
+    };
+    // SAFETY: `arg` points to `count` valid entries for the whole call;
+    // the ioctl reads them and `arg`.
+    let r = unsafe {
+        libc::ioctl(
+            ctl.as_raw_fd(),
+            uapi::CKPT_SESSION_BEGIN_SOCKETS as libc::Ioctl,
+            &mut arg as *mut uapi::SessionArg,
+        )
+    };
+    if r < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Offers every socket of the restored tree under `root` (pid as criu sees
+/// it; the tasks are stopped) to `CKPT_SOCKET_RESTORED`, which matches a
+/// socket to the pair expecting its identity and refuses the others.
+fn restored_sockets(ctl: BorrowedFd<'_>, root: i32, expected: u32) {
+    let mut matched = 0;
+    for pid in procfs::tree(root) {
+        let Ok(pidfd) = sys::pidfd_open(pid) else {
+            continue;
+        };
+        for fd in procfs::socket_fds(pid) {
+            let Ok(sock) = sys::pidfd_getfd(pidfd.as_fd(), fd) else {
+                continue;
+            };
+            // SAFETY: CKPT_SOCKET_RESTORED takes a descriptor as an integer.
+            let r = unsafe {
+                libc::ioctl(
+                    ctl.as_raw_fd(),
+                    uapi::CKPT_SOCKET_RESTORED as libc::Ioctl,
+                    sock.as_raw_fd() as libc::c_ulong,
+                )
+            };
+            if r >= 0 {
+                matched += 1;
+                log(
+                    Level::Info,
+                    &format!(
+                        "RESUME_DEVICES_LATE: socket fd {fd} of task {pid} is the one pair {r} serves (CKPT_SOCKET_RESTORED)"
+                    ),
+                );
+            }
+        }
+    }
+    if matched < expected {
+        log(
+            Level::Error,
+            &format!("{matched} of {expected} expected sockets found in the restored tasks"),
+        );
     }
 }
 
