@@ -18,8 +18,10 @@
 //!   call begins the instance's restart session; each call opens its end
 //!   (slave by path, master with `CKPT_OPEN_MASTER`) and restarts it.
 //! - restore, in the criu process, for every task once all are restored
-//!   and stopped: [`restore::resume_devices_late`], which commits the
-//!   session (the control file waits in criu's fdstore meanwhile).
+//!   and stopped: [`restore::resume_devices_late`], which matches the
+//!   restored sockets to the pairs that serve them (when the images record
+//!   an association) and commits the session (the control file waits in
+//!   criu's fdstore meanwhile).
 //!
 //! No panic crosses into CRIU: every entry point runs under
 //! [`std::panic::catch_unwind`], and every refusal is one line in CRIU's
