@@ -46,6 +46,10 @@ stage "migration story (two VMs)"
 "$here/story.sh" "$kdir" "$module" "${guest_bin%/*}" > "$out/story.txt" 2>&1 || true
 tail -5 "$out/story.txt"
 
+stage "CRIU: a container with a telnet login, dumped and restored (Documentation/criu.rst)"
+"$here/criu.sh" > "$out/criu.txt" 2>&1 || true
+grep -a -E '^# (native|ckpt): (dump|typed)' "$top/build/criu/results.ktap" 2>/dev/null || true
+
 stage "package: deb, lintian, DKMS build for the test kernel, loaded in a guest"
 "$top/tools/packaging/package-check.sh" > "$out/package.txt" 2>&1 || true
 grep '^package-check:' "$out/package.txt" | grep -v ': ok$' || true
@@ -53,6 +57,7 @@ grep '^package-check:' "$out/package.txt" | grep -v ': ok$' || true
 stage "verdict"
 python3 "$here/ktap.py" --host "$out/host.log" --console "$out/console.log" --guest "$out/results.ktap" \
 	--console "$top/build/story/console.log" --guest "$top/build/story/results.ktap" \
+	--console "$top/build/criu/console.log" --guest "$top/build/criu/results.ktap" \
 	--console "$top/build/package/guest/console.log" --guest "$top/build/package/results.ktap" |
 	tee "$out/verdict.txt" | sed '$d'
 rc=${PIPESTATUS[0]}

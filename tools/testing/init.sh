@@ -4,6 +4,23 @@
 # ttyS1, unloads, asks kmemleak for leaks, and powers off.
 export PATH=/bin:/sbin
 mount -t proc proc /proc
+mode=$(sed -n 's/.*ckpt.mode=\([a-z-]*\).*/\1/p' /proc/cmdline)
+
+# CRIU restores a mount namespace with pivot_root(2), which fails (EINVAL)
+# while / is the initramfs itself (rootfs): in the criu mode, copy the
+# initramfs into a tmpfs and switch_root into it first; this script then
+# starts again from the top, on the tmpfs.
+if [ "$mode" = criu ] && [ ! -e /.tmpfs-root ]; then
+	mkdir /newroot
+	mount -t tmpfs -o mode=0755 tmpfs /newroot
+	for d in /*; do
+		case "$d" in /proc | /sys | /dev | /newroot) ;; *) cp -a "$d" /newroot/ ;; esac
+	done
+	mkdir /newroot/proc /newroot/sys /newroot/dev
+	touch /newroot/.tmpfs-root
+	umount /proc
+	exec switch_root /newroot /init
+fi
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mkdir -p /dev/pts /tmp
@@ -14,7 +31,6 @@ mount -t tmpfs tmpfs /tmp
 mount -t debugfs debugfs /sys/kernel/debug
 ip link set lo up
 
-mode=$(sed -n 's/.*ckpt.mode=\([a-z-]*\).*/\1/p' /proc/cmdline)
 filter=$(sed -n 's/.*ckpt.filter=\([^ ]*\).*/\1/p' /proc/cmdline)
 results=/dev/ttyS1
 
@@ -40,6 +56,11 @@ demo)
 	;;
 probe)
 	echo "CKPT-PROBE-OK"
+	;;
+criu)
+	# CRIU moves a container with a telnet login (Documentation/criu.rst).
+	echo "CKPT-STAGE: criu"
+	/bin/ckpt-guest-tests --criu "$filter" 2>&1 | tee $results
 	;;
 custom)
 	# A script carried in with CKPT_EXTRA=/custom.sh=PATH (development).

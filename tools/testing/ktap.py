@@ -179,7 +179,9 @@ def main():
             continue
         # KUnit's KTAP: the kernel prints it; guest userspace lines are ours.
         kunit_lines = [l for l in console if not strip(l).startswith("CKPT")]
-        guest_start = next((i for i, l in enumerate(console) if "CKPT-STAGE: guest tests" in l), len(console))
+        # KUnit runs at insmod; the next stage (guest tests, criu, ...) is ours.
+        guest_start = next((i for i, l in enumerate(console)
+                            if "CKPT-STAGE: " in l and "CKPT-STAGE: insmod" not in l), len(console))
         p, fl, sk, fails = parse_ktap(kunit_lines[:guest_start], "kunit")
         if p + fl < args.expect_kunit:
             problems.append(f"kunit: expected at least {args.expect_kunit} KUnit cases, saw {p + fl}")

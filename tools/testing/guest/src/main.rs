@@ -12,10 +12,12 @@
 //! - `CKPT_GUEST_QUIET_MS=N`: settle quiet period instead of calibrating it;
 //! - `CKPT_GUEST_SHELL=path`: the shell of `prog_sh_interactive`.
 
+mod criu;
 mod ktap;
 mod pty;
 mod script;
 mod sys;
+mod telnet;
 mod tests_ckpt;
 mod tests_device;
 mod tests_differential;
@@ -47,6 +49,11 @@ fn main() {
             std::process::exit(1);
         }
         return;
+    }
+    // The guest's `criu` mode: CRIU moves a container with a telnet login.
+    if filter.as_deref() == Some("--criu") {
+        let failed = criu::main(std::env::args().nth(2).as_deref());
+        std::process::exit(if failed == 0 { 0 } else { 1 });
     }
     let tests = [
         tests_device::TESTS,

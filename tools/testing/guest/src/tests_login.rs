@@ -10,11 +10,10 @@ use crate::ktap::{TestFn, TestResult};
 use crate::pty::PtyKind;
 use crate::script::native_only;
 use crate::sys;
+use crate::telnet::Telnet;
 use crate::uapi::PTS_DIR;
 use std::ffi::CString;
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub const TESTS: &[(&str, TestFn)] = &[
     ("login_glibc_openpt_bind_mount_recipe", glibc_openpt),
@@ -22,132 +21,6 @@ pub const TESTS: &[(&str, TestFn)] = &[
 ];
 
 const PROMPT: &str = "login-prompt$ ";
-
-/// Telnet commands (RFC 854).
-const IAC: u8 = 255;
-const SB: u8 = 250;
-const SE: u8 = 240;
-
-/// A minimal telnet client: the server's option requests are ignored (it
-/// carries on without answers), `IAC` sequences are stripped.
-struct Telnet {
-    stream: TcpStream,
-    seen: Vec<u8>,
-    cursor: usize,
-    /// Bytes of an `IAC` sequence cut by a read boundary.
-    partial: Vec<u8>,
-    /// Print what the terminal shows (`make demo`).
-    echo: bool,
-}
-
-impl Telnet {
-    fn connect(port: u16) -> Result<Self, String> {
-        let start = Instant::now();
-        loop {
-            match TcpStream::connect(("127.0.0.1", port)) {
-                Ok(stream) => {
-                    stream
-                        .set_read_timeout(Some(Duration::from_millis(100)))
-                        .map_err(|e| e.to_string())?;
-                    return Ok(Self {
-                        stream,
-                        seen: Vec::new(),
-                        cursor: 0,
-                        partial: Vec::new(),
-                        echo: false,
-                    });
-                }
-                Err(e) if start.elapsed() > Duration::from_secs(20) => {
-                    return Err(format!("connect to telnetd: {e}"))
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(100)),
-            }
-        }
-    }
-
-    /// Appends `data` minus telnet commands.
-    fn absorb(&mut self, data: &[u8]) {
-        let mut bytes = std::mem::take(&mut self.partial);
-        bytes.extend_from_slice(data);
-        let mut i = 0;
-        while i < bytes.len() {
-            if bytes[i] != IAC {
-                self.seen.push(bytes[i]);
-                i += 1;
-                continue;
-            }
-            let Some(&cmd) = bytes.get(i + 1) else {
-                break;
-            };
-            let len = match cmd {
-                IAC => {
-                    self.seen.push(IAC);
-                    2
-                }
-                251..=254 => 3,
-                SB => match bytes[i..].windows(2).position(|w| w == [IAC, SE]) {
-                    Some(p) => p + 2,
-                    None => break,
-                },
-                _ => 2,
-            };
-            if i + len > bytes.len() {
-                break;
-            }
-            i += len;
-        }
-        self.partial = bytes[i..].to_vec();
-    }
-
-    fn expect(&mut self, needle: &str, timeout: Duration) -> Result<String, String> {
-        let start = Instant::now();
-        loop {
-            if let Some(pos) = self.seen[self.cursor..]
-                .windows(needle.len())
-                .position(|w| w == needle.as_bytes())
-            {
-                let before = String::from_utf8_lossy(&self.seen[self.cursor..self.cursor + pos])
-                    .into_owned();
-                if self.echo {
-                    print!("{}", before.replace('\r', ""));
-                    print!("{needle}");
-                    let _ = std::io::stdout().flush();
-                }
-                self.cursor += pos + needle.len();
-                return Ok(before);
-            }
-            if start.elapsed() > timeout {
-                let tail = &self.seen[self.seen.len().saturating_sub(400)..];
-                return Err(format!(
-                    "waiting for {needle:?}; the terminal showed: {:?}",
-                    String::from_utf8_lossy(tail)
-                ));
-            }
-            let mut buf = [0u8; 4096];
-            match self.stream.read(&mut buf) {
-                Ok(0) => return Err(format!("connection closed waiting for {needle:?}")),
-                Ok(n) => self.absorb(&buf[..n]),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
-                Err(e) => return Err(e.to_string()),
-            }
-        }
-    }
-
-    fn send(&mut self, text: &str) -> Result<(), String> {
-        self.stream
-            .write_all(text.as_bytes())
-            .map_err(|e| e.to_string())
-    }
-
-    /// Types a command line (Enter is CR LF on the wire).
-    fn line(&mut self, cmd: &str) -> Result<(), String> {
-        self.send(&format!("{cmd}\r\n"))
-    }
-}
 
 fn telnetd_login() -> TestResult {
     let native = login_session(PtyKind::Native, 2323).map_err(|e| format!("native: {e}"))?;

@@ -1,0 +1,735 @@
+// SPDX-License-Identifier: GPL-2.0
+//! CRIU moves a container with a telnet login (Documentation/criu.rst).
+//!
+//! `ckpt-guest-tests --criu [KIND]` (the guest's `criu` mode, after init.sh
+//! put the root on a tmpfs): a container (`criu-container`: pid + mount +
+//! net namespaces, its own pty instance, busybox telnetd) serves logins to
+//! telnet clients in the guest's root namespace over a veth pair. The first
+//! login logs out, so the second holds index 1 with 0 free. In the second,
+//! the user starts a background job, then the shell reads a line and the
+//! user types half of it. `criu dump --tcp-established` takes the container
+//! down, `criu restore --tcp-established` brings it back, and the same TCP
+//! connection carries on: the user types the rest of the line. What the
+//! shell read, the job and the tty after the move are checked against what
+//! the pty kind is known to keep; timings and image sizes are KTAP
+//! diagnostics. Any CRIU failure fails the test. Kinds: `native` (a devpts
+//! instance, CRIU's own tty code) and `ckpt` (a ckptpts instance, the
+//! ckpt_pty CRIU plugin from tools/criu-plugin, which must also leave no
+//! control file open in any process).
+
+use crate::sys;
+use crate::telnet::Telnet;
+use std::io::Write;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The container's address on the bridge, its telnet port and name.
+const ADDR: &str = "10.13.0.2";
+const PORT: u16 = 2323;
+const NAME: &str = "c1";
+const PROMPT: &str = "ctr$ ";
+/// CRIU's images and logs (on the guest's /tmp, a tmpfs).
+const WORK: &str = "/tmp/criu";
+/// CRIU runs `ip`, `iptables-restore` and `tar` from PATH: the real ones
+/// (mkinitramfs.sh CKPT_CRIU=1) before busybox's applets.
+const CRIU_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
+/// Under TCG everything is slow: a generous bound for each exchange.
+const T: Duration = Duration::from_secs(60);
+/// What the user types before the dump (no newline) and after the restore.
+const HALF: &str = "half-";
+const REST: &str = "line";
+
+/// Where mkinitramfs.sh (CKPT_CRIU=1) puts the ckpt_pty CRIU plugin
+/// (tools/criu-plugin): the directory for `criu --lib`.
+const PLUGIN_DIR: &str = "/usr/lib/ckpt_pty/criu";
+
+/// Which ptys the container's logins run on.
+#[derive(Clone, Copy, Debug)]
+enum Pts {
+    /// A `newinstance` devpts: CRIU's own tty support.
+    Native,
+    /// A ckptpts instance: ckpt_pty's ptys, dumped and restored by the
+    /// ckpt_pty CRIU plugin.
+    Ckpt,
+}
+
+impl Pts {
+    fn name(self) -> &'static str {
+        match self {
+            Pts::Native => "native",
+            Pts::Ckpt => "ckpt",
+        }
+    }
+
+    /// The `criu-container` argument.
+    fn container_kind(self) -> &'static str {
+        match self {
+            Pts::Native => "devpts",
+            Pts::Ckpt => "ckptpts",
+        }
+    }
+
+    /// What both `criu dump` and `criu restore` need besides the baseline's
+    /// arguments: the plugin, and the ckptpts mount treated as a virtual
+    /// file system (mounted anew on restore, contents not saved).
+    fn criu_args(self) -> &'static [&'static str] {
+        match self {
+            Pts::Native => &[],
+            Pts::Ckpt => &["--lib", PLUGIN_DIR, "--enable-fs", "ckptpts"],
+        }
+    }
+
+    /// What the shell reads after the move, as measured (Documentation/
+    /// criu.rst): on native ptys CRIU drops the half-typed line, which sat
+    /// in the slave's canonical line buffer (it saves only data a read(2)
+    /// would return), so the shell gets only what was typed after the
+    /// restore. A change shows up as a failure.
+    /// ckpt_pty saves the half-typed line with the slave's line
+    /// discipline state, so the shell gets all of it.
+    fn expected_line(self) -> String {
+        match self {
+            Pts::Native => REST.to_string(),
+            Pts::Ckpt => format!("{HALF}{REST}"),
+        }
+    }
+}
+
+/// What one run showed.
+struct Observed {
+    tty_before: String,
+    tty_after: String,
+    /// The tty of a login started after the move.
+    tty_new: String,
+    /// Descriptors of a pty instance's control file held by any process
+    /// after the move (the plugin's restart session must leave none).
+    control_fds: Vec<String>,
+    job_before: String,
+    job_after: String,
+    dump: Duration,
+    restore: Duration,
+    image_kib: u64,
+    /// The images' exact size, and that of the terminal parts: CRIU's
+    /// `tty-*.img` or the plugin's `ckpt-pty-*.img`.
+    image_bytes: u64,
+    tty_images: String,
+    image_files: String,
+    /// From the end of the restore until the shell's answer to the rest of
+    /// the line reached the client.
+    resume: Duration,
+    /// What the shell's `read` returned after the move.
+    line: String,
+    /// CRIU's log lines about the data queued in the ptys.
+    tty_data: Vec<String>,
+    /// Phases of the dump and restore that took over a second.
+    slow: Vec<String>,
+}
+
+/// Runs the scenario on each pty kind; prints KTAP, returns the failures.
+pub fn main(filter: Option<&str>) -> usize {
+    let kinds: Vec<Pts> = [Pts::Native, Pts::Ckpt]
+        .into_iter()
+        .filter(|k| filter.is_none_or(|f| f.is_empty() || k.name().contains(f)))
+        .collect();
+    println!("KTAP version 1");
+    println!("# Subtest: ckpt_pty_criu");
+    println!("1..{}", kinds.len());
+    let mut failed = 0;
+    for (i, kind) in kinds.iter().enumerate() {
+        let _ = std::io::stdout().flush();
+        let name = format!("criu_telnet_login_{}", kind.name());
+        let result = scenario(*kind).and_then(|o| judge(*kind, &o));
+        cleanup();
+        match result {
+            Ok(()) => println!("ok {} {name}", i + 1),
+            Err(why) => {
+                failed += 1;
+                for line in why.lines() {
+                    println!("# {name}: {line}");
+                }
+                println!("not ok {} {name}", i + 1);
+            }
+        }
+    }
+    let _ = std::io::stdout().flush();
+    failed
+}
+
+/// Kills what a run left behind (the container and its root).
+fn cleanup() {
+    sys::sh(&format!(
+        "[ -f {WORK}/pid ] && kill -9 $(cat {WORK}/pid); sleep 0.5; umount -l /ctr/{NAME}"
+    ));
+}
+
+fn scenario(kind: Pts) -> Result<Observed, String> {
+    let (st, out) = sys::sh(&format!("rm -rf {WORK} && mkdir -p {WORK}/img"));
+    if st != 0 {
+        return Err(format!("mkdir {WORK}: {out}"));
+    }
+    let pid = start_container(kind)?;
+
+    // The first login takes index 0, the second 1; the first logs out, so
+    // the restore has to put the second back at 1 with 0 free.
+    let mut first = login()?;
+    let mut c = login()?;
+    first.line("exit")?;
+    let start = Instant::now();
+    while first.pump()? {
+        if start.elapsed() > T {
+            return Err("the first login did not end".into());
+        }
+    }
+    c.line("tty")?;
+    let tty_before = c.expect(PROMPT, T)?;
+    c.line("sleep 1000 &")?;
+    c.expect(PROMPT, T)?;
+    c.line("jobs -l")?;
+    let job_before = c.expect(PROMPT, T)?;
+    if let Pts::Ckpt = kind {
+        let assoc = associate_socket(&pid)?;
+        println!("# ckpt: before the dump: {assoc}");
+        refused_dumps(&pid)?;
+        failed_dump(&pid)?;
+        // The plugin froze the pair for its checkpoint and must have thawed
+        // it when the dump failed: the session answers.
+        c.line("echo ALIVE-$((1+1))")?;
+        c.expect("ALIVE-2", T)
+            .map_err(|e| format!("the session after a failed dump: {e}"))?;
+        c.expect(PROMPT, T)?;
+    }
+
+    // The shell's `read` waits in a canonical read(2): the half line sits
+    // in the slave's line buffer (its echo shows it got there), not in the
+    // shell's memory as it would at the prompt (ash edits lines itself).
+    c.line("read l; echo \"got-[$l]\"")?;
+    c.expect("got-[$l]", T)?;
+    std::thread::sleep(Duration::from_secs(1));
+    c.send(HALF)?;
+    c.expect(HALF, T)?;
+    std::thread::sleep(Duration::from_secs(1));
+
+    let images = format!("{WORK}/img");
+    let mut args = vec!["-t", &pid, "--tcp-established", "-D", &images];
+    args.extend_from_slice(kind.criu_args());
+    let dump = criu("dump", &args, "dump.log")
+        .map_err(|e| format!("{e}\nprocesses before the dump:\n{}", processes()))?;
+    let (_, du) = sys::sh(&format!("du -sk {images}"));
+    let image_kib = du
+        .split_whitespace()
+        .next()
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(0);
+    let image_files = sys::sh(&format!("cd {images} && ls -S -s | tr '\\n' ' '")).1;
+    let image_bytes = sys::sh(&format!("cat {images}/* | wc -c"))
+        .1
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    let tty_images = sys::sh(&format!(
+        "cd {images} && for f in tty*.img ckpt-pty-*.img; do [ -f $f ] && echo -n \"$f $(wc -c < $f) \"; done"
+    ))
+    .1;
+    let (_, gone) = sys::sh(&format!("[ -d /proc/{pid} ] && echo alive"));
+    if gone.contains("alive") {
+        return Err(format!("the container's init {pid} outlived the dump"));
+    }
+    let veth = format!("eth0={NAME}-h@ctr-br");
+    let root = format!("/ctr/{NAME}");
+    // CRIU writes the restored init's pid there, and will not overwrite.
+    let pidfile = format!("{WORK}/pid");
+    std::fs::remove_file(&pidfile).map_err(|e| format!("{pidfile}: {e}"))?;
+    let mut args = vec![
+        "-D",
+        &images,
+        "--tcp-established",
+        "--root",
+        &root,
+        "--veth-pair",
+        &veth,
+        "-d",
+        "--pidfile",
+        &pidfile,
+    ];
+    args.extend_from_slice(kind.criu_args());
+    let restore = criu("restore", &args, "restore.log")?;
+    let restored_at = Instant::now();
+
+    // The rest of the line, on the same connection.
+    c.line(REST)?;
+    let answer = c.expect("]", Duration::from_secs(120))?;
+    let resume = restored_at.elapsed();
+    let line = answer
+        .rsplit("got-[")
+        .next()
+        .filter(|_| answer.contains("got-["))
+        .ok_or_else(|| format!("no got-[ after the restore: {answer:?}"))?
+        .to_string();
+    c.expect(PROMPT, T)?;
+    c.line("echo END-$((2+3))")?;
+    c.expect("END-5", T)?;
+    c.expect(PROMPT, T)?;
+    c.line("jobs -l")?;
+    let job_after = c.expect(PROMPT, T)?;
+    c.line("tty")?;
+    let tty_after = c.expect(PROMPT, T)?;
+    // A new login after the move gets the free index 0 of the restored
+    // instance.
+    let mut third = login()?;
+    third.line("tty")?;
+    let tty_new = third.expect(PROMPT, T)?;
+    let control_fds = control_fds();
+
+    let mut slow = slow_phases("dump.log");
+    slow.extend(slow_phases("restore.log"));
+    Ok(Observed {
+        tty_before: first_line_with(&tty_before, "/dev/"),
+        tty_after: first_line_with(&tty_after, "/dev/"),
+        tty_new: first_line_with(&tty_new, "/dev/"),
+        control_fds,
+        job_before: first_line_with(&job_before, "sleep"),
+        job_after: first_line_with(&job_after, "sleep"),
+        dump,
+        restore,
+        image_kib,
+        image_bytes,
+        tty_images,
+        image_files,
+        resume,
+        line,
+        tty_data: log_lines("dump.log", "data tty")
+            .into_iter()
+            .chain(log_lines("dump.log", "data on tty"))
+            .chain(log_lines("dump.log", "from tty"))
+            .chain(log_lines("restore.log", "queued data"))
+            .chain(log_lines("dump.log", "ckpt_pty:"))
+            .chain(log_lines("restore.log", "ckpt_pty:"))
+            .collect(),
+        slow,
+    })
+}
+
+/// Records with `CKPT_SOCKET_SET` that telnetd's one master serves its one
+/// connected TCP socket (telnetd does not do it itself), so the image
+/// carries the socket's identity and the plugin's restore must match the
+/// restored socket to the pair (`CKPT_SESSION_BEGIN_SOCKETS`,
+/// `CKPT_SOCKET_RESTORED`). Takes both descriptors with `pidfd_getfd`.
+fn associate_socket(pid: &str) -> Result<String, String> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let n: i32 = pid.parse().map_err(|_| format!("pid {pid}"))?;
+    // SAFETY: pidfd_open takes two integers and returns a new descriptor.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, n, 0u32) };
+    if pidfd < 0 {
+        return Err(format!("pidfd_open {pid}: {}", sys::last_errno()));
+    }
+    // SAFETY: A new descriptor nothing else owns.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as i32) };
+    let take = |fd: i32| -> Result<OwnedFd, String> {
+        // SAFETY: pidfd_getfd takes three integers and returns a new
+        // descriptor.
+        let r = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0u32) };
+        if r < 0 {
+            return Err(format!("pidfd_getfd {fd} of {pid}: {}", sys::last_errno()));
+        }
+        // SAFETY: A new descriptor nothing else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(r as i32) })
+    };
+    let mut masters = Vec::new();
+    let mut connected = Vec::new();
+    let mut seen = Vec::new();
+    let dir = std::fs::read_dir(format!("/proc/{pid}/fd")).map_err(|e| e.to_string())?;
+    for e in dir.flatten() {
+        let Ok(fd) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let link = std::fs::read_link(e.path())
+            .map(|l| l.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        seen.push(format!("{fd} -> {link}"));
+        if link.ends_with("ptmx") {
+            masters.push((fd, take(fd)?));
+        } else if link.starts_with("socket:") {
+            let sock = take(fd)?;
+            // SAFETY: An all-zero sockaddr_storage is valid; getpeername
+            // fills at most `len` bytes of it.
+            let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+            let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            // SAFETY: `addr` and `len` are valid for the call.
+            let peer = unsafe {
+                libc::getpeername(
+                    sock.as_raw_fd(),
+                    (&mut addr as *mut libc::sockaddr_storage).cast(),
+                    &mut len,
+                )
+            };
+            // busybox telnetd listens on IPv6 (dual stack): the client's
+            // connection is AF_INET6 with a v4-mapped address.
+            let family = i32::from(addr.ss_family);
+            if peer == 0 && (family == libc::AF_INET || family == libc::AF_INET6) {
+                connected.push((fd, sock));
+            }
+        }
+    }
+    let ([(mfd, master)], [(sfd, sock)]) = (masters.as_slice(), connected.as_slice()) else {
+        return Err(format!(
+            "telnetd {pid} holds {} masters and {} connected TCP sockets, expected one each (fds: {})",
+            masters.len(),
+            connected.len(),
+            seen.join(", ")
+        ));
+    };
+    sys::ioctl_val(
+        master,
+        crate::uapi::CKPT_SOCKET_SET,
+        sock.as_raw_fd() as usize,
+    )
+    .map_err(|e| format!("CKPT_SOCKET_SET: {}", sys::errno_name(&e)))?;
+    Ok(format!(
+        "telnetd's master (fd {mfd}) associated with its connection (fd {sfd})"
+    ))
+}
+
+/// What CRIU says without each of the two options the ckpt kind needs
+/// (Documentation/criu.rst): both dumps must fail, leaving the container
+/// running (the caller checks the session answers).
+fn refused_dumps(pid: &str) -> Result<(), String> {
+    let images = format!("{WORK}/refused-img");
+    sys::sh(&format!("mkdir -p {images}"));
+    let base = ["-t", pid, "--tcp-established", "-D", images.as_str()];
+    let cases: [(&str, &[&str], &str); 2] = [
+        (
+            "without --enable-fs ckptpts",
+            &["--lib", PLUGIN_DIR],
+            "dump-no-enable-fs.log",
+        ),
+        (
+            "without the plugin",
+            &["--enable-fs", "ckptpts"],
+            "dump-no-plugin.log",
+        ),
+    ];
+    for (what, extra, log) in cases {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        match criu("dump", &args, log) {
+            Ok(_) => return Err(format!("criu dump {what} succeeded")),
+            Err(_) => {
+                let errors = log_lines(log, "Error");
+                let first = errors
+                    .iter()
+                    .find(|l| !l.contains("legacy"))
+                    .cloned()
+                    .unwrap_or_default();
+                println!("# ckpt: criu dump {what}: {first}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A dump that fails after the plugin checkpointed (and froze) the ptys:
+/// a post-dump action script refuses, so CRIU leaves the tasks running.
+/// CRIU calls the plugin's `exit` before that script, with success, so
+/// the plugin's watcher must thaw the ends once criu exits (the caller
+/// checks that the session answers).
+fn failed_dump(pid: &str) -> Result<(), String> {
+    let script = format!("{WORK}/fail-post-dump");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\n[ \"$CRTOOLS_SCRIPT_ACTION\" = post-dump ] && exit 1\nexit 0\n",
+    )
+    .map_err(|e| format!("{script}: {e}"))?;
+    sys::sh(&format!("chmod +x {script}; mkdir -p {WORK}/fail-img"));
+    let images = format!("{WORK}/fail-img");
+    let mut args = vec![
+        "-t",
+        pid,
+        "--tcp-established",
+        "-D",
+        &images,
+        "--action-script",
+        &script,
+    ];
+    args.extend_from_slice(Pts::Ckpt.criu_args());
+    if criu("dump", &args, "dump-fail.log").is_ok() {
+        return Err("criu dump succeeded despite the failing post-dump script".into());
+    }
+    for l in log_lines("dump-fail.log", "ckpt_pty: ") {
+        println!("# ckpt: failed dump: {l}");
+    }
+    let (_, alive) = sys::sh(&format!("[ -d /proc/{pid} ] && echo alive"));
+    if !alive.contains("alive") {
+        return Err(format!(
+            "the container's init {pid} died in the failed dump"
+        ));
+    }
+    Ok(())
+}
+
+/// Starts the container; returns its init's pid (in our namespace).
+fn start_container(kind: Pts) -> Result<String, String> {
+    let out = Command::new("/bin/criu-container")
+        .args([
+            "start",
+            NAME,
+            ADDR,
+            &PORT.to_string(),
+            kind.container_kind(),
+        ])
+        .env("PATH", CRIU_PATH)
+        .output()
+        .map_err(|e| format!("criu-container: {e}"))?;
+    let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !out.status.success() || pid.parse::<u32>().is_err() {
+        return Err(format!(
+            "criu-container start: {pid}{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    println!("# {}: container init pid {pid}", kind.name());
+    std::fs::write(format!("{WORK}/pid"), &pid).map_err(|e| e.to_string())?;
+    Ok(pid)
+}
+
+/// Connects and waits for the shell's prompt.
+fn login() -> Result<Telnet, String> {
+    let mut c = Telnet::connect_to(ADDR, PORT)?;
+    c.expect(PROMPT, T)?;
+    Ok(c)
+}
+
+/// Runs `criu CMD ARGS -o WORK/LOG -v4`; returns its wall-clock time, or
+/// on failure its error lines and the end of its log.
+fn criu(cmd: &str, args: &[&str], log: &str) -> Result<Duration, String> {
+    let log = format!("{WORK}/{log}");
+    let start = Instant::now();
+    let out = Command::new("/usr/sbin/criu")
+        .arg(cmd)
+        .args(args)
+        .args(["-o", &log, "-v4"])
+        .env("PATH", CRIU_PATH)
+        .output()
+        .map_err(|e| format!("criu {cmd}: {e}"))?;
+    let took = start.elapsed();
+    println!(
+        "# criu {cmd} {}: {:.2} s, exit {}",
+        args.join(" "),
+        took.as_secs_f64(),
+        out.status.code().unwrap_or(-1)
+    );
+    if out.status.success() {
+        return Ok(took);
+    }
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    // CRIU probes for iptables-legacy first: those errors are expected.
+    let errors: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("Error") && !l.contains("legacy"))
+        .take(20)
+        .collect();
+    let tail: Vec<&str> = text.lines().rev().take(15).collect();
+    Err(format!(
+        "criu {cmd} failed ({}){}\nerrors:\n{}\nlog tail:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        errors.join("\n"),
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    ))
+}
+
+/// pid, name, state, ppid, pgrp, session, tty_nr, tpgid of every user
+/// process (from /proc/PID/stat), for a failed dump.
+fn processes() -> String {
+    let mut rows = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return String::new();
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.parse::<u32>().is_err() {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{name}/stat")) else {
+            continue;
+        };
+        // Fields after the command name, which is in parentheses.
+        let Some((head, tail)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let f: Vec<&str> = tail.split_whitespace().collect();
+        // Kernel threads have parent 2 (or are 2).
+        if f.len() < 6 || f[1] == "2" || name == "2" {
+            continue;
+        }
+        rows.push(format!(
+            "{name} {} state {} ppid {} pgrp {} sid {} tty {} tpgid {}",
+            head.split_once('(').map(|x| x.1).unwrap_or(""),
+            f[0],
+            f[1],
+            f[2],
+            f[3],
+            f[4],
+            f[5]
+        ));
+    }
+    rows.join("\n")
+}
+
+/// `PID fd N -> PATH` for every descriptor of a `.../control` file.
+fn control_fds() -> Vec<String> {
+    let mut found = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in dir.flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        if pid.parse::<u32>().is_err() {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            if let Ok(link) = std::fs::read_link(fd.path()) {
+                if link.to_string_lossy().ends_with("/control") {
+                    found.push(format!(
+                        "{pid} fd {} -> {}",
+                        fd.file_name().to_string_lossy(),
+                        link.display()
+                    ));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Lines of a CRIU log in WORK containing `what`.
+fn log_lines(log: &str, what: &str) -> Vec<String> {
+    std::fs::read_to_string(format!("{WORK}/{log}"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(what))
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
+/// Gaps of over a second between consecutive timestamped lines of a CRIU
+/// log (`(12.345678) text`): where the time of a dump or restore goes.
+fn slow_phases(log: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(format!("{WORK}/{log}")).unwrap_or_default();
+    let mut out = Vec::new();
+    let mut last: Option<(f64, &str)> = None;
+    for l in text.lines() {
+        let Some(t) = l
+            .trim_start()
+            .strip_prefix('(')
+            .and_then(|r| r.split_once(')'))
+            .and_then(|(t, _)| t.trim().parse::<f64>().ok())
+        else {
+            continue;
+        };
+        if let Some((t0, l0)) = last {
+            if t - t0 > 1.0 {
+                out.push(format!("{log}: {:.1} s after {:?}", t - t0, l0.trim()));
+            }
+        }
+        last = Some((t, l));
+    }
+    out
+}
+
+fn first_line_with(text: &str, what: &str) -> String {
+    text.lines()
+        .find(|l| l.contains(what))
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
+/// The pid in a `jobs -l` line (`[1]+ 17 Running sleep 1000`).
+fn job_pid(line: &str) -> Option<&str> {
+    line.split_whitespace()
+        .find(|w| w.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Prints the measurements; fails when the session did not continue or the
+/// half-typed line fared otherwise than `kind` is known to.
+fn judge(kind: Pts, o: &Observed) -> Result<(), String> {
+    let k = kind.name();
+    println!(
+        "# {k}: dump {:.2} s, restore {:.2} s, images {} KiB; the shell answered {:.2} s after the restore",
+        o.dump.as_secs_f64(),
+        o.restore.as_secs_f64(),
+        o.image_kib,
+        o.resume.as_secs_f64(),
+    );
+    println!("# {k}: image files (KiB): {}", o.image_files.trim());
+    println!(
+        "# {k}: images {} bytes in all; terminal images (bytes): {}",
+        o.image_bytes,
+        o.tty_images.trim()
+    );
+    for l in &o.slow {
+        println!("# {k}: slow: {l}");
+    }
+    for l in &o.tty_data {
+        println!("# {k}: criu: {l}");
+    }
+    println!(
+        "# {k}: tty {:?} -> {:?}, a new login after the move {:?}; job {:?} -> {:?}",
+        o.tty_before, o.tty_after, o.tty_new, o.job_before, o.job_after
+    );
+    println!(
+        "# {k}: typed {HALF:?} before the dump and {REST:?} after it: the shell read {:?}",
+        o.line
+    );
+
+    let mut problems = Vec::new();
+    if o.tty_before != "/dev/pts/1" || o.tty_before != o.tty_after || o.tty_new != "/dev/pts/0" {
+        problems.push(format!(
+            "ttys: the session's {:?} -> {:?} (expected /dev/pts/1), a new login's {:?} (expected /dev/pts/0)",
+            o.tty_before, o.tty_after, o.tty_new
+        ));
+    }
+    let pid = job_pid(&o.job_before);
+    if !o.job_before.contains("Running")
+        || !o.job_after.contains("Running")
+        || pid.is_none()
+        || job_pid(&o.job_after) != pid
+    {
+        problems.push(format!(
+            "background job: {:?} -> {:?}",
+            o.job_before, o.job_after
+        ));
+    }
+    if let Pts::Ckpt = kind {
+        let matched = o
+            .tty_data
+            .iter()
+            .any(|l| l.contains("CKPT_SOCKET_RESTORED"));
+        if !matched {
+            problems.push(
+                "the plugin did not match the restored TCP socket to its pair (CKPT_SOCKET_RESTORED)"
+                    .to_string(),
+            );
+        }
+    }
+    if !o.control_fds.is_empty() {
+        problems.push(format!(
+            "control files still open after the move: {}",
+            o.control_fds.join(", ")
+        ));
+    }
+    let expected = kind.expected_line();
+    if o.line != expected {
+        problems.push(format!(
+            "the shell read {:?} after the move, expected {expected:?} on {k}",
+            o.line
+        ));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
+}

@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: GPL-2.0
+//! A minimal telnet client for busybox `telnetd`: the server's option
+//! requests are ignored (it carries on without answers), `IAC` sequences are
+//! stripped, and what the terminal shows is kept for `expect`.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+/// Telnet commands (RFC 854).
+const IAC: u8 = 255;
+const SB: u8 = 250;
+const SE: u8 = 240;
+
+pub struct Telnet {
+    stream: TcpStream,
+    /// Everything the terminal showed, telnet commands removed.
+    seen: Vec<u8>,
+    /// Where the next `expect` starts looking.
+    cursor: usize,
+    /// Bytes of an `IAC` sequence cut by a read boundary.
+    partial: Vec<u8>,
+    /// Print what the terminal shows (`make demo`).
+    pub echo: bool,
+}
+
+impl Telnet {
+    /// Connects to `addr:port`, retrying for 20 s while the server starts.
+    pub fn connect_to(addr: &str, port: u16) -> Result<Self, String> {
+        let start = Instant::now();
+        loop {
+            match TcpStream::connect((addr, port)) {
+                Ok(stream) => {
+                    stream
+                        .set_read_timeout(Some(Duration::from_millis(100)))
+                        .map_err(|e| e.to_string())?;
+                    return Ok(Self {
+                        stream,
+                        seen: Vec::new(),
+                        cursor: 0,
+                        partial: Vec::new(),
+                        echo: false,
+                    });
+                }
+                Err(e) if start.elapsed() > Duration::from_secs(20) => {
+                    return Err(format!("connect to telnetd at {addr}:{port}: {e}"))
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+
+    /// Connects over loopback.
+    pub fn connect(port: u16) -> Result<Self, String> {
+        Self::connect_to("127.0.0.1", port)
+    }
+
+    /// Appends `data` minus telnet commands.
+    fn absorb(&mut self, data: &[u8]) {
+        let mut bytes = std::mem::take(&mut self.partial);
+        bytes.extend_from_slice(data);
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] != IAC {
+                self.seen.push(bytes[i]);
+                i += 1;
+                continue;
+            }
+            let Some(&cmd) = bytes.get(i + 1) else {
+                break;
+            };
+            let len = match cmd {
+                IAC => {
+                    self.seen.push(IAC);
+                    2
+                }
+                251..=254 => 3,
+                SB => match bytes[i..].windows(2).position(|w| w == [IAC, SE]) {
+                    Some(p) => p + 2,
+                    None => break,
+                },
+                _ => 2,
+            };
+            if i + len > bytes.len() {
+                break;
+            }
+            i += len;
+        }
+        self.partial = bytes[i..].to_vec();
+    }
+
+    /// One read of what has arrived (waits at most the 100 ms read
+    /// timeout). `Ok(false)` when the server closed the connection.
+    pub fn pump(&mut self) -> Result<bool, String> {
+        let mut buf = [0u8; 16384];
+        match self.stream.read(&mut buf) {
+            Ok(0) => Ok(false),
+            Ok(n) => {
+                self.absorb(&buf[..n]);
+                Ok(true)
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                Ok(true)
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Waits for `needle`; returns what the terminal showed before it and
+    /// moves the cursor past it.
+    pub fn expect(&mut self, needle: &str, timeout: Duration) -> Result<String, String> {
+        let start = Instant::now();
+        // `seen` before this offset holds no match: each byte is searched
+        // once, however long the output.
+        let mut from = self.cursor;
+        loop {
+            if let Some(pos) = self.seen[from..]
+                .windows(needle.len())
+                .position(|w| w == needle.as_bytes())
+            {
+                let pos = from + pos;
+                let before = String::from_utf8_lossy(&self.seen[self.cursor..pos]).into_owned();
+                if self.echo {
+                    print!("{}", before.replace('\r', ""));
+                    print!("{needle}");
+                    let _ = std::io::stdout().flush();
+                }
+                self.cursor = pos + needle.len();
+                return Ok(before);
+            }
+            from = self
+                .seen
+                .len()
+                .saturating_sub(needle.len().saturating_sub(1))
+                .max(from);
+            if start.elapsed() > timeout {
+                let tail = &self.seen[self.seen.len().saturating_sub(400)..];
+                return Err(format!(
+                    "waiting for {needle:?}; the terminal showed: {:?}",
+                    String::from_utf8_lossy(tail)
+                ));
+            }
+            if !self.pump()? {
+                return Err(format!("connection closed waiting for {needle:?}"));
+            }
+        }
+    }
+
+    pub fn send(&mut self, text: &str) -> Result<(), String> {
+        self.stream
+            .write_all(text.as_bytes())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Types a command line (Enter is CR LF on the wire).
+    pub fn line(&mut self, cmd: &str) -> Result<(), String> {
+        self.send(&format!("{cmd}\r\n"))
+    }
+}
