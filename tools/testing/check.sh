@@ -20,7 +20,7 @@ stage "host: cargo test"
 cargo test --workspace --color never 2>&1 | tee "$out/host.log" | grep -E '^(test result|test .* FAILED|error)' || true
 lint_fail=0
 stage "host: rustfmt + clippy"
-{ cargo fmt --all -- --check && rustfmt --check --edition 2021 rust/ckpt_pty.rs; } >"$out/fmt.log" 2>&1 || { echo "rustfmt: not clean (cargo fmt --all)"; lint_fail=1; }
+{ cargo fmt --all -- --check && rustfmt --check --edition 2021 rust/ckpt_pty.rs rust/ckpt_pty_kunit.rs; } >"$out/fmt.log" 2>&1 || { echo "rustfmt: not clean (cargo fmt --all)"; lint_fail=1; }
 cargo clippy --workspace --all-targets --color never -- -D warnings >"$out/clippy.log" 2>&1 ||
 	{ tail -30 "$out/clippy.log"; echo "clippy: warnings"; lint_fail=1; }
 
