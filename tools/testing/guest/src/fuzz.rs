@@ -164,11 +164,19 @@ pub const CHILD_FOUND: i32 = 3;
 /// `TIOCNOTTY`, `TIOCSPGRP` and `TIOCSIG` reach only its own processes).
 /// Its `# ...` lines are shown as the test's diagnostics as they come, its
 /// `FAIL ...` lines make the failure message, `NOTE ...` the result note.
+/// `env` adds knobs (`CKPT_FUZZ_NAME`) for this child only.
 /// A child still running at `deadline` is killed and the test fails
 /// (a hang in the kernel becomes a failure, not a stuck run).
-pub fn run_child(test: &str, kind: &str, seed: u64, deadline: Duration) -> Result<(), String> {
+pub fn run_child(
+    test: &str,
+    kind: &str,
+    seed: u64,
+    deadline: Duration,
+    env: &[(&str, String)],
+) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     let mut cmd = Command::new(exe);
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     cmd.arg("--fuzz-child")
         .arg(kind)
         .arg(format!("{seed:#018x}"))

@@ -559,6 +559,8 @@ fn op_name(op: u64) -> &'static str {
 
 struct Shared {
     seed: u64,
+    /// The `fuzz_ops` mask.
+    ops: u64,
     start: Instant,
     stop: AtomicBool,
     target: u64,
@@ -582,6 +584,19 @@ struct Shared {
 }
 
 const POOL_MAX: usize = 40;
+
+// The `fuzz_ops` knob: which parts run (all by default). Bits 0-9 are the
+// workers' operations in `Worker::step` order (random ioctl, read, write,
+// close, open pair, open other, freeze, thaw, checkpoint, poll).
+/// The session thread.
+const OPS_SESSION: u64 = 1 << 10;
+/// Control files in the pool (random ioctls on them).
+const OPS_CONTROL: u64 = 1 << 11;
+/// Random ioctls may use ckpt_pty's own commands (type 0xC7).
+const OPS_CKPT_CMDS: u64 = 1 << 12;
+/// Random ioctls may use every other command.
+const OPS_OTHER_CMDS: u64 = 1 << 13;
+const OPS_ALL: u64 = (1 << 14) - 1;
 
 impl Shared {
     fn now_us(&self) -> u64 {
@@ -1134,7 +1149,13 @@ impl Worker<'_> {
             self.open_pair();
             return;
         };
-        let cmd = choose_cmd(&mut self.rng, pfd.role);
+        let mut cmd = choose_cmd(&mut self.rng, pfd.role);
+        let ours = (cmd >> 8) & 0xff == CKPT_IOC_TYPE;
+        if ours && self.sh.ops & OPS_CKPT_CMDS == 0 {
+            cmd = TCGETS;
+        } else if !ours && self.sh.ops & OPS_OTHER_CMDS == 0 {
+            cmd = CKPT_STATUS;
+        }
         let (arg, kind) = choose_arg(self.sh, &mut self.rng, &self.arena, cmd);
         self.busy.begin(OP_IOCTL, cmd, arg, self.iter);
         // SAFETY: the argument is a number, an address the kernel cannot
@@ -1254,7 +1275,7 @@ impl Worker<'_> {
                     self.sh.add(s, Role::Slave);
                 }
             }
-            1 => {
+            1 if self.sh.ops & OPS_CONTROL != 0 => {
                 let path = if self.rng.percent(50) {
                     CONTROL_PATH.to_string()
                 } else {
@@ -1367,7 +1388,16 @@ impl Worker<'_> {
 
     fn step(&mut self) {
         self.iter += 1;
-        let op = self.rng.weighted(&[860, 25, 25, 12, 8, 8, 10, 10, 8, 12]);
+        let mut weights = [860, 25, 25, 12, 8, 8, 10, 10, 8, 12];
+        for (i, w) in weights.iter_mut().enumerate() {
+            if self.sh.ops & (1 << i) == 0 {
+                *w = 0;
+            }
+        }
+        if weights.iter().all(|&w| w == 0) {
+            weights[0] = 1;
+        }
+        let op = self.rng.weighted(&weights);
         if op != 0 {
             self.sh.other_ops.fetch_add(1, Relaxed);
         }
@@ -1726,8 +1756,10 @@ pub fn child(seed: u64) -> i32 {
         .ok()
         .and_then(|c| global_status(&c).ok())
         .map_or(0, |s| s.bsd_pairs);
+    let ops = fuzz::knob_u64("fuzz_ops", OPS_ALL);
     let sh = Shared {
         seed,
+        ops,
         start: Instant::now(),
         stop: AtomicBool::new(false),
         target,
@@ -1750,7 +1782,7 @@ pub fn child(seed: u64) -> i32 {
         top: Arena::map_top(),
     };
     println!(
-        "# ioctl fuzzer: stream seed {seed:#x}, {threads} threads, target {target} ioctls or {secs} s; helpers {:?}, {} sockets, top page {}",
+        "# ioctl fuzzer: stream seed {seed:#x}, {threads} threads, target {target} ioctls or {secs} s, ops {ops:#x}; helpers {:?}, {} sockets, top page {}",
         sh.pgids,
         sh.sockets.len(),
         if sh.top.is_some() { "mapped" } else { "not mapped" }
@@ -1764,7 +1796,9 @@ pub fn child(seed: u64) -> i32 {
             handles.push(s.spawn(move || worker(sh, t)));
         }
         let sh2 = &sh;
-        handles.push(s.spawn(move || session_thread(sh2, threads)));
+        if ops & OPS_SESSION != 0 {
+            handles.push(s.spawn(move || session_thread(sh2, threads)));
+        }
         handles.push(s.spawn(move || janitor(sh2, threads + 1)));
         for h in handles {
             if h.join().is_err() {
@@ -1835,24 +1869,88 @@ fn live_pairs() -> Result<GlobalStatus, String> {
     global_status(&c)
 }
 
+/// Live pairs once they have settled back to `want` (or after 5 s).
+fn settled_pairs(want: u32) -> Result<GlobalStatus, String> {
+    let mut after = live_pairs()?;
+    for _ in 0..50 {
+        if after.pairs == want && after.session_active == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        after = live_pairs()?;
+    }
+    Ok(after)
+}
+
+/// Parts of the fuzzer run alone for a short while each, when pairs were
+/// left behind: which part leaks (`fuzz_ops` masks for a reproducer).
+const ATTRIBUTION: &[(&str, u64)] = &[
+    (
+        "terminal ioctls, open/close",
+        0x1 | 0x8 | 0x10 | OPS_OTHER_CMDS,
+    ),
+    ("ckpt ioctls, open/close", 0x1 | 0x8 | 0x10 | OPS_CKPT_CMDS),
+    (
+        "all ioctls incl. control files",
+        0x1 | 0x8 | 0x10 | 0x20 | OPS_CONTROL | OPS_CKPT_CMDS | OPS_OTHER_CMDS,
+    ),
+    ("session thread, open/close", 0x8 | 0x10 | OPS_SESSION),
+    ("freeze/thaw/checkpoint, read/write/poll", 0x3fe),
+];
+
+fn attribute_leak(seed: u64) -> Vec<String> {
+    let mut out = Vec::new();
+    for &(name, ops) in ATTRIBUTION {
+        let Ok(before) = live_pairs() else { break };
+        let env = [
+            ("CKPT_FUZZ_OPS", format!("{ops:#x}")),
+            ("CKPT_FUZZ_SECS", "10".to_string()),
+            ("CKPT_FUZZ_MIN_IOCTLS", "0".to_string()),
+        ];
+        let r = fuzz::run_child("fuzz_ioctl", "ioctl", seed, Duration::from_secs(60), &env);
+        let Ok(after) = settled_pairs(before.pairs) else {
+            break;
+        };
+        let line = format!(
+            "attribution: {name} (ckpt.fuzz_ops={ops:#x} ckpt.fuzz_secs=10): {} pair(s) left behind{}",
+            after.pairs.saturating_sub(before.pairs),
+            r.err().map(|e| format!(" ({e})")).unwrap_or_default()
+        );
+        println!("# {line}");
+        out.push(line);
+    }
+    out
+}
+
 fn fuzz_ioctl() -> TestResult {
     let seed = fuzz::seed();
     println!("# seed: {seed:#x} (fuzz_ioctl; reproduce with ckpt.seed={seed:#x})");
     let before = live_pairs()?;
     ensure_eq!(before.session_active, 0);
     let secs = fuzz::knob_u64("fuzz_secs", 150);
-    fuzz::run_child("fuzz_ioctl", "ioctl", seed, Duration::from_secs(secs + 120))?;
+    let run = fuzz::run_child(
+        "fuzz_ioctl",
+        "ioctl",
+        seed,
+        Duration::from_secs(secs + 120),
+        &[],
+    );
     // Every pair the fuzzer opened is gone again (the last close frees an
     // index at once), no session is left, and the module still works.
-    let mut after = live_pairs()?;
-    for _ in 0..50 {
-        if after.pairs == before.pairs && after.session_active == 0 {
-            break;
+    let after = settled_pairs(before.pairs)?;
+    let leak = (after.pairs != before.pairs || after.session_active != 0).then(|| {
+        format!(
+            "left behind after every file closed: {} pair(s), session active {} (seed {seed:#x})",
+            after.pairs.saturating_sub(before.pairs),
+            after.session_active
+        )
+    });
+    if let Some(l) = &leak {
+        println!("# {l}");
+        if fuzz::knob_u64("fuzz_attribute", 1) != 0 {
+            attribute_leak(seed);
         }
-        std::thread::sleep(Duration::from_millis(100));
-        after = live_pairs()?;
     }
-    ensure_eq!((after.pairs, after.session_active), (before.pairs, 0));
     let (m, s, _) = crate::tests_restart::open_pair()?;
     sys::write_once(&m, b"alive\n").map_err(|e| sys::errno_name(&e))?;
     let ev = sys::poll_events(&s, libc::POLLIN, 3000).map_err(|e| sys::errno_name(&e))?;
@@ -1864,5 +1962,9 @@ fn fuzz_ioctl() -> TestResult {
         sys::read_once(&s, 16).map_err(|e| sys::errno_name(&e))?,
         b"alive\n".to_vec()
     );
-    Ok(())
+    run?;
+    match leak {
+        Some(l) => Err(l),
+        None => Ok(()),
+    }
 }

@@ -74,8 +74,10 @@ fn main() {
         tests_tty::TESTS,
         tests_login::TESTS,
         tests_restart::TESTS,
-        fuzz_ioctl::TESTS,
+        // The image fuzzer first: it needs BSD pairs untouched by the
+        // ioctl fuzzer's hostile settings.
         fuzz_image::TESTS,
+        fuzz_ioctl::TESTS,
     ]
     .concat();
     let failed = ktap::run("ckpt_pty_guest", &tests, filter.as_deref());
