@@ -5,7 +5,7 @@
 //!
 //! Knobs come from the kernel command line (`ckpt.NAME=VALUE`, which
 //! `CKPT_APPEND` or `CKPT_SEED` put there through `run-qemu.sh`) or, on a
-//! host, from the environment (`CKPT_FUZZ_NAME`):
+//! host, from the environment (`CKPT_NAME`, e.g. `CKPT_SEED`, `CKPT_FUZZ_OPS`):
 //!
 //! - `ckpt.seed=0x...`: the run's seed (random when absent, always printed);
 //! - `ckpt.fuzz_ioctls=N`, `ckpt.fuzz_threads=N`, `ckpt.fuzz_secs=N`: the
@@ -20,7 +20,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The value of knob `name`: `ckpt.NAME=` on the kernel command line, else
-/// the environment variable `CKPT_FUZZ_NAME` (upper case).
+/// the environment variable `CKPT_NAME` (upper case).
 pub fn knob(name: &str) -> Option<String> {
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
     let key = format!("ckpt.{name}=");
@@ -30,7 +30,7 @@ pub fn knob(name: &str) -> Option<String> {
     {
         return Some(v.to_string());
     }
-    std::env::var(format!("CKPT_FUZZ_{}", name.to_uppercase())).ok()
+    std::env::var(format!("CKPT_{}", name.to_uppercase())).ok()
 }
 
 /// A number, decimal or `0x` hexadecimal.
@@ -47,7 +47,7 @@ pub fn knob_u64(name: &str, default: u64) -> u64 {
     knob(name).and_then(|v| parse_u64(&v)).unwrap_or(default)
 }
 
-/// The run's seed: `ckpt.seed=` (or `CKPT_FUZZ_SEED`), else random. The
+/// The run's seed: `ckpt.seed=` (or `CKPT_SEED`), else random. The
 /// same value for both fuzzers of a run; each derives its own stream.
 pub fn seed() -> u64 {
     static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
@@ -164,7 +164,7 @@ pub const CHILD_FOUND: i32 = 3;
 /// `TIOCNOTTY`, `TIOCSPGRP` and `TIOCSIG` reach only its own processes).
 /// Its `# ...` lines are shown as the test's diagnostics as they come, its
 /// `FAIL ...` lines make the failure message, `NOTE ...` the result note.
-/// `env` adds knobs (`CKPT_FUZZ_NAME`) for this child only.
+/// `env` adds knobs (`CKPT_NAME`) for this child only.
 /// A child still running at `deadline` is killed and the test fails
 /// (a hang in the kernel becomes a failure, not a stuck run).
 pub fn run_child(

@@ -870,6 +870,9 @@ impl Fuzz {
         fallback: &[u8],
         bsd: bool,
     ) -> Result<Restored, String> {
+        // A refused image changes nothing: the status after one refusal is
+        // the status before the next image.
+        let mut before = status(&end.fd).map_err(|x| format!("status of a new end: {x}"))?;
         for attempt in 0..=ATTEMPTS {
             let m = if attempt == ATTEMPTS {
                 Mutant {
@@ -881,7 +884,6 @@ impl Fuzz {
             };
             self.images += 1;
             let iteration = self.images;
-            let before = status(&end.fd)?;
             let want = oracle(&m.bytes, end.kind);
             let got = restart(&end.fd, &m.bytes);
             *self.results.entry(got.err().unwrap_or(0)).or_insert(0) += 1;
@@ -892,7 +894,9 @@ impl Fuzz {
                 m.how.join(", ")
             );
             if let Some(k) = known_defect(&m.bytes, end.kind) {
-                if got == Err(libc::EINVAL) && status(&end.fd)?.restarts == before.restarts {
+                let now = status(&end.fd)
+                    .map_err(|x| format!("status after a known defect: {x}: {at}"))?;
+                if got == Err(libc::EINVAL) && now.restarts == before.restarts {
                     self.known(k, &at, &m.bytes);
                     return Ok(Restored::Poisoned);
                 }
@@ -937,7 +941,8 @@ impl Fuzz {
             }
             if got.is_err() {
                 // Nothing may have changed.
-                let after = status(&end.fd)?;
+                let after = status(&end.fd)
+                    .map_err(|x| format!("status after a refused image: {x}: {at}"))?;
                 let (q0, q1) = match end.kind {
                     StreamKind::Master => (before.to_master, after.to_master),
                     StreamKind::Slave => (before.to_slave, after.to_slave),
@@ -952,6 +957,7 @@ impl Fuzz {
                         Some(&m.bytes),
                     );
                 }
+                before = after;
                 if attempt == ATTEMPTS {
                     return Err(format!(
                         "the unmutated image was refused ({}): {at}",
@@ -1157,8 +1163,10 @@ impl Fuzz {
         let (fm, fs) = &fallback[0];
         for n in 0..pairs.min(4) {
             // Pair 7 gave the corpus its image; it is fresh again now.
-            let m = sys::open(&format!("{PTS_DIR}/pty{n}"), RW).map_err(e)?;
-            let s = sys::open(&format!("{PTS_DIR}/tty{n}"), RW).map_err(e)?;
+            let m = sys::open(&format!("{PTS_DIR}/pty{n}"), RW)
+                .map_err(|x| format!("open pty{n}: {}", e(x)))?;
+            let s = sys::open(&format!("{PTS_DIR}/tty{n}"), RW)
+                .map_err(|x| format!("open tty{n}: {}", e(x)))?;
             let mut m = EndRun {
                 fd: m,
                 kind: StreamKind::Master,

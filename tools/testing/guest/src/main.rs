@@ -11,7 +11,7 @@
 //! - `CKPT_GUEST_VERBOSE=1`: print each script's native transcript;
 //! - `CKPT_GUEST_QUIET_MS=N`: settle quiet period instead of calibrating it;
 //! - `CKPT_GUEST_SHELL=path`: the shell of `prog_sh_interactive`;
-//! - `CKPT_FUZZ_*`: the fuzzers' knobs when not on the kernel command line
+//! - `CKPT_SEED`, `CKPT_FUZZ_*`: the fuzzers' knobs when not on the kernel command line
 //!   (see `fuzz.rs`).
 
 mod fuzz;
