@@ -826,6 +826,8 @@ struct EndRun {
     kind: StreamKind,
     /// How the accepted image was made (for findings after commit).
     accepted: Option<Vec<String>>,
+    /// The accepted image (mutated or not).
+    image: Vec<u8>,
 }
 
 fn status(fd: &OwnedFd) -> Result<StreamStatus, String> {
@@ -967,6 +969,7 @@ impl Fuzz {
                 continue;
             }
             self.accepted += 1;
+            end.image = m.bytes.clone();
             if attempt < ATTEMPTS {
                 end.accepted = Some(m.how.clone());
             }
@@ -1075,11 +1078,13 @@ impl Fuzz {
                 fd: mfd,
                 kind: StreamKind::Master,
                 accepted: None,
+                image: Vec::new(),
             };
             let mut s = EndRun {
                 fd: sfd,
                 kind: StreamKind::Slave,
                 accepted: None,
+                image: Vec::new(),
             };
             let order = if master_first { [0, 1] } else { [1, 0] };
             for which in order {
@@ -1171,11 +1176,13 @@ impl Fuzz {
                 fd: m,
                 kind: StreamKind::Master,
                 accepted: None,
+                image: Vec::new(),
             };
             let mut s = EndRun {
                 fd: s,
                 kind: StreamKind::Slave,
                 accepted: None,
+                image: Vec::new(),
             };
             // A poisoned pair is set aside: closing both ends resets it.
             if self.restore_end(&mut m, n as usize, fm, true)? == Restored::Poisoned
@@ -1184,9 +1191,53 @@ impl Fuzz {
                 continue;
             }
             self.check_pair(&m, &s, n, n as usize);
+            // Closed again, the pair opens again (a fresh session).
+            let how = |e: &EndRun| {
+                e.accepted
+                    .as_ref()
+                    .map_or("unmutated".into(), |h| h.join(", "))
+            };
+            let (mhow, show) = (how(&m), how(&s));
+            let (mimg, simg) = (std::mem::take(&mut m.image), std::mem::take(&mut s.image));
+            drop((m, s));
+            if let Err(x) = reopen_bsd(n) {
+                self.finding(
+                    "BSD pair unusable after close",
+                    format!(
+                        "BSD pair {n} restored, working, closed: {x}; round {}; master image: {mhow}; slave image: {show}",
+                        self.round
+                    ),
+                    None,
+                );
+                println!("# master image: {}", hex(&mimg));
+                println!("# slave image: {}", hex(&simg));
+                return Ok(());
+            }
         }
         Ok(())
     }
+}
+
+/// Opens both ends of BSD pair `n` (retrying for a second).
+fn reopen_bsd(n: u32) -> Result<(), String> {
+    let mut last = String::new();
+    for _ in 0..20 {
+        match (
+            sys::open(&format!("{PTS_DIR}/pty{n}"), RW),
+            sys::open(&format!("{PTS_DIR}/tty{n}"), RW),
+        ) {
+            (Ok(_), Ok(_)) => return Ok(()),
+            (m, s) => {
+                last = format!(
+                    "reopening: pty{n} {}, tty{n} {}",
+                    m.map_or_else(e, |_| "ok".into()),
+                    s.map_or_else(e, |_| "ok".into())
+                );
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(last)
 }
 
 /// Normalises a restored pair and moves bytes both ways.

@@ -16,6 +16,11 @@ pub fn note(text: impl Into<String>) {
     *NOTE.lock().unwrap_or_else(|e| e.into_inner()) = Some(text.into());
 }
 
+/// The running test's note so far.
+pub fn current_note() -> Option<String> {
+    NOTE.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
 fn take_note() -> String {
     NOTE.lock()
         .unwrap_or_else(|e| e.into_inner())
