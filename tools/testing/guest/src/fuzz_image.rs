@@ -114,18 +114,7 @@ fn oracle_meta(
 // Known kernel defects (issue 10)
 // ---------------------------------------------------------------------
 
-/// Kernel defects this fuzzer found and that are not fixed yet. A case
-/// that hits one is reported on a `# KNOWN DEFECT` line with its
-/// reproducer (not as a failure), and what it breaks is set aside (the
-/// round is aborted). When such a case no longer shows the defect, that
-/// is printed too: then the entry should go.
-const KNOWN_DEFECTS: &[(&str, &str)] = &[(
-    "K1",
-    "issue 10: CKPT_RESTART of a slave image whose node owner uid or gid is 0xffffffff \
-     (no valid id): the pure core loads the stream, then rust/device/restart.rs \
-     set_node_owner refuses the owner with EINVAL and the loaded queues stay; the end \
-     is no longer fresh, so its correct image is then refused with EBUSY",
-)];
+use crate::fuzz::KNOWN_DEFECTS;
 
 /// Which known defect (index into [`KNOWN_DEFECTS`]) `img` would hit on a
 /// fresh `kind` end.
@@ -1201,6 +1190,14 @@ impl Fuzz {
             let (mimg, simg) = (std::mem::take(&mut m.image), std::mem::take(&mut s.image));
             drop((m, s));
             if let Err(x) = reopen_bsd(n) {
+                if unlock_bsd(n) && reopen_bsd(n).is_ok() {
+                    let at = format!(
+                        "BSD pair {n} restored, working, closed: {x}; round {}; master image: {mhow}; slave image: {show}",
+                        self.round
+                    );
+                    self.known(1, &at, &mimg);
+                    continue;
+                }
                 self.finding(
                     "BSD pair unusable after close",
                     format!(
@@ -1218,8 +1215,20 @@ impl Fuzz {
     }
 }
 
+/// Unlocks BSD pair `n` through its master; whether it was locked.
+pub fn unlock_bsd(n: u32) -> bool {
+    let Ok(m) = sys::open(&format!("{PTS_DIR}/pty{n}"), RW) else {
+        return false;
+    };
+    let locked = sys::get_u32(&m, TIOCGPTLCK).is_ok_and(|l| l != 0);
+    if locked {
+        let _ = sys::set_i32(&m, TIOCSPTLCK, 0);
+    }
+    locked
+}
+
 /// Opens both ends of BSD pair `n` (retrying for a second).
-fn reopen_bsd(n: u32) -> Result<(), String> {
+pub fn reopen_bsd(n: u32) -> Result<(), String> {
     let mut last = String::new();
     for _ in 0..20 {
         match (
