@@ -315,6 +315,18 @@ const VALUE_ARG: &[u32] = &[
     CKPT_SOCKET_RESTORED,
 ];
 
+/// Which ends a session entry lists: master only or both. Slave-only
+/// entries are set aside while known defect K3 stands (a committed
+/// slave-only pair restored from an image whose master was open is never
+/// freed: it would leave pairs behind and make `rmmod` fail).
+fn session_ends_value(rng: &mut Rng) -> u64 {
+    if rng.percent(50) {
+        u64::from(CKPT_END_MASTER)
+    } else {
+        u64::from(CKPT_END_MASTER | CKPT_END_SLAVE)
+    }
+}
+
 /// Commands that return a new file descriptor.
 const RETURNS_FD: [u32; 2] = [TIOCGPTPEER, CKPT_OPEN_MASTER];
 
@@ -1008,7 +1020,7 @@ fn structured(sh: &Shared, rng: &mut Rng, a: &Arena, cmd: u32) -> Option<Vec<u8>
             let mut entries = Vec::new();
             for _ in 0..count.min(8) {
                 let ends = if rng.percent(85) {
-                    rng.range(1, 3) as u64
+                    session_ends_value(rng)
                 } else {
                     u64::from(rng.u32())
                 };
@@ -1473,7 +1485,7 @@ fn session_thread(sh: &Shared, slot: usize) {
                 let entries: Vec<RestartEntry> = (0..count)
                     .map(|_| RestartEntry {
                         index: rng.below(48) as u32,
-                        ends: rng.range(1, 3) as u32,
+                        ends: session_ends_value(&mut rng) as u32,
                     })
                     .collect();
                 let mut a = SessionArg {
@@ -1952,20 +1964,25 @@ fn fuzz_ioctl() -> TestResult {
         Duration::from_secs(secs + 120),
         &[],
     );
-    let mut hit = Vec::new();
+    known(
+        "K3",
+        "set aside: session entries list the master (slave-only entries are not sent)",
+    );
+    let mut hit = vec!["K3 (set aside)"];
     // Every pair the fuzzer opened is gone again (the last close frees an
     // index at once), no session is left, and the module still works.
     let after = settled_pairs(before.pairs)?;
     ensure_eq!(after.session_active, 0);
-    if after.pairs != before.pairs {
-        known(
-            "K3",
-            &format!(
-                "{} pair(s) left behind after every file closed; reproducer: seed {seed:#x}",
-                after.pairs.saturating_sub(before.pairs)
-            ),
-        );
-        hit.push("K3");
+    // Known defect K3 is set aside (no slave-only session entries): any
+    // pair left behind is a new finding.
+    let leak = (after.pairs != before.pairs).then(|| {
+        format!(
+            "{} pair(s) left behind after every file closed (seed {seed:#x})",
+            after.pairs.saturating_sub(before.pairs)
+        )
+    });
+    if let Some(l) = &leak {
+        println!("# {l}");
         if fuzz::knob_u64("fuzz_attribute", 0) != 0 {
             let note = crate::ktap::current_note();
             attribute_leak(seed);
@@ -2007,5 +2024,6 @@ fn fuzz_ioctl() -> TestResult {
         sys::read_once(&s, 16).map_err(|e| sys::errno_name(&e))?,
         b"alive\n".to_vec()
     );
-    run
+    run?;
+    leak.map_or(Ok(()), Err)
 }
