@@ -182,6 +182,13 @@ pub const KNOWN_DEFECTS: &[(&str, &str)] = &[
      slave is closed the pair is never freed (GLOBAL_STATUS pairs stays, its index EBUSY, \
      rmmod EAGAIN): the module keeps its own slave file for a master that never comes",
     ),
+    (
+        "K4",
+        "issue 10: CKPT_RESTART accepts a slave image whose ldterm output is stopped by ^S \
+     (not TCOOFF) while IXON is off, a state Linux never reaches (clearing IXON restarts \
+     output); the restored slave's output stays stopped: TCOON and a raw TCSETS do not \
+     restart it, writes get EAGAIN, until IXON is set and cleared again",
+    ),
 ];
 
 /// Exit status of a fuzzer child that found problems (its `FAIL` lines say

@@ -1029,6 +1029,17 @@ impl Fuzz {
                 .map_or("unmutated".into(), |h| h.join(", "))
         );
         if let Err(x) = works(&m.fd, &s.fd, pair) {
+            if stopped_without_ixon(&s.image)
+                && toggle_ixon(&s.fd)
+                && works(&m.fd, &s.fd, pair).is_ok()
+            {
+                self.known(
+                    3,
+                    &format!("{x}: {how}; works after IXON on and off"),
+                    &s.image,
+                );
+                return;
+            }
             self.finding(
                 "dead pair",
                 format!("a restored pair does not work: {x}: {how}"),
@@ -1225,6 +1236,28 @@ pub fn unlock_bsd(n: u32) -> bool {
         let _ = sys::set_i32(&m, TIOCSPTLCK, 0);
     }
     locked
+}
+
+/// Known defect K4: the slave image restores output stopped by `^S`
+/// with `IXON` off.
+fn stopped_without_ixon(img: &[u8]) -> bool {
+    let Ok(decoded) = image::decode(img) else {
+        return false;
+    };
+    let mut pair = PtyPair::new(VecStorage::default);
+    if checkpoint::restore(&mut pair, &decoded, StreamKind::Slave).is_err() {
+        return false;
+    }
+    let l = &pair.slave.ldterm;
+    l.output_stopped() && !l.termios().iflag(pty_core::termios::IXON)
+}
+
+/// Sets `IXON` on the slave and clears it again (what restarts output
+/// stopped by `^S` on Linux).
+fn toggle_ixon(s: &OwnedFd) -> bool {
+    let on = set_termios(s, |t| flag(t, 0, libc::IXON, 0));
+    let off = set_termios(s, |t| flag(t, 0, 0, libc::IXON));
+    on.is_ok() && off.is_ok()
 }
 
 /// Opens both ends of BSD pair `n` (retrying for a second).
