@@ -787,6 +787,7 @@ fn hex(b: &[u8]) -> String {
 // ---------------------------------------------------------------------
 
 struct Fuzz {
+    /// The run's seed (`ckpt.seed=`), for the reports.
     seed: u64,
     rng: Rng,
     corpus: Vec<Image>,
@@ -1373,7 +1374,9 @@ pub fn child(seed: u64) -> i32 {
     unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) };
     let target = fuzz::knob_u64("fuzz_images", 22_000);
     let secs = fuzz::knob_u64("fuzz_image_secs", 150);
-    let seed = seed ^ fuzz::mix(0x1a6e);
+    // Findings name the run's seed (`ckpt.seed=`); this fuzzer's stream
+    // is derived from it.
+    let stream = seed ^ fuzz::mix(0x1a6e);
     let corpus = match corpus() {
         Ok(c) => c,
         Err(x) => {
@@ -1383,13 +1386,13 @@ pub fn child(seed: u64) -> i32 {
     };
     let sizes: Vec<usize> = corpus.iter().map(|i| i.bytes.len()).collect();
     println!(
-        "# image fuzzer: stream seed {seed:#x}, {} corpus images ({sizes:?} bytes), target {target} images or {secs} s, {PAIRS} pairs per session",
+        "# image fuzzer: seed {seed:#x} (stream {stream:#x}), {} corpus images ({sizes:?} bytes), target {target} images or {secs} s, {PAIRS} pairs per session",
         corpus.len()
     );
     let bsd = bsd_pairs();
     let mut f = Fuzz {
         seed,
-        rng: Rng::new(seed),
+        rng: Rng::new(stream),
         corpus,
         images: 0,
         accepted: 0,

@@ -570,7 +570,10 @@ fn op_name(op: u64) -> &'static str {
 }
 
 struct Shared {
+    /// The fuzzer's stream seed (derived from `run_seed`).
     seed: u64,
+    /// The run's seed (`ckpt.seed=`), for the reports.
+    run_seed: u64,
     /// The `fuzz_ops` mask.
     ops: u64,
     start: Instant,
@@ -623,7 +626,7 @@ impl Shared {
             return;
         }
         drop(keys);
-        println!("FAIL {what} (seed {:#x})", self.seed);
+        println!("FAIL {what} (seed {:#x})", self.run_seed);
         self.findings
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -1751,6 +1754,9 @@ pub fn child(seed: u64) -> i32 {
     let target = fuzz::knob_u64("fuzz_ioctls", 110_000);
     let secs = fuzz::knob_u64("fuzz_secs", 150);
     let threads = fuzz::knob_u64("fuzz_threads", 4).clamp(1, 16) as usize;
+    // Findings name the run's seed (`ckpt.seed=`); the threads' streams
+    // are derived from `stream`.
+    let run_seed = seed;
     let seed = seed ^ fuzz::mix(0x10c7);
     let sockets = sockets();
     let mut pgids = Vec::new();
@@ -1771,6 +1777,7 @@ pub fn child(seed: u64) -> i32 {
     let ops = fuzz::knob_u64("fuzz_ops", OPS_ALL);
     let sh = Shared {
         seed,
+        run_seed,
         ops,
         start: Instant::now(),
         stop: AtomicBool::new(false),
@@ -1794,7 +1801,7 @@ pub fn child(seed: u64) -> i32 {
         top: Arena::map_top(),
     };
     println!(
-        "# ioctl fuzzer: stream seed {seed:#x}, {threads} threads, target {target} ioctls or {secs} s, ops {ops:#x}; helpers {:?}, {} sockets, top page {}",
+        "# ioctl fuzzer: seed {run_seed:#x} (stream {seed:#x}), {threads} threads, target {target} ioctls or {secs} s, ops {ops:#x}; helpers {:?}, {} sockets, top page {}",
         sh.pgids,
         sh.sockets.len(),
         if sh.top.is_some() { "mapped" } else { "not mapped" }
@@ -1865,10 +1872,10 @@ pub fn child(seed: u64) -> i32 {
     if n < min {
         println!(
             "FAIL only {n} ioctls in {took:.1} s (at least {min} wanted; seed {:#x})",
-            sh.seed
+            sh.run_seed
         );
     }
-    println!("NOTE seed {seed:#x}: {n} ioctls in {took:.0} s, {findings} finding(s)");
+    println!("NOTE seed {run_seed:#x}: {n} ioctls in {took:.0} s, {findings} finding(s)");
     if findings > 0 || n < min {
         fuzz::CHILD_FOUND
     } else {
