@@ -155,41 +155,40 @@ impl Rng {
     }
 }
 
-/// Kernel defects the fuzzers found and that are not fixed yet. A case
-/// that hits one is reported on a `# KNOWN DEFECT` line with its
-/// reproducer (not as a failure), and what it breaks is set aside (the
-/// round is aborted). When such a case no longer shows the defect, that
-/// is printed too: then the entry should go.
-pub const KNOWN_DEFECTS: &[(&str, &str)] = &[
+/// Kernel defects the fuzzers found (issue 10), all fixed. Each has a case
+/// the fuzzers make on purpose and check exactly, so that a recurrence
+/// fails the run (Documentation/testing.rst, "Found and fixed").
+pub const FIXED_DEFECTS: &[(&str, &str)] = &[
     (
         "K1",
-        "issue 10: CKPT_RESTART of a slave image whose node owner uid or gid is 0xffffffff \
-     (no valid id): the pure core loads the stream, then rust/device/restart.rs \
-     set_node_owner refuses the owner with EINVAL and the loaded queues stay; the end \
-     is no longer fresh, so its correct image is then refused with EBUSY",
+        "a refused restart changes nothing: a slave image whose node owner uid or gid \
+         does not map is refused with EINVAL before anything loads, and the end's correct \
+         image is then accepted",
     ),
     (
         "K2",
-        "issue 10: a BSD pair's lock (TIOCSPTLCK, or the lock flag of a restored \
-     master image) survives the pair's fresh session (reset_session resets the streams, \
-     not Pair::locked): once every file is closed, ttyN cannot be opened again (EIO) \
-     until a master unlocks it",
+        "BSD pairs are never locked: a restored master image's lock flag is not applied, \
+         and a BSD pair opens again once its session ended",
     ),
     (
         "K3",
-        "issue 10: a restart session listing only the slave of a pair (CKPT_END_SLAVE), \
-     the slave restored from an image taken while the master was open, commits; when the \
-     slave is closed the pair is never freed (GLOBAL_STATUS pairs stays, its index EBUSY, \
-     rmmod EAGAIN): the module keeps its own slave file for a master that never comes",
+        "a pair a restart session lists with its slave only ends at commit as one whose \
+         master closed (slave hung up, node gone) and is freed at its last slave close",
     ),
     (
         "K4",
-        "issue 10: CKPT_RESTART accepts a slave image whose ldterm output is stopped by ^S \
-     (not TCOOFF) while IXON is off, a state Linux never reaches (clearing IXON restarts \
-     output); the restored slave's output stays stopped: TCOON and a raw TCSETS do not \
-     restart it, writes get EAGAIN, until IXON is set and cleared again",
+        "a slave image with output stopped by ^S (not TCOOFF) while IXON is off is \
+         refused with EINVAL",
     ),
 ];
+
+/// What [`FIXED_DEFECTS`] says of `id`.
+pub fn fixed_defect(id: &str) -> &'static str {
+    FIXED_DEFECTS
+        .iter()
+        .find(|(k, _)| *k == id)
+        .map_or("?", |(_, what)| what)
+}
 
 /// Exit status of a fuzzer child that found problems (its `FAIL` lines say
 /// which).

@@ -34,10 +34,11 @@ use crate::fuzz::{self, Rng};
 use crate::ktap::{TestFn, TestResult};
 use crate::sys::{self, errno_str};
 use crate::uapi::*;
-use pty_core::checkpoint;
-use pty_core::image::{self, StreamKind};
+use pty_core::checkpoint::{self, RestoreError, RestoreTarget};
+use pty_core::image::{self, PtyMode};
 use pty_core::storage::{AllocError, Storage};
 use pty_core::stream::PtyPair;
+use pty_core::End;
 use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
@@ -90,44 +91,37 @@ impl Storage for VecStorage {
     }
 }
 
-/// What the pure core makes of an image given to a fresh `kind` end:
-/// `Ok((bytes toward the master, bytes toward the slave))` or the errno.
-fn oracle(img: &[u8], kind: StreamKind) -> Result<(usize, usize), i32> {
-    oracle_meta(img, kind).map(|(q, _)| q)
-}
-
-/// [`oracle`], and the image's metadata.
-fn oracle_meta(
-    img: &[u8],
-    kind: StreamKind,
-) -> Result<((usize, usize), checkpoint::MetaPart), i32> {
+/// What the pure core makes of an image given to a fresh `kind` end of
+/// the pty `at`, as `CKPT_RESTART` runs it (`rust/device/restart.rs`):
+/// `restore_at` with the pair's index and mode, the slave node's owner
+/// checked before anything loads. `Ok((bytes toward the master, bytes
+/// toward the slave))`, or the errno and the core's reason.
+fn oracle(img: &[u8], kind: End, at: RestoreTarget) -> Result<(usize, usize), (i32, String)> {
     if img.is_empty() || img.len() > MAX_IMAGE_LEN {
-        return Err(libc::EINVAL);
+        return Err((libc::EINVAL, "length".into()));
     }
-    let decoded = image::decode(img).map_err(|x| x.errno())?;
+    let decoded = image::decode(img).map_err(|x| (x.errno().code(), x.to_string()))?;
     let mut pair = PtyPair::new(VecStorage::default);
-    let meta = checkpoint::restore(&mut pair, &decoded, kind).map_err(|x| x.errno())?;
-    Ok((queues(&pair), meta))
+    checkpoint::restore_at(&mut pair, &decoded, kind, at, owner_maps)
+        .map_err(|x| (x.errno().code(), x.to_string()))?;
+    Ok(queues(&pair))
 }
 
-// ---------------------------------------------------------------------
-// Known kernel defects (issue 10)
-// ---------------------------------------------------------------------
-
-use crate::fuzz::KNOWN_DEFECTS;
-
-/// Which known defect (index into [`KNOWN_DEFECTS`]) `img` would hit on a
-/// fresh `kind` end.
-fn known_defect(img: &[u8], kind: StreamKind) -> Option<usize> {
-    match oracle_meta(img, kind) {
-        Ok((_, checkpoint::MetaPart::Slave(s)))
-            if s.node.uid == u32::MAX || s.node.gid == u32::MAX =>
-        {
-            Some(0)
+/// What the kernel refuses of an image's facts before it loads: a slave
+/// node owner that does not map into the instance's user namespace (the
+/// fuzzer runs in the initial one, where only `-1` does not map).
+fn owner_maps(meta: &checkpoint::MetaPart) -> Result<(), RestoreError> {
+    match meta {
+        checkpoint::MetaPart::Slave(s) if s.node.uid == u32::MAX || s.node.gid == u32::MAX => {
+            Err(RestoreError::NotHere {
+                what: UNMAPPED_OWNER,
+            })
         }
-        _ => None,
+        _ => Ok(()),
     }
 }
+
+const UNMAPPED_OWNER: &str = "the slave node's owner does not map";
 
 fn queues(pair: &PtyPair<VecStorage>) -> (usize, usize) {
     (
@@ -136,18 +130,18 @@ fn queues(pair: &PtyPair<VecStorage>) -> (usize, usize) {
     )
 }
 
-fn kind_of(img: &[u8]) -> StreamKind {
+fn kind_of(img: &[u8]) -> End {
     if img.get(12) == Some(&1) {
-        StreamKind::Master
+        End::Master
     } else {
-        StreamKind::Slave
+        End::Slave
     }
 }
 
-fn end_name(k: StreamKind) -> &'static str {
+fn end_name(k: End) -> &'static str {
     match k {
-        StreamKind::Master => "master",
-        StreamKind::Slave => "slave",
+        End::Master => "master",
+        End::Slave => "slave",
     }
 }
 
@@ -260,6 +254,65 @@ fn build(p: &Parsed) -> Vec<u8> {
     fix_len(&mut img);
     fix_crc(&mut img);
     img
+}
+
+/// Byte offsets of the index and mode in the `ptm` and `pts` blocks'
+/// internal parts (Documentation/checkpoint.rst).
+const INDEX_AT: usize = 0;
+const MODE_AT: usize = 4;
+/// In the `pts` block: the node owner uid and gid.
+const NODE_UID_AT: usize = 10;
+const NODE_GID_AT: usize = 14;
+/// In the `ptm` block: the lock flag.
+const LOCKED_AT: usize = 5;
+/// In the `ldterm` block: `c_iflag` and the flags byte (4: output
+/// stopped, 8: stopped by `TCOOFF`).
+const IFLAG_AT: usize = 0;
+const LDTERM_FLAGS_AT: usize = 52;
+
+fn block_name(b: &Block) -> &str {
+    std::str::from_utf8(&b.name)
+        .unwrap_or("")
+        .trim_end_matches('\0')
+}
+
+/// The block `name` of a parsed image.
+fn block_mut<'a>(p: &'a mut Parsed, name: &str) -> Option<&'a mut Block> {
+    p.blocks.iter_mut().find(|b| block_name(b) == name)
+}
+
+/// The pty a well-formed image was taken from.
+fn target_of(img: &[u8]) -> Option<RestoreTarget> {
+    let p = parse(img)?;
+    let b = p
+        .blocks
+        .iter()
+        .find(|b| matches!(block_name(b), "ptm" | "pts"))?;
+    let index = u32::from_le_bytes(b.internal.get(INDEX_AT..INDEX_AT + 4)?.try_into().ok()?);
+    let mode = if *p.header.get(13)? == 1 {
+        PtyMode::Bsd
+    } else {
+        PtyMode::Att
+    };
+    Some(RestoreTarget { index, mode })
+}
+
+/// `img` as if taken from the pty `at`: the index and mode in the header
+/// and the `ptm`/`pts` block set, the checksum fixed (an image restores
+/// only into the pty it was taken from).
+pub fn retarget(img: &[u8], at: RestoreTarget) -> Vec<u8> {
+    let Some(mut p) = parse(img) else {
+        return img.to_vec();
+    };
+    let mode = at.mode as u8;
+    p.header[13] = mode;
+    for b in p.blocks.iter_mut() {
+        if matches!(block_name(b), "ptm" | "pts") && b.internal.len() > MODE_AT {
+            b.internal[INDEX_AT..INDEX_AT + 4].copy_from_slice(&at.index.to_le_bytes());
+            b.internal[MODE_AT] = mode;
+        }
+    }
+    build(&p)
 }
 
 /// Offsets and widths of the fields of an image: the header's, every
@@ -547,12 +600,20 @@ fn corpus() -> Result<Vec<Image>, String> {
     }
     for img in &out {
         let kind = kind_of(&img.bytes);
-        if let Err(x) = oracle(&img.bytes, kind) {
+        let Some(at) = target_of(&img.bytes) else {
+            return Err(format!("corpus image '{}': no index", img.name));
+        };
+        if let Err((x, why)) = oracle(&img.bytes, kind, at) {
             return Err(format!(
-                "corpus image '{}' refused by the core: {}",
+                "corpus image '{}' refused by the core: {} ({why})",
                 img.name,
                 errno_str(x)
             ));
+        }
+        // Rebuilding changes nothing, so retargeted images differ from
+        // the kernel's only in index and mode.
+        if parse(&img.bytes).map(|p| build(&p)).as_ref() != Some(&img.bytes) {
+            return Err(format!("corpus image '{}' does not rebuild", img.name));
         }
     }
     Ok(out)
@@ -566,6 +627,93 @@ fn corpus() -> Result<Vec<Image>, String> {
 struct Mutant {
     bytes: Vec<u8>,
     how: Vec<String>,
+    /// A case of a defect the fuzzers found (fixed), made on purpose.
+    case: Option<Case>,
+}
+
+/// Cases of the kernel defects the fuzzers found, now fixed
+/// ([`fuzz::FIXED_DEFECTS`]), that `fuzz_image` makes on purpose and checks
+/// exactly. K3 is a round shape (a slave-only pair), not an image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Case {
+    /// A slave image whose node owner does not map: `EINVAL`, nothing
+    /// changes, the end's correct image is then accepted.
+    K1,
+    /// A master image with the lock flag, restored on a BSD pair: the pair
+    /// is not locked, and opens again after its session.
+    K2,
+    /// A slave-only session pair: at commit it ends as one whose master
+    /// closed, freed at its last slave close.
+    K3,
+    /// A slave image stopped by `^S` with `IXON` off: `EINVAL`, nothing
+    /// changes, the end's correct image is then accepted.
+    K4,
+}
+
+impl Case {
+    fn id(self) -> &'static str {
+        match self {
+            Case::K1 => "K1",
+            Case::K2 => "K2",
+            Case::K3 => "K3",
+            Case::K4 => "K4",
+        }
+    }
+
+    /// The core's reason for refusing a K1 or K4 case.
+    fn reason(self) -> &'static str {
+        match self {
+            Case::K1 => UNMAPPED_OWNER,
+            Case::K4 => "with IXON off",
+            _ => "",
+        }
+    }
+}
+
+/// The K1 case of slave image `img`: its node owner uid, gid or both set
+/// to `-1`, which maps to no id.
+fn unmapped_owner(rng: &mut Rng, img: &[u8], how: &mut Vec<String>) -> Option<Vec<u8>> {
+    let mut p = parse(img)?;
+    let pts = block_mut(&mut p, "pts")?;
+    let which = rng.below(3);
+    for (k, at) in [NODE_UID_AT, NODE_GID_AT].into_iter().enumerate() {
+        if which == k || which == 2 {
+            pts.internal.get_mut(at..at + 4)?.fill(0xff);
+        }
+    }
+    how.push(["node uid", "node gid", "node uid and gid"][which].to_string() + " = 0xffffffff");
+    Some(build(&p))
+}
+
+/// The K4 case of slave image `img`: output stopped by `^S` (not
+/// `TCOOFF`) with `IXON` off.
+fn stopped_without_ixon(img: &[u8], how: &mut Vec<String>) -> Option<Vec<u8>> {
+    let mut p = parse(img)?;
+    let l = block_mut(&mut p, "ldterm")?;
+    let iflag = u32::from_le_bytes(l.internal.get(IFLAG_AT..IFLAG_AT + 4)?.try_into().ok()?);
+    let iflag = iflag & !pty_core::termios::IXON;
+    l.internal[IFLAG_AT..IFLAG_AT + 4].copy_from_slice(&iflag.to_le_bytes());
+    let flags = l.internal.get_mut(LDTERM_FLAGS_AT)?;
+    *flags = (*flags | 4) & !8;
+    how.push("output stopped by ^S, IXON off".into());
+    Some(build(&p))
+}
+
+/// The K2 case of master image `img`: its lock flag set.
+fn with_lock(img: &[u8], how: &mut Vec<String>) -> Option<Vec<u8>> {
+    let mut p = parse(img)?;
+    *block_mut(&mut p, "ptm")?.internal.get_mut(LOCKED_AT)? = 1;
+    how.push("lock flag set".into());
+    Some(build(&p))
+}
+
+/// Whether well-formed master image `img` has its lock flag set.
+fn locked_flag(img: &[u8]) -> bool {
+    parse(img).is_some_and(|mut p| {
+        block_mut(&mut p, "ptm")
+            .and_then(|b| b.internal.get(LOCKED_AT).copied())
+            .is_some_and(|l| l != 0)
+    })
 }
 
 fn structural(rng: &mut Rng, corpus: &[Image], base: usize, how: &mut Vec<String>) -> Vec<u8> {
@@ -740,7 +888,32 @@ fn raw_mutations(rng: &mut Rng, corpus: &[Image], img: &mut Vec<u8>, how: &mut V
     }
 }
 
-fn mutate(rng: &mut Rng, corpus: &[Image], kind: StreamKind) -> Mutant {
+/// A mutant for a `kind` end of the pty the images of `here` are
+/// retargeted to (`orig`: the same images as taken, from other ptys).
+fn mutate(rng: &mut Rng, here: &[Image], orig: &[Image], kind: End) -> Mutant {
+    // Now and then a K1 or K4 case, exactly.
+    if kind == End::Slave && rng.percent(4) {
+        let slaves: Vec<usize> = (0..here.len())
+            .filter(|&i| kind_of(&here[i].bytes) == End::Slave)
+            .collect();
+        let base = *rng.pick(&slaves);
+        let mut how = vec![format!("'{}'", here[base].name)];
+        let (case, bytes) = if rng.percent(50) {
+            (Case::K1, unmapped_owner(rng, &here[base].bytes, &mut how))
+        } else {
+            (Case::K4, stopped_without_ixon(&here[base].bytes, &mut how))
+        };
+        if let Some(bytes) = bytes {
+            how.push(format!("{} case", case.id()));
+            return Mutant {
+                bytes,
+                how,
+                case: Some(case),
+            };
+        }
+    }
+    // Mostly images of this pty; sometimes as taken, of another.
+    let corpus = if rng.percent(3) { orig } else { here };
     // Mostly this end's images; sometimes the other end's.
     let matching: Vec<usize> = (0..corpus.len())
         .filter(|&i| (kind_of(&corpus[i].bytes) == kind) != rng.percent(10))
@@ -751,26 +924,35 @@ fn mutate(rng: &mut Rng, corpus: &[Image], kind: StreamKind) -> Mutant {
         *rng.pick(&matching)
     };
     let mut how = vec![format!("'{}'", corpus[base].name)];
+    if std::ptr::eq(corpus, orig) {
+        how.push("of another pty".into());
+    }
     if rng.percent(4) {
         how.push("unchanged".into());
         return Mutant {
             bytes: corpus[base].bytes.clone(),
             how,
+            case: None,
         };
     }
+    let plain = how.len();
     let mut img = if rng.percent(35) {
         structural(rng, corpus, base, &mut how)
     } else {
         corpus[base].bytes.clone()
     };
-    if how.len() == 1 || rng.percent(50) {
+    if how.len() == plain || rng.percent(50) {
         raw_mutations(rng, corpus, &mut img, &mut how);
         if rng.percent(75) {
             fix_crc(&mut img);
             how.push("checksum fixed".into());
         }
     }
-    Mutant { bytes: img, how }
+    Mutant {
+        bytes: img,
+        how,
+        case: None,
+    }
 }
 
 fn hex(b: &[u8]) -> String {
@@ -790,6 +972,7 @@ struct Fuzz {
     /// The run's seed (`ckpt.seed=`), for the reports.
     seed: u64,
     rng: Rng,
+    /// The images as taken (each of its own pty).
     corpus: Vec<Image>,
     /// Images given to the kernel (mutated or not).
     images: u64,
@@ -798,26 +981,35 @@ struct Fuzz {
     findings: BTreeMap<String, u64>,
     shown: usize,
     round: u64,
-    /// Known defects hit (index into [`KNOWN_DEFECTS`]) and how often.
-    known_hits: BTreeMap<usize, u64>,
-}
-
-/// How restoring an end went.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Restored {
-    Yes,
-    /// A known defect left the end unusable: the round is set aside.
-    Poisoned,
+    /// Cases of the fixed defects checked and passed, by case.
+    covered: BTreeMap<Case, u64>,
 }
 
 /// One end of a pair in a round.
 struct EndRun {
     fd: OwnedFd,
-    kind: StreamKind,
+    kind: End,
     /// How the accepted image was made (for findings after commit).
     accepted: Option<Vec<String>>,
     /// The accepted image (mutated or not).
     image: Vec<u8>,
+}
+
+impl EndRun {
+    fn new(fd: OwnedFd, kind: End) -> Self {
+        Self {
+            fd,
+            kind,
+            accepted: None,
+            image: Vec::new(),
+        }
+    }
+
+    fn how(&self) -> String {
+        self.accepted
+            .as_ref()
+            .map_or("unmutated".into(), |h| h.join(", "))
+    }
 }
 
 fn status(fd: &OwnedFd) -> Result<StreamStatus, String> {
@@ -853,77 +1045,123 @@ impl Fuzz {
         }
     }
 
-    /// Gives `end` mutated images until one is accepted (or its own
-    /// unmutated image after `ATTEMPTS`). `bsd`: the pair runs at once.
+    /// The corpus as taken from the pty `at` (index and mode set).
+    fn corpus_at(&self, at: RestoreTarget) -> Vec<Image> {
+        self.corpus
+            .iter()
+            .map(|i| Image {
+                name: i.name.clone(),
+                bytes: retarget(&i.bytes, at),
+            })
+            .collect()
+    }
+
+    /// Gives `end` of the pty `at` mutated images (of `here`, the corpus
+    /// retargeted to it) until one is accepted, or `fallback` (its correct
+    /// image) after `ATTEMPTS`; `first` (a case made on purpose) before the
+    /// mutants. After a K1 or K4 case is refused, the correct image comes
+    /// next and must be accepted. `bsd`: the pair runs at once.
+    #[allow(clippy::too_many_arguments)]
     fn restore_end(
         &mut self,
         end: &mut EndRun,
         pair: usize,
+        here: &[Image],
+        at: RestoreTarget,
         fallback: &[u8],
         bsd: bool,
-    ) -> Result<Restored, String> {
+        mut first: Option<Mutant>,
+    ) -> Result<(), String> {
         // A refused image changes nothing: the status after one refusal is
         // the status before the next image.
         let mut before = status(&end.fd).map_err(|x| format!("status of a new end: {x}"))?;
+        // A K1 or K4 case refused: its end's correct image comes next.
+        let mut after_case: Option<Case> = None;
         for attempt in 0..=ATTEMPTS {
-            let m = if attempt == ATTEMPTS {
+            let pending = after_case;
+            let m = if let Some(m) = first.take() {
+                m
+            } else if attempt == ATTEMPTS || pending.is_some() {
                 Mutant {
                     bytes: fallback.to_vec(),
-                    how: vec!["unmutated fallback".into()],
+                    how: vec![match pending {
+                        Some(c) => format!("the correct image, after the {} case", c.id()),
+                        None => "unmutated fallback".into(),
+                    }],
+                    case: None,
                 }
             } else {
-                mutate(&mut self.rng, &self.corpus, end.kind)
+                mutate(&mut self.rng, here, &self.corpus, end.kind)
             };
             self.images += 1;
             let iteration = self.images;
-            let want = oracle(&m.bytes, end.kind);
+            let want = oracle(&m.bytes, end.kind, at);
             let got = restart(&end.fd, &m.bytes);
             *self.results.entry(got.err().unwrap_or(0)).or_insert(0) += 1;
-            let at = format!(
-                "iteration {iteration} (round {}, pair {pair}, {} end, attempt {attempt}; {})",
+            let where_ = format!(
+                "iteration {iteration} (round {}, pair {pair}, pty {}{}, {} end, attempt {attempt}; {})",
                 self.round,
+                if at.mode == PtyMode::Bsd { "BSD " } else { "" },
+                at.index,
                 end_name(end.kind),
                 m.how.join(", ")
             );
-            if let Some(k) = known_defect(&m.bytes, end.kind) {
-                let now = status(&end.fd)
-                    .map_err(|x| format!("status after a known defect: {x}: {at}"))?;
-                if got == Err(libc::EINVAL) && now.restarts == before.restarts {
-                    self.known(k, &at, &m.bytes);
-                    return Ok(Restored::Poisoned);
+            let why = match &want {
+                Err((_, why)) => format!(" (core: {why})"),
+                Ok(_) => String::new(),
+            };
+            // The cases made on purpose are refused with EINVAL, by the
+            // core for the case's reason.
+            if let Some(case @ (Case::K1 | Case::K4)) = m.case {
+                let core_refuses = matches!(&want, Err((x, why)) if *x == libc::EINVAL && why.contains(case.reason()));
+                if !core_refuses {
+                    self.finding(
+                        &format!("{} case not refused by the core", case.id()),
+                        format!(
+                            "the core does not refuse a {} case as such ({want:?}): {where_}",
+                            case.id()
+                        ),
+                        Some(&m.bytes),
+                    );
+                } else if got != Err(libc::EINVAL) {
+                    self.finding(
+                        &format!("{} case", case.id()),
+                        format!(
+                            "{} again: the kernel gave {} (EINVAL wanted) for {}: {where_}",
+                            case.id(),
+                            got.err().map_or("acceptance".into(), errno_str),
+                            fuzz::fixed_defect(case.id())
+                        ),
+                        Some(&m.bytes),
+                    );
                 }
-                println!(
-                    "# known defect {} did not show (kernel: {}): {at}",
-                    KNOWN_DEFECTS[k].0,
-                    got.err().map_or("accepted".into(), errno_str)
-                );
             }
             match (&want, got) {
                 (_, Err(x)) if !EXPECTED.contains(&x) => self.finding(
                     &format!("errno {x}"),
-                    format!("unexpected errno {}: {at}", errno_str(x)),
+                    format!("unexpected errno {}{why}: {where_}", errno_str(x)),
                     Some(&m.bytes),
                 ),
                 (Ok(_), Err(x)) => self.finding(
                     &format!("refused {x} {}", end_name(end.kind)),
                     format!(
-                        "kernel refused with {} an image the core accepts: {at}",
+                        "kernel refused with {} an image the core accepts: {where_}",
                         errno_str(x)
                     ),
                     Some(&m.bytes),
                 ),
-                (Err(w), Ok(())) => self.finding(
+                (Err((w, _)), Ok(())) => self.finding(
                     &format!("accepted {w}"),
                     format!(
-                        "kernel accepted an image the core refuses with {}: {at}",
+                        "kernel accepted an image the core refuses with {}{why}: {where_}",
                         errno_str(*w)
                     ),
                     Some(&m.bytes),
                 ),
-                (Err(w), Err(x)) if *w != x && !(bsd && x == libc::EBUSY) => self.finding(
+                (Err((w, _)), Err(x)) if *w != x && !(bsd && x == libc::EBUSY) => self.finding(
                     &format!("errno {w} vs {x}"),
                     format!(
-                        "kernel refused with {}, the core with {}: {at}",
+                        "kernel refused with {}, the core with {}{why}: {where_}",
                         errno_str(x),
                         errno_str(*w)
                     ),
@@ -934,27 +1172,38 @@ impl Fuzz {
             if got.is_err() {
                 // Nothing may have changed.
                 let after = status(&end.fd)
-                    .map_err(|x| format!("status after a refused image: {x}: {at}"))?;
+                    .map_err(|x| format!("status after a refused image: {x}: {where_}"))?;
                 let (q0, q1) = match end.kind {
-                    StreamKind::Master => (before.to_master, after.to_master),
-                    StreamKind::Slave => (before.to_slave, after.to_slave),
+                    End::Master => (before.to_master, after.to_master),
+                    End::Slave => (before.to_slave, after.to_slave),
                 };
                 if after.restarts != before.restarts || q0 != q1 {
                     self.finding(
                         &format!("left state {}", end_name(end.kind)),
                         format!(
-                            "a refused image left state behind (queue {q0} -> {q1} bytes, restarts {} -> {}): {at}",
+                            "a refused image left state behind (queue {q0} -> {q1} bytes, restarts {} -> {}): {where_}",
                             before.restarts, after.restarts
                         ),
                         Some(&m.bytes),
                     );
                 }
                 before = after;
-                if attempt == ATTEMPTS {
+                if let Some(c) = pending {
                     return Err(format!(
-                        "the unmutated image was refused ({}): {at}",
+                        "{} again: after the {} case the end's correct image was refused ({}){why}: {where_}",
+                        c.id(),
+                        c.id(),
                         errno_str(got.err().unwrap_or(0))
                     ));
+                }
+                if attempt == ATTEMPTS {
+                    return Err(format!(
+                        "the unmutated image was refused ({}){why}: {where_}",
+                        errno_str(got.err().unwrap_or(0))
+                    ));
+                }
+                if let Some(c @ (Case::K1 | Case::K4)) = m.case {
+                    after_case = Some(c);
                 }
                 continue;
             }
@@ -963,28 +1212,31 @@ impl Fuzz {
             if attempt < ATTEMPTS {
                 end.accepted = Some(m.how.clone());
             }
+            if let Some(c) = pending {
+                *self.covered.entry(c).or_insert(0) += 1;
+            }
             // The kernel's queues are what the core predicts, and its own
             // checkpoint of the restored end is an image the core takes.
             if let (Ok((to_m, to_s)), false) = (&want, bsd) {
                 let st = status(&end.fd)?;
                 let (k, o) = match end.kind {
-                    StreamKind::Master => (st.to_master as usize, *to_m),
-                    StreamKind::Slave => (st.to_slave as usize, *to_s),
+                    End::Master => (st.to_master as usize, *to_m),
+                    End::Slave => (st.to_slave as usize, *to_s),
                 };
                 if k != o {
                     self.finding(
                         &format!("queue {}", end_name(end.kind)),
-                        format!("restored queue holds {k} bytes, the core {o}: {at}"),
+                        format!("restored queue holds {k} bytes, the core {o}: {where_}"),
                         Some(&m.bytes),
                     );
                 }
                 match checkpoint_of(&end.fd) {
                     Ok(again) => {
-                        if let Err(x) = oracle(&again, end.kind) {
+                        if let Err((x, why)) = oracle(&again, end.kind, at) {
                             self.finding(
                                 "recheckpoint",
                                 format!(
-                                    "the checkpoint of a restored end is refused by the core ({}): {at}",
+                                    "the checkpoint of a restored end is refused by the core ({}: {why}): {where_}",
                                     errno_str(x)
                                 ),
                                 Some(&again),
@@ -993,119 +1245,142 @@ impl Fuzz {
                     }
                     Err(x) => self.finding(
                         "recheckpoint failed",
-                        format!("checkpoint of a restored end failed ({x}): {at}"),
+                        format!("checkpoint of a restored end failed ({x}): {where_}"),
                         Some(&m.bytes),
                     ),
                 }
             }
-            return Ok(Restored::Yes);
+            return Ok(());
         }
-        Ok(Restored::Yes)
-    }
-
-    /// A case hit known defect `k`: shown in full the first time, counted.
-    fn known(&mut self, k: usize, at: &str, img: &[u8]) {
-        let n = self.known_hits.entry(k).or_insert(0);
-        *n += 1;
-        if *n == 1 {
-            let (id, what) = KNOWN_DEFECTS[k];
-            println!(
-                "# KNOWN DEFECT {id} ({what}); reproducer: seed {:#x}, {at}",
-                self.seed
-            );
-            println!("# image: {}", hex(img));
-        }
+        Ok(())
     }
 
     /// After commit: settings normalised, then data both ways.
     fn check_pair(&mut self, m: &EndRun, s: &EndRun, index: u32, pair: usize) {
-        let how = format!(
-            "round {}, pair {pair} (pty {index}); master image: {}; slave image: {}",
-            self.round,
-            m.accepted
-                .as_ref()
-                .map_or("unmutated".into(), |h| h.join(", ")),
-            s.accepted
-                .as_ref()
-                .map_or("unmutated".into(), |h| h.join(", "))
-        );
         if let Err(x) = works(&m.fd, &s.fd, pair) {
-            if stopped_without_ixon(&s.image)
-                && toggle_ixon(&s.fd)
-                && works(&m.fd, &s.fd, pair).is_ok()
-            {
-                self.known(
-                    3,
-                    &format!("{x}: {how}; works after IXON on and off"),
-                    &s.image,
-                );
-                return;
-            }
+            let how = format!(
+                "round {}, pair {pair} (pty {index}); master image: {}; slave image: {}",
+                self.round,
+                m.how(),
+                s.how()
+            );
             self.finding(
                 "dead pair",
                 format!("a restored pair does not work: {x}: {how}"),
                 None,
             );
+            if stopped_by_s(&s.image) {
+                println!("# slave image: {}", hex(&s.image));
+            }
         }
+    }
+
+    /// After commit, a pair the session listed with its slave only (K3):
+    /// it ends as one whose master closed: its node is gone, the slave is
+    /// hung up (end of file). Whether it is freed at the last slave close
+    /// is the round's pair count.
+    fn check_slave_only(&mut self, s: &EndRun, index: u32, pair: usize) -> bool {
+        let mut wrong = Vec::new();
+        let path = format!("{PTS_DIR}/{index}");
+        if sys::exists(&path) {
+            wrong.push(format!("{path} stayed"));
+        }
+        match sys::poll_events(&s.fd, libc::POLLIN, 1000) {
+            Ok(ev) if ev & libc::POLLHUP != 0 => {}
+            r => wrong.push(format!(
+                "poll gave {:?}, no POLLHUP",
+                r.map_err(|x| sys::errno_name(&x))
+            )),
+        }
+        match sys::read_once(&s.fd, 64) {
+            Ok(b) if b.is_empty() => {}
+            r => wrong.push(format!(
+                "read gave {:?}, not end of file",
+                r.map_err(|x| sys::errno_name(&x))
+            )),
+        }
+        if wrong.is_empty() {
+            return true;
+        }
+        self.finding(
+            "K3 slave-only pair",
+            format!(
+                "K3 again: a committed slave-only pair did not end as one whose master closed: {}; round {}, pair {pair} (pty {index}); slave image: {}",
+                wrong.join(", "),
+                self.round,
+                s.how()
+            ),
+            None,
+        );
+        false
     }
 
     fn session_round(&mut self, base: u32) -> Result<(), String> {
         let ctl = crate::tests_restart::control()?;
+        let pairs_before = global()?.pairs;
         let indexes: Vec<u32> = (0..PAIRS as u32).map(|i| base + i).collect();
-        let entries: Vec<RestartEntry> = indexes
-            .iter()
-            .map(|&index| RestartEntry { index, ends: BOTH })
-            .collect();
-        crate::tests_restart::begin(&ctl, &entries).map_err(|x| format!("begin at {base}: {x}"))?;
         let outcome = self.rng.below(10);
         // 0: abort; 1: one end left out, commit must name it; else commit.
         let left_out = (outcome == 1).then(|| self.rng.below(PAIRS));
-        let fallback_m = self.corpus[0].bytes.clone();
-        let fallback_s = self.corpus[1].bytes.clone();
+        // Some rounds list one pair with its slave only (K3).
+        let slave_only = self
+            .rng
+            .percent(30)
+            .then(|| self.rng.below(PAIRS))
+            .filter(|&p| Some(p) != left_out);
+        let entries: Vec<RestartEntry> = indexes
+            .iter()
+            .enumerate()
+            .map(|(p, &index)| RestartEntry {
+                index,
+                ends: if slave_only == Some(p) {
+                    CKPT_END_SLAVE
+                } else {
+                    BOTH
+                },
+            })
+            .collect();
+        crate::tests_restart::begin(&ctl, &entries).map_err(|x| format!("begin at {base}: {x}"))?;
         let mut ends = Vec::new();
         for (p, &index) in indexes.iter().enumerate() {
+            let at = RestoreTarget {
+                index,
+                mode: PtyMode::Att,
+            };
+            let here = self.corpus_at(at);
+            // The fresh pair's images (the corpus starts with them).
+            let (fallback_m, fallback_s) = (here[0].bytes.clone(), here[1].bytes.clone());
+            let with_master = slave_only != Some(p);
             let master_first = self.rng.percent(50);
             let open_m = || crate::tests_restart::open_master(&ctl, index);
             let open_s = || sys::open(&format!("{PTS_DIR}/{index}"), RW).map_err(e);
-            let (mfd, sfd) = if master_first {
+            let (mfd, sfd) = if !with_master {
+                (None, open_s()?)
+            } else if master_first {
                 let m = open_m()?;
-                (m, open_s()?)
+                (Some(m), open_s()?)
             } else {
                 let s = open_s()?;
-                (open_m()?, s)
+                (Some(open_m()?), s)
             };
-            let _ = sys::set_nonblocking(&mfd, true);
-            let mut m = EndRun {
-                fd: mfd,
-                kind: StreamKind::Master,
-                accepted: None,
-                image: Vec::new(),
-            };
-            let mut s = EndRun {
-                fd: sfd,
-                kind: StreamKind::Slave,
-                accepted: None,
-                image: Vec::new(),
-            };
+            let mut m = mfd.map(|fd| {
+                let _ = sys::set_nonblocking(&fd, true);
+                EndRun::new(fd, End::Master)
+            });
+            let mut s = EndRun::new(sfd, End::Slave);
             let order = if master_first { [0, 1] } else { [1, 0] };
             for which in order {
-                if left_out == Some(p) && which == 1 {
-                    continue;
-                }
-                let r = if which == 0 {
-                    self.restore_end(&mut m, p, &fallback_m, false)?
-                } else {
-                    self.restore_end(&mut s, p, &fallback_s, false)?
-                };
-                if r == Restored::Poisoned {
-                    // Set aside: the session rolls back.
-                    sys::ioctl_val(&ctl, CKPT_SESSION_ABORT, 0).map_err(e)?;
-                    return Ok(());
+                if which == 0 {
+                    if let Some(m) = m.as_mut() {
+                        self.restore_end(m, p, &here, at, &fallback_m, false, None)?;
+                    }
+                } else if left_out != Some(p) {
+                    self.restore_end(&mut s, p, &here, at, &fallback_s, false, None)?;
                 }
             }
             ends.push((index, m, s));
         }
-        match (outcome, left_out) {
+        let committed = match (outcome, left_out) {
             (0, _) => {
                 sys::ioctl_val(&ctl, CKPT_SESSION_ABORT, 0).map_err(e)?;
                 for &index in &indexes {
@@ -1117,6 +1392,7 @@ impl Fuzz {
                         );
                     }
                 }
+                false
             }
             (_, Some(p)) => {
                 let r = crate::tests_restart::commit(&ctl);
@@ -1131,6 +1407,7 @@ impl Fuzz {
                         None,
                     );
                 }
+                false
             }
             _ => {
                 if let Err((x, orphans)) = crate::tests_restart::commit(&ctl) {
@@ -1144,76 +1421,123 @@ impl Fuzz {
                     );
                     return Ok(());
                 }
-                for (p, (index, m, s)) in ends.iter().enumerate() {
-                    self.check_pair(m, s, *index, p);
+                true
+            }
+        };
+        let mut slave_only_ok = false;
+        if committed {
+            for (p, (index, m, s)) in ends.iter().enumerate() {
+                match m {
+                    Some(m) => self.check_pair(m, s, *index, p),
+                    None => slave_only_ok = self.check_slave_only(s, *index, p),
                 }
             }
+        }
+        // Every file closed, every pair of the round is gone (K3: also a
+        // slave-only one, at its last slave close).
+        drop(ends);
+        drop(ctl);
+        let mut after = global()?;
+        for _ in 0..40 {
+            if after.pairs == pairs_before && after.session_active == 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            after = global()?;
+        }
+        if after.pairs != pairs_before || after.session_active != 0 {
+            let so = match slave_only {
+                Some(p) if committed => format!(
+                    "; K3 again? pair {p} (pty {}) was listed with its slave only",
+                    indexes[p]
+                ),
+                _ => String::new(),
+            };
+            self.finding(
+                "pairs left behind",
+                format!(
+                    "round {} (outcome {outcome}): {} pair(s) left behind, session active {}, after every file closed{so}",
+                    self.round,
+                    i64::from(after.pairs) - i64::from(pairs_before),
+                    after.session_active
+                ),
+                None,
+            );
+        } else if slave_only_ok {
+            *self.covered.entry(Case::K3).or_insert(0) += 1;
         }
         Ok(())
     }
 
     /// BSD pairs restore directly: master first (a restored slave runs at
-    /// once and may echo into the master's queue), then the slave.
+    /// once and may echo into the master's queue), then the slave. Half
+    /// the pairs get a master image with the lock flag first (K2): a BSD
+    /// pair is never locked.
     fn bsd_round(&mut self, pairs: u32) -> Result<(), String> {
-        let fallback: Vec<(Vec<u8>, Vec<u8>)> = {
-            let find = |end: StreamKind| {
-                self.corpus
-                    .iter()
+        for n in 0..pairs.min(4) {
+            let at = RestoreTarget {
+                index: n,
+                mode: PtyMode::Bsd,
+            };
+            let here = self.corpus_at(at);
+            let find = |end: End| {
+                here.iter()
                     .find(|i| i.name.starts_with("BSD") && kind_of(&i.bytes) == end)
-                    .or_else(|| self.corpus.iter().find(|i| kind_of(&i.bytes) == end))
+                    .or_else(|| here.iter().find(|i| kind_of(&i.bytes) == end))
                     .map(|i| i.bytes.clone())
                     .unwrap_or_default()
             };
-            vec![(find(StreamKind::Master), find(StreamKind::Slave))]
-        };
-        let (fm, fs) = &fallback[0];
-        for n in 0..pairs.min(4) {
+            let (fm, fs) = (find(End::Master), find(End::Slave));
             // Pair 7 gave the corpus its image; it is fresh again now.
             let m = sys::open(&format!("{PTS_DIR}/pty{n}"), RW)
                 .map_err(|x| format!("open pty{n}: {}", e(x)))?;
             let s = sys::open(&format!("{PTS_DIR}/tty{n}"), RW)
                 .map_err(|x| format!("open tty{n}: {}", e(x)))?;
-            let mut m = EndRun {
-                fd: m,
-                kind: StreamKind::Master,
-                accepted: None,
-                image: Vec::new(),
+            let mut m = EndRun::new(m, End::Master);
+            let mut s = EndRun::new(s, End::Slave);
+            let first = if self.rng.percent(50) {
+                let mut how = vec!["'BSD pair master'".to_string()];
+                with_lock(&fm, &mut how).map(|bytes| Mutant {
+                    bytes,
+                    how,
+                    case: Some(Case::K2),
+                })
+            } else {
+                None
             };
-            let mut s = EndRun {
-                fd: s,
-                kind: StreamKind::Slave,
-                accepted: None,
-                image: Vec::new(),
-            };
-            // A poisoned pair is set aside: closing both ends resets it.
-            if self.restore_end(&mut m, n as usize, fm, true)? == Restored::Poisoned
-                || self.restore_end(&mut s, n as usize, fs, true)? == Restored::Poisoned
-            {
-                continue;
+            self.restore_end(&mut m, n as usize, &here, at, &fm, true, first)?;
+            // K2: the lock flag of a restored image is not applied.
+            let lock_restored = locked_flag(&m.image);
+            if lock_restored {
+                let lock = sys::get_u32(&m.fd, TIOCGPTLCK).map_err(e);
+                let again = sys::open(&format!("{PTS_DIR}/tty{n}"), RW)
+                    .map(drop)
+                    .map_err(e);
+                if lock != Ok(0) || again.is_err() {
+                    self.finding(
+                        "K2 lock applied",
+                        format!(
+                            "K2 again: BSD pair {n} restored from a master image with the lock flag is locked (TIOCGPTLCK {lock:?}, opening tty{n} {again:?}); round {}; master image: {}",
+                            self.round,
+                            m.how()
+                        ),
+                        Some(&m.image),
+                    );
+                }
             }
+            self.restore_end(&mut s, n as usize, &here, at, &fs, true, None)?;
             self.check_pair(&m, &s, n, n as usize);
-            // Closed again, the pair opens again (a fresh session).
-            let how = |e: &EndRun| {
-                e.accepted
-                    .as_ref()
-                    .map_or("unmutated".into(), |h| h.join(", "))
-            };
-            let (mhow, show) = (how(&m), how(&s));
+            // Closed again, the pair opens again (a fresh session, never
+            // locked: K2).
+            let (mhow, show) = (m.how(), s.how());
             let (mimg, simg) = (std::mem::take(&mut m.image), std::mem::take(&mut s.image));
             drop((m, s));
             if let Err(x) = reopen_bsd(n) {
-                if unlock_bsd(n) && reopen_bsd(n).is_ok() {
-                    let at = format!(
-                        "BSD pair {n} restored, working, closed: {x}; round {}; master image: {mhow}; slave image: {show}",
-                        self.round
-                    );
-                    self.known(1, &at, &mimg);
-                    continue;
-                }
                 self.finding(
                     "BSD pair unusable after close",
                     format!(
-                        "BSD pair {n} restored, working, closed: {x}; round {}; master image: {mhow}; slave image: {show}",
+                        "{}BSD pair {n} restored, working, closed: {x}; round {}; master image: {mhow}; slave image: {show}",
+                        if lock_restored { "K2 again: " } else { "" },
                         self.round
                     ),
                     None,
@@ -1222,43 +1546,22 @@ impl Fuzz {
                 println!("# slave image: {}", hex(&simg));
                 return Ok(());
             }
+            if lock_restored {
+                *self.covered.entry(Case::K2).or_insert(0) += 1;
+            }
         }
         Ok(())
     }
 }
 
-/// Unlocks BSD pair `n` through its master; whether it was locked.
-pub fn unlock_bsd(n: u32) -> bool {
-    let Ok(m) = sys::open(&format!("{PTS_DIR}/pty{n}"), RW) else {
-        return false;
-    };
-    let locked = sys::get_u32(&m, TIOCGPTLCK).is_ok_and(|l| l != 0);
-    if locked {
-        let _ = sys::set_i32(&m, TIOCSPTLCK, 0);
-    }
-    locked
-}
-
-/// Known defect K4: the slave image restores output stopped by `^S`
-/// with `IXON` off.
-fn stopped_without_ixon(img: &[u8]) -> bool {
-    let Ok(decoded) = image::decode(img) else {
-        return false;
-    };
-    let mut pair = PtyPair::new(VecStorage::default);
-    if checkpoint::restore(&mut pair, &decoded, StreamKind::Slave).is_err() {
-        return false;
-    }
-    let l = &pair.slave.ldterm;
-    l.output_stopped() && !l.termios().iflag(pty_core::termios::IXON)
-}
-
-/// Sets `IXON` on the slave and clears it again (what restarts output
-/// stopped by `^S` on Linux).
-fn toggle_ixon(s: &OwnedFd) -> bool {
-    let on = set_termios(s, |t| flag(t, 0, libc::IXON, 0));
-    let off = set_termios(s, |t| flag(t, 0, 0, libc::IXON));
-    on.is_ok() && off.is_ok()
+/// Whether slave image `img` has output stopped by `^S` (shown with a
+/// dead pair: the state K4 was about).
+fn stopped_by_s(img: &[u8]) -> bool {
+    parse(img).is_some_and(|mut p| {
+        block_mut(&mut p, "ldterm")
+            .and_then(|b| b.internal.get(LDTERM_FLAGS_AT).copied())
+            .is_some_and(|f| f & 12 == 4)
+    })
 }
 
 /// Opens both ends of BSD pair `n` (retrying for a second).
@@ -1400,7 +1703,7 @@ pub fn child(seed: u64) -> i32 {
         findings: BTreeMap::new(),
         shown: 0,
         round: 0,
-        known_hits: BTreeMap::new(),
+        covered: BTreeMap::new(),
     };
     let start = Instant::now();
     let mut last = Instant::now();
@@ -1472,12 +1775,6 @@ pub fn child(seed: u64) -> i32 {
             println!("# finding '{k}' seen {n} times");
         }
     }
-    for (&k, n) in &f.known_hits {
-        println!(
-            "# KNOWN DEFECT {} hit {n} time(s), set aside (see Documentation/testing.rst)",
-            KNOWN_DEFECTS[k].0
-        );
-    }
     let min = fuzz::knob_u64("fuzz_min_images", 20_000).min(target);
     if f.images < min {
         println!(
@@ -1485,23 +1782,38 @@ pub fn child(seed: u64) -> i32 {
             f.images
         );
     }
-    let known: Vec<String> = f
-        .known_hits
-        .iter()
-        .map(|(&k, n)| format!("{} x{n}", KNOWN_DEFECTS[k].0))
-        .collect();
+    // The cases of the defects the fuzzers found (all fixed), checked and
+    // passed; a full run checks each (K2 where the instance has BSD pairs).
+    let mut cases = Vec::new();
+    let mut missing = Vec::new();
+    for case in [Case::K1, Case::K2, Case::K3, Case::K4] {
+        let n = f.covered.get(&case).copied().unwrap_or(0);
+        println!(
+            "# {} case passed {n} time(s): {}",
+            case.id(),
+            fuzz::fixed_defect(case.id())
+        );
+        cases.push(format!("{} x{n}", case.id()));
+        if n == 0 && (case != Case::K2 || bsd > 0) {
+            missing.push(case.id());
+        }
+    }
+    let unchecked = !missing.is_empty() && f.images >= 20_000 && failed.is_none();
+    if unchecked {
+        println!(
+            "FAIL cases of {} never checked in {} images (seed {seed:#x})",
+            missing.join(", "),
+            f.images
+        );
+    }
     println!(
-        "NOTE seed {seed:#x}: {} images in {took:.0} s, {} accepted, {} finding(s){}",
+        "NOTE seed {seed:#x}: {} images in {took:.0} s, {} accepted, {} finding(s), cases {}",
         f.images,
         f.accepted,
         f.findings.len(),
-        if known.is_empty() {
-            String::new()
-        } else {
-            format!(", known defects {}", known.join(" "))
-        }
+        cases.join(" ")
     );
-    if failed.is_some() || !f.findings.is_empty() || f.images < min {
+    if failed.is_some() || !f.findings.is_empty() || f.images < min || unchecked {
         fuzz::CHILD_FOUND
     } else {
         0
@@ -1538,4 +1850,76 @@ fn fuzz_image() -> TestResult {
     }
     crate::ensure_eq!((after.pairs, after.session_active), (before.pairs, 0));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    //! The image surgery the fuzzer's cases rely on, against the pure core
+    //! on the host.
+    use super::*;
+    use pty_core::checkpoint::PairMeta;
+    use pty_core::stream::Effects;
+
+    /// Both images of a pair at `index` with input typed and output
+    /// stopped by ^S (IXON on, echo held).
+    fn images(index: u32) -> (Vec<u8>, Vec<u8>) {
+        let mut p = PtyPair::new(VecStorage::default);
+        p.slave_opened();
+        let mut fx = Effects::default();
+        p.master_write(b"ab\x13cd", &mut fx);
+        let meta = PairMeta::new(index, PtyMode::Att);
+        let one = |kind| {
+            let len = checkpoint::checkpoint_len(&p, kind, &meta).unwrap();
+            let mut out = vec![0u8; len];
+            let n = checkpoint::checkpoint(&p, kind, &meta, 1, &mut out).unwrap();
+            out.truncate(n);
+            out
+        };
+        (one(End::Master), one(End::Slave))
+    }
+
+    fn at(index: u32, mode: PtyMode) -> RestoreTarget {
+        RestoreTarget { index, mode }
+    }
+
+    #[test]
+    fn images_rebuild_and_retarget() {
+        let (mi, si) = images(3);
+        for (img, kind) in [(&mi, End::Master), (&si, End::Slave)] {
+            assert_eq!(parse(img).map(|p| build(&p)).as_ref(), Some(img));
+            assert_eq!(target_of(img), Some(at(3, PtyMode::Att)));
+            assert!(oracle(img, kind, at(3, PtyMode::Att)).is_ok());
+            let (x, why) = oracle(img, kind, at(4, PtyMode::Att)).unwrap_err();
+            assert_eq!(x, libc::EINVAL, "{why}");
+            for to in [at(4, PtyMode::Att), at(1, PtyMode::Bsd)] {
+                let moved = retarget(img, to);
+                assert_eq!(target_of(&moved), Some(to));
+                assert!(oracle(&moved, kind, to).is_ok(), "{to:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn cases_are_what_they_say() {
+        let (mi, si) = images(5);
+        let here = at(5, PtyMode::Att);
+        let mut rng = Rng::new(1);
+        let mut how = Vec::new();
+        for _ in 0..6 {
+            let k1 = unmapped_owner(&mut rng, &si, &mut how).unwrap();
+            let (x, why) = oracle(&k1, End::Slave, here).unwrap_err();
+            assert_eq!(x, libc::EINVAL);
+            assert!(why.contains(Case::K1.reason()), "{why}");
+        }
+        assert!(stopped_by_s(&si), "the slave image has a ^S stop");
+        let k4 = stopped_without_ixon(&si, &mut how).unwrap();
+        let (x, why) = oracle(&k4, End::Slave, here).unwrap_err();
+        assert_eq!(x, libc::EINVAL);
+        assert!(why.contains(Case::K4.reason()), "{why}");
+        assert!(!locked_flag(&mi));
+        let bsd = at(2, PtyMode::Bsd);
+        let k2 = with_lock(&retarget(&mi, bsd), &mut how).unwrap();
+        assert!(locked_flag(&k2));
+        assert!(oracle(&k2, End::Master, bsd).is_ok());
+    }
 }
