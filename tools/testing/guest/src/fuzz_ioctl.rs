@@ -585,6 +585,9 @@ struct Shared {
     other_ops: AtomicU64,
     janitor_ioctls: AtomicU64,
     interrupts: AtomicU64,
+    /// Sessions committed, and those with a slave-only pair restored (K3).
+    commits: AtomicU64,
+    slave_only_commits: AtomicU64,
     pool: Mutex<Vec<Arc<PoolFd>>>,
     images: Mutex<Vec<Vec<u8>>>,
     findings: Mutex<Vec<String>>,
@@ -1474,6 +1477,8 @@ fn session_thread(sh: &Shared, slot: usize) {
     let mut rng = Rng::new(sh.seed ^ 0x5e55_1011);
     let busy = Busy::new(sh, slot);
     let mut ctl: Option<OwnedFd> = None;
+    // The session has a slave-only pair whose slave was restored.
+    let mut slave_only = false;
     let mut n = 0u64;
     while !sh.done() {
         std::thread::sleep(Duration::from_millis(rng.range(20, 120) as u64));
@@ -1498,8 +1503,9 @@ fn session_thread(sh: &Shared, slot: usize) {
                     flags: 0,
                 };
                 if sys::ioctl_ptr(&c, CKPT_SESSION_BEGIN, &mut a).is_ok() {
+                    slave_only = false;
                     for e in &entries {
-                        session_ends(sh, &mut rng, &c, e);
+                        slave_only |= session_ends(sh, &mut rng, &c, e);
                     }
                     ctl = Some(c);
                 }
@@ -1512,7 +1518,12 @@ fn session_thread(sh: &Shared, slot: usize) {
                         orphans_cap: 8,
                         orphans_count: 0,
                     };
-                    let _ = sys::ioctl_ptr(&c, CKPT_SESSION_COMMIT, &mut a);
+                    if sys::ioctl_ptr(&c, CKPT_SESSION_COMMIT, &mut a).is_ok() {
+                        sh.commits.fetch_add(1, Relaxed);
+                        if slave_only {
+                            sh.slave_only_commits.fetch_add(1, Relaxed);
+                        }
+                    }
                 }
                 5..=7 => {
                     let _ = sys::ioctl_val(&c, CKPT_SESSION_ABORT, 0);
@@ -1527,7 +1538,9 @@ fn session_thread(sh: &Shared, slot: usize) {
     }
 }
 
-fn session_ends(sh: &Shared, rng: &mut Rng, ctl: &OwnedFd, e: &RestartEntry) {
+/// Opens and restores the ends of session entry `e`; whether it is a
+/// slave-only entry whose slave was restored.
+fn session_ends(sh: &Shared, rng: &mut Rng, ctl: &OwnedFd, e: &RestartEntry) -> bool {
     let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_NONBLOCK;
     let restart = |rng: &mut Rng, fd: &OwnedFd, kind: u8| {
         let want = rng.percent(80).then_some(kind);
@@ -1546,8 +1559,9 @@ fn session_ends(sh: &Shared, rng: &mut Rng, ctl: &OwnedFd, e: &RestartEntry) {
                 buf_len: img.len() as u32,
                 flags: 0,
             };
-            let _ = sys::ioctl_ptr(fd, CKPT_RESTART, &mut a);
+            return sys::ioctl_ptr(fd, CKPT_RESTART, &mut a).is_ok();
         }
+        false
     };
     if e.ends & CKPT_END_MASTER != 0 && rng.percent(80) {
         let mut a = OpenMasterArg {
@@ -1563,14 +1577,16 @@ fn session_ends(sh: &Shared, rng: &mut Rng, ctl: &OwnedFd, e: &RestartEntry) {
             sh.add(m, Role::Master);
         }
     }
+    let mut restored = false;
     if e.ends & CKPT_END_SLAVE != 0 && rng.percent(80) {
         if let Ok(s) = sys::open(&format!("{PTS_DIR}/{}", e.index), flags) {
             if rng.percent(80) {
-                restart(rng, &s, 2);
+                restored = restart(rng, &s, 2);
             }
             sh.add(s, Role::Slave);
         }
     }
+    restored && e.ends == CKPT_END_SLAVE
 }
 
 /// Thaws every stream in the pool now and then, so that a freeze by a
@@ -1797,6 +1813,8 @@ pub fn child(seed: u64) -> i32 {
         other_ops: AtomicU64::new(0),
         janitor_ioctls: AtomicU64::new(0),
         interrupts: AtomicU64::new(0),
+        commits: AtomicU64::new(0),
+        slave_only_commits: AtomicU64::new(0),
         pool: Mutex::new(Vec::new()),
         images: Mutex::new(Vec::new()),
         findings: Mutex::new(Vec::new()),
@@ -1877,6 +1895,11 @@ pub fn child(seed: u64) -> i32 {
     );
     println!("# results: {}", hist.join(", "));
     println!("# {} distinct commands succeeded at least once", ok.len());
+    println!(
+        "# {} sessions committed, {} with a slave-only pair restored (K3)",
+        sh.commits.load(Relaxed),
+        sh.slave_only_commits.load(Relaxed)
+    );
     let findings = sh.findings.lock().unwrap_or_else(|e| e.into_inner()).len();
     let min = fuzz::knob_u64("fuzz_min_ioctls", 100_000).min(target);
     if n < min {
