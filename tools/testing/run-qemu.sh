@@ -5,7 +5,8 @@
 # whole serial console) and OUTDIR/results.ktap (guest test KTAP, ttyS1).
 # Every boot has a hard timeout (CKPT_QEMU_TIMEOUT, default 600 s): a hung
 # guest fails the run instead of hanging CI. Exit: 0 when the guest reached
-# CKPT-DONE, 124 on timeout, 1 otherwise.
+# CKPT-DONE, 124 on timeout, 1 otherwise. CKPT_SEED=N adds ckpt.seed=N (the
+# fuzzers' seed), CKPT_APPEND more words to the kernel command line.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/env.sh"
@@ -17,6 +18,8 @@ rm -f "$out/console.log" "$out/results.ktap"
 qemu_run() { # accel cpu timeout mode console results
 	local append="console=ttyS0 panic=-1 oops=panic ckpt.mode=$4"
 	[ -n "$filter" ] && append="$append ckpt.filter=$filter"
+	[ -n "${CKPT_SEED:-}" ] && append="$append ckpt.seed=$CKPT_SEED"
+	[ -n "${CKPT_APPEND:-}" ] && append="$append $CKPT_APPEND"
 	timeout --kill-after=10 "$3" qemu-system-x86_64 -accel "$1" -cpu "$2" \
 		-m 1024 -smp 2 -kernel "$kernel" -initrd "$initrd" \
 		-append "$append" -display none -monitor none -no-reboot \

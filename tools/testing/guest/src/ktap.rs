@@ -7,6 +7,28 @@ use std::io::Write;
 pub type TestResult = Result<(), String>;
 pub type TestFn = fn() -> TestResult;
 
+/// A short note the running test attaches to its result line, after `#`
+/// (KTAP's diagnostic data): e.g. the seed and counts of a fuzzer.
+static NOTE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Sets the note shown on the running test's result line.
+pub fn note(text: impl Into<String>) {
+    *NOTE.lock().unwrap_or_else(|e| e.into_inner()) = Some(text.into());
+}
+
+/// The running test's note so far.
+pub fn current_note() -> Option<String> {
+    NOTE.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+fn take_note() -> String {
+    NOTE.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .map(|n| format!(" # {n}"))
+        .unwrap_or_default()
+}
+
 /// Runs `tests` as one KTAP document on stdout; returns the failure count.
 pub fn run(suite: &str, tests: &[(&str, TestFn)], filter: Option<&str>) -> usize {
     let selected: Vec<_> = tests
@@ -30,19 +52,20 @@ pub fn run(suite: &str, tests: &[(&str, TestFn)], filter: Option<&str>) -> usize
             Err(format!("panicked: {msg}"))
         });
         let took = start.elapsed();
+        let note = take_note();
         if took >= std::time::Duration::from_secs(2) {
             let _ = writeln!(out, "# {name}: {:.1} s", took.as_secs_f64());
         }
         match result {
             Ok(()) => {
-                let _ = writeln!(out, "ok {} {}", i + 1, name);
+                let _ = writeln!(out, "ok {} {}{note}", i + 1, name);
             }
             Err(why) => {
                 failed += 1;
                 for line in why.lines() {
                     let _ = writeln!(out, "# {name}: {line}");
                 }
-                let _ = writeln!(out, "not ok {} {}", i + 1, name);
+                let _ = writeln!(out, "not ok {} {}{note}", i + 1, name);
             }
         }
     }

@@ -10,9 +10,14 @@
 //!   `CKPT_GUEST_NATIVE_ONLY=1 cargo run -p ckpt_guest_tests -- diff_`;
 //! - `CKPT_GUEST_VERBOSE=1`: print each script's native transcript;
 //! - `CKPT_GUEST_QUIET_MS=N`: settle quiet period instead of calibrating it;
-//! - `CKPT_GUEST_SHELL=path`: the shell of `prog_sh_interactive`.
+//! - `CKPT_GUEST_SHELL=path`: the shell of `prog_sh_interactive`;
+//! - `CKPT_SEED`, `CKPT_FUZZ_*`: the fuzzers' knobs when not on the kernel command line
+//!   (see `fuzz.rs`).
 
 mod criu;
+mod fuzz;
+mod fuzz_image;
+mod fuzz_ioctl;
 mod ktap;
 mod pty;
 mod script;
@@ -55,6 +60,18 @@ fn main() {
         let failed = criu::main(std::env::args().nth(2).as_deref());
         std::process::exit(if failed == 0 { 0 } else { 1 });
     }
+    // The fuzzers run as children of the test (see fuzz::run_child).
+    if filter.as_deref() == Some("--fuzz-child") {
+        let mut args = std::env::args().skip(2);
+        let kind = args.next().unwrap_or_default();
+        let seed = args.next().and_then(|s| fuzz::parse_u64(&s)).unwrap_or(0);
+        let code = match kind.as_str() {
+            "ioctl" => fuzz_ioctl::child(seed),
+            "image" => fuzz_image::child(seed),
+            _ => 2,
+        };
+        std::process::exit(code);
+    }
     let tests = [
         tests_device::TESTS,
         tests_ckpt::TESTS,
@@ -66,6 +83,10 @@ fn main() {
         tests_login::TESTS,
         tests_restart::TESTS,
         tests_lifecycle::TESTS,
+        // The image fuzzer first: it needs BSD pairs untouched by the
+        // ioctl fuzzer's hostile settings.
+        fuzz_image::TESTS,
+        fuzz_ioctl::TESTS,
     ]
     .concat();
     let failed = ktap::run("ckpt_pty_guest", &tests, filter.as_deref());
