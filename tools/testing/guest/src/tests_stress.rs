@@ -921,7 +921,9 @@ fn bulk_both_directions() -> TestResult {
             bulk_read(&fd, &d, &x).map_err(|e| format!("{name}: read: {e}"))
         })?);
     }
-    let calls = join_by(workers, Duration::from_secs(40), &expired)?
+    // A bound against a hang, not a speed test: 18–35 s were measured on
+    // TCG with KASAN, over 40 s with other guests on the same cores.
+    let calls = join_by(workers, Duration::from_secs(150), &expired)?
         .into_iter()
         .collect::<Result<Vec<usize>, String>>()?;
     println!(
