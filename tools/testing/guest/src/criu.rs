@@ -233,6 +233,13 @@ fn scenario(kind: Pts) -> Result<Observed, String> {
     if gone.contains("alive") {
         return Err(format!("the container's init {pid} outlived the dump"));
     }
+    let reload = match kind {
+        Pts::Ckpt => Some(reload_module()?),
+        Pts::Native => None,
+    };
+    if let Some(r) = &reload {
+        println!("# ckpt: {r}");
+    }
     let veth = format!("eth0={NAME}-h@ctr-br");
     let root = format!("/ctr/{NAME}");
     // CRIU writes the restored init's pid there, and will not overwrite.
@@ -306,6 +313,43 @@ fn scenario(kind: Pts) -> Result<Observed, String> {
             .collect(),
         slow,
     })
+}
+
+/// Between dump and restore, removes the module and loads it again
+/// (`ckpt-load -u`, `ckpt-load`), as a fresh arrival server would have it:
+/// nothing of the dumped container may keep it (its ckptpts instance went
+/// with its mount namespace; the plugin's watcher lets go once criu
+/// exited, so a few tries are allowed). Returns what it took.
+fn reload_module() -> Result<String, String> {
+    let start = Instant::now();
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let (st, out) = sys::sh("ckpt-load -u 2>&1");
+        if st == 0 {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            return Err(format!(
+                "ckpt-load -u after the dump failed {tries} times: {out}\nckptpts mounts: {}\nprocesses:\n{}",
+                sys::sh("grep ckptpts /proc/mounts").1,
+                processes()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (_, lsmod) = sys::sh("grep -c '^ckpt_pty ' /proc/modules");
+    if lsmod.trim() != "0" {
+        return Err(format!("ckpt_pty still loaded after ckpt-load -u: {lsmod}"));
+    }
+    let (st, out) = sys::sh("ckpt-load 2>&1");
+    if st != 0 {
+        return Err(format!("ckpt-load after the dump: {out}"));
+    }
+    Ok(format!(
+        "module removed and loaded again between dump and restore ({tries} tries of ckpt-load -u, {:.2} s)",
+        start.elapsed().as_secs_f64()
+    ))
 }
 
 /// What CRIU says without each of the two options the ckpt kind needs
