@@ -201,12 +201,28 @@ fn scenario(kind: Pts) -> Result<Observed, String> {
     // The shell's `read` waits in a canonical read(2): the half line sits
     // in the slave's line buffer (its echo shows it got there), not in the
     // shell's memory as it would at the prompt (ash edits lines itself).
-    c.line("read l; echo \"got-[$l]\"")?;
-    c.expect("got-[$l]", T)?;
-    std::thread::sleep(Duration::from_secs(1));
-    c.send(HALF)?;
-    c.expect(HALF, T)?;
-    std::thread::sleep(Duration::from_secs(1));
+    if let Pts::Ckpt = kind {
+        // Queued output: the shell (builtins only, so its own group stays
+        // in the foreground) prints QUEUED lines of 1 KiB while the client
+        // reads nothing, so the output fills the socket, telnetd and the
+        // pty and the shell blocks in write(2), before its `read`. The
+        // half line is typed into the canonical buffer meanwhile (its echo
+        // is queued behind the output: not awaited).
+        c.line(&format!(
+            "p=0123456789abcdef; for i in 1 2 3 4 5 6; do p=$p$p; done; i=0; while [ $i -lt {QUEUED} ]; do echo \"Q-$i-$p\"; i=$((i+1)); done; echo \"Q-$((0+{QUEUED}))-END\"; read l; echo \"got-[$l]\""
+        ))?;
+        c.expect("got-[$l]", T)?;
+        std::thread::sleep(Duration::from_secs(8));
+        c.send(HALF)?;
+        std::thread::sleep(Duration::from_secs(1));
+    } else {
+        c.line("read l; echo \"got-[$l]\"")?;
+        c.expect("got-[$l]", T)?;
+        std::thread::sleep(Duration::from_secs(1));
+        c.send(HALF)?;
+        c.expect(HALF, T)?;
+        std::thread::sleep(Duration::from_secs(1));
+    }
 
     let images = format!("{WORK}/img");
     let mut args = vec!["-t", &pid, "--tcp-established", "-D", &images];
@@ -229,6 +245,26 @@ fn scenario(kind: Pts) -> Result<Observed, String> {
         "cd {images} && for f in tty*.img ckpt-pty-*.img; do [ -f $f ] && echo -n \"$f $(wc -c < $f) \"; done"
     ))
     .1;
+    if let Pts::Ckpt = kind {
+        // The output must still be in the pair when it is checkpointed.
+        let images: u64 = log_lines("dump.log", "stream image")
+            .iter()
+            .filter_map(|l| {
+                l.split("stream image ")
+                    .nth(1)?
+                    .split(' ')
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .sum();
+        println!("# ckpt: stream images of the pair with the queued output: {images} bytes");
+        if images < 2048 {
+            return Err(format!(
+                "no output queued in the pty at the dump (stream images {images} bytes)"
+            ));
+        }
+    }
     let (_, gone) = sys::sh(&format!("[ -d /proc/{pid} ] && echo alive"));
     if gone.contains("alive") {
         return Err(format!("the container's init {pid} outlived the dump"));
@@ -261,6 +297,12 @@ fn scenario(kind: Pts) -> Result<Observed, String> {
     let restore = criu("restore", &args, "restore.log")?;
     let restored_at = Instant::now();
 
+    if let Pts::Ckpt = kind {
+        let queued = c
+            .expect(&format!("Q-{QUEUED}-END"), Duration::from_secs(300))
+            .map_err(|e| format!("the queued output after the restore: {e}"))?;
+        println!("# ckpt: {}", check_queued(&queued)?);
+    }
     // The rest of the line, on the same connection.
     c.line(REST)?;
     let answer = c.expect("]", Duration::from_secs(120))?;
@@ -313,6 +355,68 @@ fn scenario(kind: Pts) -> Result<Observed, String> {
             .collect(),
         slow,
     })
+}
+
+/// Lines of 1 KiB the shell prints before the dump (the ckpt kind).
+const QUEUED: usize = 3000;
+
+/// The queued output as the client read it after the restore: every line
+/// `Q-<i>-<pad>` exactly once, in order (no loss, no duplicate).
+fn check_queued(text: &str) -> Result<String, String> {
+    let mut pad = String::from("0123456789abcdef");
+    for _ in 0..6 {
+        pad = pad.clone() + &pad;
+    }
+    let mut numbers = Vec::new();
+    let mut whole = 0;
+    let mut echo_in = Vec::new();
+    let mut bad = Vec::new();
+    for l in text.split('\n') {
+        let l = l.trim_end_matches('\r');
+        let Some(rest) = l.find("Q-").map(|i| &l[i + 2..]) else {
+            continue;
+        };
+        let Some((n, tail)) = rest.split_once('-') else {
+            continue;
+        };
+        let Ok(n) = n.parse::<usize>() else {
+            continue;
+        };
+        numbers.push(n);
+        if tail == pad {
+            whole += 1;
+        } else if tail.replacen(HALF, "", 1) == pad {
+            // The half line's echo, queued where the output stood when it
+            // was typed.
+            echo_in.push(n);
+        } else {
+            bad.push(n);
+        }
+    }
+    let expected: Vec<usize> = (0..QUEUED).collect();
+    if numbers != expected {
+        let first_bad = numbers
+            .iter()
+            .zip(&expected)
+            .position(|(a, b)| a != b)
+            .unwrap_or(numbers.len().min(expected.len()));
+        return Err(format!(
+            "queued output: {} lines read, expected {QUEUED} in order; first difference at line {first_bad}: {:?}",
+            numbers.len(),
+            numbers.get(first_bad)
+        ));
+    }
+    // Every line intact but at most one, which carries the half line's
+    // echo (`half-`) once.
+    if !bad.is_empty() || echo_in.len() > 1 {
+        return Err(format!(
+            "queued output: lines {bad:?} damaged, lines {echo_in:?} with the echo of {HALF:?}"
+        ));
+    }
+    Ok(format!(
+        "the client read the queued output exactly once after the restore: {QUEUED} lines in order, {whole} intact, the echo of {HALF:?} inside line(s) {echo_in:?}, {} bytes",
+        text.len()
+    ))
 }
 
 /// Between dump and restore, removes the module and loads it again
