@@ -220,6 +220,16 @@ fn dump(fd: i32, id: i32) -> Result<bool, String> {
         },
         End::Master => (0, 0),
     };
+    if let End::Master = end {
+        match associate_socket(borrowed) {
+            Ok(Some(what)) => log(Level::Info, &format!("file {id}: {what}")),
+            Ok(None) => {}
+            Err(why) => log(
+                Level::Warn,
+                &format!("file {id}: no socket association: {why}"),
+            ),
+        }
+    }
     let stream = sys::checkpoint(borrowed, u64::from(id), true)
         .map_err(|e| format!("CKPT_CHECKPOINT of {} {}: {e}", end.name(), status.index))?;
     // Kept to thaw the end if the dump fails later.
@@ -294,4 +304,159 @@ fn write_image(img: &FileImage) -> Result<(), String> {
     let mut file = fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
     file.write_all(&img.encode())
         .map_err(|e| format!("write {name}: {e}"))
+}
+
+/// Whether `fd` is a connected TCP socket (IPv4 or IPv6 stream with a
+/// peer).
+fn is_connected_tcp(fd: BorrowedFd<'_>) -> bool {
+    let mut ty: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `ty` and `len` are valid for the call.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            (&mut ty as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if r != 0 || ty != libc::SOCK_STREAM {
+        return false;
+    }
+    // SAFETY: An all-zero sockaddr_storage is valid; getpeername fills at
+    // most `len` bytes of it.
+    let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: `addr` and `len` are valid for the call.
+    let peer = unsafe {
+        libc::getpeername(
+            fd.as_raw_fd(),
+            (&mut addr as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+        )
+    };
+    let family = i32::from(addr.ss_family);
+    peer == 0 && (family == libc::AF_INET || family == libc::AF_INET6)
+}
+
+/// The login-server rule (telnetd, sshd): the task holding a pty master
+/// also holds the client's connection. For the master `master` (criu's
+/// copy, the same open file as the task's), unless the pair already has a
+/// socket (`CKPT_SOCKET_GET`: an explicit `CKPT_SOCKET_SET` wins), find
+/// the tasks holding it; a task with exactly one connected TCP socket
+/// names it, with several the one whose fd is the nearest below the
+/// master's fd. Records it with `CKPT_SOCKET_SET` on a `pidfd_getfd` copy
+/// of the socket. `Ok(None)`: nothing to associate.
+fn associate_socket(master: BorrowedFd<'_>) -> Result<Option<String>, String> {
+    let mut rec = ckptctl::uapi::SocketRecord::default();
+    // SAFETY: CKPT_SOCKET_GET writes one SocketRecord to `rec`.
+    let r = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            ckptctl::uapi::CKPT_SOCKET_GET as libc::Ioctl,
+            &mut rec as *mut ckptctl::uapi::SocketRecord,
+        )
+    };
+    if r == 0 {
+        return Ok(Some(
+            "the pair already has a socket (CKPT_SOCKET_SET before the dump): kept".into(),
+        ));
+    }
+    // SAFETY: getpid has no preconditions.
+    let me = unsafe { libc::getpid() };
+    let dir = fs::read_dir("/proc").map_err(|e| format!("/proc: {e}"))?;
+    let mut seen = Vec::new();
+    for entry in dir.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        let mut links = Vec::new();
+        for e in fds.flatten() {
+            let Ok(fd) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(link) = fs::read_link(e.path()) else {
+                continue;
+            };
+            links.push((fd, link.to_string_lossy().into_owned()));
+        }
+        if !links.iter().any(|(_, l)| l.starts_with("socket:")) {
+            continue;
+        }
+        let Ok(pidfd) = sys::pidfd_open(pid) else {
+            continue;
+        };
+        // The task's descriptors of this master.
+        let mut mfds = Vec::new();
+        for (fd, l) in &links {
+            if l.starts_with("socket:") || l.starts_with("pipe:") || l.starts_with("anon_inode:") {
+                continue;
+            }
+            let Ok(copy) = sys::pidfd_getfd(pidfd.as_fd(), *fd) else {
+                continue;
+            };
+            if sys::same_file(copy.as_fd(), master).unwrap_or(false) {
+                mfds.push(*fd);
+            }
+        }
+        let Some(&mfd) = mfds.first() else {
+            continue;
+        };
+        let mut socks = Vec::new();
+        for (fd, l) in &links {
+            if !l.starts_with("socket:") {
+                continue;
+            }
+            let Ok(copy) = sys::pidfd_getfd(pidfd.as_fd(), *fd) else {
+                continue;
+            };
+            if is_connected_tcp(copy.as_fd()) {
+                socks.push((*fd, copy));
+            }
+        }
+        seen.push(format!(
+            "task {pid}: master fd {mfd}, {} connected TCP sockets",
+            socks.len()
+        ));
+        let chosen = if socks.len() == 1 {
+            socks.pop()
+        } else {
+            socks
+                .into_iter()
+                .filter(|(fd, _)| *fd < mfd)
+                .max_by_key(|(fd, _)| *fd)
+        };
+        let Some((sfd, sock)) = chosen else {
+            continue;
+        };
+        // SAFETY: CKPT_SOCKET_SET takes a descriptor as an integer.
+        let r = unsafe {
+            libc::ioctl(
+                master.as_raw_fd(),
+                ckptctl::uapi::CKPT_SOCKET_SET as libc::Ioctl,
+                sock.as_raw_fd() as libc::c_ulong,
+            )
+        };
+        if r != 0 {
+            return Err(format!(
+                "CKPT_SOCKET_SET (task {pid} fd {sfd}): {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        return Ok(Some(format!(
+            "associated with the connected TCP socket fd {sfd} of task {pid}, which holds the master as fd {mfd} (CKPT_SOCKET_SET)"
+        )));
+    }
+    if seen.is_empty() {
+        Ok(None)
+    } else {
+        Err(format!("no socket chosen ({})", seen.join("; ")))
+    }
 }
