@@ -41,6 +41,8 @@ stage "initramfs + QEMU"
 CKPT_QEMU_TIMEOUT=${CKPT_QEMU_TIMEOUT:-1800} "$here/run-qemu.sh" "$kdir/arch/x86/boot/bzImage" "$out/initramfs.cpio.gz" "$out" test "${CKPT_FILTER:-}"
 qemu_rc=$?
 echo "console log: $out/console.log"
+# The fuzzers' counts (Documentation/testing.rst, "Fuzzers").
+grep -a -E '^(not )?ok [0-9]+ fuzz_' "$out/results.ktap" 2>/dev/null || true
 
 stage "migration story (two VMs)"
 "$here/story.sh" "$kdir" "$module" "${guest_bin%/*}" > "$out/story.txt" 2>&1 || true
