@@ -418,6 +418,7 @@ fn foreground_group_not_attached_by_number() -> TestResult {
             let mut b = 0u8;
             libc::read(to_child[0], (&raw mut b).cast(), 1);
             libc::close(fd);
+            libc::write(from_child[1], b"d".as_ptr().cast(), 1);
             libc::sleep(30);
             libc::_exit(0);
         }
@@ -439,7 +440,10 @@ fn foreground_group_not_attached_by_number() -> TestResult {
         drop((m, s));
         // SAFETY: writes one byte to our pipe.
         unsafe { libc::write(to_child[1], b"c".as_ptr().cast(), 1) };
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        // The child closed its slave file: the pair is gone, its index free.
+        // SAFETY: reads one byte into `b` from our pipe.
+        ensure_eq!(unsafe { libc::read(from_child[0], (&raw mut b).cast(), 1) }, 1);
+        ensure_eq!(b, b'd');
         let ctl = control()?;
         begin(&ctl, &[entry(n, BOTH)])?;
         let s = sys::open(&path, RW | libc::O_NOCTTY).map_err(e)?;
