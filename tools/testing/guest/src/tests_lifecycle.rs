@@ -442,7 +442,10 @@ fn foreground_group_not_attached_by_number() -> TestResult {
         unsafe { libc::write(to_child[1], b"c".as_ptr().cast(), 1) };
         // The child closed its slave file: the pair is gone, its index free.
         // SAFETY: reads one byte into `b` from our pipe.
-        ensure_eq!(unsafe { libc::read(from_child[0], (&raw mut b).cast(), 1) }, 1);
+        ensure_eq!(
+            unsafe { libc::read(from_child[0], (&raw mut b).cast(), 1) },
+            1
+        );
         ensure_eq!(b, b'd');
         let ctl = control()?;
         begin(&ctl, &[entry(n, BOTH)])?;
