@@ -407,9 +407,13 @@ fn foreground_group_not_attached_by_number() -> TestResult {
     // SAFETY: the child makes raw system calls only and exits.
     let pid = unsafe { libc::fork() };
     if pid == 0 {
-        // SAFETY: plain system calls in the child: a session of its own
-        // with the slave as controlling terminal, surviving the hangup.
+        // SAFETY: plain system calls in the child: it lets go of the
+        // parent's ends it inherited (or the pair would outlive the
+        // parent's close), then makes a session of its own with the slave
+        // as controlling terminal, surviving the hangup.
         unsafe {
+            libc::close(m.as_raw_fd());
+            libc::close(s.as_raw_fd());
             libc::signal(libc::SIGHUP, libc::SIG_IGN);
             libc::setsid();
             let cpath = std::ffi::CString::new(path.clone()).unwrap_or_default();
