@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Turn ckpt-bench's guest JSON and the host micro-benchmark JSON into
 results/DATE/{results.md,results.json,restart.svg}. Standard library only."""
-import argparse, datetime, json, math, os, platform, subprocess
+import argparse
+import hashlib, datetime, json, math, os, platform, subprocess
 
 TARGETS = {
     # id: (description, test(ckpt_median, native_median) -> bool)
@@ -109,6 +110,7 @@ def main():
     ap.add_argument("--host", default="")
     ap.add_argument("--accel", default="unknown")
     ap.add_argument("--kernel", default="")
+    ap.add_argument("--flavour", default="release", help="release or debug test kernel")
     ap.add_argument("--out", required=True)
     ap.add_argument("--console", default="")
     a = ap.parse_args()
@@ -140,8 +142,11 @@ def main():
     machine = {"cpu": cpu, "host_cpus": os.cpu_count(), "host_kernel": platform.release(),
                "qemu": sh("qemu-system-x86_64 --version | head -1"), "guest_memory_mb": 1024, "guest_cpus": guest.get("guest_cpus"),
                "guest_clocksource": clocksource}
+    config = os.path.join(a.kernel, ".config")
+    config_hash = hashlib.sha256(open(config, "rb").read()).hexdigest()[:16] if os.path.exists(config) else "unknown"
     doc = {"date": now, "accel": a.accel, "machine": machine,
            "guest_kernel": guest.get("guest_kernel"), "test_kernel_dir": a.kernel,
+           "kernel_flavour": a.flavour, "kernel_config_sha256": config_hash,
            "guest": guest, "host": host}
     json.dump(doc, open(os.path.join(a.out, "results.json"), "w"), indent=2)
     svg_restart(guest["figures"], os.path.join(a.out, "restart.svg"), a.accel)
@@ -149,6 +154,9 @@ def main():
     md = [f"# ckpt_pty benchmarks, {now}", "",
           f"- accelerator: **{a.accel.upper()}**" + (" (software emulation: absolute guest times are inflated, compare the ratios; the µs targets are for KVM)" if a.accel == "tcg" else ""),
           f"- host: {cpu}, {os.cpu_count()} CPUs, Linux {platform.release()}; {machine['qemu']}",
+          f"- kernel: **{a.flavour}** flavour of the test kernel ("
+          + ("debugging off: no KASAN, lockdep, kmemleak or Rust overflow checks" if a.flavour == "release" else "KASAN, lockdep, kmemleak: ratios are not the ones users see")
+          + f"), .config sha256 {config_hash}, tree {os.path.basename(a.kernel)}",
           f"- guest: {guest.get('guest_kernel')}, {guest.get('guest_cpus')} vCPUs, 1024 MiB, clocksource {clocksource}"
           + (" (**jiffies: timings below 4 ms are not resolved, discard this run**)" if "jiffies" in clocksource else ""),
           f"- guest: {guest.get('merged_runs', 1)} boot(s) of the same kernel and module, {guest.get('guest_seconds')} s of measuring in all; largest N {guest.get('max_n')}, smoke {guest.get('smoke')}",

@@ -13,6 +13,8 @@
 #   CKPT_BENCH_HOST=0      skip the host micro-benchmarks
 #   CKPT_BENCH_HOST_JSON=F reuse the host micro-benchmark JSON F of an earlier run
 #   CKPT_BENCH_MODULE=F    boot this ckpt_pty.ko instead of building the tree's
+#   CKPT_BENCH_KERNEL=K    release (default: the test kernel without its debugging)
+#                          or debug (the kernel of `make check`)
 #   CKPT_BENCH_TSC=0       do not hand the guest the host's TSC rate (see below)
 #   CKPT_BENCH_OUT=DIR     where to write (default results/$(date -u +%F))
 set -euo pipefail
@@ -54,12 +56,20 @@ C
 fi
 
 "$here/install-deps.sh" >/dev/null
-kdir=$("$here/build-kernel.sh")
-if [ -n "${CKPT_BENCH_MODULE:-}" ]; then
-	module=$CKPT_BENCH_MODULE
-else
-	module=$("$here/build-module.sh")
-fi
+# The release flavour of the test kernel (debugging off, everything else
+# equal): KASAN, lockdep and kmemleak tax our code and the native pty
+# differently. CKPT_BENCH_KERNEL=debug measures on the test kernel instead.
+flavour=${CKPT_BENCH_KERNEL:-release}
+case "$flavour" in
+release)
+	kdir=$("$here/build-kernel.sh" --release)
+	[ -n "${CKPT_BENCH_MODULE:-}" ] || CKPT_BENCH_MODULE=$("$here/build-module.sh" --release) ;;
+debug)
+	kdir=$("$here/build-kernel.sh")
+	[ -n "${CKPT_BENCH_MODULE:-}" ] || CKPT_BENCH_MODULE=$("$here/build-module.sh") ;;
+*) echo "bench: CKPT_BENCH_KERNEL must be release or debug" >&2; exit 2 ;;
+esac
+module=$CKPT_BENCH_MODULE
 RUSTFLAGS="-C target-feature=+crt-static" cargo build -q --release \
 	--target x86_64-unknown-linux-gnu --target-dir "$top/target/guest" -p ckpt_bench
 bench_bin="$top/target/guest/x86_64-unknown-linux-gnu/release/ckpt-bench"
@@ -96,7 +106,7 @@ merge=()
 IFS=: read -ra merge_files <<< "${CKPT_BENCH_MERGE:-}"
 for f in "${merge_files[@]}"; do merge+=(--guest "$f"); done
 python3 "$top/tools/bench/report.py" "${merge[@]}" --guest "$out/guest.json" --host "$host_json" \
-	--accel "$accel" --kernel "$kdir" --console "$out/console.log" --out "$dest"
+	--accel "$accel" --kernel "$kdir" --flavour "$flavour" --console "$out/console.log" --out "$dest"
 cp "$out/console.log" "$dest/console.log"
 cp "$out/guest.json" "$dest/guest-raw.json"
 echo "bench: results in $dest"

@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 debs=(linux-source-6.12 rustc-web rust-web-src qemu-system-x86 busybox-static
       flex bison bc libelf-dev libssl-dev cpio clang lld llvm libclang-dev
-      python3 make gcc kmod xz-utils
+      python3 make gcc kmod xz-utils rsync
       criu iproute2 iptables tar)   # the CRIU stage copies these into its guest
 
 missing=()
