@@ -2,10 +2,12 @@
 //! Checkpoint and restart of one end's stream (`CKPT_CHECKPOINT`,
 //! `CKPT_RESTART` on a master or slave file).
 //!
-//! Checkpoint: under the pair's lock the stream is frozen, its checkpoint
-//! message is built by the pure core ([`crate::pty_core::checkpoint`]) into
-//! a kernel buffer, the stream is thawed unless the caller leaves it
-//! frozen, and the image is copied out.
+//! Checkpoint: under the pair's lock the stream is frozen, the blocks of
+//! its checkpoint message are written by the pure core
+//! ([`crate::pty_core::checkpoint::snapshot`]) into a kernel buffer
+//! allocated beforehand, and the stream is thawed unless the caller leaves
+//! it frozen; the image is sealed (header, checksum) and copied out after
+//! the lock is dropped.
 //!
 //! Restart: the image is decoded and checked, then loaded into the stream.
 //! A BSD pair's state loads directly and runs. An AT&T pair must be one of
@@ -18,7 +20,7 @@ use super::session::{socket_id, socket_record};
 use super::settings;
 use super::uaccess::{filled, read_arg, write_arg};
 use crate::pty_core::checkpoint::{self, MetaPart, PairMeta, RestoreError, RestoreTarget};
-use crate::pty_core::image::{self, PtyMode, StreamImage};
+use crate::pty_core::image::{self, PtyMode, StreamImage, UnsealedImage};
 use crate::pty_core::stream::Effects;
 use crate::pty_core::End;
 use crate::seam::fs::Owner;
@@ -49,7 +51,16 @@ fn meta_of(pair: &Pair<Instance>, streams: &Streams) -> PairMeta {
     }
 }
 
+/// Snapshots tried with a buffer allocated outside the pair's lock before
+/// one is allocated under it (the queues may grow while it is unlocked).
+const UNLOCKED_ALLOCATIONS: usize = 2;
+
 /// `CKPT_CHECKPOINT` on an end.
+///
+/// The pair's lock is held only to size the image (arithmetic) and to
+/// snapshot it: the blocks, queues copied in bulk, written into a buffer
+/// allocated beforehand. Header, checksum and the copy to user space
+/// follow outside the lock, so writers wait only for the snapshot.
 pub(crate) fn checkpoint_ioctl(pair: &Pair<Instance>, end: End, arg: usize) -> Result<isize> {
     let mut a: CheckpointArg = read_arg(arg)?;
     if a.flags & !CKPT_LEAVE_FROZEN != 0 || a.reserved != 0 {
@@ -59,23 +70,35 @@ pub(crate) fn checkpoint_ioctl(pair: &Pair<Instance>, end: End, arg: usize) -> R
     if a.flags & CKPT_LEAVE_FROZEN != 0 {
         super::ioctl::may_stop(pair)?;
     }
-    let mut guard = pair.streams.lock();
-    let meta = meta_of(pair, &guard);
-    let needed = checkpoint::checkpoint_len(&guard.pty, end, &meta).map_err(|e| {
-        warn_limited!("checkpoint of pty {}: {}\n", pair.index, e);
+    let mut image = KVVec::new();
+    let mut attempts = 0;
+    let unsealed = loop {
+        let mut guard = pair.streams.lock();
+        let meta = meta_of(pair, &guard);
+        let needed = image_len(pair, &guard, end, &meta)?;
+        if (a.buf_len as usize) < needed {
+            drop(guard);
+            a.image_len = needed as u32;
+            write_arg(arg, &a)?;
+            return if a.buf_len == 0 { Ok(0) } else { Err(ERANGE) };
+        }
+        if image.len() < needed && attempts >= UNLOCKED_ALLOCATIONS {
+            image = KVVec::from_elem(0u8, needed, GFP_KERNEL_ACCOUNT)?;
+        }
+        if image.len() >= needed {
+            let unsealed = take_checkpoint(pair, &mut guard, end, &meta, &a, &mut image)?;
+            guard.stats.of_mut(end).checkpointed(needed);
+            break unsealed;
+        }
+        drop(guard);
+        attempts += 1;
+        image = KVVec::from_elem(0u8, needed, GFP_KERNEL_ACCOUNT)?;
+    };
+    let written = unsealed.seal(&mut image).map_err(|e| {
+        warn_limited!("checkpoint of pty {} failed: {}\n", pair.index, e);
         Error::from(e.errno())
     })?;
-    a.image_len = needed as u32;
-    if (a.buf_len as usize) < needed {
-        drop(guard);
-        write_arg(arg, &a)?;
-        return if a.buf_len == 0 { Ok(0) } else { Err(ERANGE) };
-    }
-    let mut image = KVVec::from_elem(0u8, needed, GFP_KERNEL_ACCOUNT)?;
-    let written = take_checkpoint(pair, &mut guard, end, &meta, &a, &mut image)?;
     let image = filled(&image, written)?;
-    guard.stats.of_mut(end).checkpointed(written);
-    drop(guard);
     pair.instance.globals().stats.checkpointed(written);
     UserSlice::new(a.buf as usize, written)
         .writer()
@@ -85,9 +108,18 @@ pub(crate) fn checkpoint_ioctl(pair: &Pair<Instance>, end: End, arg: usize) -> R
     Ok(0)
 }
 
-/// Writes the checkpoint message of `end` into `image`, frozen for it: the
-/// message is one consistent instant. The stream is thawed after unless it
-/// was frozen before or the caller leaves it frozen. The message's length.
+/// Size of `end`'s image now (computed, nothing is encoded).
+fn image_len(pair: &Pair<Instance>, guard: &Streams, end: End, meta: &PairMeta) -> Result<usize> {
+    checkpoint::checkpoint_len(&guard.pty, end, meta).map_err(|e| {
+        warn_limited!("checkpoint of pty {}: {}\n", pair.index, e);
+        Error::from(e.errno())
+    })
+}
+
+/// Snapshots `end` into `image`, frozen for it: the blocks are one
+/// consistent instant (the pair's lock is held throughout). The stream is
+/// thawed after unless it was frozen before or the caller leaves it
+/// frozen. The image still to be sealed.
 fn take_checkpoint(
     pair: &Pair<Instance>,
     guard: &mut Guard<'_, Streams, MutexBackend>,
@@ -95,14 +127,14 @@ fn take_checkpoint(
     meta: &PairMeta,
     a: &CheckpointArg,
     image: &mut [u8],
-) -> Result<usize> {
+) -> Result<UnsealedImage> {
     let was_frozen = if end.is_master() {
         guard.pty.freeze.master
     } else {
         guard.pty.freeze.slave
     };
     guard.pty.freeze(end.is_master());
-    let written = checkpoint::checkpoint(&guard.pty, end, meta, a.checkpoint_id, image);
+    let snapshot = checkpoint::snapshot(&guard.pty, end, meta, a.checkpoint_id, image);
     if a.flags & CKPT_LEAVE_FROZEN != 0 {
         guard.freeze_for(end, FreezeHolder::Migration);
     } else if !was_frozen {
@@ -110,7 +142,7 @@ fn take_checkpoint(
         guard.pty.thaw(end.is_master(), &mut fx);
         pair.settle(guard, fx, None);
     }
-    written.map_err(|e| {
+    snapshot.map_err(|e| {
         warn_limited!("checkpoint of pty {} failed: {}\n", pair.index, e);
         e.errno().into()
     })

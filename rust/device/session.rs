@@ -22,6 +22,7 @@ const _: () = assert!(ORPHAN_RECORD_LEN == waitlist::ORPHAN_RECORD_LEN);
 /// A restart session in progress: the wait lists and the pairs it created.
 pub(crate) struct Session<O: PairOwner> {
     lists: RestartSession<KernelStorage>,
+    /// In ascending index order, as the sealed lists list them.
     pairs: KVVec<Arc<Pair<O>>>,
     /// Which control file began it (its release aborts the session).
     owner: u64,
@@ -71,9 +72,11 @@ impl<O: PairOwner> Session<O> {
         &self.pairs
     }
 
-    /// The session's pair `index`.
+    /// The session's pair `index`, in O(log n): `pairs` is in index order
+    /// (begin claims them in the sealed lists' order).
     fn pair(&self, index: u32) -> Option<&Arc<Pair<O>>> {
-        self.pairs.iter().find(|p| p.index == index)
+        let at = self.pairs.binary_search_by_key(&index, |p| p.index).ok()?;
+        self.pairs.get(at)
     }
 
     /// Whether `end` of pty `index` may get its image now, checked before

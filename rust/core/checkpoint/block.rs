@@ -61,9 +61,17 @@ pub trait ModuleState {
     /// it was.
     fn load(&mut self, saved: &Self::Saved<'_>) -> Result<(), RestoreError>;
 
+    /// Lengths of the internal and external parts, computed from the
+    /// module's field sizes and queue lengths without writing anything: a
+    /// checkpoint sizes its image with it under the pair's lock. Must equal
+    /// [`Self::counted_len`] (the image writer refuses a part its module
+    /// does not fill exactly; `tests/checkpoint.rs` compares the two).
+    fn encoded_len(&self, facts: &Self::Facts) -> Result<(usize, usize), ImageError>;
+
     /// Lengths of the internal and external parts, counted by the very
-    /// code that writes them.
-    fn encoded_len(&self, facts: &Self::Facts) -> Result<(usize, usize), ImageError> {
+    /// code that writes them (a dry run): the reference for
+    /// [`Self::encoded_len`].
+    fn counted_len(&self, facts: &Self::Facts) -> Result<(usize, usize), ImageError> {
         let internal = counted(Self::NAME, ModulePart::Internal, |w| {
             self.save_internal(facts, w)
         })?;

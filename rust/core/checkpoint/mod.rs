@@ -93,6 +93,7 @@ mod meta;
 mod slave;
 
 use super::end::End;
+use super::image::UnsealedImage;
 use super::image::{check_chain, decode, ImageError, ImageSizer, ImageWriter, StreamImage};
 use super::image::{ModuleBlock, PtyMode, StreamImageHeader};
 use super::storage::Storage;
@@ -105,7 +106,8 @@ pub use block::{BadBlock, ModuleState};
 pub use error::RestoreError;
 pub use meta::{MasterMeta, MetaPart, NodeOwner, PairMeta, SlaveMeta, NODE_MODE_MASK};
 
-/// Size of the image [`checkpoint`] writes for this stream now.
+/// Size of the image [`checkpoint`] writes for this stream now, computed
+/// from the modules' field sizes and queue lengths (nothing is encoded).
 pub fn checkpoint_len<S: Storage>(
     pair: &PtyPair<S>,
     kind: End,
@@ -118,9 +120,7 @@ pub fn checkpoint_len<S: Storage>(
 
 /// Writes the checkpoint message of the `kind` stream of `pair` into
 /// `out` and returns its length. Nothing is written if `out` is shorter
-/// than [`checkpoint_len`] (`ERANGE`). The image is checked as [`restore`]
-/// would check it before it is handed out, so a state that could not be
-/// restored fails here, at checkpoint time.
+/// than [`checkpoint_len`] (`ERANGE`).
 pub fn checkpoint<S: Storage>(
     pair: &PtyPair<S>,
     kind: End,
@@ -128,6 +128,24 @@ pub fn checkpoint<S: Storage>(
     checkpoint_id: u64,
     out: &mut [u8],
 ) -> Result<usize, ImageError> {
+    let unsealed = snapshot(pair, kind, meta, checkpoint_id, out)?;
+    unsealed.seal(out)
+}
+
+/// The part of [`checkpoint`] that reads the pair: writes the blocks of
+/// the `kind` stream into `out` (bulk copies of the queues and the
+/// modules' fields), leaving header, status block and checksum to
+/// [`UnsealedImage::seal`] on the same buffer. The kernel calls this under
+/// the pair's lock and seals after dropping it, so writers wait only for
+/// the snapshot. Nothing is written if `out` is shorter than
+/// [`checkpoint_len`] (`ERANGE`).
+pub fn snapshot<S: Storage>(
+    pair: &PtyPair<S>,
+    kind: End,
+    meta: &PairMeta,
+    checkpoint_id: u64,
+    out: &mut [u8],
+) -> Result<UnsealedImage, ImageError> {
     let needed = checkpoint_len(pair, kind, meta)?;
     let available = out.len();
     if available < needed {
@@ -140,13 +158,8 @@ pub fn checkpoint<S: Storage>(
     };
     let mut writing = Writing(ImageWriter::begin(out, &header, kind.chain().len())?);
     save_chain(pair, kind, meta, &mut writing)?;
-    let len = writing.0.finish()?;
-    let written = out.get(..len).ok_or(ImageError::OutputTooSmall {
-        needed: len,
-        available,
-    })?;
-    check_restorable::<S>(written, &header)?;
-    Ok(len)
+    let (_, unsealed) = writing.0.into_unsealed()?;
+    Ok(unsealed)
 }
 
 /// Hands the blocks of the `kind` stream to `out`, head first.
@@ -162,17 +175,17 @@ fn save_chain<S: Storage>(
     }
 }
 
-/// Reads a freshly written image back as [`restore`] would, so that a
-/// state no restore would take fails at checkpoint time, not at restart.
-fn check_restorable<S: Storage>(
-    written: &[u8],
-    header: &StreamImageHeader,
-) -> Result<(), ImageError> {
+/// Reads a written image back as [`restore`] would, without loading it:
+/// `Ok` if a restore would take it. Not on the checkpoint path (the
+/// decoder's and the modules' tests keep what checkpoints write
+/// restorable); for tests and tools that want the check.
+pub fn check_restorable<S: Storage>(written: &[u8]) -> Result<(), ImageError> {
     let image = decode(written)?;
+    let header = image.header();
     check_chain(&image, header.kind.chain())?;
     match header.kind {
-        End::Master => master::parse::<S>(chain_blocks(&image)?, header).map(drop)?,
-        End::Slave => slave::parse::<S>(chain_blocks(&image)?, header).map(drop)?,
+        End::Master => master::parse::<S>(chain_blocks(&image)?, &header).map(drop)?,
+        End::Slave => slave::parse::<S>(chain_blocks(&image)?, &header).map(drop)?,
     }
     Ok(())
 }

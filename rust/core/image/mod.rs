@@ -119,4 +119,4 @@ pub use format::{
 };
 pub use header::{Status, StreamImageHeader};
 pub use names::{end_from_byte, end_to_byte, ModuleName, PtyMode, MASTER_CHAIN, SLAVE_CHAIN};
-pub use writer::{encode, encoded_len, ImageSizer, ImageWriter};
+pub use writer::{encode, encoded_len, ImageSizer, ImageWriter, UnsealedImage};

@@ -110,14 +110,15 @@ pub struct ImageWriter<'a> {
     pos: usize,
 }
 
-/// Carve a zeroed block for `name` at `pos` in `out`: returns its end and
-/// its internal and external buffers.
+/// Carve a block for `name` at `pos` in `out`: writes its header, zeroes
+/// its padding, and returns its end and its internal and external buffers
+/// (zeroed too if `zero_parts`; otherwise the caller fills them completely).
 fn carve(
     out: &mut [u8],
     pos: usize,
     name: ModuleName,
-    internal_len: usize,
-    external_len: usize,
+    (internal_len, external_len): (usize, usize),
+    zero_parts: bool,
 ) -> Result<(usize, &mut [u8], &mut [u8]), ImageError> {
     let (il, el) = match (u32::try_from(internal_len), u32::try_from(external_len)) {
         (Ok(il), Ok(el)) => (il, el),
@@ -136,7 +137,9 @@ fn carve(
         return Err(too_small);
     }
     let block = out.get_mut(pos..end).ok_or(too_small)?;
-    block.fill(0);
+    if zero_parts {
+        block.fill(0);
+    }
     let (head, rest) = block
         .split_at_mut_checked(BLOCK_HEADER_LEN)
         .ok_or(too_small)?;
@@ -147,8 +150,10 @@ fn carve(
         .map_err(|_| too_small)?;
     let ipad = pad8(internal_len).ok_or(ImageError::TooLarge)?;
     let (ipart, epart) = rest.split_at_mut_checked(ipad).ok_or(too_small)?;
-    let internal = ipart.get_mut(..internal_len).ok_or(too_small)?;
-    let external = epart.get_mut(..external_len).ok_or(too_small)?;
+    let (internal, ipadding) = ipart.split_at_mut_checked(internal_len).ok_or(too_small)?;
+    let (external, epadding) = epart.split_at_mut_checked(external_len).ok_or(too_small)?;
+    ipadding.fill(0);
+    epadding.fill(0);
     Ok((end, internal, external))
 }
 
@@ -210,8 +215,8 @@ impl<'a> ImageWriter<'a> {
         external_len: usize,
     ) -> Result<(&mut [u8], &mut [u8]), ImageError> {
         let count = self.next_count()?;
-        let (end, internal, external) =
-            carve(self.out, self.pos, name, internal_len, external_len)?;
+        let lens = (internal_len, external_len);
+        let (end, internal, external) = carve(self.out, self.pos, name, lens, true)?;
         self.pos = end;
         self.count = count;
         Ok((internal, external))
@@ -235,7 +240,10 @@ impl<'a> ImageWriter<'a> {
         E: FnOnce(&mut FieldWriter<'_>) -> Result<(), FieldError>,
     {
         let count = self.next_count()?;
-        let (end, ibuf, ebuf) = carve(self.out, self.pos, name, internal_len, external_len)?;
+        // Both writers must fill their part exactly (`finish`), so only
+        // the padding needs zeroing.
+        let lens = (internal_len, external_len);
+        let (end, ibuf, ebuf) = carve(self.out, self.pos, name, lens, false)?;
         let mut iw = FieldWriter::new(ibuf);
         internal(&mut iw)
             .and_then(|()| iw.finish())
@@ -261,13 +269,29 @@ impl<'a> ImageWriter<'a> {
     /// Seal a complete image (every planned module wrote its block): fills
     /// in header, status block and checksum; returns the image length.
     pub fn finish(self) -> Result<usize, ImageError> {
+        let (out, unsealed) = self.into_unsealed()?;
+        unsealed.seal(out)
+    }
+
+    /// Ends a complete image (every planned module wrote its block) without
+    /// sealing it: the blocks stay in the buffer, and [`UnsealedImage::seal`]
+    /// adds header, status block and checksum later, e.g. after a lock that
+    /// guarded the state the blocks were written from is dropped.
+    pub fn into_unsealed(self) -> Result<(&'a mut [u8], UnsealedImage), ImageError> {
         if self.count != self.planned {
             return Err(ImageError::Incomplete {
                 processed: usize::from(self.count),
                 to_process: usize::from(self.planned.saturating_sub(self.count)),
             });
         }
-        self.seal(0)
+        let unsealed = UnsealedImage {
+            header: self.header,
+            planned: self.planned,
+            count: self.count,
+            pos: self.pos,
+            error: 0,
+        };
+        Ok((self.out, unsealed))
     }
 
     /// Seal an image recording that the next module (index
@@ -278,20 +302,53 @@ impl<'a> ImageWriter<'a> {
             return Err(ImageError::BadError { value: error });
         }
         self.next_count()?;
-        self.seal(error)
+        let unsealed = UnsealedImage {
+            header: self.header,
+            planned: self.planned,
+            count: self.count,
+            pos: self.pos,
+            error,
+        };
+        unsealed.seal(self.out)
+    }
+}
+
+/// An image whose blocks are written but whose header, status block and
+/// checksum are not yet ([`ImageWriter::into_unsealed`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnsealedImage {
+    header: StreamImageHeader,
+    planned: u16,
+    count: u16,
+    /// End of the last block.
+    pos: usize,
+    error: i32,
+}
+
+impl UnsealedImage {
+    /// Length of the sealed image.
+    pub fn image_len(&self) -> usize {
+        self.pos.saturating_add(TRAILER_LEN)
     }
 
-    fn seal(self, error: i32) -> Result<usize, ImageError> {
+    /// Seals the image in `out`, the buffer its blocks were written to:
+    /// fills in header, status block and checksum; returns the image
+    /// length.
+    pub fn seal(self, out: &mut [u8]) -> Result<usize, ImageError> {
         let total = self.image_len();
         let total_u32 = u32::try_from(total).map_err(|_| ImageError::TooLarge)?;
         let too_small = ImageError::OutputTooSmall {
             needed: total,
-            available: self.out.len(),
+            available: out.len(),
         };
         let to_process = self.planned.saturating_sub(self.count);
-        let failed = if error == 0 { NO_MODULE } else { self.count };
+        let failed = if self.error == 0 {
+            NO_MODULE
+        } else {
+            self.count
+        };
         let c = Constants::CURRENT;
-        let head = self.out.get_mut(..HEADER_LEN).ok_or(too_small)?;
+        let head = out.get_mut(..HEADER_LEN).ok_or(too_small)?;
         let mut w = FieldWriter::new(head);
         w.put_bytes(&MAGIC)
             .and_then(|()| w.put_u16(FORMAT_VERSION))
@@ -303,7 +360,7 @@ impl<'a> ImageWriter<'a> {
             .and_then(|()| w.put_u16(self.count))
             .and_then(|()| w.put_u16(to_process))
             .and_then(|()| w.put_u64(self.header.checkpoint_id))
-            .and_then(|()| w.put_i32(error))
+            .and_then(|()| w.put_i32(self.error))
             .and_then(|()| w.put_u16(failed))
             .and_then(|()| w.put_u16(STATE_VERSION))
             .and_then(|()| w.put_u32(c.pts_input_bound))
@@ -315,8 +372,8 @@ impl<'a> ImageWriter<'a> {
             .and_then(|()| w.put_zeros(HEADER_LEN - layout::RESERVED))
             .and_then(|()| w.finish().map(|_| ()))
             .map_err(|_| too_small)?;
-        let crc = crc32(self.out.get(..self.pos).ok_or(too_small)?);
-        let trailer = self.out.get_mut(self.pos..total).ok_or(too_small)?;
+        let crc = crc32(out.get(..self.pos).ok_or(too_small)?);
+        let trailer = out.get_mut(self.pos..total).ok_or(too_small)?;
         let mut w = FieldWriter::new(trailer);
         w.put_u32(crc)
             .and_then(|()| w.put_u32(0))

@@ -92,12 +92,28 @@ impl<S: Storage> ModuleState for Ldterm<S> {
     }
 
     fn save_external(&self, _: &(), w: &mut FieldWriter<'_>) -> Result<(), FieldError> {
-        let lines = len32(w, self.line_lengths().count())?;
-        w.put_u32(lines)?;
-        for l in self.line_lengths() {
-            w.put_u16(l)?;
-        }
+        // The lengths queue holds each line's length as a little-endian
+        // `u16` already: copied as it is.
+        let lines = self.lines.len() / 2;
+        w.put_u32(len32(w, lines)?)?;
+        save_queue(w, &self.lines, 0, lines.saturating_mul(2))?;
         save_queue(w, &self.input, 0, self.readable)
+    }
+
+    /// Internal: the scalar state (termios, four `u32`s, flags, partial
+    /// kind and position), the half line's length and the half line.
+    /// External: the line count, the line lengths (`u16` each), the
+    /// readable input.
+    fn encoded_len(&self, _: &()) -> Result<(usize, usize), super::super::image::ImageError> {
+        const STATE: usize = Termios::SIZE + 4 * 4 + 1 + 1 + 2;
+        let half_line = self.input.len().saturating_sub(self.readable);
+        let internal = (STATE + 4).saturating_add(half_line);
+        let lines = self.lines.len() / 2;
+        let external = lines
+            .saturating_mul(2)
+            .saturating_add(4)
+            .saturating_add(self.readable);
+        Ok((internal, external))
     }
 
     fn parse<'a>(

@@ -69,6 +69,11 @@ impl<S: Storage> ModuleState for MasterHead<S> {
         save_queue(w, &self.read, 0, self.read.len())
     }
 
+    /// Internal: the held count (`u32`). External: the queue.
+    fn encoded_len(&self, _: &()) -> Result<(usize, usize), super::super::image::ImageError> {
+        Ok((4, self.read.len()))
+    }
+
     fn parse<'a>(
         block: &ModuleBlock<'a>,
         _: &StreamImageHeader,
@@ -111,6 +116,10 @@ impl ModuleState for SlaveHead {
 
     fn save_internal(&self, _: &(), _: &mut FieldWriter<'_>) -> Result<(), FieldError> {
         Ok(())
+    }
+
+    fn encoded_len(&self, _: &()) -> Result<(usize, usize), super::super::image::ImageError> {
+        Ok((0, 0))
     }
 
     fn parse(block: &ModuleBlock<'_>, _: &StreamImageHeader) -> Result<(), BadBlock> {

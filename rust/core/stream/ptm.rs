@@ -120,6 +120,13 @@ impl ModuleState for Ptm {
         save_socket(w, facts.socket.as_ref())
     }
 
+    /// Internal: index (`u32`), seven one-byte fields, the socket flag and
+    /// the socket identity (zeros without a socket).
+    fn encoded_len(&self, _: &PtmFacts) -> Result<(usize, usize), super::super::image::ImageError> {
+        const LEN: usize = 4 + 7 + 1 + SocketId::ENCODED_LEN;
+        Ok((LEN, 0))
+    }
+
     fn parse(block: &ModuleBlock<'_>, header: &StreamImageHeader) -> Result<PtmSaved, BadBlock> {
         let mut i = BlockReader::internal(block);
         let index = i.u32()?;

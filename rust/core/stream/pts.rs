@@ -86,6 +86,13 @@ impl<S: Storage> ModuleState for Pts<S> {
         save_queue(w, &self.input, 0, self.input.len())
     }
 
+    /// Internal: index, mode, open count, master-closed flag, node owner
+    /// and mode (4 + 1 + 4 + 1 + 4 + 4 + 2). External: the queue.
+    fn encoded_len(&self, _: &PtsFacts) -> Result<(usize, usize), super::super::image::ImageError> {
+        const LEN: usize = 4 + 1 + 4 + 1 + 4 + 4 + 2;
+        Ok((LEN, self.input.len()))
+    }
+
     fn parse<'a>(
         block: &ModuleBlock<'a>,
         header: &StreamImageHeader,

@@ -156,6 +156,22 @@ impl ModuleState for Tioc {
         Ok(())
     }
 
+    /// Internal: window size (4 × `u16`), exclusive flag, and in the
+    /// slave's block the foreground group and both speeds (3 × 4 bytes).
+    fn encoded_len(
+        &self,
+        facts: &TiocFacts,
+    ) -> Result<(usize, usize), super::super::image::ImageError> {
+        const COMMON: usize = 4 * 2 + 1;
+        const SLAVE_PART: usize = 3 * 4;
+        let slave = if facts.foreground_pgrp.is_some() {
+            SLAVE_PART
+        } else {
+            0
+        };
+        Ok((COMMON.saturating_add(slave), 0))
+    }
+
     fn parse(block: &ModuleBlock<'_>, header: &StreamImageHeader) -> Result<TiocSaved, BadBlock> {
         let mut i = BlockReader::internal(block);
         let winsize = Winsize {

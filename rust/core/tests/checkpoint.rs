@@ -356,6 +356,71 @@ proptest! {
     }
 }
 
+/// Every module's arithmetic size equals what its writing code counts,
+/// for every kind of facts its block may carry.
+fn sizes_are_arithmetic(p: &Pair) -> Result<(), TestCaseError> {
+    fn same<M: ModuleState>(m: &M, facts: &M::Facts) -> Result<(), TestCaseError> {
+        prop_assert_eq!(m.encoded_len(facts).unwrap(), m.counted_len(facts).unwrap());
+        Ok(())
+    }
+    same(&p.master.head, &())?;
+    same(&SlaveHead, &())?;
+    same(&p.slave.ldterm, &())?;
+    for foreground_pgrp in [None, Some(0), Some(77)] {
+        for exclusive in [false, true] {
+            let facts = TiocFacts {
+                exclusive,
+                foreground_pgrp,
+            };
+            same(&p.master.tioc, &facts)?;
+            same(&p.slave.tioc, &facts)?;
+        }
+    }
+    for socket in [None, Some(socket_id())] {
+        let facts = PtmFacts {
+            index: 9,
+            mode: PtyMode::Bsd,
+            locked: true,
+            master_open: false,
+            slave_closed: true,
+            socket,
+        };
+        same(&p.master.ptm, &facts)?;
+    }
+    let facts = PtsFacts {
+        index: 9,
+        mode: PtyMode::Att,
+        slave_opens: 2,
+        master_closed: false,
+        node: NodeOwner::default(),
+    };
+    same(&p.slave.pts, &facts)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+    /// The sizes a checkpoint computes under the pair's lock are exact,
+    /// the image it writes without reading it back is one restore takes,
+    /// and sealing after the snapshot gives the same bytes as a
+    /// checkpoint in one go.
+    #[test]
+    fn snapshot_is_sized_arithmetically_and_restorable(ops in proptest::collection::vec(arb_op(), 0..40)) {
+        let mut p = pair();
+        run(&mut p, &ops);
+        sizes_are_arithmetic(&p)?;
+        for kind in [End::Master, End::Slave] {
+            let whole = ckpt(&p, kind);
+            prop_assert_eq!(check_restorable::<VecStorage>(&whole), Ok(()));
+            let mut split = vec![0x5au8; whole.len()];
+            let unsealed = snapshot(&p, kind, &meta(), 42, &mut split).unwrap();
+            prop_assert_eq!(unsealed.image_len(), whole.len());
+            prop_assert_eq!(unsealed.seal(&mut split), Ok(whole.len()));
+            prop_assert_eq!(&split, &whole);
+        }
+    }
+}
+
 // ---------------------------------------------------------------------
 // Explicit scenarios
 // ---------------------------------------------------------------------
