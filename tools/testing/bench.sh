@@ -50,7 +50,10 @@ int main(void) { double t0 = now(); unsigned long long c0 = __rdtsc(); while (no
 C
 	if cc -O2 -o "$tsc/t" "$tsc/t.c" 2>/dev/null; then
 		khz=$("$tsc/t")
-		[ -n "$khz" ] && [ "$khz" -gt 100000 ] && opts="$opts tsc_early_khz=$khz"
+		# tsc=reliable: on a loaded host the clocksource watchdog compares
+		# the TSC with the (emulated, lagging) jiffies, calls it unstable and
+		# falls back to a 4 ms clock, which zeroes every microsecond figure.
+		[ -n "$khz" ] && [ "$khz" -gt 100000 ] && opts="$opts tsc_early_khz=$khz tsc=reliable"
 	fi
 	rm -rf "$tsc"
 fi
