@@ -72,8 +72,9 @@ fn e(err: std::io::Error) -> String {
 // The oracle
 // ---------------------------------------------------------------------
 
+/// Queue memory of the oracle pairs (and of images checked in other tests).
 #[derive(Debug, Default)]
-struct VecStorage(Vec<u8>);
+pub(crate) struct VecStorage(Vec<u8>);
 
 impl Storage for VecStorage {
     fn as_slice(&self) -> &[u8] {

@@ -2,10 +2,12 @@
 //! Checkpoint support on a live pair: freeze and thaw, status and
 //! statistics, and writers that keep writing across freezes.
 
+use crate::fuzz_image::VecStorage;
 use crate::ktap::{TestFn, TestResult};
 use crate::sys::{self, errno_name, RW};
 use crate::uapi::*;
 use crate::{ensure, ensure_eq};
+use pty_core::checkpoint;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
@@ -230,6 +232,13 @@ fn writers_across_many_freezes() -> TestResult {
             "checkpoint {freezes} wrote {} bytes",
             arg.image_len
         );
+        // Sealed after the pair's lock is dropped while the writers go on:
+        // the image must still be whole (checksum, lengths) and restorable.
+        let written = image
+            .get(..arg.image_len as usize)
+            .ok_or("image longer than the buffer")?;
+        checkpoint::check_restorable::<VecStorage>(written)
+            .map_err(|e| format!("checkpoint {freezes}: image not restorable: {e}"))?;
         freezes += 1;
     }
     for t in threads {
