@@ -51,16 +51,13 @@ fn meta_of(pair: &Pair<Instance>, streams: &Streams) -> PairMeta {
     }
 }
 
-/// Snapshots tried with a buffer allocated outside the pair's lock before
-/// one is allocated under it (the queues may grow while it is unlocked).
-const UNLOCKED_ALLOCATIONS: usize = 2;
-
 /// `CKPT_CHECKPOINT` on an end.
 ///
-/// The pair's lock is held only to size the image (arithmetic) and to
-/// snapshot it: the blocks, queues copied in bulk, written into a buffer
-/// allocated beforehand. Header, checksum and the copy to user space
-/// follow outside the lock, so writers wait only for the snapshot.
+/// The buffer is allocated before the pair's lock is taken, as long as the
+/// caller's buffer but no longer than any image can be; the lock is then
+/// held once, only to size the image (arithmetic) and snapshot it (the
+/// blocks, queues copied in bulk). Header, checksum and the copy to user
+/// space follow outside the lock, so writers wait only for the snapshot.
 pub(crate) fn checkpoint_ioctl(pair: &Pair<Instance>, end: End, arg: usize) -> Result<isize> {
     let mut a: CheckpointArg = read_arg(arg)?;
     if a.flags & !CKPT_LEAVE_FROZEN != 0 || a.reserved != 0 {
@@ -70,30 +67,21 @@ pub(crate) fn checkpoint_ioctl(pair: &Pair<Instance>, end: End, arg: usize) -> R
     if a.flags & CKPT_LEAVE_FROZEN != 0 {
         super::ioctl::may_stop(pair)?;
     }
-    let mut image = KVVec::new();
-    let mut attempts = 0;
-    let unsealed = loop {
-        let mut guard = pair.streams.lock();
-        let meta = meta_of(pair, &guard);
-        let needed = image_len(pair, &guard, end, &meta)?;
-        if (a.buf_len as usize) < needed {
-            drop(guard);
-            a.image_len = needed as u32;
-            write_arg(arg, &a)?;
-            return if a.buf_len == 0 { Ok(0) } else { Err(ERANGE) };
-        }
-        if image.len() < needed && attempts >= UNLOCKED_ALLOCATIONS {
-            image = KVVec::from_elem(0u8, needed, GFP_KERNEL_ACCOUNT)?;
-        }
-        if image.len() >= needed {
-            let unsealed = take_checkpoint(pair, &mut guard, end, &meta, &a, &mut image)?;
-            guard.stats.of_mut(end).checkpointed(needed);
-            break unsealed;
-        }
+    // An image fits in this whenever it fits in the caller's buffer.
+    let room = (a.buf_len as usize).min(checkpoint::MAX_CHECKPOINT_LEN);
+    let mut image = KVVec::from_elem(0u8, room, GFP_KERNEL_ACCOUNT)?;
+    let mut guard = pair.streams.lock();
+    let meta = meta_of(pair, &guard);
+    let needed = image_len(pair, &guard, end, &meta)?;
+    if room < needed {
         drop(guard);
-        attempts += 1;
-        image = KVVec::from_elem(0u8, needed, GFP_KERNEL_ACCOUNT)?;
-    };
+        a.image_len = needed as u32;
+        write_arg(arg, &a)?;
+        return if a.buf_len == 0 { Ok(0) } else { Err(ERANGE) };
+    }
+    let unsealed = take_checkpoint(pair, &mut guard, end, &meta, &a, &mut image)?;
+    guard.stats.of_mut(end).checkpointed(needed);
+    drop(guard);
     let written = unsealed.seal(&mut image).map_err(|e| {
         warn_limited!("checkpoint of pty {} failed: {}\n", pair.index, e);
         Error::from(e.errno())

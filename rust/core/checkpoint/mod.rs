@@ -96,8 +96,9 @@ use super::end::End;
 use super::image::UnsealedImage;
 use super::image::{check_chain, decode, ImageError, ImageSizer, ImageWriter, StreamImage};
 use super::image::{ModuleBlock, PtyMode, StreamImageHeader};
+use super::ldterm::{INPUT_BOUND, LINES_BOUND};
 use super::storage::Storage;
-use super::stream::PtyPair;
+use super::stream::{PtyPair, MASTER_HEAD_BOUND, PTS_INPUT_BOUND};
 use frame::{BlockSink, Sizing, Writing};
 
 pub use super::stream::PID_MAX_LIMIT;
@@ -105,6 +106,13 @@ pub(crate) use block::{len32, load_queue, save_queue, BlockReader};
 pub use block::{BadBlock, ModuleState};
 pub use error::RestoreError;
 pub use meta::{MasterMeta, MetaPart, NodeOwner, PairMeta, SlaveMeta, NODE_MODE_MASK};
+
+/// No stream's image is longer: every queue of the pair at its bound
+/// (which is more than one stream can carry), plus 1 KiB for the header,
+/// the trailer, the block headers and padding, and the fixed fields. The
+/// kernel sizes a checkpoint buffer by it before taking the pair's lock.
+pub const MAX_CHECKPOINT_LEN: usize =
+    MASTER_HEAD_BOUND + PTS_INPUT_BOUND + LINES_BOUND + 2 * INPUT_BOUND + 1024;
 
 /// Size of the image [`checkpoint`] writes for this stream now, computed
 /// from the modules' field sizes and queue lengths (nothing is encoded).

@@ -411,6 +411,7 @@ proptest! {
         sizes_are_arithmetic(&p)?;
         for kind in [End::Master, End::Slave] {
             let whole = ckpt(&p, kind);
+            prop_assert!(whole.len() <= MAX_CHECKPOINT_LEN);
             prop_assert_eq!(check_restorable::<VecStorage>(&whole), Ok(()));
             let mut split = vec![0x5au8; whole.len()];
             let unsealed = snapshot(&p, kind, &meta(), 42, &mut split).unwrap();
@@ -556,6 +557,26 @@ fn stopped_output_packet_status_and_winsize_survive() {
     assert_eq!(r.slave_write(b"out", &mut fx), Io::Done(3));
 }
 
+/// The most complete lines ldterm holds (empty ones: every line length
+/// queued), with the pts queue full behind them, stay within the bound.
+#[test]
+fn most_lines_fit_the_image_bound() {
+    let mut p = pair();
+    let mut fx = Effects::default();
+    let newlines = vec![b'\n'; PTS_INPUT_BOUND + N_TTY_BUF_SIZE];
+    let _ = p.master_write(&newlines, &mut fx);
+    let lines = p.slave.ldterm.line_lengths().count();
+    assert!(lines >= N_TTY_BUF_SIZE - 1, "only {lines} lines");
+    let len = checkpoint_len(&p, End::Slave, &meta()).unwrap();
+    let queued = p.slave.pts.input.len();
+    assert!(
+        len > queued + 3 * lines,
+        "{len}: the lines and the queue are not all in the image"
+    );
+    assert!(len <= MAX_CHECKPOINT_LEN, "{len} > {MAX_CHECKPOINT_LEN}");
+    assert_eq!(ckpt(&p, End::Slave).len(), len);
+}
+
 #[test]
 fn large_half_line_and_full_queues_round_trip() {
     let mut p = pair();
@@ -576,10 +597,9 @@ fn large_half_line_and_full_queues_round_trip() {
     let line = p.slave.ldterm.pending_line().count();
     assert!(line >= N_TTY_BUF_SIZE - 1, "half line of {line} bytes");
     for kind in [End::Master, End::Slave] {
-        assert_eq!(
-            ckpt(&p, kind).len(),
-            checkpoint_len(&p, kind, &meta()).unwrap()
-        );
+        let len = checkpoint_len(&p, kind, &meta()).unwrap();
+        assert_eq!(ckpt(&p, kind).len(), len);
+        assert!(len <= MAX_CHECKPOINT_LEN, "{len} > {MAX_CHECKPOINT_LEN}");
     }
     let mut a = clone_pair(&mut p, true);
     let mut b = clone_pair(&mut p, false);
