@@ -4,9 +4,10 @@
 # the pure core, written to results/DATE/ as Markdown, JSON and SVG.
 # Not a pass/fail test. Environment:
 #   CKPT_BENCH_SMOKE=1     tiny sizes (< 20 s in the guest), nothing written to results/
-#   CKPT_BENCH_MAX_N=N     largest N of the restart/checkpoint-N figures (default 4096)
+#   CKPT_BENCH_MAX_N=N     largest N of the restart/checkpoint-N figures (default 4096; the
+#                          sparse restart uses min(N, 1024), the busy pairs at most N)
 #   CKPT_BENCH_REPS=N      measured runs per figure (default 5; 3 for N >= 1024)
-#   CKPT_BENCH_ONLY=a:b    only these guest sections (raw canon echo ckpt1 restart mem)
+#   CKPT_BENCH_ONLY=a:b    only these guest sections (raw busy canon echo ckpt1 restart sparse mem)
 #   CKPT_BENCH_NS=a:b      exact N list of the restart/checkpoint-N figures (e.g. 4096)
 #   CKPT_BENCH_MERGE=F:G   also merge these earlier guest JSONs into the report (e.g. the
 #                          guest-raw.json of a run with smaller N); this run wins per figure

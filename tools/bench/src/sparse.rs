@@ -236,3 +236,45 @@ pub(crate) fn sparse_group(opts: &Opts, out: &mut Out) {
         .against(Some(Stat::of(runs.criu_exact)), CRIU_METHOD),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lowest index at or above `from` that is neither wanted nor busy.
+    fn first_free(layout: &Layout, from: u32) -> u32 {
+        (from..)
+            .find(|i| !layout.wanted.contains(i) && !layout.busy.contains(i))
+            .unwrap_or(u32::MAX)
+    }
+
+    #[test]
+    fn layout_is_sparse_and_disjoint() {
+        for n in [1, 8, 256, 1024] {
+            let layout = Layout::new(n, 7);
+            assert_eq!(layout.wanted.len(), n);
+            assert!(layout.wanted.windows(2).all(|w| w[0] < w[1]));
+            assert!(layout.wanted.iter().all(|i| *i < layout.span));
+            assert!(layout
+                .busy
+                .iter()
+                .all(|i| layout.wanted.binary_search(i).is_err()));
+            // Some indexes stay free for the allocator to hand out first.
+            assert!(layout.busy.len() + n < layout.span as usize);
+        }
+    }
+
+    #[test]
+    fn high_indexes_are_out_of_criu_reach() {
+        // Even with every lower wanted index already back, the lowest free
+        // index stays far below the top wanted ones.
+        let layout = Layout::new(1024, 7);
+        let lowest_free = first_free(&layout, 0);
+        let out_of_reach = layout
+            .wanted
+            .iter()
+            .filter(|w| **w > lowest_free && **w - lowest_free >= CRIU_TRIES)
+            .count();
+        assert!(out_of_reach > 900, "{out_of_reach}");
+    }
+}
