@@ -59,11 +59,16 @@ fn reader(s: OwnedFd, bytes: usize, start: Arc<Barrier>) -> R<()> {
 fn busy_throughput(kind: Kind, pairs: usize, per_pair: usize) -> R<f64> {
     let start = Arc::new(Barrier::new(2 * pairs + 1));
     let mut threads = Vec::with_capacity(2 * pairs);
+    // The masters stay open here until every reader is done: a writer
+    // closing its end early would hang up the slave before it is drained.
+    let mut masters = Vec::with_capacity(pairs);
     for _ in 0..pairs {
         let (m, s, _) = open_pair(kind)?;
         make_raw(&s)?;
+        let wm = m.try_clone().map_err(|e| format!("dup: {e}"))?;
+        masters.push(m);
         let (sw, sr) = (start.clone(), start.clone());
-        threads.push(spawn(move || writer(m, per_pair, sw))?);
+        threads.push(spawn(move || writer(wm, per_pair, sw))?);
         threads.push(spawn(move || reader(s, per_pair, sr))?);
     }
     start.wait();
@@ -79,6 +84,7 @@ fn busy_throughput(kind: Kind, pairs: usize, per_pair: usize) -> R<f64> {
         }
     }
     let dt = t0.elapsed().as_secs_f64();
+    drop(masters);
     first_error?;
     Ok((pairs * per_pair) as f64 / dt / 1e6)
 }

@@ -338,6 +338,8 @@ fn json_str(s: &str) -> String {
 struct Out {
     figures: Vec<Figure>,
     errors: Vec<String>,
+    /// Seconds each section took.
+    sections: Vec<(&'static str, f64)>,
 }
 
 impl Out {
@@ -378,6 +380,15 @@ impl Out {
         ));
         s.push_str(&format!("  \"guest_kernel\": {},\n", json_str(&uname())));
         s.push_str(&format!("  \"guest_cpus\": {},\n", cpus()));
+        let sections: Vec<String> = self
+            .sections
+            .iter()
+            .map(|(name, took)| format!("{}: {took:.1}", json_str(name)))
+            .collect();
+        s.push_str(&format!(
+            "  \"section_seconds\": {{{}}},\n",
+            sections.join(", ")
+        ));
         s.push_str("  \"errors\": [");
         s.push_str(
             &self
@@ -1044,7 +1055,11 @@ fn main() {
     );
     for (section, group) in GROUPS {
         if opts.want(section) {
+            let t0 = Instant::now();
             group(&opts, &mut out);
+            let took = t0.elapsed().as_secs_f64();
+            eprintln!("bench: section {section} took {took:.1} s");
+            out.sections.push((section, took));
         }
     }
     std::process::exit(out.report(&opts, start.elapsed().as_secs_f64()));

@@ -129,7 +129,9 @@ fn memory_stats(kind: Kind, pairs: usize, reps: usize, full: bool) -> R<[Stat; 3
 
 /// (7) Memory per idle pair and per pair with full queues.
 pub(crate) fn memory_group(opts: &Opts, out: &mut Out) {
-    let reps = opts.reps.min(3);
+    // Each run settles memory twice (drop_caches and a pause): the smoke
+    // keeps one run.
+    let reps = if opts.smoke { 1 } else { opts.reps.min(3) };
     let idle_pairs = if opts.smoke {
         32
     } else {
