@@ -114,9 +114,13 @@ fn fill(fd: &OwnedFd) -> R<usize> {
     Ok(done)
 }
 
-/// One warm-up, then `reps` runs.
-fn memory_stats(kind: Kind, pairs: usize, reps: usize, full: bool) -> R<[Stat; 3]> {
-    memory_run(kind, pairs, full)?;
+/// One warm-up (not in the smoke), then `reps` runs.
+fn memory_stats(kind: Kind, pairs: usize, opts: &Opts, full: bool) -> R<[Stat; 3]> {
+    // Each run settles memory twice (drop_caches and a pause).
+    let reps = if opts.smoke { 1 } else { opts.reps.min(3) };
+    if !opts.smoke {
+        memory_run(kind, pairs, full)?;
+    }
     let (mut available, mut slab, mut queued) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..reps {
         let p = memory_run(kind, pairs, full)?;
@@ -129,17 +133,14 @@ fn memory_stats(kind: Kind, pairs: usize, reps: usize, full: bool) -> R<[Stat; 3
 
 /// (7) Memory per idle pair and per pair with full queues.
 pub(crate) fn memory_group(opts: &Opts, out: &mut Out) {
-    // Each run settles memory twice (drop_caches and a pause): the smoke
-    // keeps one run.
-    let reps = if opts.smoke { 1 } else { opts.reps.min(3) };
     let idle_pairs = if opts.smoke {
-        32
+        16
     } else {
         opts.max_n.clamp(16, 1024)
     };
     // Full queues take tens of KiB per pair: fewer pairs.
     let full_pairs = if opts.smoke {
-        8
+        4
     } else {
         opts.max_n.clamp(16, 128)
     };
@@ -152,11 +153,11 @@ pub(crate) fn memory_group(opts: &Opts, out: &mut Out) {
             "pair with both directions filled until a write would block (raw mode)",
         ),
     ] {
-        let [ca, cs, cq] = match memory_stats(Kind::Ckpt, pairs, reps, full) {
+        let [ca, cs, cq] = match memory_stats(Kind::Ckpt, pairs, opts, full) {
             Ok(s) => s,
             Err(e) => return out.fail(&format!("{prefix} ckpt"), e),
         };
-        let [na, ns, nq] = match memory_stats(Kind::Native, pairs, reps, full) {
+        let [na, ns, nq] = match memory_stats(Kind::Native, pairs, opts, full) {
             Ok(s) => s,
             Err(e) => return out.fail(&format!("{prefix} native"), e),
         };
