@@ -94,7 +94,6 @@ fn busy_throughput(kind: Kind, pairs: usize, per_pair: usize) -> R<f64> {
 /// together at least 8 MiB (smoke: 16 KiB a pair).
 pub(crate) fn busy_group(opts: &Opts, out: &mut Out) {
     let counts: &[usize] = if opts.smoke { &[1, 4] } else { &[1, 16, 256] };
-    let reps = opts.reps.min(3);
     for &pairs in counts.iter().filter(|p| **p <= opts.max_n.max(1)) {
         let per_pair = if opts.smoke {
             16 << 10
@@ -112,7 +111,9 @@ pub(crate) fn busy_group(opts: &Opts, out: &mut Out) {
             "higher",
         )
         .at(pairs);
-        let runs = both(reps, |k| busy_throughput(k, pairs, per_pair));
+        let runs = both(opts.runs().at_most(3), |k| {
+            busy_throughput(k, pairs, per_pair)
+        });
         out.add_versus_native(figure, runs);
     }
 }

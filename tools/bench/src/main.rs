@@ -229,12 +229,37 @@ fn restart(fd: &OwnedFd, image: &[u8]) -> R<()> {
 // Statistics and output
 // ---------------------------------------------------------------------
 
-/// Warm-up once, then `reps` measured runs.
-fn repeat(reps: usize, mut f: impl FnMut() -> R<f64>) -> R<Stat> {
-    f()?;
-    let mut v = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        v.push(f()?);
+/// The runs of a figure: one warm-up (left out of the figure; not in the
+/// smoke), then `reps` measured ones.
+#[derive(Clone, Copy)]
+struct Runs {
+    warm_up: bool,
+    reps: usize,
+}
+
+impl Runs {
+    /// At most `reps` measured runs.
+    fn at_most(self, reps: usize) -> Self {
+        Self {
+            reps: self.reps.min(reps),
+            ..self
+        }
+    }
+
+    /// The run numbers: 0 is the warm-up, the measured ones count from 1.
+    fn numbers(self) -> std::ops::RangeInclusive<usize> {
+        usize::from(!self.warm_up)..=self.reps
+    }
+}
+
+/// `f`'s measured runs.
+fn repeat(runs: Runs, mut f: impl FnMut() -> R<f64>) -> R<Stat> {
+    let mut v = Vec::with_capacity(runs.reps);
+    for i in runs.numbers() {
+        let x = f()?;
+        if i > 0 {
+            v.push(x);
+        }
     }
     Ok(Stat::of(v))
 }
@@ -738,6 +763,13 @@ struct Opts {
 }
 
 impl Opts {
+    fn runs(&self) -> Runs {
+        Runs {
+            warm_up: !self.smoke,
+            reps: self.reps,
+        }
+    }
+
     fn want(&self, section: &str) -> bool {
         self.only.is_empty() || self.only.iter().any(|s| s == section)
     }
@@ -757,7 +789,7 @@ fn parse_opts() -> Opts {
         o.set(&key, &value);
     }
     // The smoke only proves every section still measures (under ~20 s of
-    // a loaded emulated guest): one run after the warm-up.
+    // a loaded emulated guest): one run, no warm-up.
     if o.smoke {
         o.max_n = o.max_n.min(8);
         o.reps = 1;
@@ -833,9 +865,9 @@ impl Opts {
 }
 
 /// Runs of `f` on ckpt_pty, then on the native pty.
-fn both<F: FnMut(Kind) -> R<f64>>(reps: usize, mut f: F) -> R<(Stat, Stat)> {
-    let c = repeat(reps, || f(Kind::Ckpt))?;
-    let n = repeat(reps, || f(Kind::Native))?;
+fn both<F: FnMut(Kind) -> R<f64>>(runs: Runs, mut f: F) -> R<(Stat, Stat)> {
+    let c = repeat(runs, || f(Kind::Ckpt))?;
+    let n = repeat(runs, || f(Kind::Native))?;
     Ok((c, n))
 }
 
@@ -883,7 +915,7 @@ fn raw_group(opts: &Opts, out: &mut Out) {
                 "MB/s",
                 "higher",
             );
-            let runs = both(opts.reps, |k| raw_throughput(k, m2s, chunk, total));
+            let runs = both(opts.runs(), |k| raw_throughput(k, m2s, chunk, total));
             out.add_versus_native(figure, runs);
         }
     }
@@ -899,7 +931,7 @@ fn canon_group(opts: &Opts, out: &mut Out) {
         "lines/s",
         "higher",
     );
-    out.add_versus_native(figure, both(opts.reps, |k| canon_throughput(k, lines)));
+    out.add_versus_native(figure, both(opts.runs(), |k| canon_throughput(k, lines)));
 }
 
 /// (3) Echo round trip.
@@ -912,7 +944,7 @@ fn echo_group(opts: &Opts, out: &mut Out) {
         "us",
         "lower",
     );
-    out.add_versus_native(figure, both(opts.reps, |k| echo_latency(k, iters)));
+    out.add_versus_native(figure, both(opts.runs(), |k| echo_latency(k, iters)));
 }
 
 /// The baseline of the checkpoint figures of one pair.
@@ -1052,8 +1084,11 @@ fn main() {
     raise_limits();
     let mut out = Out::default();
     eprintln!(
-        "bench: smoke={} max_n={} reps={} (+1 warm-up each)",
-        opts.smoke, opts.max_n, opts.reps
+        "bench: smoke={} max_n={} reps={} (+{} warm-up each)",
+        opts.smoke,
+        opts.max_n,
+        opts.reps,
+        usize::from(opts.runs().warm_up)
     );
     for (section, group) in GROUPS {
         if opts.want(section) {

@@ -5,7 +5,7 @@
 use crate::uapi::*;
 use crate::{
     checkpoint_into, finish_pair, ioctl, open, open_pair, ptn, restart, set_winsize, tcget, tcset,
-    write_all, Figure, Kind, Opts, Out, R, RW,
+    write_all, Figure, Kind, Opts, Out, Runs, R, RW,
 };
 use ckpt_testkit::{Stat, Xorshift};
 use std::collections::HashMap;
@@ -271,7 +271,7 @@ fn native_restart_run(n: usize, seed: u64) -> R<(f64, usize)> {
 /// the per-pair cost over N).
 pub(crate) fn restart_group(opts: &Opts, out: &mut Out) {
     for n in restart_sizes(opts) {
-        restart_figures(opts.reps, n, out);
+        restart_figures(opts.runs(), n, out);
     }
 }
 
@@ -294,11 +294,11 @@ fn restart_sizes(opts: &Opts) -> Vec<usize> {
 }
 
 /// Measured runs at most 3 from N = 1024 on (each takes seconds).
-pub(crate) fn restart_reps(n: usize, reps: usize) -> usize {
+pub(crate) fn restart_runs_at(n: usize, runs: Runs) -> Runs {
     if n >= 1024 {
-        reps.min(3)
+        runs.at_most(3)
     } else {
-        reps
+        runs
     }
 }
 
@@ -315,11 +315,11 @@ struct RestartRuns {
     native_opens: usize,
 }
 
-/// One warm-up and then the runs of ckpt_pty and of the native baseline,
+/// The runs of ckpt_pty and of the native baseline (warm-up first),
 /// alternating, same seed each.
-fn restart_runs(n: usize, reps: usize) -> R<RestartRuns> {
+fn restart_runs(n: usize, each: Runs) -> R<RestartRuns> {
     let mut runs = RestartRuns::default();
-    for rep in 0..=restart_reps(n, reps) {
+    for rep in restart_runs_at(n, each).numbers() {
         let seed = 0x5eed + (n * 131 + rep) as u64;
         let x = ckpt_restart_run(n, seed).map_err(|e| format!("ckpt: {e}"))?;
         let (t, opens) = native_restart_run(n, seed).map_err(|e| format!("native: {e}"))?;
@@ -338,8 +338,8 @@ fn restart_runs(n: usize, reps: usize) -> R<RestartRuns> {
     Ok(runs)
 }
 
-fn restart_figures(reps: usize, n: usize, out: &mut Out) {
-    let runs = match restart_runs(n, reps) {
+fn restart_figures(each: Runs, n: usize, out: &mut Out) {
+    let runs = match restart_runs(n, each) {
         Ok(runs) => runs,
         Err(e) => return out.fail(&format!("restart_n{n}"), e),
     };

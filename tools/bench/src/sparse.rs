@@ -9,10 +9,10 @@
 //! free one cannot be reached by opening in order.
 
 use crate::restart::{
-    checkpoint_pairs, give_state, native_reapply, native_save, restart_reps, session_restore,
+    checkpoint_pairs, give_state, native_reapply, native_save, restart_runs_at, session_restore,
     NativeSaved, Pair,
 };
-use crate::{finish_pair, open, ptn, Figure, Kind, Opts, Out, R, RW};
+use crate::{finish_pair, open, ptn, Figure, Kind, Opts, Out, Runs, R, RW};
 use ckpt_testkit::{Stat, Xorshift};
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
@@ -181,10 +181,10 @@ struct SparseRuns {
     criu_opens: usize,
 }
 
-fn sparse_runs(n: usize, reps: usize) -> R<(SparseRuns, Layout)> {
+fn sparse_runs(n: usize, each: Runs) -> R<(SparseRuns, Layout)> {
     let mut runs = SparseRuns::default();
     let layout = Layout::new(n, 0x5ba7 + n as u64);
-    for rep in 0..=restart_reps(n, reps) {
+    for rep in restart_runs_at(n, each).numbers() {
         let seed = 0x5eed + (n * 137 + rep) as u64;
         let c = ckpt_sparse_run(&layout, seed).map_err(|e| format!("ckpt: {e}"))?;
         let (x, opens) = criu_sparse_run(&layout).map_err(|e| format!("native: {e}"))?;
@@ -207,7 +207,7 @@ const CRIU_METHOD: &str = "native, CRIU 3.17's reopen (<= 32 opens per pty)";
 pub(crate) fn sparse_group(opts: &Opts, out: &mut Out) {
     let n = sparse_n(opts);
     let id = format!("restart_sparse_n{n}");
-    let (runs, layout) = match sparse_runs(n, opts.reps) {
+    let (runs, layout) = match sparse_runs(n, opts.runs()) {
         Ok(r) => r,
         Err(e) => return out.fail(&id, e),
     };
