@@ -104,7 +104,8 @@ pub(crate) fn busy_group(opts: &Opts, out: &mut Out) {
             format!("busy_m2s_64k_p{pairs}"),
             "throughput_busy",
             format!(
-                "{pairs} pairs busy at once: raw 64 KiB writes master->slave, {} KiB a pair, total",
+                "{pairs} pair{} busy at once: raw 64 KiB writes master->slave, {} KiB a pair, total",
+                if pairs == 1 { "" } else { "s" },
                 per_pair >> 10
             ),
             "MB/s",
