@@ -90,7 +90,7 @@ fn busy_throughput(kind: Kind, pairs: usize, per_pair: usize) -> R<f64> {
 }
 
 /// (7) Raw 64 KiB writes master->slave on 1, 16 and 256 pairs at once
-/// (smoke: 1 and 4). All pairs together move 8 MiB, each pair at least
+/// (smoke: 1 and 4). All pairs together move `mib` MiB (8), each pair at least
 /// one write's worth (smoke: 16 KiB a pair).
 pub(crate) fn busy_group(opts: &Opts, out: &mut Out) {
     let counts: &[usize] = if opts.smoke { &[1, 4] } else { &[1, 16, 256] };
@@ -98,7 +98,7 @@ pub(crate) fn busy_group(opts: &Opts, out: &mut Out) {
         let per_pair = if opts.smoke {
             16 << 10
         } else {
-            ((8 << 20) / pairs).max(CHUNK)
+            ((opts.mib << 20) / pairs).max(CHUNK)
         };
         let figure = Figure::new(
             format!("busy_m2s_64k_p{pairs}"),

@@ -760,6 +760,9 @@ struct Opts {
     only: Vec<String>,
     /// The N of the restart/checkpoint-N figures, if given (`ns=64:4096`).
     ns: Option<Vec<usize>>,
+    /// MiB moved per run of the 64 KiB throughput figures (raw, busy):
+    /// fewer for a slow guest (`mib=1`).
+    mib: usize,
 }
 
 impl Opts {
@@ -784,6 +787,7 @@ fn parse_opts() -> Opts {
         reps: 5,
         only: Vec::new(),
         ns: None,
+        mib: 8,
     };
     for (key, value) in env_settings().into_iter().chain(arg_settings(&args)) {
         o.set(&key, &value);
@@ -797,12 +801,17 @@ fn parse_opts() -> Opts {
     o
 }
 
-/// `CKPT_BENCH_MAX_N` and `CKPT_BENCH_REPS` as `--opts` settings.
+/// `CKPT_BENCH_MAX_N`, `CKPT_BENCH_REPS` and `CKPT_BENCH_MIB` as `--opts`
+/// settings.
 fn env_settings() -> Vec<(String, String)> {
-    [("CKPT_BENCH_MAX_N", "maxn"), ("CKPT_BENCH_REPS", "reps")]
-        .into_iter()
-        .filter_map(|(var, key)| Some((key.to_string(), std::env::var(var).ok()?)))
-        .collect()
+    [
+        ("CKPT_BENCH_MAX_N", "maxn"),
+        ("CKPT_BENCH_REPS", "reps"),
+        ("CKPT_BENCH_MIB", "mib"),
+    ]
+    .into_iter()
+    .filter_map(|(var, key)| Some((key.to_string(), std::env::var(var).ok()?)))
+    .collect()
 }
 
 /// The command line as `--opts` settings (key, value).
@@ -859,6 +868,7 @@ impl Opts {
             "reps" => self.reps = number(key, value).unwrap_or(self.reps).max(1),
             "only" => self.only = value.split(':').map(str::to_string).collect(),
             "ns" => self.ns = Some(value.split(':').filter_map(|n| number(key, n)).collect()),
+            "mib" => self.mib = number(key, value).unwrap_or(self.mib).max(1),
             _ => {}
         }
     }
@@ -895,7 +905,7 @@ fn raw_group(opts: &Opts, out: &mut Out) {
     let (big_total, small_total) = if opts.smoke {
         (16 << 10, 256)
     } else {
-        (8 << 20, 16 << 10)
+        (opts.mib << 20, 16 << 10)
     };
     for (m2s, dir) in [(true, "m2s"), (false, "s2m")] {
         for (chunk, total, cname) in [(65536, big_total, "64k"), (1, small_total, "1b")] {
