@@ -16,7 +16,11 @@
 #[allow(dead_code)]
 mod uapi;
 
-use std::collections::HashMap;
+mod busy;
+mod memory;
+mod restart;
+mod sparse;
+
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -25,7 +29,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uapi::*;
 
-use ckpt_testkit::{Stat, Xorshift};
+use ckpt_testkit::Stat;
 
 type R<T> = Result<T, String>;
 
@@ -225,12 +229,37 @@ fn restart(fd: &OwnedFd, image: &[u8]) -> R<()> {
 // Statistics and output
 // ---------------------------------------------------------------------
 
-/// Warm-up once, then `reps` measured runs.
-fn repeat(reps: usize, mut f: impl FnMut() -> R<f64>) -> R<Stat> {
-    f()?;
-    let mut v = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        v.push(f()?);
+/// The runs of a figure: one warm-up (left out of the figure; not in the
+/// smoke), then `reps` measured ones.
+#[derive(Clone, Copy)]
+struct Runs {
+    warm_up: bool,
+    reps: usize,
+}
+
+impl Runs {
+    /// At most `reps` measured runs.
+    fn at_most(self, reps: usize) -> Self {
+        Self {
+            reps: self.reps.min(reps),
+            ..self
+        }
+    }
+
+    /// The run numbers: 0 is the warm-up, the measured ones count from 1.
+    fn numbers(self) -> std::ops::RangeInclusive<usize> {
+        usize::from(!self.warm_up)..=self.reps
+    }
+}
+
+/// `f`'s measured runs.
+fn repeat(runs: Runs, mut f: impl FnMut() -> R<f64>) -> R<Stat> {
+    let mut v = Vec::with_capacity(runs.reps);
+    for i in runs.numbers() {
+        let x = f()?;
+        if i > 0 {
+            v.push(x);
+        }
     }
     Ok(Stat::of(v))
 }
@@ -334,6 +363,8 @@ fn json_str(s: &str) -> String {
 struct Out {
     figures: Vec<Figure>,
     errors: Vec<String>,
+    /// Seconds each section took.
+    sections: Vec<(&'static str, f64)>,
 }
 
 impl Out {
@@ -374,6 +405,15 @@ impl Out {
         ));
         s.push_str(&format!("  \"guest_kernel\": {},\n", json_str(&uname())));
         s.push_str(&format!("  \"guest_cpus\": {},\n", cpus()));
+        let sections: Vec<String> = self
+            .sections
+            .iter()
+            .map(|(name, took)| format!("{}: {took:.1}", json_str(name)))
+            .collect();
+        s.push_str(&format!(
+            "  \"section_seconds\": {{{}}},\n",
+            sections.join(", ")
+        ));
         s.push_str("  \"errors\": [");
         s.push_str(
             &self
@@ -610,16 +650,14 @@ fn native_4k_write_read(reps: usize) -> R<Stat> {
     Ok(Stat::of(v))
 }
 
-/// A writer thread writes one byte at a time to the master (a reader drains
-/// the slave) while the main thread checkpoints the master; the longest
-/// write() overlapping each checkpoint is the window the writer was blocked.
-/// Returns (window per checkpoint, the writer's ordinary write time).
-fn blocked_window(reps: usize) -> R<(Stat, Stat)> {
-    let (m, s) = loaded_pair()?;
-    // Drain the 4 KiB queued toward the slave; the 4 KiB toward the master
-    // stays queued during every checkpoint.
-    let mut buf = vec![0u8; 4096];
-    read_n(&s, 4096, &mut buf)?;
+/// The (start, end) of each of a writer's 1-byte writes to `m` while a
+/// reader drains `s` and `during` runs on this thread; and what `during`
+/// returned.
+fn with_busy_writer<T>(
+    m: &OwnedFd,
+    s: OwnedFd,
+    during: impl FnOnce() -> R<T>,
+) -> R<(Vec<(u64, u64)>, T)> {
     let stop = Arc::new(AtomicBool::new(false));
     let wm = m.try_clone().map_err(|e| format!("dup: {e}"))?;
     let stop_w = stop.clone();
@@ -645,26 +683,43 @@ fn blocked_window(reps: usize) -> R<(Stat, Stat)> {
         }
         Ok(())
     });
-    let mut img = vec![0u8; 16384];
-    let mut marks = Vec::new();
     std::thread::sleep(Duration::from_millis(5));
-    for i in 0..=reps {
-        std::thread::sleep(Duration::from_millis(2));
-        let t0 = now_ns();
-        let r = checkpoint_into(&m, i as u64, &mut img);
-        let t1 = now_ns();
-        if let Err(e) = r {
-            stop.store(true, Ordering::Relaxed);
-            return Err(e);
-        }
-        if i > 0 {
-            marks.push((t0, t1));
-        }
-    }
+    let result = during();
     std::thread::sleep(Duration::from_millis(2));
     stop.store(true, Ordering::Relaxed);
     let writes = writer.join().map_err(|_| "writer panicked".to_string())??;
     reader.join().map_err(|_| "reader panicked".to_string())??;
+    Ok((writes, result?))
+}
+
+/// Microseconds of each write.
+fn write_times(writes: impl Iterator<Item = (u64, u64)>) -> Vec<f64> {
+    writes.map(|(a, b)| (b - a) as f64 / 1e3).collect()
+}
+
+/// A writer writes one byte at a time to the master (a reader drains the
+/// slave) while this thread checkpoints the master every 2 ms; the longest
+/// write() overlapping each checkpoint is the window the writer was
+/// blocked. Returns (window per checkpoint, the writer's ordinary writes).
+fn blocked_window(reps: usize) -> R<(Stat, Stat)> {
+    let (m, s) = loaded_pair()?;
+    // Drain the 4 KiB queued toward the slave; the 4 KiB toward the master
+    // stays queued during every checkpoint.
+    let mut buf = vec![0u8; 4096];
+    read_n(&s, 4096, &mut buf)?;
+    let (writes, marks) = with_busy_writer(&m, s, || {
+        let mut img = vec![0u8; 16384];
+        let mut marks = Vec::new();
+        for i in 0..=reps {
+            std::thread::sleep(Duration::from_millis(2));
+            let t0 = now_ns();
+            checkpoint_into(&m, i as u64, &mut img)?;
+            if i > 0 {
+                marks.push((t0, now_ns()));
+            }
+        }
+        Ok(marks)
+    })?;
     let mut windows = Vec::new();
     let mut overlapped = vec![false; writes.len()];
     for (c0, c1) in &marks {
@@ -677,226 +732,47 @@ fn blocked_window(reps: usize) -> R<(Stat, Stat)> {
         }
         windows.push(w as f64 / 1e3);
     }
-    let ordinary: Vec<f64> = writes
-        .iter()
-        .zip(&overlapped)
-        .filter(|(_, o)| !**o)
-        .map(|((a, b), _)| (b - a) as f64 / 1e3)
-        .collect();
-    Ok((Stat::of(windows), Stat::of(ordinary)))
+    let ordinary = writes
+        .into_iter()
+        .zip(overlapped)
+        .filter(|(_, o)| !*o)
+        .map(|(w, _)| w);
+    Ok((Stat::of(windows), Stat::of(write_times(ordinary))))
 }
 
-// ---------------------------------------------------------------------
-// (5) restart of N pairs, (6) checkpoint of N pairs
-// ---------------------------------------------------------------------
-
-struct CkptRun {
-    checkpoint_s: f64,
-    bytes_per_pair: f64,
-    restart_s: f64,
-    /// Of `restart_s`: open of the control device + SESSION_BEGIN, the ends
-    /// (open + CKPT_RESTART), SESSION_COMMIT.
-    begin_s: f64,
-    ends_s: f64,
-    commit_s: f64,
+/// The same writer and reader on a native pair for as long, no checkpoint.
+fn native_ordinary_writes(reps: usize) -> R<Stat> {
+    let (m, s, _) = open_pair(Kind::Native)?;
+    make_raw(&s)?;
+    let (writes, ()) = with_busy_writer(&m, s, || {
+        std::thread::sleep(Duration::from_millis(2 * (reps as u64 + 1)));
+        Ok(())
+    })?;
+    Ok(Stat::of(write_times(writes.into_iter())))
 }
-
-/// N ckpt pairs with state (window size, data both ways, echo), all
-/// checkpointed (timed), closed, then restarted in random order inside one
-/// session from begin to commit (timed).
-fn ckpt_restart_run(n: usize, seed: u64) -> R<CkptRun> {
-    let mut held = Vec::with_capacity(n);
-    for i in 0..n {
-        let (m, s, idx) = open_pair(Kind::Ckpt)?;
-        set_winsize(&m, 24 + (i % 50) as u16, 80)?;
-        write_all(&m, format!("in{i}\n").as_bytes())?;
-        write_all(&s, format!("out{i}").as_bytes())?;
-        held.push((m, s, idx));
-    }
-    let mut images: Vec<(u32, Vec<u8>, Vec<u8>)> = (0..n)
-        .map(|i| (held[i].2, vec![0u8; 4096], vec![0u8; 4096]))
-        .collect();
-    let t0 = Instant::now();
-    let mut bytes = 0usize;
-    for ((m, s, _), (_, mi, si)) in held.iter().zip(images.iter_mut()) {
-        let lm = checkpoint_into(m, seed, mi)?;
-        let ls = checkpoint_into(s, seed, si)?;
-        mi.truncate(lm);
-        si.truncate(ls);
-        bytes += lm + ls;
-    }
-    let checkpoint_s = t0.elapsed().as_secs_f64();
-    drop(held);
-    let mut rng = Xorshift::new(seed | 1);
-    let mut entries: Vec<RestartEntry> = images
-        .iter()
-        .map(|(idx, ..)| RestartEntry {
-            index: *idx,
-            ends: CKPT_END_MASTER | CKPT_END_SLAVE,
-        })
-        .collect();
-    rng.shuffle(&mut entries);
-    let mut order: Vec<(usize, bool)> = (0..n).flat_map(|i| [(i, true), (i, false)]).collect();
-    rng.shuffle(&mut order);
-    let mut fds: Vec<OwnedFd> = Vec::with_capacity(2 * n);
-    let t0 = Instant::now();
-    let ctl = open(CONTROL_PATH, libc::O_RDWR)?;
-    let mut sa = SessionArg {
-        entries: entries.as_ptr() as u64,
-        count: entries.len() as u32,
-        flags: 0,
-    };
-    ioctl(&ctl, CKPT_SESSION_BEGIN, &mut sa).map_err(|e| format!("SESSION_BEGIN: {e}"))?;
-    let t_begin = t0.elapsed().as_secs_f64();
-    for (i, master) in order {
-        let (idx, mi, si) = &images[i];
-        if master {
-            let mut a = OpenMasterArg {
-                index: *idx,
-                flags: RW as u32,
-            };
-            let fd = ioctl(&ctl, CKPT_OPEN_MASTER, &mut a)
-                .map_err(|e| format!("OPEN_MASTER {idx}: {e}"))?;
-            // SAFETY: the ioctl returned a new descriptor.
-            let m = unsafe { OwnedFd::from_raw_fd(fd) };
-            restart(&m, mi)?;
-            fds.push(m);
-        } else {
-            let s = open(&Kind::Ckpt.pts(*idx), RW)?;
-            restart(&s, si)?;
-            fds.push(s);
-        }
-    }
-    let t_ends = t0.elapsed().as_secs_f64();
-    let mut ca = CommitArg::default();
-    ioctl(&ctl, CKPT_SESSION_COMMIT, &mut ca)
-        .map_err(|e| format!("SESSION_COMMIT: {e} ({} orphans)", ca.orphans_count))?;
-    let restart_s = t0.elapsed().as_secs_f64();
-    drop(ctl);
-    drop(fds);
-    Ok(CkptRun {
-        checkpoint_s,
-        bytes_per_pair: bytes as f64 / n as f64,
-        restart_s,
-        begin_s: t_begin,
-        ends_s: t_ends - t_begin,
-        commit_s: restart_s - t_ends,
-    })
-}
-
-/// What a user has today: N native pairs with the same state, "saved" by
-/// reading termios and window size, closed, and brought back at their
-/// original indexes in random order by opening /dev/ptmx until TIOCGPTN
-/// matches (keeping the unwanted ones open), then termios, window size and
-/// the queued data written back. Returns (seconds, opens of /dev/ptmx).
-fn native_restart_run(n: usize, seed: u64) -> R<(f64, usize)> {
-    let mut saved = Vec::with_capacity(n);
-    {
-        let mut held = Vec::with_capacity(n);
-        for i in 0..n {
-            let (m, s, idx) = open_pair(Kind::Native)?;
-            set_winsize(&m, 24 + (i % 50) as u16, 80)?;
-            let t = tcget(&s)?;
-            saved.push((
-                idx,
-                t,
-                24 + (i % 50) as u16,
-                format!("in{i}\n"),
-                format!("out{i}"),
-            ));
-            held.push((m, s));
-        }
-    }
-    // Let the closes finish (indexes are released on the last close).
-    std::thread::sleep(Duration::from_millis(50));
-    let mut rng = Xorshift::new(seed | 1);
-    rng.shuffle(&mut saved);
-    let mut spare: HashMap<u32, OwnedFd> = HashMap::new();
-    let mut fds = Vec::with_capacity(2 * n);
-    let mut opens = 0usize;
-    let limit = n + 8192;
-    let t0 = Instant::now();
-    for (idx, t, rows, din, dout) in &saved {
-        let m = match spare.remove(idx) {
-            Some(m) => m,
-            None => loop {
-                let m = open(Kind::Native.ptmx(), RW)?;
-                opens += 1;
-                let got = ptn(&m)?;
-                if got == *idx {
-                    break m;
-                }
-                spare.insert(got, m);
-                if opens > limit {
-                    return Err(format!("index {idx} never came back"));
-                }
-            },
-        };
-        let (m, s, _) = finish_pair(Kind::Native, m)?;
-        tcset(&s, t)?;
-        set_winsize(&m, *rows, 80)?;
-        write_all(&m, din.as_bytes())?;
-        write_all(&s, dout.as_bytes())?;
-        fds.push((m, s));
-    }
-    let dt = t0.elapsed().as_secs_f64();
-    drop(spare);
-    drop(fds);
-    std::thread::sleep(Duration::from_millis(50));
-    Ok((dt, opens))
-}
-
-// ---------------------------------------------------------------------
-// (7) memory per idle pair
-// ---------------------------------------------------------------------
-
-fn meminfo() -> (i64, i64) {
-    let s = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let get = |k: &str| {
-        s.lines()
-            .find(|l| l.starts_with(k))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<i64>().ok())
-            .unwrap_or(0)
-            * 1024
-    };
-    (get("MemAvailable:"), get("Slab:"))
-}
-
-fn settle_memory() {
-    let _ = std::fs::write("/proc/sys/vm/drop_caches", "3");
-    std::thread::sleep(Duration::from_millis(100));
-}
-
-/// Bytes per idle pair (both ends open, nothing queued): (MemAvailable
-/// drop, Slab growth) over `n` pairs.
-fn memory_run(kind: Kind, n: usize) -> R<(f64, f64)> {
-    settle_memory();
-    let (a0, s0) = meminfo();
-    let mut held = Vec::with_capacity(n);
-    for _ in 0..n {
-        held.push(open_pair(kind)?);
-    }
-    settle_memory();
-    let (a1, s1) = meminfo();
-    drop(held);
-    std::thread::sleep(Duration::from_millis(100));
-    Ok(((a0 - a1) as f64 / n as f64, (s1 - s0) as f64 / n as f64))
-}
-
-// ---------------------------------------------------------------------
 
 struct Opts {
     smoke: bool,
     max_n: usize,
     reps: usize,
-    /// Only these sections (raw, canon, echo, ckpt1, restart, mem); all if empty.
+    /// Only these sections (raw, busy, canon, echo, ckpt1, restart, sparse,
+    /// mem); all if empty.
     only: Vec<String>,
     /// The N of the restart/checkpoint-N figures, if given (`ns=64:4096`).
     ns: Option<Vec<usize>>,
+    /// MiB moved per run of the 64 KiB throughput figures (raw, busy):
+    /// fewer for a slow guest (`mib=1`).
+    mib: usize,
 }
 
 impl Opts {
+    fn runs(&self) -> Runs {
+        Runs {
+            warm_up: !self.smoke,
+            reps: self.reps,
+        }
+    }
+
     fn want(&self, section: &str) -> bool {
         self.only.is_empty() || self.only.iter().any(|s| s == section)
     }
@@ -911,23 +787,31 @@ fn parse_opts() -> Opts {
         reps: 5,
         only: Vec::new(),
         ns: None,
+        mib: 8,
     };
     for (key, value) in env_settings().into_iter().chain(arg_settings(&args)) {
         o.set(&key, &value);
     }
+    // The smoke only proves every section still measures (under ~20 s of
+    // a loaded emulated guest): one run, no warm-up.
     if o.smoke {
         o.max_n = o.max_n.min(8);
-        o.reps = o.reps.min(2);
+        o.reps = 1;
     }
     o
 }
 
-/// `CKPT_BENCH_MAX_N` and `CKPT_BENCH_REPS` as `--opts` settings.
+/// `CKPT_BENCH_MAX_N`, `CKPT_BENCH_REPS` and `CKPT_BENCH_MIB` as `--opts`
+/// settings.
 fn env_settings() -> Vec<(String, String)> {
-    [("CKPT_BENCH_MAX_N", "maxn"), ("CKPT_BENCH_REPS", "reps")]
-        .into_iter()
-        .filter_map(|(var, key)| Some((key.to_string(), std::env::var(var).ok()?)))
-        .collect()
+    [
+        ("CKPT_BENCH_MAX_N", "maxn"),
+        ("CKPT_BENCH_REPS", "reps"),
+        ("CKPT_BENCH_MIB", "mib"),
+    ]
+    .into_iter()
+    .filter_map(|(var, key)| Some((key.to_string(), std::env::var(var).ok()?)))
+    .collect()
 }
 
 /// The command line as `--opts` settings (key, value).
@@ -984,15 +868,16 @@ impl Opts {
             "reps" => self.reps = number(key, value).unwrap_or(self.reps).max(1),
             "only" => self.only = value.split(':').map(str::to_string).collect(),
             "ns" => self.ns = Some(value.split(':').filter_map(|n| number(key, n)).collect()),
+            "mib" => self.mib = number(key, value).unwrap_or(self.mib).max(1),
             _ => {}
         }
     }
 }
 
 /// Runs of `f` on ckpt_pty, then on the native pty.
-fn both<F: FnMut(Kind) -> R<f64>>(reps: usize, mut f: F) -> R<(Stat, Stat)> {
-    let c = repeat(reps, || f(Kind::Ckpt))?;
-    let n = repeat(reps, || f(Kind::Native))?;
+fn both<F: FnMut(Kind) -> R<f64>>(runs: Runs, mut f: F) -> R<(Stat, Stat)> {
+    let c = repeat(runs, || f(Kind::Ckpt))?;
+    let n = repeat(runs, || f(Kind::Native))?;
     Ok((c, n))
 }
 
@@ -1004,21 +889,23 @@ fn both<F: FnMut(Kind) -> R<f64>>(reps: usize, mut f: F) -> R<(Stat, Stat)> {
 type Group = fn(&Opts, &mut Out);
 
 /// The groups by the section names `only=` selects, in report order.
-const GROUPS: [(&str, Group); 6] = [
+const GROUPS: [(&str, Group); 8] = [
     ("raw", raw_group),
+    ("busy", busy::busy_group),
     ("canon", canon_group),
     ("echo", echo_group),
     ("ckpt1", checkpoint_one_group),
-    ("restart", restart_group),
-    ("mem", memory_group),
+    ("restart", restart::restart_group),
+    ("sparse", sparse::sparse_group),
+    ("mem", memory::memory_group),
 ];
 
 /// (1) Raw throughput both ways, in 64 KiB and in 1-byte writes.
 fn raw_group(opts: &Opts, out: &mut Out) {
     let (big_total, small_total) = if opts.smoke {
-        (64 << 10, 256)
+        (16 << 10, 256)
     } else {
-        (8 << 20, 16 << 10)
+        (opts.mib << 20, 16 << 10)
     };
     for (m2s, dir) in [(true, "m2s"), (false, "s2m")] {
         for (chunk, total, cname) in [(65536, big_total, "64k"), (1, small_total, "1b")] {
@@ -1038,7 +925,7 @@ fn raw_group(opts: &Opts, out: &mut Out) {
                 "MB/s",
                 "higher",
             );
-            let runs = both(opts.reps, |k| raw_throughput(k, m2s, chunk, total));
+            let runs = both(opts.runs(), |k| raw_throughput(k, m2s, chunk, total));
             out.add_versus_native(figure, runs);
         }
     }
@@ -1054,7 +941,7 @@ fn canon_group(opts: &Opts, out: &mut Out) {
         "lines/s",
         "higher",
     );
-    out.add_versus_native(figure, both(opts.reps, |k| canon_throughput(k, lines)));
+    out.add_versus_native(figure, both(opts.runs(), |k| canon_throughput(k, lines)));
 }
 
 /// (3) Echo round trip.
@@ -1067,7 +954,7 @@ fn echo_group(opts: &Opts, out: &mut Out) {
         "us",
         "lower",
     );
-    out.add_versus_native(figure, both(opts.reps, |k| echo_latency(k, iters)));
+    out.add_versus_native(figure, both(opts.runs(), |k| echo_latency(k, iters)));
 }
 
 /// The baseline of the checkpoint figures of one pair.
@@ -1079,7 +966,7 @@ fn checkpoint_one_group(opts: &Opts, out: &mut Out) {
     let creps = if opts.smoke { 10 } else { 200 };
     let native4k = native_reference(creps, out);
     one_pair_figures(creps, native4k, out);
-    blocked_window_figures(if opts.smoke { 10 } else { 50 }, native4k, out);
+    blocked_window_figures(if opts.smoke { 10 } else { 50 }, out);
 }
 
 /// The native reference figure; its runs, if measured.
@@ -1145,7 +1032,7 @@ fn one_pair_figures(reps: usize, native4k: Option<Stat>, out: &mut Out) {
     );
 }
 
-fn blocked_window_figures(reps: usize, native4k: Option<Stat>, out: &mut Out) {
+fn blocked_window_figures(reps: usize, out: &mut Out) {
     let (window, ordinary) = match blocked_window(reps) {
         Ok(w) => w,
         Err(e) => return out.fail("ckpt_blocked_window", e),
@@ -1159,8 +1046,18 @@ fn blocked_window_figures(reps: usize, native4k: Option<Stat>, out: &mut Out) {
             "lower",
         )
         .ckpt(window)
-        .against(native4k, NATIVE_4K),
+        .against(
+            Some(ordinary),
+            "ordinary write() of the same writer (no checkpoint)",
+        ),
     );
+    let native = match native_ordinary_writes(reps) {
+        Ok(n) => Some(n),
+        Err(e) => {
+            out.fail("ckpt_writer_ordinary native", e);
+            None
+        }
+    };
     out.add(
         Figure::new(
             "ckpt_writer_ordinary",
@@ -1169,191 +1066,9 @@ fn blocked_window_figures(reps: usize, native4k: Option<Stat>, out: &mut Out) {
             "us",
             "lower",
         )
-        .ckpt(ordinary),
+        .ckpt(ordinary)
+        .against(native, NATIVE_PTMX),
     );
-}
-
-/// (5) + (6) Restart and checkpoint of N pairs, for each N.
-fn restart_group(opts: &Opts, out: &mut Out) {
-    for n in restart_sizes(opts) {
-        restart_figures(opts.reps, n, out);
-    }
-}
-
-/// The N of the restart figures: `ns=` if given, else 1 up to `max_n`.
-fn restart_sizes(opts: &Opts) -> Vec<usize> {
-    if let Some(ns) = &opts.ns {
-        ns.clone()
-    } else if opts.smoke {
-        vec![1, opts.max_n]
-    } else {
-        [1usize, 64, 1024, 4096]
-            .into_iter()
-            .filter(|n| *n <= opts.max_n)
-            .collect()
-    }
-}
-
-/// The measured runs (warm-up left out) of restart and checkpoint at one N.
-#[derive(Default)]
-struct RestartRuns {
-    checkpoint_ms: Vec<f64>,
-    bytes_per_pair: Vec<f64>,
-    restart_ms: Vec<f64>,
-    /// Of `restart_ms`: begin, ends, commit (see `CkptRun`).
-    parts_ms: [Vec<f64>; 3],
-    native_ms: Vec<f64>,
-    /// Opens the native baseline needed (of its last run).
-    native_opens: usize,
-}
-
-/// One warm-up and then `reps` runs (at most 3 from N = 1024 on) of
-/// ckpt_pty and of the native baseline, alternating, same seed each.
-fn restart_runs(n: usize, reps: usize) -> R<RestartRuns> {
-    let reps = if n >= 1024 { reps.min(3) } else { reps };
-    let mut runs = RestartRuns::default();
-    for rep in 0..=reps {
-        let seed = 0x5eed + (n * 131 + rep) as u64;
-        let x = ckpt_restart_run(n, seed).map_err(|e| format!("ckpt: {e}"))?;
-        if rep > 0 {
-            runs.checkpoint_ms.push(x.checkpoint_s * 1e3);
-            runs.bytes_per_pair.push(x.bytes_per_pair);
-            runs.restart_ms.push(x.restart_s * 1e3);
-            runs.parts_ms[0].push(x.begin_s * 1e3);
-            runs.parts_ms[1].push(x.ends_s * 1e3);
-            runs.parts_ms[2].push(x.commit_s * 1e3);
-        }
-        let (t, opens) = native_restart_run(n, seed).map_err(|e| format!("native: {e}"))?;
-        if rep > 0 {
-            runs.native_ms.push(t * 1e3);
-            runs.native_opens = opens;
-        }
-    }
-    Ok(runs)
-}
-
-fn restart_figures(reps: usize, n: usize, out: &mut Out) {
-    let runs = match restart_runs(n, reps) {
-        Ok(runs) => runs,
-        Err(e) => return out.fail(&format!("restart_n{n}"), e),
-    };
-    out.add(
-        Figure::new(
-            format!("restart_n{n}"),
-            "restart",
-            format!("restart of {n} pairs in random order, session begin..commit; baseline: native ptys reopened at their indexes via /dev/ptmx + TIOCGPTN ({} opens), termios, winsize, data", runs.native_opens),
-            "ms",
-            "lower",
-        )
-        .at(n)
-        .ckpt(Stat::of(runs.restart_ms))
-        .against(Some(Stat::of(runs.native_ms)), "native reopen-until-index"),
-    );
-    for (part, (id, what)) in runs.parts_ms.into_iter().zip([
-        ("begin", "open control + CKPT_SESSION_BEGIN"),
-        (
-            "ends",
-            "all ends: CKPT_OPEN_MASTER / open(pts) + CKPT_RESTART",
-        ),
-        ("commit", "CKPT_SESSION_COMMIT"),
-    ]) {
-        out.add(
-            Figure::new(
-                format!("restart_n{n}_{id}"),
-                "restart_part",
-                format!("part of restart_n{n}: {what}"),
-                "ms",
-                "lower",
-            )
-            .at(n)
-            .ckpt(Stat::of(part)),
-        );
-    }
-    out.add(
-        Figure::new(
-            format!("checkpoint_n{n}"),
-            "checkpoint_n",
-            format!("checkpoint of {n} pairs (2 CKPT_CHECKPOINT calls per pair), total"),
-            "ms",
-            "lower",
-        )
-        .at(n)
-        .ckpt(Stat::of(runs.checkpoint_ms)),
-    );
-    out.add(
-        Figure::new(
-            format!("image_bytes_n{n}"),
-            "checkpoint_n",
-            format!("image bytes per pair (both streams) at N = {n}"),
-            "bytes",
-            "lower",
-        )
-        .at(n)
-        .ckpt(Stat::of(runs.bytes_per_pair)),
-    );
-}
-
-/// (7) Memory per idle pair.
-fn memory_group(opts: &Opts, out: &mut Out) {
-    let pairs = if opts.smoke {
-        32
-    } else {
-        opts.max_n.clamp(16, 1024)
-    };
-    let reps = opts.reps.min(3);
-    let (ckpt, native) = match (
-        memory_stats(Kind::Ckpt, pairs, reps),
-        memory_stats(Kind::Native, pairs, reps),
-    ) {
-        (Ok(ckpt), Ok(native)) => (ckpt, native),
-        (ckpt, native) => {
-            if let Err(e) = ckpt {
-                out.fail("mem ckpt", e);
-            }
-            if let Err(e) = native {
-                out.fail("mem native", e);
-            }
-            return;
-        }
-    };
-    out.add(
-        Figure::new(
-            "mem_available_per_pair",
-            "memory",
-            format!("MemAvailable drop per idle pair over {pairs} pairs"),
-            "bytes",
-            "lower",
-        )
-        .at(pairs)
-        .ckpt(ckpt.0)
-        .against(Some(native.0), NATIVE_PTMX),
-    );
-    out.add(
-        Figure::new(
-            "mem_slab_per_pair",
-            "memory",
-            format!("Slab growth per idle pair over {pairs} pairs"),
-            "bytes",
-            "lower",
-        )
-        .at(pairs)
-        .ckpt(ckpt.1)
-        .against(Some(native.1), NATIVE_PTMX),
-    );
-}
-
-/// (MemAvailable drop, Slab growth) per pair over `pairs` idle pairs:
-/// one warm-up, then `reps` runs.
-fn memory_stats(kind: Kind, pairs: usize, reps: usize) -> R<(Stat, Stat)> {
-    memory_run(kind, pairs)?;
-    let mut available = Vec::new();
-    let mut slab = Vec::new();
-    for _ in 0..reps {
-        let (a, s) = memory_run(kind, pairs)?;
-        available.push(a);
-        slab.push(s);
-    }
-    Ok((Stat::of(available), Stat::of(slab)))
 }
 
 /// Room for the native baseline and for thousands of descriptors.
@@ -1379,12 +1094,19 @@ fn main() {
     raise_limits();
     let mut out = Out::default();
     eprintln!(
-        "bench: smoke={} max_n={} reps={} (+1 warm-up each)",
-        opts.smoke, opts.max_n, opts.reps
+        "bench: smoke={} max_n={} reps={} (+{} warm-up each)",
+        opts.smoke,
+        opts.max_n,
+        opts.reps,
+        usize::from(opts.runs().warm_up)
     );
     for (section, group) in GROUPS {
         if opts.want(section) {
+            let t0 = Instant::now();
             group(&opts, &mut out);
+            let took = t0.elapsed().as_secs_f64();
+            eprintln!("bench: section {section} took {took:.1} s");
+            out.sections.push((section, took));
         }
     }
     std::process::exit(out.report(&opts, start.elapsed().as_secs_f64()));
