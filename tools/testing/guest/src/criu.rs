@@ -435,7 +435,11 @@ pub(crate) fn shell_stat(c: &mut Telnet) -> Result<ShellStat, String> {
     c.expect("stat-[$s]", T)?;
     let text = c.expect("]", T)?;
     c.expect(PROMPT, T)?;
-    let text = text.rsplit("stat-[").next().unwrap_or("");
+    parse_stat(text.rsplit("stat-[").next().unwrap_or(""))
+}
+
+/// The fields of ShellStat from a /proc/PID/stat line.
+fn parse_stat(text: &str) -> Result<ShellStat, String> {
     // Fields after the command name, which is in parentheses.
     let (head, tail) = text
         .rsplit_once(") ")
@@ -999,5 +1003,60 @@ fn judge(kind: Pts, o: &Observed) -> Result<(), String> {
         Ok(())
     } else {
         Err(problems.join("\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shell_at_its_prompt_owns_its_terminal() {
+        let at_prompt = parse_stat("16 (sh) S 1 16 16 64513 16 4194560 0 0").unwrap();
+        assert_eq!(
+            at_prompt,
+            ShellStat {
+                pid: 16,
+                pgrp: 16,
+                session: 16,
+                tty_nr: 64513,
+                tpgid: 16
+            }
+        );
+        assert!(at_prompt.owns_terminal());
+        // A job in the foreground, no controlling tty, not a leader.
+        for stat in [
+            "16 (sh) S 1 16 16 64513 20 0",
+            "16 (sh) S 1 16 16 0 -1 0",
+            "16 (sh) S 1 16 12 64513 16 0",
+        ] {
+            assert!(!parse_stat(stat).unwrap().owns_terminal(), "{stat}");
+        }
+        assert!(parse_stat("garbage").is_err());
+    }
+
+    fn queued_lines(lines: std::ops::Range<usize>, echo_at: Option<usize>) -> String {
+        let mut pad = String::from("0123456789abcdef");
+        for _ in 0..6 {
+            pad = pad.clone() + &pad;
+        }
+        lines
+            .map(|i| match echo_at {
+                Some(e) if e == i => format!("Q-{i}-{}half-{}\r\n", &pad[..10], &pad[10..]),
+                _ => format!("Q-{i}-{pad}\r\n"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn queued_output_must_arrive_exactly_once_in_order() {
+        assert!(check_queued(&queued_lines(0..5, Some(2)), 5, "half-").is_ok());
+        assert!(check_queued(&queued_lines(0..5, None), 5, "half-").is_ok());
+        // A line lost, a line repeated, a line damaged.
+        assert!(check_queued(&queued_lines(0..4, None), 5, "half-").is_err());
+        let twice = queued_lines(0..3, None) + &queued_lines(2..5, None);
+        assert!(check_queued(&twice, 5, "half-").is_err());
+        let damaged = queued_lines(0..5, None).replacen("abc", "abd", 1);
+        assert!(check_queued(&damaged, 5, "half-").is_err());
     }
 }
