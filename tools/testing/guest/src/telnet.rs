@@ -155,7 +155,10 @@ impl Telnet {
                 let pos = from + pos;
                 let before = String::from_utf8_lossy(&self.seen[self.cursor..pos]).into_owned();
                 if self.echo {
-                    print!("{}", before.replace('\r', ""));
+                    // Without the carriage returns and ash's cursor
+                    // position queries (ESC [6n), which a terminal answers
+                    // and a transcript only garbles.
+                    print!("{}", before.replace('\r', "").replace("\x1b[6n", ""));
                     print!("{needle}");
                     let _ = std::io::stdout().flush();
                 }
