@@ -70,17 +70,7 @@ pub fn run(kind: Pts) -> Result<(), String> {
     let ttys: Vec<String> = c1.iter().map(|l| l.tty.clone()).collect();
     println!("# crowded {k}: c1's logins on {ttys:?}");
     queue_output_and_half_lines(&mut c1)?;
-
-    let images = format!("{WORK}/img");
-    let mut args = vec!["-t", &pid, "--tcp-established", "-D", &images];
-    args.extend_from_slice(kind.criu_args());
-    let dump = criu::criu("dump", &args, "dump.log")?;
-    let image_bytes = sys::sh(&format!("cat {images}/* | wc -c")).1;
-    let tty_images = sys::sh(&format!(
-        "cat {images}/tty*.img {images}/ckpt-pty-*.img 2>/dev/null | wc -c"
-    ))
-    .1;
-    let queued_in_ptys = queued_at_dump(kind)?;
+    let dumped = dump_c1(kind, &pid)?;
     if let Pts::Ckpt = kind {
         println!("# crowded ckpt: {}", criu::reload_module()?);
     }
@@ -92,32 +82,11 @@ pub fn run(kind: Pts) -> Result<(), String> {
     let ttys2: Vec<String> = c2.iter().map(|l| l.tty.clone()).collect();
     println!("# crowded {k}: c2 (started after the dump) holds {ttys2:?}");
 
-    let pidfile = format!("{WORK}/pid");
-    std::fs::remove_file(&pidfile).map_err(|e| format!("{pidfile}: {e}"))?;
-    let root = "/ctr/c1".to_string();
-    let veth = "eth0=c1-h@ctr-br".to_string();
-    let mut args = vec![
-        "-D",
-        &images,
-        "--tcp-established",
-        "--root",
-        &root,
-        "--veth-pair",
-        &veth,
-        "-d",
-        "--pidfile",
-        &pidfile,
-    ];
-    args.extend_from_slice(kind.criu_args());
-    let restore = criu::criu("restore", &args, "restore.log")?;
+    let restore = restore_c1(kind)?;
     let restored_at = Instant::now();
     println!(
-        "# crowded {k}: {SESSIONS} logins: dump {:.2} s, restore {:.2} s, images {} bytes, terminal images {} bytes{}",
-        dump.as_secs_f64(),
-        restore.as_secs_f64(),
-        image_bytes.trim(),
-        tty_images.trim(),
-        queued_in_ptys
+        "# crowded {k}: {SESSIONS} logins: {dumped}; restore {:.2} s",
+        restore.as_secs_f64()
     );
     if let Pts::Ckpt = kind {
         println!("# crowded ckpt: restore order: {}", restore_order());
@@ -155,6 +124,48 @@ pub fn run(kind: Pts) -> Result<(), String> {
     } else {
         Err(problems.join("\n"))
     }
+}
+
+/// `criu dump` of c1 (init `pid`); returns its time, the images' sizes
+/// and what the ptys held.
+fn dump_c1(kind: Pts, pid: &str) -> Result<String, String> {
+    let images = format!("{WORK}/img");
+    let mut args = vec!["-t", pid, "--tcp-established", "-D", &images];
+    args.extend_from_slice(kind.criu_args());
+    let dump = criu::criu("dump", &args, "dump.log")?;
+    let image_bytes = sys::sh(&format!("cat {images}/* | wc -c")).1;
+    let tty_images = sys::sh(&format!(
+        "cat {images}/tty*.img {images}/ckpt-pty-*.img 2>/dev/null | wc -c"
+    ))
+    .1;
+    Ok(format!(
+        "dump {:.2} s, images {} bytes, terminal images {} bytes{}",
+        dump.as_secs_f64(),
+        image_bytes.trim(),
+        tty_images.trim(),
+        queued_at_dump(kind)?
+    ))
+}
+
+/// `criu restore` of c1 into its root, with its veth back on the bridge.
+fn restore_c1(kind: Pts) -> Result<Duration, String> {
+    let images = format!("{WORK}/img");
+    let pidfile = format!("{WORK}/pid");
+    std::fs::remove_file(&pidfile).map_err(|e| format!("{pidfile}: {e}"))?;
+    let mut args = vec![
+        "-D",
+        &images,
+        "--tcp-established",
+        "--root",
+        "/ctr/c1",
+        "--veth-pair",
+        "eth0=c1-h@ctr-br",
+        "-d",
+        "--pidfile",
+        &pidfile,
+    ];
+    args.extend_from_slice(kind.criu_args());
+    criu::criu("restore", &args, "restore.log")
 }
 
 /// Every shell prints QUEUED lines and then reads a line; the clients read

@@ -54,22 +54,45 @@ fn story() -> Result<(), String> {
     c.send("half-")?;
     std::thread::sleep(Duration::from_secs(1));
 
+    move_with_criu(&pid)?;
+    let restored = Instant::now();
+    say("The same TCP connection now delivers the queued output:");
+    let queued = c.expect(&format!("Q-{QUEUED}-END"), Duration::from_secs(120))?;
+    println!("{}", criu::check_queued(&queued, QUEUED, "half-")?);
+    say(&format!(
+        "({:.1} s after the restore.) The user completes the half line with `line` and Enter,\nthen checks the job, the tty and job control:",
+        restored.elapsed().as_secs_f64()
+    ));
+    c.echo = true;
+    c.line("line")?;
+    c.expect("got-[half-line]", T)?;
+    c.expect(PROMPT, T)?;
+    for cmd in ["jobs -l", "tty"] {
+        c.line(cmd)?;
+        c.expect(PROMPT, T)?;
+    }
+    let jc = criu::job_control(&mut c)?;
+    c.echo = false;
+    say(&format!("{jc}.\nThe login moved: same connection, same /dev/pts index, same shell, its job,\nits half-typed line and every byte of queued output exactly once."));
+    Ok(())
+}
+
+/// Dumps the container (init `pid`), reloads the module, restores it;
+/// shows the plugin's log lines of each step.
+fn move_with_criu(pid: &str) -> Result<(), String> {
     let images = format!("{WORK}/img");
-    let mut args = vec!["-t", &pid, "--tcp-established", "-D", &images];
+    let mut args = vec!["-t", pid, "--tcp-established", "-D", &images];
     args.extend_from_slice(Pts::Ckpt.criu_args());
     say(&format!("criu dump -t {pid} --tcp-established -D {images} --lib /usr/lib/ckpt_pty/criu --enable-fs ckptpts"));
     let dump = criu::criu("dump", &args, "dump.log")?;
     plugin_lines("dump.log", &["DUMP_EXT_FILE file", "associated with"]);
     let size = sys::sh(&format!("du -sk {images} | cut -f1")).1;
+    let gone = !std::path::Path::new(&format!("/proc/{pid}")).exists();
     say(&format!(
         "dump: {:.1} s, images {} KiB; the container is gone: {}",
         dump.as_secs_f64(),
         size.trim(),
-        if std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            "NO"
-        } else {
-            "yes"
-        }
+        if gone { "yes" } else { "NO" }
     ));
     say("As on a fresh arrival server: the module is removed and loaded again.");
     println!("{}", criu::reload_module()?);
@@ -91,7 +114,6 @@ fn story() -> Result<(), String> {
     args.extend_from_slice(Pts::Ckpt.criu_args());
     say("criu restore -D ... --tcp-established --root /ctr/c1 --veth-pair eth0=c1-h@ctr-br -d --lib ... --enable-fs ckptpts");
     let restore = criu::criu("restore", &args, "restore.log")?;
-    let restored = Instant::now();
     plugin_lines(
         "restore.log",
         &[
@@ -101,27 +123,7 @@ fn story() -> Result<(), String> {
             "committed",
         ],
     );
-    say(&format!(
-        "restore: {:.1} s. The same TCP connection now delivers the queued output:",
-        restore.as_secs_f64()
-    ));
-    let queued = c.expect(&format!("Q-{QUEUED}-END"), Duration::from_secs(120))?;
-    println!("{}", criu::check_queued(&queued, QUEUED, "half-")?);
-    say(&format!(
-        "({:.1} s after the restore.) The user completes the half line with `line` and Enter,\nthen checks the job, the tty and job control:",
-        restored.elapsed().as_secs_f64()
-    ));
-    c.echo = true;
-    c.line("line")?;
-    c.expect("got-[half-line]", T)?;
-    c.expect(PROMPT, T)?;
-    for cmd in ["jobs -l", "tty"] {
-        c.line(cmd)?;
-        c.expect(PROMPT, T)?;
-    }
-    let jc = criu::job_control(&mut c)?;
-    c.echo = false;
-    say(&format!("{jc}.\nThe login moved: same connection, same /dev/pts index, same shell, its job,\nits half-typed line and every byte of queued output exactly once."));
+    say(&format!("restore: {:.1} s.", restore.as_secs_f64()));
     Ok(())
 }
 
