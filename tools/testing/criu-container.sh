@@ -100,8 +100,22 @@ start() { # NAME ADDR PORT PTS
 	make_root "/ctr/$1"
 	# setsid does not fork here: the child of unshare --fork leads no
 	# process group, so it becomes the session leader and keeps pid 1.
-	unshare -p -m -n -f setsid /bin/sh "$0" inside "$@" </dev/null >/dev/null 2>&1 &
-	ushare=$!
+	# Started by start-stop-daemon -b, not with `&`: a shell without job
+	# control starts `&` commands with SIGINT and SIGQUIT ignored, which
+	# telnetd and every login shell would inherit (^C could not interrupt
+	# a command; a shell keeps signals ignored at its start ignored).
+	pidfile=/tmp/criu-container-$1.pid
+	rm -f "$pidfile"
+	start-stop-daemon -S -b -m -p "$pidfile" -x "$(command -v unshare)" -- \
+		-p -m -n -f setsid /bin/sh "$0" inside "$@"
+	ushare=
+	i=0
+	while [ -z "$ushare" ]; do
+		ushare=$(cat "$pidfile" 2>/dev/null || true)
+		i=$((i + 1))
+		[ $i -lt 100 ] || { echo "criu-container: no pid in $pidfile" >&2; exit 1; }
+		[ -n "$ushare" ] || sleep 0.1
+	done
 	pid=
 	i=0
 	while [ -z "$pid" ]; do

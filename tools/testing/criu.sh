@@ -3,7 +3,8 @@
 # (Documentation/criu.rst): builds the module and the guest programs, packs
 # CRIU and the host tools it runs into the initramfs (CKPT_CRIU=1), boots in
 # the `criu` mode and prints the verdict. Results in build/criu/.
-#   tools/testing/criu.sh [KIND]      KIND: native or ckpt (all when empty)
+#   tools/testing/criu.sh [FILTER]    FILTER: part of test names (native, ckpt,
+#                                     crowded); the default set when empty
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)

@@ -12,7 +12,12 @@ kdir=$("$here/build-kernel.sh")
 module=$("$here/build-module.sh")
 RUSTFLAGS="-C target-feature=+crt-static" cargo build -q --release \
 	--target x86_64-unknown-linux-gnu --target-dir "$top/target/guest" -p ckpt_guest_tests -p ckpt_session -p ckptctl
-"$here/mkinitramfs.sh" "$kdir" "$module" "$out/initramfs.cpio.gz" \
+# The centrepiece moves a telnet login with CRIU: the initramfs carries
+# CRIU and the ckpt_pty plugin (Documentation/criu.rst).
+cargo build -q --release --target x86_64-unknown-linux-gnu \
+	--target-dir "$top/target/criu-plugin" -p ckpt_criu_plugin
+export CKPT_CRIU_PLUGIN="$top/target/criu-plugin/x86_64-unknown-linux-gnu/release/libckpt_pty_criu.so"
+CKPT_CRIU=1 "$here/mkinitramfs.sh" "$kdir" "$module" "$out/initramfs.cpio.gz" \
 	"$top/target/guest/x86_64-unknown-linux-gnu/release/ckpt-guest-tests" \
 	"$top/target/guest/x86_64-unknown-linux-gnu/release/ckpt-session"
 "$here/run-qemu.sh" "$kdir/arch/x86/boot/bzImage" "$out/initramfs.cpio.gz" "$out" demo || true

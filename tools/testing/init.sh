@@ -7,10 +7,10 @@ mount -t proc proc /proc
 mode=$(sed -n 's/.*ckpt.mode=\([a-z-]*\).*/\1/p' /proc/cmdline)
 
 # CRIU restores a mount namespace with pivot_root(2), which fails (EINVAL)
-# while / is the initramfs itself (rootfs): in the criu mode, copy the
-# initramfs into a tmpfs and switch_root into it first; this script then
-# starts again from the top, on the tmpfs.
-if [ "$mode" = criu ] && [ ! -e /.tmpfs-root ]; then
+# while / is the initramfs itself (rootfs): in the criu and demo modes,
+# copy the initramfs into a tmpfs and switch_root into it first; this
+# script then starts again from the top, on the tmpfs.
+if { [ "$mode" = criu ] || [ "$mode" = demo ]; } && [ ! -e /.tmpfs-root ]; then
 	mkdir /newroot
 	mount -t tmpfs -o mode=0755 tmpfs /newroot
 	for d in /*; do

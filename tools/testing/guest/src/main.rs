@@ -15,6 +15,8 @@
 //!   (see `fuzz.rs`).
 
 mod criu;
+mod criu_crowd;
+mod criu_demo;
 mod fuzz;
 mod fuzz_image;
 mod fuzz_ioctl;
@@ -51,6 +53,14 @@ fn main() {
     if filter.as_deref() == Some("--telnet-demo") {
         if let Err(e) = tests_login::demo(2300) {
             eprintln!("telnet demo: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    // `make demo`'s centrepiece: CRIU moves a telnet login, narrated.
+    if filter.as_deref() == Some("--criu-demo") {
+        if let Err(e) = criu_demo::main() {
+            println!("criu demo failed: {e}");
             std::process::exit(1);
         }
         return;

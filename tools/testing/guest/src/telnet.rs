@@ -50,6 +50,35 @@ impl Telnet {
         }
     }
 
+    /// Connects to an IPv4 `addr:port` with a receive buffer of `rcvbuf`
+    /// bytes (set before the handshake, so the window stays small): a
+    /// client that reads nothing then holds little, and a server's output
+    /// soon backs up into its pty (the CRIU scenarios' queued output).
+    pub fn connect_small_window(addr: &str, port: u16, rcvbuf: i32) -> Result<Self, String> {
+        let ip: std::net::Ipv4Addr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+        let start = Instant::now();
+        loop {
+            match connect_with_rcvbuf(ip, port, rcvbuf) {
+                Ok(stream) => {
+                    stream
+                        .set_read_timeout(Some(Duration::from_millis(100)))
+                        .map_err(|e| e.to_string())?;
+                    return Ok(Self {
+                        stream,
+                        seen: Vec::new(),
+                        cursor: 0,
+                        partial: Vec::new(),
+                        echo: false,
+                    });
+                }
+                Err(e) if start.elapsed() > Duration::from_secs(20) => {
+                    return Err(format!("connect to telnetd at {addr}:{port}: {e}"))
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+
     /// Connects over loopback.
     pub fn connect(port: u16) -> Result<Self, String> {
         Self::connect_to("127.0.0.1", port)
@@ -126,7 +155,10 @@ impl Telnet {
                 let pos = from + pos;
                 let before = String::from_utf8_lossy(&self.seen[self.cursor..pos]).into_owned();
                 if self.echo {
-                    print!("{}", before.replace('\r', ""));
+                    // Without the carriage returns and ash's cursor
+                    // position queries (ESC [6n), which a terminal answers
+                    // and a transcript only garbles.
+                    print!("{}", before.replace('\r', "").replace("\x1b[6n", ""));
                     print!("{needle}");
                     let _ = std::io::stdout().flush();
                 }
@@ -160,5 +192,51 @@ impl Telnet {
     /// Types a command line (Enter is CR LF on the wire).
     pub fn line(&mut self, cmd: &str) -> Result<(), String> {
         self.send(&format!("{cmd}\r\n"))
+    }
+}
+
+/// A TCP connection to `ip:port` whose socket got `SO_RCVBUF` before
+/// connect(2) (std offers no way to set it that early).
+fn connect_with_rcvbuf(
+    ip: std::net::Ipv4Addr,
+    port: u16,
+    rcvbuf: i32,
+) -> std::io::Result<TcpStream> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    // SAFETY: plain socket calls on a descriptor we own; `addr` and
+    // `rcvbuf` outlive the calls that read them.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let owned = OwnedFd::from_raw_fd(fd);
+        if libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&rcvbuf as *const i32).cast(),
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        ) < 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+        let addr = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: port.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(ip).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        if libc::connect(
+            fd,
+            (&addr as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        ) < 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(TcpStream::from(owned))
     }
 }
