@@ -63,6 +63,10 @@ fn piece_len(front: &[u8], stopped: bool, t: &Termios) -> usize {
     if stopped {
         return 1;
     }
+    if !t.iflag(IXON) {
+        // No flow character without IXON: no need to look.
+        return front.len();
+    }
     front
         .iter()
         .position(|&c| is_flow_char(t, c, VSTART) || is_flow_char(t, c, VSTOP))
@@ -82,6 +86,7 @@ impl<S: Storage> PtyPair<S> {
     /// while output is stopped; how input is cut never changes what ldterm
     /// does.
     pub(super) fn run_input(&mut self, fx: &mut Effects) {
+        let was_full = self.slave.pts.input.is_full();
         let visible_before = self.master.head.visible();
         let mut marks = EchoMarks {
             visible_before,
@@ -90,6 +95,11 @@ impl<S: Storage> PtyPair<S> {
         };
         while self.input_piece(&mut marks, fx) {}
         self.end_input_batch(&marks, fx);
+        if was_full && !self.slave.pts.input.is_full() {
+            // Master writers sleep only on a full queue: the
+            // full-to-not-full edge.
+            fx.wake |= Wake::MASTER_WRITE;
+        }
     }
 
     /// Hands the next piece of unprocessed input to ldterm and notes where
@@ -113,9 +123,6 @@ impl<S: Storage> PtyPair<S> {
         let flushed = sink.flushed;
         let whole = r.consumed == piece.len();
         self.slave.pts.input.discard(r.consumed);
-        if r.consumed > 0 {
-            fx.wake |= Wake::MASTER_WRITE;
-        }
         if flushed {
             fx.wake |= Wake::SLAVE_WRITE;
         }

@@ -1143,6 +1143,7 @@ mod native {
             Io::WouldBlock => Obs::Again,
             Io::Eof => Obs::Eof,
             Io::Hangup => Obs::Eio,
+            Io::Fault => panic!("EFAULT"),
             Io::NoMemory => panic!("ENOMEM"),
         }
     }
