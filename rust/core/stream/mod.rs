@@ -446,7 +446,12 @@ impl<S: Storage> PtyPair<S> {
             }
         }
         if done < budget {
-            match self.slave.pts.input.push_from(src, budget.saturating_sub(done)) {
+            match self
+                .slave
+                .pts
+                .input
+                .push_from(src, budget.saturating_sub(done))
+            {
                 Ok(n) => {
                     done = done.saturating_add(n);
                     if n > 0 {
