@@ -17,8 +17,8 @@
 
 use super::pair::{Pair, PairOwner, Streams};
 use super::uaccess::{overrun, UserSink, UserSource};
-use crate::pty_core::ldterm::{ReadDecision, ReadPolicy};
 use crate::pty_core::bytes::ByteSource;
+use crate::pty_core::ldterm::{ReadDecision, ReadPolicy};
 use crate::pty_core::stream::{Effects, Io, Ready};
 use crate::pty_core::termios::{Termios, ICANON, TOSTOP};
 use crate::pty_core::End;

@@ -86,6 +86,10 @@ impl<S: Storage> PtyPair<S> {
     /// while output is stopped; how input is cut never changes what ldterm
     /// does.
     pub(super) fn run_input(&mut self, fx: &mut Effects) {
+        if self.slave.pts.input.is_empty() {
+            // Nothing to process: no echo, no events, no edges.
+            return;
+        }
         let was_full = self.slave.pts.input.is_full();
         let visible_before = self.master.head.visible();
         let mut marks = EchoMarks {
