@@ -441,11 +441,13 @@ pub(crate) fn slave_write<O: PairOwner>(
     file: &File,
     buf: &[u8],
 ) -> Result<usize> {
-    let tostop = pair.streams.lock().pty.termios().lflag(TOSTOP);
-    if tostop {
-        tty.check_change()?;
-    }
     let mut guard = pair.streams.lock();
+    if guard.pty.termios().lflag(TOSTOP) {
+        // Job control signals and may sleep: not under the lock.
+        drop(guard);
+        tty.check_change()?;
+        guard = pair.streams.lock();
+    }
     let mut rest = buf;
     while !rest.is_empty() {
         let off = buf.len() - rest.len();
