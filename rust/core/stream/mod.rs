@@ -274,6 +274,11 @@ pub struct PtyPair<S: Storage> {
     pub life: Lifecycle,
     /// Which streams are frozen.
     pub freeze: Freeze,
+    /// Take the general paths only, never the raw fast paths (master
+    /// writes straight into ldterm, raw input without the piece-by-piece
+    /// batch): the reference the fast paths are tested against.
+    #[doc(hidden)]
+    pub reference_paths: bool,
 }
 
 impl<S: Storage> PtyPair<S> {
@@ -301,6 +306,7 @@ impl<S: Storage> PtyPair<S> {
             },
             life: Lifecycle::default(),
             freeze: Freeze::default(),
+            reference_paths: false,
         }
     }
 
@@ -435,7 +441,7 @@ impl<S: Storage> PtyPair<S> {
             };
         }
         let mut done = 0usize;
-        if self.slave.pts.input.is_empty() && self.slave.ldterm.passes_raw() {
+        if self.slave.pts.input.is_empty() && self.raw_fast_path() {
             match self.slave.ldterm.receive_raw_from(src, budget) {
                 Ok((n, ev)) => {
                     done = n;
@@ -464,30 +470,6 @@ impl<S: Storage> PtyPair<S> {
             }
         }
         Io::Done(done)
-    }
-
-    /// The master's writes through the pts input queue and [`Self::run_input`]
-    /// always, never the fast path of [`Self::master_write_from`]: the
-    /// reference the fast path is tested against.
-    #[doc(hidden)]
-    pub fn master_write_queued(&mut self, data: &[u8], fx: &mut Effects) -> Io {
-        if self.freeze.any() {
-            return Io::WouldBlock;
-        }
-        if data.is_empty() {
-            return Io::Done(0);
-        }
-        if self.master.ptm.output_stopped {
-            return Io::WouldBlock;
-        }
-        let n = match self.slave.pts.input.push(data) {
-            Ok(0) if self.life.slave_closed => return Io::Hangup,
-            Ok(0) => return Io::WouldBlock,
-            Ok(n) => n,
-            Err(AllocError) => return Io::NoMemory,
-        };
-        self.run_input(fx);
-        Io::Done(n)
     }
 
     /// `read(2)` on the master. In packet mode a pending status byte comes
@@ -546,6 +528,12 @@ impl<S: Storage> PtyPair<S> {
         // Room for echo: input that stalled on it may go on.
         self.run_input(fx);
         Io::Done(n.saturating_add(written))
+    }
+
+    /// Whether input may take the raw fast paths: ldterm passes it
+    /// untouched ([`Ldterm::passes_raw`]).
+    fn raw_fast_path(&self) -> bool {
+        !self.reference_paths && self.slave.ldterm.passes_raw()
     }
 
     fn master_empty(&self) -> Io {

@@ -113,8 +113,6 @@ fn fingerprint(p: &Pair) -> (Vec<u8>, Vec<u8>, Freeze, Lifecycle, [usize; 3]) {
 #[derive(Debug, Clone)]
 enum Op {
     MasterWrite(Vec<u8>),
-    /// A master write that never takes the raw fast path.
-    MasterWriteQueued(Vec<u8>),
     SlaveWrite(Vec<u8>),
     MasterRead(usize),
     SlaveRead(usize),
@@ -164,7 +162,6 @@ fn apply(p: &mut Pair, op: &Op) -> (Res, Effects, View) {
     let mut fx = Effects::default();
     let r = match op {
         Op::MasterWrite(d) => Res::Io(p.master_write(d, &mut fx), Vec::new()),
-        Op::MasterWriteQueued(d) => Res::Io(p.master_write_queued(d, &mut fx), Vec::new()),
         Op::SlaveWrite(d) => Res::Io(p.slave_write(d, &mut fx), Vec::new()),
         Op::MasterRead(n) => {
             let mut buf = vec![0; *n];
@@ -374,21 +371,18 @@ proptest! {
         same_behaviour(&mut [&mut p, &mut a, &mut b], &ops);
     }
 
-    /// Master writes that skip the pts input queue (raw mode, queue
-    /// empty) do exactly what the queued path does: same results, effects
-    /// and readiness after every operation, and the same images, so every
-    /// byte sits in the same queue either way.
+    /// The raw fast paths (master writes that skip the pts input queue,
+    /// raw input moved in bulk) do exactly what the general paths do:
+    /// same results, effects and readiness after every operation, and the
+    /// same images, so every byte sits in the same queue either way.
     #[test]
-    fn master_write_fast_path_matches_queued_path(
+    fn raw_fast_paths_match_the_general_paths(
         ops in proptest::collection::vec(arb_rawish_op(), 0..60),
     ) {
         let (mut fast, mut queued) = (pair(), pair());
+        queued.reference_paths = true;
         for (step, op) in ops.iter().enumerate() {
-            let reference = match op {
-                Op::MasterWrite(d) => Op::MasterWriteQueued(d.clone()),
-                other => other.clone(),
-            };
-            let (a, b) = (apply(&mut fast, op), apply(&mut queued, &reference));
+            let (a, b) = (apply(&mut fast, op), apply(&mut queued, op));
             prop_assert_eq!(a, b, "step {}: {:?}", step, op);
             prop_assert_eq!(ckpt(&fast, End::Master), ckpt(&queued, End::Master));
             prop_assert_eq!(ckpt(&fast, End::Slave), ckpt(&queued, End::Slave));
