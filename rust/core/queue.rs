@@ -13,7 +13,17 @@
 //! consumed and stay with the caller, which is how back-pressure travels up
 //! a stream.
 
+use super::bytes::{split_at_most, ByteSink, ByteSource, CopyFault, SliceSource};
 use super::storage::{AllocError, Storage};
+
+/// Why [`ByteQueue::push_from`] pushed nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PushError {
+    /// The queue could not grow.
+    NoMemory,
+    /// The source faulted.
+    Fault,
+}
 
 /// First allocation of an empty queue, in bytes.
 pub const MIN_CAPACITY: usize = 64;
@@ -156,7 +166,22 @@ impl<S: Storage> ByteQueue<S> {
     /// consumed. If growing fails, fills what the current capacity allows;
     /// `Err` only when allocation failure left no byte pushed.
     pub fn push(&mut self, data: &[u8]) -> Result<usize, AllocError> {
-        let want = data.len().min(self.room());
+        match self.push_from(&mut SliceSource::new(data), data.len()) {
+            Ok(n) => Ok(n),
+            Err(PushError::NoMemory | PushError::Fault) => Err(AllocError),
+        }
+    }
+
+    /// [`Self::push`] of at most `max` bytes taken from `src`, copied
+    /// straight into the ring (one copy, no intermediate buffer). A fault
+    /// of `src` keeps the bytes copied before it; `Err` only when nothing
+    /// was pushed.
+    pub fn push_from<R: ByteSource + ?Sized>(
+        &mut self,
+        src: &mut R,
+        max: usize,
+    ) -> Result<usize, PushError> {
+        let want = src.remaining().min(max).min(self.room());
         if want == 0 {
             return Ok(0);
         }
@@ -167,22 +192,32 @@ impl<S: Storage> ByteQueue<S> {
             want.min(self.capacity().saturating_sub(self.len))
         };
         if n == 0 {
-            return Err(AllocError);
+            return Err(PushError::NoMemory);
         }
         let cap = self.capacity();
         let tail = self.wrap(self.len);
         let first = n.min(cap.saturating_sub(tail));
-        let (src1, src2) = data.split_at_checked(first).unwrap_or((data, &[]));
-        let src2 = src2.get(..n.saturating_sub(first)).unwrap_or(&[]);
-        let buf = self.storage.as_mut_slice();
-        if let Some(dst) = buf.get_mut(tail..tail.saturating_add(first)) {
-            dst.copy_from_slice(src1);
+        let runs = [tail..tail.saturating_add(first), 0..n.saturating_sub(first)];
+        let mut pushed = 0usize;
+        for run in runs {
+            if run.is_empty() {
+                continue;
+            }
+            let Some(dst) = self.storage.as_mut_slice().get_mut(run) else {
+                break;
+            };
+            let len = dst.len();
+            if src.fill(dst).is_err() {
+                return if pushed == 0 {
+                    Err(PushError::Fault)
+                } else {
+                    Ok(pushed)
+                };
+            }
+            pushed = pushed.saturating_add(len);
+            self.len = self.len.saturating_add(len);
         }
-        if let Some(dst) = buf.get_mut(..src2.len()) {
-            dst.copy_from_slice(src2);
-        }
-        self.len = self.len.saturating_add(n);
-        Ok(n)
+        Ok(pushed)
     }
 
     /// Append one byte. Returns `Ok(false)` when the bound is reached.
@@ -306,6 +341,35 @@ impl<S: Storage> ByteQueue<S> {
         let n = self.copy_out(0, out);
         self.discard(n);
         n
+    }
+
+    /// Moves up to `max` bytes from the front into `sink` (as much as it
+    /// takes), one copy per contiguous run. A fault of `sink` keeps the
+    /// bytes that did not reach it; `Err` only when none did.
+    pub fn pop_to<W: ByteSink + ?Sized>(
+        &mut self,
+        sink: &mut W,
+        max: usize,
+    ) -> Result<usize, CopyFault> {
+        let mut budget = max.min(sink.room());
+        let mut moved = 0usize;
+        let (a, b) = self.front_slices();
+        for run in [a, b] {
+            let (now, _) = split_at_most(run, budget);
+            if now.is_empty() {
+                break;
+            }
+            if sink.take(now).is_err() {
+                if moved == 0 {
+                    return Err(CopyFault);
+                }
+                break;
+            }
+            moved = moved.saturating_add(now.len());
+            budget = budget.saturating_sub(now.len());
+        }
+        self.discard(moved);
+        Ok(moved)
     }
 
     /// Remove and return the front byte.

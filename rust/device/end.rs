@@ -1,15 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The stream heads' data path: read, write and poll of the master (our own
-//! character device, user copies through a bounce buffer) and of the slave
-//! (called by the tty core through our line discipline, on its kernel
-//! buffers): blocking, `O_NONBLOCK`, signals, `VMIN`/`VTIME`, job control.
+//! character device, which copies between user memory and the queues
+//! directly) and of the slave (called by the tty core through our line
+//! discipline, on its kernel buffers): blocking, `O_NONBLOCK`, signals,
+//! `VMIN`/`VTIME`, job control.
 //!
 //! The streams themselves are pure logic ([`crate::pty_core::stream`]);
-//! this file adds the lock, sleeping and copies. The lock is never held
-//! across a user copy.
+//! this file adds the lock, sleeping and copies. A master read or write
+//! holds the pair lock across its user copy, as a pipe holds its mutex:
+//! one acquisition moves a whole `write(2)` with one copy, straight into
+//! the queue that keeps the bytes, and no byte is ever outside the queues
+//! a checkpoint sees. The lock is a sleeping mutex, so a page fault in the
+//! copy may sleep; whoever waits for the lock (a checkpoint too) waits for
+//! at most that one copy, up to the pts input bound of 64 KiB plus
+//! ldterm's 4 KiB.
 
 use super::pair::{Pair, PairOwner, Streams};
-use super::uaccess::{filled, overrun};
+use super::uaccess::{overrun, UserSink, UserSource};
+use crate::pty_core::bytes::ByteSource;
 use crate::pty_core::ldterm::{ReadDecision, ReadPolicy};
 use crate::pty_core::stream::{Effects, Io, Ready};
 use crate::pty_core::termios::{Termios, ICANON, TOSTOP};
@@ -23,50 +31,11 @@ use kernel::{
     prelude::*,
     sync::{
         lock::{mutex::MutexBackend, Guard},
-        CondVarTimeoutResult,
+        CondVar, CondVarTimeoutResult,
     },
     time::msecs_to_jiffies,
     uaccess::{UserSliceReader, UserSliceWriter},
 };
-
-/// Largest single transfer between user space and the streams: a whole
-/// canonical line (`N_TTY_BUF_SIZE`) fits, so a line is read in one step.
-const CHUNK: usize = 4096;
-
-/// Transfers up to this size use the stack instead of an allocation.
-const SMALL: usize = 128;
-
-/// Scratch memory for one transfer: on the stack up to [`SMALL`] bytes,
-/// else allocated.
-struct Bounce {
-    stack: [u8; SMALL],
-    heap: KVec<u8>,
-}
-
-impl Bounce {
-    fn new() -> Self {
-        Self {
-            stack: [0; SMALL],
-            heap: KVec::new(),
-        }
-    }
-
-    /// A buffer of `len` bytes, at most [`CHUNK`].
-    fn buf(&mut self, len: usize) -> Result<&mut [u8]> {
-        let len = len.min(CHUNK);
-        if let Some(small) = self.stack.get_mut(..len) {
-            return Ok(small);
-        }
-        self.heap = KVec::from_elem(0u8, len, GFP_KERNEL)?;
-        Ok(self.heap.as_mut_slice())
-    }
-}
-
-/// The first `n` bytes of `buf`, to fill.
-fn head_mut(buf: &mut [u8], n: usize) -> Result<&mut [u8]> {
-    let len = buf.len();
-    buf.get_mut(..n).ok_or_else(|| overrun(n, len))
-}
 
 /// `buf` after its first `n` bytes (what the core took or filled).
 fn after(buf: &[u8], n: usize) -> Result<&[u8]> {
@@ -93,9 +62,9 @@ fn interrupted(done: usize) -> Result<usize> {
     partial(done, ERESTARTSYS)
 }
 
-/// Sleeps until woken; `Err` when a signal interrupted.
-fn wait<O: PairOwner>(pair: &Pair<O>, guard: &mut Guard<'_, Streams, MutexBackend>) -> Result {
-    if pair.waiters.wait_interruptible(guard) {
+/// Sleeps on `queue` until woken; `Err` when a signal interrupted.
+fn wait(queue: &CondVar, guard: &mut Guard<'_, Streams, MutexBackend>) -> Result {
+    if queue.wait_interruptible(guard) {
         Err(ERESTARTSYS)
     } else {
         Ok(())
@@ -114,84 +83,77 @@ pub(crate) fn lock_thawed<O: PairOwner>(
         if nonblocking {
             return Err(EAGAIN);
         }
-        wait(pair, &mut guard)?;
+        wait(&pair.thaw_waiters, &mut guard)?;
     }
     Ok(guard)
 }
 
-/// `read(2)` on the master.
+/// `read(2)` on the master: one copy, from the master's stream head
+/// straight to user memory.
 pub(crate) fn master_read<O: PairOwner>(
     pair: &Pair<O>,
     file: &File,
     writer: &mut UserSliceWriter,
 ) -> Result<usize> {
-    let want = writer.len();
-    if want == 0 {
+    if writer.is_empty() {
         return Ok(0);
     }
-    let mut bounce = Bounce::new();
-    let buf = bounce.buf(want)?;
+    let mut sink = UserSink(writer);
     let mut guard = pair.streams.lock();
-    let copied = loop {
+    loop {
         let mut fx = Effects::default();
-        let io = guard.pty.master_read(buf, &mut fx);
+        let io = guard.pty.master_read_to(&mut sink, &mut fx);
         pair.settle(&guard, fx, None);
         match io {
-            Io::Done(n) => break n,
+            Io::Done(n) => return Ok(n),
             Io::Eof => return Ok(0),
             Io::Hangup => return Err(EIO),
             Io::NoMemory => return Err(ENOMEM),
+            Io::Fault => return Err(EFAULT),
             Io::WouldBlock if file.is_nonblocking() => return Err(EAGAIN),
-            Io::WouldBlock => wait(pair, &mut guard)?,
+            Io::WouldBlock => wait(&pair.master_readers, &mut guard)?,
         }
-    };
-    drop(guard);
-    writer.write_slice(filled(buf, copied)?)?;
-    Ok(copied)
+    }
 }
 
 /// `write(2)` on the master: blocks until everything is taken (or a
 /// signal, or `O_NONBLOCK`), returning a partial count when some went.
+/// The bytes are copied once, from user memory into the queue that keeps
+/// them, under one acquisition of the lock (released only to sleep).
 pub(crate) fn master_write<O: PairOwner>(
     pair: &Pair<O>,
     file: &File,
     reader: &mut UserSliceReader,
 ) -> Result<usize> {
     let total = reader.len();
-    let mut bounce = Bounce::new();
-    let buf = bounce.buf(total)?;
-    let mut written = 0usize;
-    while written < total {
-        let chunk = (total - written).min(buf.len());
-        let data = match head_mut(buf, chunk) {
-            Ok(data) => data,
-            Err(e) => return partial(written, e),
-        };
-        if let Err(e) = reader.read_slice(data) {
-            return partial(written, e);
+    let mut src = UserSource(reader);
+    let mut guard = pair.streams.lock();
+    while src.remaining() > 0 {
+        let done = total.saturating_sub(src.remaining());
+        let mut fx = Effects::default();
+        let io = guard.pty.master_write_from(&mut src, &mut fx);
+        pair.settle(&guard, fx, None);
+        match io {
+            Io::Done(_) => {}
+            Io::Eof | Io::Hangup => return partial(done, EIO),
+            Io::NoMemory => return partial(done, ENOMEM),
+            Io::Fault => return partial(done, EFAULT),
+            Io::WouldBlock if file.is_nonblocking() => return partial(done, EAGAIN),
+            Io::WouldBlock => {
+                if wait(&pair.master_writers, &mut guard).is_err() {
+                    return interrupted(done);
+                }
+            }
         }
-        let mut rest: &[u8] = data;
-        let mut guard = pair.streams.lock();
-        while !rest.is_empty() {
-            let mut fx = Effects::default();
-            let io = guard.pty.master_write(rest, &mut fx);
-            pair.settle(&guard, fx, None);
-            let done = written.saturating_add(chunk - rest.len());
-            rest = match write_went(pair, &mut guard, file, io, rest, done) {
-                ControlFlow::Continue(left) => left,
-                ControlFlow::Break(r) => return r,
-            };
-        }
-        written = written.saturating_add(chunk);
     }
-    Ok(written)
+    Ok(total)
 }
 
 /// How a write goes on after the streams were offered `rest` (`done` bytes
 /// went before): with what is left, after a sleep if nothing fit, or by
 /// returning now.
-fn write_went<'a, O: PairOwner>(
-    pair: &Pair<O>,
+fn write_went<'a>(
+    queue: &CondVar,
     guard: &mut Guard<'_, Streams, MutexBackend>,
     file: &File,
     io: Io,
@@ -205,8 +167,9 @@ fn write_went<'a, O: PairOwner>(
         },
         Io::Eof | Io::Hangup => ControlFlow::Break(partial(done, EIO)),
         Io::NoMemory => ControlFlow::Break(partial(done, ENOMEM)),
+        Io::Fault => ControlFlow::Break(partial(done, EFAULT)),
         Io::WouldBlock if file.is_nonblocking() => ControlFlow::Break(partial(done, EAGAIN)),
-        Io::WouldBlock => match wait(pair, guard) {
+        Io::WouldBlock => match wait(queue, guard) {
             Ok(()) => ControlFlow::Continue(rest),
             Err(_) => ControlFlow::Break(interrupted(done)),
         },
@@ -309,7 +272,7 @@ pub(crate) fn slave_read<O: PairOwner>(
         };
         let slept = match next {
             ReadNext::Return(r) => return r,
-            ReadNext::Wait => wait(pair, &mut guard),
+            ReadNext::Wait => wait(&pair.slave_readers, &mut guard),
             ReadNext::WaitTimed {
                 ds,
                 restart_on_byte,
@@ -370,6 +333,7 @@ fn take_input<O: PairOwner>(
         Io::Eof => Ok(copied),
         Io::Hangup => partial(copied, EIO),
         Io::NoMemory => partial(copied, ENOMEM),
+        Io::Fault => partial(copied, EFAULT),
         Io::WouldBlock if tty::file_hung_up(file) => Ok(copied),
         Io::WouldBlock => return ControlFlow::Continue((0, go_on)),
     })
@@ -456,7 +420,10 @@ impl ReadTimer {
             Some(left) if !restart => left,
             _ => full,
         };
-        match pair.waiters.wait_interruptible_timeout(guard, left as _) {
+        match pair
+            .slave_readers
+            .wait_interruptible_timeout(guard, left as _)
+        {
             CondVarTimeoutResult::Timeout => self.expired = true,
             CondVarTimeoutResult::Woken { jiffies } => self.remaining = Some(jiffies as usize),
             CondVarTimeoutResult::Signal { .. } => return Err(ERESTARTSYS),
@@ -474,11 +441,13 @@ pub(crate) fn slave_write<O: PairOwner>(
     file: &File,
     buf: &[u8],
 ) -> Result<usize> {
-    let tostop = pair.streams.lock().pty.termios().lflag(TOSTOP);
-    if tostop {
-        tty.check_change()?;
-    }
     let mut guard = pair.streams.lock();
+    if guard.pty.termios().lflag(TOSTOP) {
+        // Job control signals and may sleep: not under the lock.
+        drop(guard);
+        tty.check_change()?;
+        guard = pair.streams.lock();
+    }
     let mut rest = buf;
     while !rest.is_empty() {
         let off = buf.len() - rest.len();
@@ -488,7 +457,7 @@ pub(crate) fn slave_write<O: PairOwner>(
         let mut fx = Effects::default();
         let io = guard.pty.slave_write(rest, &mut fx);
         pair.settle(&guard, fx, Some(tty));
-        rest = match write_went(pair, &mut guard, file, io, rest, off) {
+        rest = match write_went(&pair.slave_writers, &mut guard, file, io, rest, off) {
             ControlFlow::Continue(left) => left,
             ControlFlow::Break(r) => return r,
         };

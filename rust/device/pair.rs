@@ -274,13 +274,28 @@ pub(crate) struct Pair<O: PairOwner> {
     port: TtyPort,
     /// One lock for both streams: every operation touches both ends
     /// (echo, output, flow control), so one lock keeps the data path free
-    /// of lock ordering. Never held across a user copy or a call into the
+    /// of lock ordering. Held across the master's user copies (a sleeping
+    /// mutex, as a pipe's: see `end.rs`), never across a call into the
     /// tty core that takes tty locks (hangup, ldisc change, termios).
     #[pin]
     pub(crate) streams: Mutex<Streams>,
-    /// Blocked readers and writers of both ends.
+    /// Master readers waiting for data or status ([`Wake::MASTER_READ`]).
     #[pin]
-    pub(crate) waiters: CondVar,
+    pub(crate) master_readers: CondVar,
+    /// Master writers waiting for room ([`Wake::MASTER_WRITE`]).
+    #[pin]
+    pub(crate) master_writers: CondVar,
+    /// Slave readers waiting for input ([`Wake::SLAVE_READ`]).
+    #[pin]
+    pub(crate) slave_readers: CondVar,
+    /// Slave writers waiting for room or restarted output
+    /// ([`Wake::SLAVE_WRITE`]).
+    #[pin]
+    pub(crate) slave_writers: CondVar,
+    /// Requests waiting for the pair to thaw ([`Wake::ALL`], which a thaw
+    /// and a hangup report).
+    #[pin]
+    pub(crate) thaw_waiters: CondVar,
     /// `poll` registrations of both ends.
     #[pin]
     pub(crate) pollers: PollQueue,
@@ -310,7 +325,11 @@ impl<O: PairOwner> Pair<O> {
                 creator: AtomicI32::new(0),
                 port,
                 streams <- new_mutex!(Streams::new(), "ckpt_pty::Pair::streams"),
-                waiters <- new_condvar!("ckpt_pty::Pair::waiters"),
+                master_readers <- new_condvar!("ckpt_pty::Pair::master_readers"),
+                master_writers <- new_condvar!("ckpt_pty::Pair::master_writers"),
+                slave_readers <- new_condvar!("ckpt_pty::Pair::slave_readers"),
+                slave_writers <- new_condvar!("ckpt_pty::Pair::slave_writers"),
+                thaw_waiters <- new_condvar!("ckpt_pty::Pair::thaw_waiters"),
                 pollers <- PollQueue::new(c_str!("ckpt_pty::Pair::pollers"), static_lock_class!()),
             }),
             // Charged to the opener's memory cgroup, as a tty_struct is.
@@ -489,10 +508,7 @@ impl<O: PairOwner> Pair<O> {
     /// otherwise the module's own file of it is used. Called with the lock
     /// held: neither wake-ups nor `kill_pgrp` take it.
     pub(crate) fn settle(&self, streams: &Streams, fx: Effects, tty: Option<&Tty>) {
-        if !fx.wake.is_empty() {
-            self.waiters.notify_all();
-            self.pollers.wake(poll_mask(fx.wake));
-        }
+        self.wake(fx.wake);
         if fx.signals.is_empty() {
             return;
         }
@@ -509,6 +525,37 @@ impl<O: PairOwner> Pair<O> {
                 tty.signal_foreground(signo);
             }
         }
+    }
+}
+
+impl<O: PairOwner> Pair<O> {
+    /// Wakes the sleepers `wake` concerns, and only those: each kind waits
+    /// on its own queue.
+    fn wake(&self, wake: Wake) {
+        if wake.is_empty() {
+            return;
+        }
+        let queues = [
+            (Wake::MASTER_READ, &self.master_readers),
+            (Wake::MASTER_WRITE, &self.master_writers),
+            (Wake::SLAVE_READ, &self.slave_readers),
+            (Wake::SLAVE_WRITE, &self.slave_writers),
+        ];
+        for (kind, queue) in queues {
+            if wake.intersects(kind) {
+                queue.notify_all();
+            }
+        }
+        if wake == Wake::ALL {
+            self.thaw_waiters.notify_all();
+        }
+        self.pollers.wake(poll_mask(wake));
+    }
+
+    /// Every sleeper looks again (the slave tty was hung up).
+    pub(crate) fn wake_everybody(&self) {
+        self.wake(Wake::ALL);
+        self.pollers.wake(u32::MAX);
     }
 }
 

@@ -214,8 +214,7 @@ impl SlaveTtyOps for SlaveTty {
     /// Sleepers look again and find their file hung up.
     fn hangup(pair: ArcBorrow<'_, Pair<Instance>>, _tty: &Tty) {
         let _streams = pair.streams.lock();
-        pair.waiters.notify_all();
-        pair.pollers.wake(u32::MAX);
+        pair.wake_everybody();
     }
 
     /// `TIOCSTI`: input as if typed at the master.

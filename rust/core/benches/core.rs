@@ -105,11 +105,11 @@ fn read_at_peer(p: &mut Pair, from: End, out: &mut [u8], fx: &mut Effects) -> Io
 }
 
 /// Raw pass-through from the `from` end to its peer: `chunk`-byte writes
-/// there, reads at the peer, `times` times.
-fn raw_pass(from: End, chunk: usize, times: usize) -> impl FnMut() -> f64 {
+/// there, reads of `read_len` bytes at the peer, `times` times.
+fn raw_pass(from: End, chunk: usize, read_len: usize, times: usize) -> impl FnMut() -> f64 {
     let mut p = pair(raw());
     let data = vec![b'x'; chunk];
-    let mut out = vec![0u8; chunk];
+    let mut out = vec![0u8; read_len];
     move || {
         let mut fx = Effects::default();
         let mut moved = 0usize;
@@ -292,7 +292,7 @@ fn main() {
     let times = 256 * scale;
     for (id, chunk) in [("ldterm_raw_m2s_4k", 4096usize), ("ldterm_raw_m2s_64", 64)] {
         let t = times * 4096 / chunk / if chunk < 256 { 8 } else { 1 };
-        let v = measure(reps, raw_pass(End::Master, chunk, t));
+        let v = measure(reps, raw_pass(End::Master, chunk, chunk, t));
         let m = measure(reps, memcpy(chunk, t));
         add(
             id,
@@ -302,7 +302,19 @@ fn main() {
             m,
         );
     }
-    let v = measure(reps, raw_pass(End::Slave, 4096, times));
+    // The tty core reads the slave through a 64-byte buffer: a 64 KiB
+    // write is read in 1024 pieces.
+    let t = times / 16;
+    let v = measure(reps, raw_pass(End::Master, 65536, 64, t));
+    let m = measure(reps, memcpy(65536, t));
+    add(
+        "ldterm_raw_m2s_64k_tty",
+        "raw master_write of 64 KiB, slave_read in the tty core's 64-byte pieces".into(),
+        "B/s",
+        v,
+        m,
+    );
+    let v = measure(reps, raw_pass(End::Slave, 4096, 4096, times));
     let m = measure(reps, memcpy(4096, times));
     add(
         "ldterm_raw_s2m_4k",

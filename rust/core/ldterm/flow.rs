@@ -78,19 +78,30 @@ impl<S: Storage> Ldterm<S> {
     /// input from its front; bytes already scanned are skipped and will
     /// not act again when received.
     pub fn lookahead(&mut self, pending: &[u8]) -> Events {
+        self.lookahead_runs([pending, &[]])
+    }
+
+    /// [`Self::lookahead`] of unprocessed input in two runs (the halves of
+    /// a ring), so that it never has to be made contiguous.
+    pub fn lookahead_runs(&mut self, runs: [&[u8]; 2]) -> Events {
         let mut ev = Events::NONE;
-        // Past the scanned bytes (none when a flush of unprocessed input
-        // left fewer than were scanned).
-        let (_, new) = split_at_most(pending, self.lookahead);
+        let total = runs.iter().map(|r| r.len()).fold(0, usize::saturating_add);
         if self.termios.iflag(IXON) {
             let (start, stop) = (self.termios.cc(VSTART), self.termios.cc(VSTOP));
-            for &c in new {
-                if c == start || c == stop {
-                    self.flow_char(c, &mut ev);
+            // Past the scanned bytes (none when a flush of unprocessed
+            // input left fewer than were scanned).
+            let mut skip = self.lookahead;
+            for run in runs {
+                let (seen, new) = split_at_most(run, skip);
+                skip = skip.saturating_sub(seen.len());
+                for &c in new {
+                    if c == start || c == stop {
+                        self.flow_char(c, &mut ev);
+                    }
                 }
             }
         }
-        self.lookahead = self.lookahead.max(pending.len());
+        self.lookahead = self.lookahead.max(total);
         ev
     }
 }

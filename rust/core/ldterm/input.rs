@@ -2,7 +2,8 @@
 //! Input processing (`n_tty_receive_buf`): bytes from the master, one at a
 //! time or, with nothing to interpret, in runs, into processed input.
 
-use super::super::bytes::split_at_most;
+use super::super::bytes::{split_at_most, ByteSource};
+use super::super::queue::PushError;
 use super::super::storage::Storage;
 use super::super::termios::{
     DISABLED_CHAR, ECHO, ICANON, ICRNL, IEXTEN, IGNCR, INLCR, ISIG, ISTRIP, IUCLC, IXON, NOFLSH,
@@ -182,6 +183,35 @@ impl<S: Storage> Ldterm<S> {
         self.put(now, ev);
         self.lookahead = self.lookahead.saturating_sub(now.len());
         Ok(now.len())
+    }
+
+    /// Whether input now passes untouched, so that a caller may hand it
+    /// over with [`Self::receive_raw_from`] instead of [`Self::receive`]:
+    /// none of the flags that give a byte a meaning is set (see
+    /// `is_raw`) and no `VLNEXT` is pending. Output being stopped does not
+    /// matter: without `ECHO` there is no echo to hold.
+    pub fn passes_raw(&self) -> bool {
+        self.is_raw() && !self.lnext
+    }
+
+    /// The raw fast path straight from the master's writer: up to `max`
+    /// bytes of `src` into processed input in one copy, exactly what
+    /// [`Self::receive`] would take of them while [`Self::passes_raw`]
+    /// holds. Returns how many and the events (`READ_READY`).
+    pub fn receive_raw_from<R: ByteSource + ?Sized>(
+        &mut self,
+        src: &mut R,
+        max: usize,
+    ) -> Result<(usize, Events), PushError> {
+        let room = self.receive_room().min(max);
+        let n = self.input.push_from(src, room)?;
+        let mut ev = Events::NONE;
+        if n > 0 {
+            self.readable = self.input.len();
+            ev.insert(Events::READ_READY);
+            self.lookahead = self.lookahead.saturating_sub(n);
+        }
+        Ok((n, ev))
     }
 
     /// One byte through the discipline, all or nothing.

@@ -3,11 +3,12 @@
 //! queue through ldterm, echo into the master's stream head.
 
 use super::super::bytes::split_at_most;
+use super::super::bytes::SliceSource;
 use super::super::ldterm::{Events, OutputSink, Stall};
 use super::super::queue::ByteQueue;
 use super::super::storage::Storage;
 use super::super::termios::{Termios, ISTRIP, IXON, VSTART, VSTOP};
-use super::{Effects, PtyPair, Wake};
+use super::{Effects, PtyPair, SlaveStream, Wake};
 
 /// Where ldterm's echo goes during one batch of input: the master's stream
 /// head. Echo is always queued, so input processing (signals, `IXANY`,
@@ -63,6 +64,10 @@ fn piece_len(front: &[u8], stopped: bool, t: &Termios) -> usize {
     if stopped {
         return 1;
     }
+    if !t.iflag(IXON) {
+        // No flow character without IXON: no need to look.
+        return front.len();
+    }
     front
         .iter()
         .position(|&c| is_flow_char(t, c, VSTART) || is_flow_char(t, c, VSTOP))
@@ -82,6 +87,53 @@ impl<S: Storage> PtyPair<S> {
     /// while output is stopped; how input is cut never changes what ldterm
     /// does.
     pub(super) fn run_input(&mut self, fx: &mut Effects) {
+        if self.slave.pts.input.is_empty() {
+            // Nothing to process: no echo, no events, no edges.
+            return;
+        }
+        let was_full = self.slave.pts.input.is_full();
+        if self.raw_fast_path() {
+            self.run_raw_input(fx);
+        } else {
+            self.run_input_pieces(fx);
+        }
+        if was_full && !self.slave.pts.input.is_full() {
+            // Master writers sleep only on a full queue: the
+            // full-to-not-full edge.
+            fx.wake |= Wake::MASTER_WRITE;
+        }
+    }
+
+    /// [`Self::run_input`] when ldterm passes every byte untouched: no
+    /// echo, no flow character, so no pieces and no echo marks, just bulk
+    /// moves into processed input; as before, input that finds ldterm
+    /// full is looked ahead (which, without `IXON`, only counts it).
+    fn run_raw_input(&mut self, fx: &mut Effects) {
+        let SlaveStream { ldterm, pts, .. } = &mut self.slave;
+        let mut ev = Events::NONE;
+        let stalled = loop {
+            let (front, _) = pts.input.front_slices();
+            if front.is_empty() {
+                break false;
+            }
+            let len = front.len();
+            match ldterm.receive_raw_from(&mut SliceSource::new(front), len) {
+                Ok((0, _)) | Err(_) => break true,
+                Ok((n, got)) => {
+                    ev |= got;
+                    pts.input.discard(n);
+                }
+            }
+        };
+        if stalled {
+            let (front, back) = pts.input.front_slices();
+            ev |= ldterm.lookahead_runs([front, back]);
+        }
+        self.absorb(ev, fx);
+    }
+
+    /// [`Self::run_input`] in pieces, following echo.
+    fn run_input_pieces(&mut self, fx: &mut Effects) {
         let visible_before = self.master.head.visible();
         let mut marks = EchoMarks {
             visible_before,
@@ -113,9 +165,6 @@ impl<S: Storage> PtyPair<S> {
         let flushed = sink.flushed;
         let whole = r.consumed == piece.len();
         self.slave.pts.input.discard(r.consumed);
-        if r.consumed > 0 {
-            fx.wake |= Wake::MASTER_WRITE;
-        }
         if flushed {
             fx.wake |= Wake::SLAVE_WRITE;
         }
@@ -138,10 +187,11 @@ impl<S: Storage> PtyPair<S> {
     }
 
     /// Input stalled: `^S`/`^Q` further on must still act (`n_tty`'s
-    /// lookahead), wherever they sit in the ring.
+    /// lookahead), wherever they sit in the ring (scanned where they are:
+    /// making the ring contiguous would move all of it after every read).
     fn lookahead_flow(&mut self, marks: &mut EchoMarks, fx: &mut Effects) {
-        let pending = self.slave.pts.input.make_contiguous();
-        let ev = self.slave.ldterm.lookahead(pending);
+        let (front, back) = self.slave.pts.input.front_slices();
+        let ev = self.slave.ldterm.lookahead_runs([front, back]);
         if ev.contains(Events::START_OUTPUT) {
             marks.out_mark = self.master.head.read.len();
         }

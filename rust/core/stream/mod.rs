@@ -32,10 +32,10 @@ mod ptm;
 mod pts;
 mod tioc;
 
-use super::bytes::split_at_most_mut;
+use super::bytes::{ByteSink, ByteSource, SliceSink, SliceSource};
 use super::errno::Errno;
 use super::ldterm::{Events, Ldterm, OutputSink, ReadOutcome};
-use super::queue::ByteQueue;
+use super::queue::{ByteQueue, PushError};
 use super::storage::{AllocError, Storage};
 use super::termios::{
     Termios, ADDRB, ICANON, IXON, TCIFLUSH, TCIOFF, TCIOFLUSH, TCION, TCOFLUSH, TCOOFF, TCOON,
@@ -68,7 +68,14 @@ pub struct SlaveStream<S: Storage> {
     pub pts: Pts<S>,
 }
 
-/// Who must be woken after an operation.
+/// Room in the master's stream head below which a slave writer may be
+/// asleep: the largest output of one character (a tab expanded to spaces
+/// under `XTABS`), which [`Ldterm::process_output`] never splits.
+pub const SLAVE_WRITER_ROOM: usize = 8;
+
+/// Who must be woken after an operation. Operations report edges: readers
+/// when their queue gains what they wait for, writers when a full queue
+/// gets room, everybody on a change of state (hangup, thaw).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Wake(u8);
 
@@ -165,6 +172,9 @@ pub enum Io {
     Hangup,
     /// A queue could not grow and nothing moved: `ENOMEM`.
     NoMemory,
+    /// Copying from or to the caller's memory failed and nothing moved:
+    /// `EFAULT`.
+    Fault,
 }
 
 /// Poll readiness of one end.
@@ -264,6 +274,11 @@ pub struct PtyPair<S: Storage> {
     pub life: Lifecycle,
     /// Which streams are frozen.
     pub freeze: Freeze,
+    /// Take the general paths only, never the raw fast paths (master
+    /// writes straight into ldterm, raw input without the piece-by-piece
+    /// batch): the reference the fast paths are tested against.
+    #[doc(hidden)]
+    pub reference_paths: bool,
 }
 
 impl<S: Storage> PtyPair<S> {
@@ -291,6 +306,7 @@ impl<S: Storage> PtyPair<S> {
             },
             life: Lifecycle::default(),
             freeze: Freeze::default(),
+            reference_paths: false,
         }
     }
 
@@ -390,30 +406,81 @@ impl<S: Storage> PtyPair<S> {
     /// `write(2)` on the master: the bytes enter the pts input queue and
     /// ldterm processes what it can.
     pub fn master_write(&mut self, data: &[u8], fx: &mut Effects) -> Io {
+        self.master_write_from(&mut SliceSource::new(data), fx)
+    }
+
+    /// [`Self::master_write`] of the bytes of `src`, copied once, straight
+    /// into the queue that keeps them. As much as the pts input queue has
+    /// room for is taken, as always; when that queue is empty and ldterm
+    /// would pass the bytes untouched ([`Ldterm::passes_raw`]), they skip
+    /// it and land in ldterm's processed input directly, which is where
+    /// [`Self::run_input`] would have moved them at once. Only what ldterm
+    /// has no room for waits in the pts input queue.
+    pub fn master_write_from<R: ByteSource + ?Sized>(
+        &mut self,
+        src: &mut R,
+        fx: &mut Effects,
+    ) -> Io {
         if self.freeze.any() {
             return Io::WouldBlock;
         }
-        if data.is_empty() {
+        if src.remaining() == 0 {
             return Io::Done(0);
         }
         if self.master.ptm.output_stopped {
             return Io::WouldBlock;
         }
-        let n = match self.slave.pts.input.push(data) {
+        let budget = src.remaining().min(self.slave.pts.input.room());
+        if budget == 0 {
             // Full with no slave open: nobody can make room until a slave
             // reopens, so the writer is not left asleep (EIO).
-            Ok(0) if self.life.slave_closed => return Io::Hangup,
-            Ok(0) => return Io::WouldBlock,
-            Ok(n) => n,
-            Err(AllocError) => return Io::NoMemory,
-        };
-        self.run_input(fx);
-        Io::Done(n)
+            return if self.life.slave_closed {
+                Io::Hangup
+            } else {
+                Io::WouldBlock
+            };
+        }
+        let mut done = 0usize;
+        if self.slave.pts.input.is_empty() && self.raw_fast_path() {
+            match self.slave.ldterm.receive_raw_from(src, budget) {
+                Ok((n, ev)) => {
+                    done = n;
+                    self.absorb(ev, fx);
+                }
+                Err(PushError::Fault) => return Io::Fault,
+                Err(PushError::NoMemory) => {}
+            }
+        }
+        if done < budget {
+            match self
+                .slave
+                .pts
+                .input
+                .push_from(src, budget.saturating_sub(done))
+            {
+                Ok(n) => {
+                    done = done.saturating_add(n);
+                    if n > 0 {
+                        self.run_input(fx);
+                    }
+                }
+                Err(_) if done > 0 => {}
+                Err(PushError::Fault) => return Io::Fault,
+                Err(PushError::NoMemory) => return Io::NoMemory,
+            }
+        }
+        Io::Done(done)
     }
 
     /// `read(2)` on the master. In packet mode a pending status byte comes
     /// alone; data comes after a leading [`packet::DATA`] byte.
     pub fn master_read(&mut self, out: &mut [u8], fx: &mut Effects) -> Io {
+        self.master_read_to(&mut SliceSink::new(out), fx)
+    }
+
+    /// [`Self::master_read`] into `out`, copied once, straight from the
+    /// master's stream head.
+    pub fn master_read_to<W: ByteSink + ?Sized>(&mut self, out: &mut W, fx: &mut Effects) -> Io {
         if self.freeze.any() {
             // A hangup wins over the freeze: with the slave gone, waiting
             // would be forever (blocking) or a spin (poll says POLLHUP).
@@ -424,37 +491,49 @@ impl<S: Storage> PtyPair<S> {
                 Io::WouldBlock
             };
         }
-        if out.is_empty() {
+        if out.room() == 0 {
             return Io::Done(0);
         }
         let mut written = 0usize;
         if self.master.ptm.packet {
             let status = self.master.ptm.packet_status;
             if status != 0 {
-                self.master.ptm.packet_status = 0;
-                if let Some(b) = out.first_mut() {
-                    *b = status;
+                if out.take(&[status]).is_err() {
+                    return Io::Fault;
                 }
+                self.master.ptm.packet_status = 0;
                 return Io::Done(1);
             }
             if self.master.head.visible() == 0 {
                 return self.master_empty();
             }
-            if let Some(b) = out.first_mut() {
-                *b = packet::DATA;
+            if out.take(&[packet::DATA]).is_err() {
+                return Io::Fault;
             }
             written = 1;
         }
-        let (_, rest) = split_at_most_mut(out, written);
-        let (dst, _) = split_at_most_mut(rest, self.master.head.visible());
-        let n = self.master.head.read.pop(dst);
+        let room_before = self.master.head.read.room();
+        let visible = self.master.head.visible();
+        let Ok(n) = self.master.head.read.pop_to(out, visible) else {
+            return Io::Fault;
+        };
         if n == 0 && written == 0 {
             return self.master_empty();
         }
-        fx.wake |= Wake::SLAVE_WRITE;
+        if room_before < SLAVE_WRITER_ROOM {
+            // A slave writer may be asleep for room: the full-to-not-full
+            // edge.
+            fx.wake |= Wake::SLAVE_WRITE;
+        }
         // Room for echo: input that stalled on it may go on.
         self.run_input(fx);
         Io::Done(n.saturating_add(written))
+    }
+
+    /// Whether input may take the raw fast paths: ldterm passes it
+    /// untouched ([`Ldterm::passes_raw`]).
+    fn raw_fast_path(&self) -> bool {
+        !self.reference_paths && self.slave.ldterm.passes_raw()
     }
 
     fn master_empty(&self) -> Io {
@@ -507,6 +586,7 @@ impl<S: Storage> PtyPair<S> {
         }
         // `n_tty_write` first writes out pending echo (`process_echoes`).
         self.release_echo(fx);
+        let visible_before = self.master.head.visible();
         let mut sink = OutputToMaster {
             queue: &mut self.master.head.read,
             no_memory: false,
@@ -519,7 +599,11 @@ impl<S: Storage> PtyPair<S> {
                 Io::WouldBlock
             };
         }
-        fx.wake |= Wake::MASTER_READ;
+        if visible_before == 0 {
+            // Master readers sleep only on an empty head: the
+            // empty-to-non-empty edge.
+            fx.wake |= Wake::MASTER_READ;
+        }
         Io::Done(n)
     }
 

@@ -309,6 +309,40 @@ fn arb_op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Settings near raw mode: raw, with one of the flags that end it (or a
+/// `VMIN`/`VTIME`) now and then, so that the fast path of master writes
+/// is taken and left often.
+fn arb_rawish_termios() -> impl Strategy<Value = Termios> {
+    let spoilers = [0, 0, 0, ISTRIP, PARMRK, IXON, ICRNL, INLCR, IGNCR];
+    let lflags = [0, 0, 0, ECHO, ISIG, ICANON, IEXTEN];
+    (
+        proptest::sample::select(spoilers.to_vec()),
+        proptest::sample::select(lflags.to_vec()),
+        0u8..3,
+        0u8..2,
+    )
+        .prop_map(|(iflag, lflag, vmin, vtime)| {
+            slave(|t| {
+                t.c_iflag = iflag;
+                t.c_oflag &= !OPOST;
+                t.c_lflag &= !(ICANON | ECHO | ISIG | IEXTEN);
+                t.c_lflag |= lflag;
+                t.set_cc(VMIN, vmin);
+                t.set_cc(VTIME, vtime);
+            })
+        })
+}
+
+/// [`arb_op`] with many more near-raw settings and long writes.
+fn arb_rawish_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        8 => arb_op(),
+        3 => (arb_rawish_termios(), any::<bool>()).prop_map(|(t, f)| Op::Set(t, f)),
+        2 => (1usize..9000).prop_map(|n| Op::MasterWrite(vec![b'r'; n])),
+        2 => prop_oneof![1usize..64, 4000usize..9000].prop_map(Op::SlaveRead),
+    ]
+}
+
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
@@ -335,6 +369,24 @@ proptest! {
         let mut ops = rest;
         ops.extend(drain_ops());
         same_behaviour(&mut [&mut p, &mut a, &mut b], &ops);
+    }
+
+    /// The raw fast paths (master writes that skip the pts input queue,
+    /// raw input moved in bulk) do exactly what the general paths do:
+    /// same results, effects and readiness after every operation, and the
+    /// same images, so every byte sits in the same queue either way.
+    #[test]
+    fn raw_fast_paths_match_the_general_paths(
+        ops in proptest::collection::vec(arb_rawish_op(), 0..60),
+    ) {
+        let (mut fast, mut queued) = (pair(), pair());
+        queued.reference_paths = true;
+        for (step, op) in ops.iter().enumerate() {
+            let (a, b) = (apply(&mut fast, op), apply(&mut queued, op));
+            prop_assert_eq!(a, b, "step {}: {:?}", step, op);
+            prop_assert_eq!(ckpt(&fast, End::Master), ckpt(&queued, End::Master));
+            prop_assert_eq!(ckpt(&fast, End::Slave), ckpt(&queued, End::Slave));
+        }
     }
 
     /// The size query equals the written size, and nothing is written

@@ -548,3 +548,21 @@ fn word_erase_resumes_after_stall() {
     assert_eq!(l.receive(b"\x12", &mut sink).consumed, 1);
     assert_eq!(sink.out, b"^R\r\nhello");
 }
+
+#[test]
+fn lookahead_scans_both_runs_of_a_ring_once() {
+    let mut l = ld(slave(|t| t.c_lflag &= !(ICANON | ECHO)));
+    let mut sink = Sink::default();
+    l.receive(&vec![b'x'; 5000], &mut sink);
+    // ^S in the second run acts; the first run's bytes count as scanned.
+    let ev = l.lookahead_runs([b"ab", &[b'c', 0x13]]);
+    assert!(ev.contains(Events::STOP_OUTPUT));
+    assert!(l.output_stopped());
+    // Scanned bytes do not act again, across a different cut; a new ^Q does.
+    let ev = l.lookahead_runs([b"abc", &[0x13, 0x11]]);
+    assert!(ev.contains(Events::START_OUTPUT) && !ev.contains(Events::STOP_OUTPUT));
+    assert!(!l.output_stopped());
+    assert!(l
+        .lookahead_runs([&[b'a', b'b', b'c', 0x13, 0x11], &[]])
+        .is_empty());
+}

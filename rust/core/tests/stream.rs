@@ -1143,6 +1143,7 @@ mod native {
             Io::WouldBlock => Obs::Again,
             Io::Eof => Obs::Eof,
             Io::Hangup => Obs::Eio,
+            Io::Fault => panic!("EFAULT"),
             Io::NoMemory => panic!("ENOMEM"),
         }
     }
@@ -1944,4 +1945,100 @@ fn frozen_master_reads_hangup_once_the_slave_is_gone() {
     p.thaw(true, &mut fx);
     assert_eq!(p.master_read(&mut buf, &mut fx), Io::Done(6));
     assert_eq!(&buf[..6], b"queued");
+}
+
+// ---------------------------------------------------------------------
+// Wake-ups on edges
+// ---------------------------------------------------------------------
+
+/// The wake-ups of one master read of `n` bytes.
+fn mread_wakes(p: &mut Pair, n: usize) -> Wake {
+    let mut fx = Effects::default();
+    let mut buf = vec![0; n];
+    assert!(matches!(p.master_read(&mut buf, &mut fx), Io::Done(_)));
+    fx.wake
+}
+
+/// The wake-ups of one slave read of `n` bytes.
+fn sread_wakes(p: &mut Pair, n: usize) -> Wake {
+    let mut fx = Effects::default();
+    let mut buf = vec![0; n];
+    assert!(matches!(p.slave_read(&mut buf, &mut fx), Io::Done(_)));
+    fx.wake
+}
+
+#[test]
+fn master_readers_are_woken_when_the_head_stops_being_empty() {
+    let mut p = pair();
+    set(&mut p, raw());
+    assert!(output(&mut p, b"a").wake.intersects(Wake::MASTER_READ));
+    // Nobody sleeps on a head with bytes in it.
+    assert!(!output(&mut p, b"b").wake.intersects(Wake::MASTER_READ));
+    assert_eq!(drain_master(&mut p), b"ab");
+    assert!(output(&mut p, b"c").wake.intersects(Wake::MASTER_READ));
+}
+
+#[test]
+fn slave_writers_are_woken_when_the_head_has_room_for_an_expansion() {
+    let mut p = pair();
+    set(&mut p, raw());
+    let mut fx = Effects::default();
+    let full = vec![b'o'; MASTER_HEAD_BOUND];
+    assert_eq!(p.slave_write(&full, &mut fx), Io::Done(MASTER_HEAD_BOUND));
+    // A tab under XTABS needs 8 bytes of room: a writer sleeps below it.
+    set(&mut p, slave(|t| t.c_oflag |= OPOST | XTABS));
+    for room in 1..=SLAVE_WRITER_ROOM {
+        assert!(
+            mread_wakes(&mut p, 1).intersects(Wake::SLAVE_WRITE),
+            "{room}"
+        );
+        let expect = if room < SLAVE_WRITER_ROOM {
+            Io::WouldBlock
+        } else {
+            Io::Done(1)
+        };
+        let mut fx = Effects::default();
+        let went = p.slave_write(b"\t", &mut fx);
+        assert_eq!(went, expect, "room {room}");
+        if went == Io::Done(1) {
+            assert_eq!(mread(&mut p, 8).unwrap().len(), 8);
+        }
+    }
+    // With room for any character nobody can be asleep for room.
+    assert!(!mread_wakes(&mut p, 1).intersects(Wake::SLAVE_WRITE));
+}
+
+#[test]
+fn master_writers_are_woken_when_the_full_input_queue_gets_room() {
+    let mut p = pair();
+    // ICRNL keeps the bytes out of the fast path: they wait in pts.
+    set(
+        &mut p,
+        slave(|t| {
+            *t = raw();
+            t.c_iflag |= ICRNL;
+        }),
+    );
+    let mut fx = Effects::default();
+    let big = vec![b'x'; PTS_INPUT_BOUND + N_TTY_BUF_SIZE];
+    assert!(matches!(p.master_write(&big, &mut fx), Io::Done(_)));
+    while let Io::Done(_) = p.master_write(&big, &mut fx) {}
+    assert!(!p.master_ready().writable);
+    assert!(sread_wakes(&mut p, 1).intersects(Wake::MASTER_WRITE));
+    // Not full any more: no writer is asleep.
+    assert!(!sread_wakes(&mut p, 1).intersects(Wake::MASTER_WRITE));
+}
+
+#[test]
+fn raw_master_writes_skip_the_input_queue() {
+    let mut p = pair();
+    set(&mut p, raw());
+    let data: Vec<u8> = (0..=255u8).cycle().take(N_TTY_BUF_SIZE + 100).collect();
+    let fx = type_in(&mut p, &data);
+    assert!(fx.wake.intersects(Wake::SLAVE_READ));
+    // ldterm took what it has room for; only the rest waits unprocessed.
+    assert_eq!(p.slave.ldterm.processed_input().len(), N_TTY_BUF_SIZE - 1);
+    assert_eq!(p.slave.pts.input.len(), 101);
+    assert_eq!(drain_slave(&mut p), data);
+    assert!(p.slave.pts.input.is_empty());
 }
