@@ -2042,3 +2042,119 @@ fn raw_master_writes_skip_the_input_queue() {
     assert_eq!(drain_slave(&mut p), data);
     assert!(p.slave.pts.input.is_empty());
 }
+
+proptest! {
+    /// Canonical lines with echo (what `script` or a login shell sees):
+    /// whatever the interleaving of master writes, slave reads and master
+    /// reads, and whatever their sizes, every line reaches the slave once
+    /// and every echo byte (`\n` as `\r\n`) reaches the master once; and
+    /// whenever an end has nothing it could take, the other side's next
+    /// step is not left waiting for a wake-up that never comes.
+    #[test]
+    fn canonical_lines_with_echo_all_arrive(
+        ops in proptest::collection::vec((0u8..3, 1usize..5000), 1..400),
+        lines in 1usize..300,
+    ) {
+        let mut p = pair();
+        let line: std::vec::Vec<u8> = std::iter::repeat(b'a').take(79).chain([b'\n']).collect();
+        let total_in = lines * line.len();
+        let (mut written, mut slave_got, mut echo_got) = (0usize, 0usize, 0usize);
+        let mut buf = vec![0u8; 65536];
+        let step = |p: &mut Pair, op: u8, size: usize, written: &mut usize,
+                    slave_got: &mut usize, echo_got: &mut usize, buf: &mut [u8]| {
+            let mut fx = Effects::default();
+            match op {
+                0 if *written < total_in => {
+                    let at = *written % line.len();
+                    let n = (line.len() - at).min(size);
+                    if let Io::Done(k) = p.master_write(&line[at..at + n], &mut fx) {
+                        *written += k;
+                    }
+                }
+                1 => {
+                    if let Io::Done(k) = p.slave_read(&mut buf[..size.min(4096)], &mut fx) {
+                        *slave_got += k;
+                    }
+                }
+                _ => {
+                    if let Io::Done(k) = p.master_read(&mut buf[..size], &mut fx) {
+                        *echo_got += k;
+                    }
+                }
+            }
+        };
+        for (op, size) in ops {
+            step(&mut p, op, size, &mut written, &mut slave_got, &mut echo_got, &mut buf);
+        }
+        // Then drain as the bench's three threads would, round robin.
+        for _ in 0..100_000 {
+            if written == total_in && slave_got == total_in && echo_got == lines * 81 {
+                break;
+            }
+            for op in 0..3 {
+                step(&mut p, op, 65536, &mut written, &mut slave_got, &mut echo_got, &mut buf);
+            }
+        }
+        prop_assert_eq!(written, total_in);
+        prop_assert_eq!(slave_got, total_in);
+        prop_assert_eq!(echo_got, lines * 81, "echo bytes; visible now {}", p.master_inq());
+    }
+}
+
+proptest! {
+    /// The same three parties as [`canonical_lines_with_echo_all_arrive`],
+    /// now sleeping as the kernel lets them: a party whose step would
+    /// block sleeps until an operation's effects wake its kind (master
+    /// writers, slave readers, master readers). The edges the core
+    /// reports must be enough: never all asleep with work left.
+    #[test]
+    fn canonical_echo_wakeups_never_lose_a_sleeper(
+        order in proptest::collection::vec(0usize..3, 1..64),
+        sizes in proptest::collection::vec(1usize..5000, 1..64),
+        lines in 1usize..300,
+    ) {
+        let mut p = pair();
+        let line: std::vec::Vec<u8> = std::iter::repeat(b'a').take(79).chain([b'\n']).collect();
+        let total_in = lines * line.len();
+        let goal = [total_in, total_in, lines * 81];
+        let mut done = [0usize; 3];
+        let mut awake = [true; 3];
+        let kinds = [Wake::MASTER_WRITE, Wake::SLAVE_READ, Wake::MASTER_READ];
+        let mut buf = vec![0u8; 65536];
+        let mut turn = 0usize;
+        for _ in 0..200_000 {
+            if done == goal {
+                break;
+            }
+            let runnable: std::vec::Vec<usize> =
+                (0..3).filter(|&i| awake[i] && done[i] < goal[i]).collect();
+            prop_assert!(!runnable.is_empty(),
+                "all asleep with work left: done {:?} of {:?}, master visible {}, slave inq {}",
+                done, goal, p.master_inq(), p.slave_inq());
+            let who = runnable[order[turn % order.len()] % runnable.len()];
+            let size = sizes[turn % sizes.len()];
+            turn += 1;
+            let mut fx = Effects::default();
+            let io = match who {
+                0 => {
+                    let at = done[0] % line.len();
+                    let n = (line.len() - at).min(size);
+                    p.master_write(&line[at..at + n], &mut fx)
+                }
+                1 => p.slave_read(&mut buf[..size.min(4096)], &mut fx),
+                _ => p.master_read(&mut buf[..size], &mut fx),
+            };
+            match io {
+                Io::Done(k) => done[who] += k,
+                Io::WouldBlock => awake[who] = false,
+                other => prop_assert!(false, "party {} got {:?}", who, other),
+            }
+            for (i, kind) in kinds.iter().enumerate() {
+                if fx.wake.intersects(*kind) {
+                    awake[i] = true;
+                }
+            }
+        }
+        prop_assert_eq!(done, goal);
+    }
+}

@@ -21,7 +21,7 @@ use super::super::storage::Storage;
 use super::error::SessionError;
 use super::fenwick::{Fenwick, COUNTER};
 use super::pair::Flags;
-use super::table::{fault, grow_for, offset, records_mut};
+use super::table::{fault, grow_for, heapsort_by, offset, records_mut};
 
 const RECORD: usize = 12;
 const FLAGS: usize = 4;
@@ -163,7 +163,10 @@ impl<S: Storage> PairTable<S> {
 
     /// Sort the records by index.
     pub(super) fn sort(&mut self) -> Result<(), SessionError> {
-        records_mut::<RECORD>(self.bytes.as_mut_slice(), self.len)?.sort_unstable_by_key(index_of);
+        heapsort_by(
+            records_mut::<RECORD>(self.bytes.as_mut_slice(), self.len)?,
+            |a, b| index_of(a).cmp(&index_of(b)),
+        );
         Ok(())
     }
 

@@ -17,7 +17,7 @@ use super::super::codec::{FieldReader, FieldWriter};
 use super::super::storage::Storage;
 use super::error::SessionError;
 use super::socket_id::SocketId;
-use super::table::{fault, grow_for, offset, records_mut};
+use super::table::{fault, grow_for, heapsort_by, offset, records_mut};
 
 const RECORD: usize = 52;
 const INDEX: usize = 44;
@@ -124,7 +124,10 @@ impl<S: Storage> SocketTable<S> {
 
     /// Sort the records by identity.
     pub(super) fn sort(&mut self) -> Result<(), SessionError> {
-        records_mut::<RECORD>(self.bytes.as_mut_slice(), self.len)?.sort_unstable_by(by_identity);
+        heapsort_by(
+            records_mut::<RECORD>(self.bytes.as_mut_slice(), self.len)?,
+            by_identity,
+        );
         Ok(())
     }
 

@@ -874,10 +874,11 @@ impl Opts {
     }
 }
 
-/// Runs of `f` on ckpt_pty, then on the native pty.
+/// Runs of `f` on ckpt_pty, then on the native pty; an error names the
+/// pty that failed.
 fn both<F: FnMut(Kind) -> R<f64>>(runs: Runs, mut f: F) -> R<(Stat, Stat)> {
-    let c = repeat(runs, || f(Kind::Ckpt))?;
-    let n = repeat(runs, || f(Kind::Native))?;
+    let c = repeat(runs, || f(Kind::Ckpt)).map_err(|e| format!("on ckpt_pty: {e}"))?;
+    let n = repeat(runs, || f(Kind::Native)).map_err(|e| format!("on the native pty: {e}"))?;
     Ok((c, n))
 }
 
