@@ -27,27 +27,7 @@ pub struct Telnet {
 impl Telnet {
     /// Connects to `addr:port`, retrying for 20 s while the server starts.
     pub fn connect_to(addr: &str, port: u16) -> Result<Self, String> {
-        let start = Instant::now();
-        loop {
-            match TcpStream::connect((addr, port)) {
-                Ok(stream) => {
-                    stream
-                        .set_read_timeout(Some(Duration::from_millis(100)))
-                        .map_err(|e| e.to_string())?;
-                    return Ok(Self {
-                        stream,
-                        seen: Vec::new(),
-                        cursor: 0,
-                        partial: Vec::new(),
-                        echo: false,
-                    });
-                }
-                Err(e) if start.elapsed() > Duration::from_secs(20) => {
-                    return Err(format!("connect to telnetd at {addr}:{port}: {e}"))
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(100)),
-            }
-        }
+        Self::connect_retrying(addr, port, || TcpStream::connect((addr, port)))
     }
 
     /// Connects to an IPv4 `addr:port` with a receive buffer of `rcvbuf`
@@ -56,9 +36,18 @@ impl Telnet {
     /// soon backs up into its pty (the CRIU scenarios' queued output).
     pub fn connect_small_window(addr: &str, port: u16, rcvbuf: i32) -> Result<Self, String> {
         let ip: std::net::Ipv4Addr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+        Self::connect_retrying(addr, port, || connect_with_rcvbuf(ip, port, rcvbuf))
+    }
+
+    /// Calls `connect` until it succeeds or 20 s have passed.
+    fn connect_retrying(
+        addr: &str,
+        port: u16,
+        mut connect: impl FnMut() -> std::io::Result<TcpStream>,
+    ) -> Result<Self, String> {
         let start = Instant::now();
         loop {
-            match connect_with_rcvbuf(ip, port, rcvbuf) {
+            match connect() {
                 Ok(stream) => {
                     stream
                         .set_read_timeout(Some(Duration::from_millis(100)))
