@@ -2056,7 +2056,7 @@ proptest! {
         lines in 1usize..300,
     ) {
         let mut p = pair();
-        let line: std::vec::Vec<u8> = std::iter::repeat(b'a').take(79).chain([b'\n']).collect();
+        let line: std::vec::Vec<u8> = std::iter::repeat_n(b'a', 79).chain([b'\n']).collect();
         let total_in = lines * line.len();
         let (mut written, mut slave_got, mut echo_got) = (0usize, 0usize, 0usize);
         let mut buf = vec![0u8; 65536];
@@ -2114,15 +2114,14 @@ proptest! {
         lines in 1usize..300,
     ) {
         let mut p = pair();
-        let line: std::vec::Vec<u8> = std::iter::repeat(b'a').take(79).chain([b'\n']).collect();
+        let line: std::vec::Vec<u8> = std::iter::repeat_n(b'a', 79).chain([b'\n']).collect();
         let total_in = lines * line.len();
         let goal = [total_in, total_in, lines * 81];
         let mut done = [0usize; 3];
         let mut awake = [true; 3];
         let kinds = [Wake::MASTER_WRITE, Wake::SLAVE_READ, Wake::MASTER_READ];
         let mut buf = vec![0u8; 65536];
-        let mut turn = 0usize;
-        for _ in 0..200_000 {
+        for turn in 0..200_000usize {
             if done == goal {
                 break;
             }
@@ -2133,7 +2132,6 @@ proptest! {
                 done, goal, p.master_inq(), p.slave_inq());
             let who = runnable[order[turn % order.len()] % runnable.len()];
             let size = sizes[turn % sizes.len()];
-            turn += 1;
             let mut fx = Effects::default();
             let io = match who {
                 0 => {
