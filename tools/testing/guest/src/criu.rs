@@ -319,25 +319,7 @@ fn scenario(kind: Pts) -> Result<Observed, String> {
     if let Some(r) = &reload {
         println!("# ckpt: {r}");
     }
-    let veth = format!("eth0={NAME}-h@ctr-br");
-    let root = format!("/ctr/{NAME}");
-    // CRIU writes the restored init's pid there, and will not overwrite.
-    let pidfile = format!("{WORK}/pid");
-    std::fs::remove_file(&pidfile).map_err(|e| format!("{pidfile}: {e}"))?;
-    let mut args = vec![
-        "-D",
-        &images,
-        "--tcp-established",
-        "--root",
-        &root,
-        "--veth-pair",
-        &veth,
-        "-d",
-        "--pidfile",
-        &pidfile,
-    ];
-    args.extend_from_slice(kind.criu_args());
-    let restore = criu("restore", &args, "restore.log")?;
+    let restore = restore_container(NAME, kind)?;
     let restored_at = Instant::now();
 
     if let Pts::Ckpt = kind {
@@ -721,6 +703,31 @@ fn login() -> Result<Telnet, String> {
     let mut c = Telnet::connect_to(ADDR, PORT)?;
     c.expect(PROMPT, T)?;
     Ok(c)
+}
+
+/// `criu restore` of container `name` from `{WORK}/img` into its root,
+/// with its veth back on the host's bridge, detached (`-d`).
+pub(crate) fn restore_container(name: &str, kind: Pts) -> Result<Duration, String> {
+    let images = format!("{WORK}/img");
+    let veth = format!("eth0={name}-h@ctr-br");
+    let root = format!("/ctr/{name}");
+    // CRIU writes the restored init's pid there, and will not overwrite.
+    let pidfile = format!("{WORK}/pid");
+    std::fs::remove_file(&pidfile).map_err(|e| format!("{pidfile}: {e}"))?;
+    let mut args = vec![
+        "-D",
+        &images,
+        "--tcp-established",
+        "--root",
+        &root,
+        "--veth-pair",
+        &veth,
+        "-d",
+        "--pidfile",
+        &pidfile,
+    ];
+    args.extend_from_slice(kind.criu_args());
+    criu("restore", &args, "restore.log")
 }
 
 /// Runs `criu CMD ARGS -o WORK/LOG -v4`; returns its wall-clock time, or

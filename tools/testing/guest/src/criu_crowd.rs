@@ -82,7 +82,7 @@ pub fn run(kind: Pts) -> Result<(), String> {
     let ttys2: Vec<String> = c2.iter().map(|l| l.tty.clone()).collect();
     println!("# crowded {k}: c2 (started after the dump) holds {ttys2:?}");
 
-    let restore = restore_c1(kind)?;
+    let restore = criu::restore_container("c1", kind)?;
     let restored_at = Instant::now();
     println!(
         "# crowded {k}: {SESSIONS} logins: {dumped}; restore {:.2} s",
@@ -145,27 +145,6 @@ fn dump_c1(kind: Pts, pid: &str) -> Result<String, String> {
         tty_images.trim(),
         queued_at_dump(kind)?
     ))
-}
-
-/// `criu restore` of c1 into its root, with its veth back on the bridge.
-fn restore_c1(kind: Pts) -> Result<Duration, String> {
-    let images = format!("{WORK}/img");
-    let pidfile = format!("{WORK}/pid");
-    std::fs::remove_file(&pidfile).map_err(|e| format!("{pidfile}: {e}"))?;
-    let mut args = vec![
-        "-D",
-        &images,
-        "--tcp-established",
-        "--root",
-        "/ctr/c1",
-        "--veth-pair",
-        "eth0=c1-h@ctr-br",
-        "-d",
-        "--pidfile",
-        &pidfile,
-    ];
-    args.extend_from_slice(kind.criu_args());
-    criu::criu("restore", &args, "restore.log")
 }
 
 /// Every shell prints QUEUED lines and then reads a line; the clients read

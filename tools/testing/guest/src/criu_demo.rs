@@ -97,23 +97,8 @@ fn move_with_criu(pid: &str) -> Result<(), String> {
     say("As on a fresh arrival server: the module is removed and loaded again.");
     println!("{}", criu::reload_module()?);
 
-    let pidfile = format!("{WORK}/pid");
-    std::fs::remove_file(&pidfile).map_err(|e| format!("{pidfile}: {e}"))?;
-    let mut args = vec![
-        "-D",
-        &images,
-        "--tcp-established",
-        "--root",
-        "/ctr/c1",
-        "--veth-pair",
-        "eth0=c1-h@ctr-br",
-        "-d",
-        "--pidfile",
-        &pidfile,
-    ];
-    args.extend_from_slice(Pts::Ckpt.criu_args());
     say("criu restore -D ... --tcp-established --root /ctr/c1 --veth-pair eth0=c1-h@ctr-br -d --lib ... --enable-fs ckptpts");
-    let restore = criu::criu("restore", &args, "restore.log")?;
+    let restore = criu::restore_container("c1", Pts::Ckpt)?;
     plugin_lines(
         "restore.log",
         &[
