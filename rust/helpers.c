@@ -31,9 +31,16 @@ unsigned int ckpt_pty_iminor(const struct inode *inode)
 	return iminor(inode);
 }
 
+/*
+ * Most wake-ups of a busy pty find nobody polling: skip the wait queue's
+ * lock then. wq_has_sleeper() orders this check after the caller's state
+ * change, against poll_wait()'s registration before the poller looks at
+ * that state (the usual pairing; see its comment in wait.h).
+ */
 void ckpt_pty_wake_up_interruptible_poll(wait_queue_head_t *head, __poll_t mask)
 {
-	wake_up_interruptible_poll(head, mask);
+	if (wq_has_sleeper(head))
+		wake_up_interruptible_poll(head, mask);
 }
 
 /* struct cdev is opaque to 6.12's bindings: allocate and fill it here. */

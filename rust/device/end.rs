@@ -16,6 +16,7 @@
 //! ldterm's 4 KiB.
 
 use super::pair::{Pair, PairOwner, Streams};
+use super::sleepers::SleepQueue;
 use super::uaccess::{overrun, UserSink, UserSource};
 use crate::pty_core::bytes::ByteSource;
 use crate::pty_core::ldterm::{ReadDecision, ReadPolicy};
@@ -31,7 +32,7 @@ use kernel::{
     prelude::*,
     sync::{
         lock::{mutex::MutexBackend, Guard},
-        CondVar, CondVarTimeoutResult,
+        CondVarTimeoutResult,
     },
     time::msecs_to_jiffies,
     uaccess::{UserSliceReader, UserSliceWriter},
@@ -63,7 +64,7 @@ fn interrupted(done: usize) -> Result<usize> {
 }
 
 /// Sleeps on `queue` until woken; `Err` when a signal interrupted.
-fn wait(queue: &CondVar, guard: &mut Guard<'_, Streams, MutexBackend>) -> Result {
+fn wait(queue: &SleepQueue, guard: &mut Guard<'_, Streams, MutexBackend>) -> Result {
     if queue.wait_interruptible(guard) {
         Err(ERESTARTSYS)
     } else {
@@ -153,7 +154,7 @@ pub(crate) fn master_write<O: PairOwner>(
 /// went before): with what is left, after a sleep if nothing fit, or by
 /// returning now.
 fn write_went<'a>(
-    queue: &CondVar,
+    queue: &SleepQueue,
     guard: &mut Guard<'_, Streams, MutexBackend>,
     file: &File,
     io: Io,

@@ -25,7 +25,8 @@
 //! - data path: [`end`] (read, write and poll of both ends, waiting out a
 //!   freeze);
 //! - pairs: [`pair`] (one pty: both streams under one lock, the slave tty;
-//!   it knows its instance only through [`pair::PairOwner`]);
+//!   it knows its instance only through [`pair::PairOwner`]), [`sleepers`]
+//!   (its wait queues, which count who sleeps);
 //! - shared: [`globals`] (what all instances share), [`uaccess`] (user
 //!   copies of ioctl arguments).
 
@@ -41,6 +42,7 @@ mod restart;
 mod session;
 mod settings;
 mod slave;
+mod sleepers;
 mod slots;
 mod uaccess;
 

@@ -14,6 +14,7 @@
 //! pair itself is gone, i.e. until the last slave file closes too.
 
 use super::globals::Globals;
+use super::sleepers::SleepQueue;
 use crate::pty_core::checkpoint::NodeOwner;
 use crate::pty_core::image::PtyMode;
 use crate::pty_core::stream::{Effects, PtyPair, Signals, Wake};
@@ -27,11 +28,11 @@ use crate::seam::tty::{SlaveFile, Tty, TtyPort};
 use crate::uapi::{CKPT_OP_CHECKPOINT, CKPT_OP_RESTART};
 use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use kernel::{
-    c_str, fmt, new_condvar, new_mutex,
+    c_str, fmt, new_mutex,
     prelude::*,
     static_lock_class,
     str::CString,
-    sync::{Arc, CondVar, Mutex},
+    sync::{Arc, Mutex},
 };
 
 /// Open flags of the module's own slave file.
@@ -281,21 +282,21 @@ pub(crate) struct Pair<O: PairOwner> {
     pub(crate) streams: Mutex<Streams>,
     /// Master readers waiting for data or status ([`Wake::MASTER_READ`]).
     #[pin]
-    pub(crate) master_readers: CondVar,
+    pub(crate) master_readers: SleepQueue,
     /// Master writers waiting for room ([`Wake::MASTER_WRITE`]).
     #[pin]
-    pub(crate) master_writers: CondVar,
+    pub(crate) master_writers: SleepQueue,
     /// Slave readers waiting for input ([`Wake::SLAVE_READ`]).
     #[pin]
-    pub(crate) slave_readers: CondVar,
+    pub(crate) slave_readers: SleepQueue,
     /// Slave writers waiting for room or restarted output
     /// ([`Wake::SLAVE_WRITE`]).
     #[pin]
-    pub(crate) slave_writers: CondVar,
+    pub(crate) slave_writers: SleepQueue,
     /// Requests waiting for the pair to thaw ([`Wake::ALL`], which a thaw
     /// and a hangup report).
     #[pin]
-    pub(crate) thaw_waiters: CondVar,
+    pub(crate) thaw_waiters: SleepQueue,
     /// `poll` registrations of both ends.
     #[pin]
     pub(crate) pollers: PollQueue,
@@ -313,6 +314,24 @@ impl<O: PairOwner> Pair<O> {
         let port = TtyPort::new()?;
         let locked = mode == PtyMode::Att;
         let holds_index = mode == PtyMode::Att;
+        let master_readers = SleepQueue::new(
+            c_str!("ckpt_pty::Pair::master_readers"),
+            static_lock_class!(),
+        );
+        let master_writers = SleepQueue::new(
+            c_str!("ckpt_pty::Pair::master_writers"),
+            static_lock_class!(),
+        );
+        let slave_readers = SleepQueue::new(
+            c_str!("ckpt_pty::Pair::slave_readers"),
+            static_lock_class!(),
+        );
+        let slave_writers = SleepQueue::new(
+            c_str!("ckpt_pty::Pair::slave_writers"),
+            static_lock_class!(),
+        );
+        let thaw_waiters =
+            SleepQueue::new(c_str!("ckpt_pty::Pair::thaw_waiters"), static_lock_class!());
         Arc::pin_init(
             pin_init!(Self {
                 index,
@@ -325,11 +344,11 @@ impl<O: PairOwner> Pair<O> {
                 creator: AtomicI32::new(0),
                 port,
                 streams <- new_mutex!(Streams::new(), "ckpt_pty::Pair::streams"),
-                master_readers <- new_condvar!("ckpt_pty::Pair::master_readers"),
-                master_writers <- new_condvar!("ckpt_pty::Pair::master_writers"),
-                slave_readers <- new_condvar!("ckpt_pty::Pair::slave_readers"),
-                slave_writers <- new_condvar!("ckpt_pty::Pair::slave_writers"),
-                thaw_waiters <- new_condvar!("ckpt_pty::Pair::thaw_waiters"),
+                master_readers <- master_readers,
+                master_writers <- master_writers,
+                slave_readers <- slave_readers,
+                slave_writers <- slave_writers,
+                thaw_waiters <- thaw_waiters,
                 pollers <- PollQueue::new(c_str!("ckpt_pty::Pair::pollers"), static_lock_class!()),
             }),
             // Charged to the opener's memory cgroup, as a tty_struct is.
@@ -530,21 +549,23 @@ impl<O: PairOwner> Pair<O> {
 
 impl<O: PairOwner> Pair<O> {
     /// Wakes the sleepers `wake` concerns, and only those: each kind waits
-    /// on its own queue.
+    /// on its own queue. Called with the pair's lock held (see
+    /// [`SleepQueue`]).
     fn wake(&self, wake: Wake) {
         if wake.is_empty() {
             return;
         }
-        let queues = [
-            (Wake::MASTER_READ, &self.master_readers),
-            (Wake::MASTER_WRITE, &self.master_writers),
-            (Wake::SLAVE_READ, &self.slave_readers),
-            (Wake::SLAVE_WRITE, &self.slave_writers),
-        ];
-        for (kind, queue) in queues {
-            if wake.intersects(kind) {
-                queue.notify_all();
-            }
+        if wake.intersects(Wake::MASTER_READ) {
+            self.master_readers.notify_all();
+        }
+        if wake.intersects(Wake::MASTER_WRITE) {
+            self.master_writers.notify_all();
+        }
+        if wake.intersects(Wake::SLAVE_READ) {
+            self.slave_readers.notify_all();
+        }
+        if wake.intersects(Wake::SLAVE_WRITE) {
+            self.slave_writers.notify_all();
         }
         if wake == Wake::ALL {
             self.thaw_waiters.notify_all();
@@ -552,8 +573,9 @@ impl<O: PairOwner> Pair<O> {
         self.pollers.wake(poll_mask(wake));
     }
 
-    /// Every sleeper looks again (the slave tty was hung up).
-    pub(crate) fn wake_everybody(&self) {
+    /// Every sleeper looks again (the slave tty was hung up). `_streams`:
+    /// the lock is held.
+    pub(crate) fn wake_everybody(&self, _streams: &Streams) {
         self.wake(Wake::ALL);
         self.pollers.wake(u32::MAX);
     }

@@ -213,8 +213,8 @@ impl SlaveTtyOps for SlaveTty {
 
     /// Sleepers look again and find their file hung up.
     fn hangup(pair: ArcBorrow<'_, Pair<Instance>>, _tty: &Tty) {
-        let _streams = pair.streams.lock();
-        pair.wake_everybody();
+        let streams = pair.streams.lock();
+        pair.wake_everybody(&streams);
     }
 
     /// `TIOCSTI`: input as if typed at the master.
