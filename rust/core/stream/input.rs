@@ -57,10 +57,19 @@ fn is_flow_char(t: &Termios, c: u8, cc: usize) -> bool {
     t.iflag(IXON) && c != 0 && stripped == t.cc(cc)
 }
 
+/// Fewest bytes [`piece_len`] looks at for a flow character.
+const MIN_PIECE_SCAN: usize = 64;
+
 /// Length of the next piece of `front` to hand to ldterm: one byte while
 /// output is stopped, else up to and including the next `VSTART` or
 /// `VSTOP`, so that the batch sees where echo goes out.
-fn piece_len(front: &[u8], stopped: bool, t: &Termios) -> usize {
+///
+/// Only the first `window` bytes are looked at (at least
+/// [`MIN_PIECE_SCAN`]): about what ldterm can take now. A piece that ends
+/// short of a flow character changes nothing, while scanning the whole
+/// pending input on every call made a canonical reader behind 64 KiB of
+/// typed-ahead input quadratic (the tty core reads in 64-byte pieces).
+fn piece_len(front: &[u8], stopped: bool, t: &Termios, window: usize) -> usize {
     if stopped {
         return 1;
     }
@@ -68,10 +77,10 @@ fn piece_len(front: &[u8], stopped: bool, t: &Termios) -> usize {
         // No flow character without IXON: no need to look.
         return front.len();
     }
-    front
-        .iter()
+    let (look, _) = split_at_most(front, window.max(MIN_PIECE_SCAN));
+    look.iter()
         .position(|&c| is_flow_char(t, c, VSTART) || is_flow_char(t, c, VSTOP))
-        .map_or(front.len(), |i| i.saturating_add(1))
+        .map_or(look.len(), |i| i.saturating_add(1))
 }
 
 /// Moving input.
@@ -150,7 +159,8 @@ impl<S: Storage> PtyPair<S> {
         let was_stopped = self.slave.ldterm.output_stopped();
         let t = *self.slave.ldterm.termios();
         let (front, _) = self.slave.pts.input.front_slices();
-        let (piece, _) = split_at_most(front, piece_len(front, was_stopped, &t));
+        let window = self.slave.ldterm.receive_room();
+        let (piece, _) = split_at_most(front, piece_len(front, was_stopped, &t, window));
         if piece.is_empty() {
             return false;
         }
