@@ -91,7 +91,7 @@ impl<S: Storage> Ldterm<S> {
             // Past the scanned bytes (none when a flush of unprocessed
             // input left fewer than were scanned).
             let mut skip = self.lookahead;
-            for run in runs {
+            for &run in runs.iter() {
                 let (seen, new) = split_at_most(run, skip);
                 skip = skip.saturating_sub(seen.len());
                 for &c in new {

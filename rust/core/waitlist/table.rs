@@ -89,7 +89,7 @@ fn sift_down<T>(
         let left = root.saturating_mul(2).saturating_add(1);
         let right = left.saturating_add(1);
         let mut largest = root;
-        for child in [left, right] {
+        for &child in [left, right].iter() {
             if let (Some(c), Some(l)) = (heap.get(child), heap.get(largest)) {
                 if cmp(c, l) == Ordering::Greater {
                     largest = child;
