@@ -36,30 +36,10 @@ opts=""
 [ -n "${CKPT_BENCH_ONLY:-}" ] && opts="${opts:+$opts,}only=$CKPT_BENCH_ONLY"
 [ -n "${CKPT_BENCH_NS:-}" ] && opts="${opts:+$opts,}ns=$CKPT_BENCH_NS"
 [ -z "$opts" ] && opts="full"
-# The test kernel has no HPET/ACPI PM timer: under TCG its TSC calibration
-# against the PIT fails now and then, and the guest falls back to a 4 ms
-# jiffies clock. The guest's TSC runs at the host's rate (TCG reads the
-# host TSC; KVM passes it through), so measure that rate here and hand it
-# over with tsc_early_khz= (it rides on the ckpt.filter= word of the
-# command line, which init.sh cuts at the first space).
-if [ "${CKPT_BENCH_TSC:-1}" != 0 ] && grep -q constant_tsc /proc/cpuinfo; then
-	tsc=$(mktemp -d)
-	cat > "$tsc/t.c" <<'C'
-#include <stdio.h>
-#include <time.h>
-#include <x86intrin.h>
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
-int main(void) { double t0 = now(); unsigned long long c0 = __rdtsc(); while (now() - t0 < 0.2) ; unsigned long long c1 = __rdtsc(); double t1 = now();
-	printf("%.0f\n", (c1 - c0) / (t1 - t0) / 1e3); return 0; }
-C
-	if cc -O2 -o "$tsc/t" "$tsc/t.c" 2>/dev/null; then
-		khz=$("$tsc/t")
-		# tsc=reliable: on a loaded host the clocksource watchdog compares
-		# the TSC with the (emulated, lagging) jiffies, calls it unstable and
-		# falls back to a 4 ms clock, which zeroes every microsecond figure.
-		[ -n "$khz" ] && [ "$khz" -gt 100000 ] && opts="$opts tsc_early_khz=$khz tsc=reliable"
-	fi
-	rm -rf "$tsc"
+# The guest's clock: see guest-tsc.sh.
+if [ "${CKPT_BENCH_TSC:-1}" != 0 ]; then
+	tsc_words=$("$here/guest-tsc.sh")
+	[ -n "$tsc_words" ] && opts="$opts $tsc_words"
 fi
 
 "$here/install-deps.sh" >/dev/null

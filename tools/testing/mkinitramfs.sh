@@ -2,6 +2,8 @@
 # Build the guest initramfs: busybox, /init, the module, the guest test
 # programs (static). Usage: mkinitramfs.sh KDIR MODULE OUT [EXTRA_BINARY...]
 #
+# CKPT_PERF=1 packs the host's perf (linux-perf) with its libraries, for
+# tools/testing/profile.sh.
 # CKPT_CRIU=1 also packs CRIU and the host tools it runs (see add_criu);
 # they are dynamically linked, so they come with their shared libraries and
 # the loader. Off by default: they add ~7 MB (gzip) to every boot.
@@ -109,6 +111,12 @@ add_criu() {
 	add_file /story-arrive.sh "$here/story-arrive.sh" 0755
 	add_file /bin/criu-container "$here/criu-container.sh" 0755
 	if [ "${CKPT_CRIU:-0}" = 1 ]; then add_criu; fi
+	if [ "${CKPT_PERF:-0}" = 1 ]; then
+		for d in /lib /lib64; do
+			if [ -L "$d" ] && [ -z "${listed[$d]:-}" ]; then add_link "$d" "$(readlink "$d")"; fi
+		done
+		add_dynamic /usr/bin/perf
+	fi
 	for bin in "$@"; do
 		add_file "/bin/$(basename "$bin")" "$bin" 0755
 	done

@@ -21,10 +21,11 @@ mod memory;
 mod restart;
 mod sparse;
 
+use std::cell::RefCell;
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uapi::*;
@@ -518,7 +519,18 @@ fn raw_throughput(kind: Kind, m2s: bool, chunk: usize, total: usize) -> R<f64> {
 
 /// Lines per second of 80-byte lines written to the master, echo on; the
 /// slave reads lines, a second reader drains the echo on the master.
-fn canon_throughput(kind: Kind, lines: usize) -> R<f64> {
+/// One canonical-lines run: lines per second, and how many echo bytes
+/// never came (n_tty drops echo when its echo buffer overruns while the
+/// master's reader lags; ckpt_pty holds it back instead).
+struct CanonRun {
+    lines_per_s: f64,
+    echo_lost: usize,
+}
+
+/// A quiet spell after which echo that has not come is counted lost.
+const ECHO_QUIET: Duration = Duration::from_secs(1);
+
+fn canon_throughput(kind: Kind, lines: usize) -> R<CanonRun> {
     let (m, s, _) = open_pair(kind)?;
     let mut t = tcget(&s)?;
     t.c_lflag |= libc::ICANON | libc::ECHO;
@@ -535,20 +547,60 @@ fn canon_throughput(kind: Kind, lines: usize) -> R<f64> {
         Ok(())
     });
     let m3 = m.try_clone().map_err(|e| format!("dup: {e}"))?;
-    let echo = std::thread::spawn(move || -> R<()> {
-        let mut buf = vec![0u8; 65536];
-        read_n(&m3, lines * 81, &mut buf)
-    });
+    let slave_done = Arc::new(AtomicBool::new(false));
+    let done = slave_done.clone();
+    // Each line echoes as 79 bytes and "\r\n" (ONLCR).
+    let echo_bytes = lines * 81;
+    let echo = std::thread::spawn(move || read_echo(&m3, echo_bytes, &done, start));
     let mut buf = vec![0u8; 65536];
     let res = read_n(&s, lines * 80, &mut buf);
+    let slave_s = start.elapsed().as_secs_f64();
+    slave_done.store(true, Ordering::Release);
     let e = echo
         .join()
         .map_err(|_| "echo reader panicked".to_string())?;
-    let dt = start.elapsed().as_secs_f64();
     writer.join().map_err(|_| "writer panicked".to_string())??;
     res?;
-    e?;
-    Ok(lines as f64 / dt)
+    let (got, last_echo_s) = e?;
+    Ok(CanonRun {
+        lines_per_s: lines as f64 / slave_s.max(last_echo_s),
+        echo_lost: echo_bytes - got,
+    })
+}
+
+/// Reads echo until `want` bytes came, or the slave reader is done and no
+/// echo came for [`ECHO_QUIET`]: the bytes read and the second (since
+/// `start`) the last one came.
+fn read_echo(
+    fd: &OwnedFd,
+    want: usize,
+    slave_done: &AtomicBool,
+    start: Instant,
+) -> R<(usize, f64)> {
+    let mut buf = vec![0u8; 65536];
+    let (mut got, mut last) = (0usize, 0f64);
+    let mut quiet_since = Instant::now();
+    while got < want {
+        if !poll_in(fd, 100)? {
+            let quiet = quiet_since.elapsed();
+            if slave_done.load(Ordering::Acquire) && quiet >= ECHO_QUIET {
+                break;
+            }
+            if quiet >= Duration::from_secs(10) {
+                return Err(format!("echo stalled after {got} of {want} bytes"));
+            }
+            continue;
+        }
+        let n = (want - got).min(buf.len());
+        let r = read_some(fd, &mut buf[..n])?;
+        if r == 0 {
+            return Err(format!("echo EOF after {got} of {want} bytes"));
+        }
+        got += r;
+        last = start.elapsed().as_secs_f64();
+        quiet_since = Instant::now();
+    }
+    Ok((got, last))
 }
 
 // ---------------------------------------------------------------------
@@ -869,17 +921,37 @@ impl Opts {
             "only" => self.only = value.split(':').map(str::to_string).collect(),
             "ns" => self.ns = Some(value.split(':').filter_map(|n| number(key, n)).collect()),
             "mib" => self.mib = number(key, value).unwrap_or(self.mib).max(1),
+            // Profiling one kind (tools/testing/profile.sh): the other's
+            // figures repeat it and mean nothing.
+            "kind" => ONLY_KIND.store(
+                match value {
+                    "ckpt" => 1,
+                    "native" => 2,
+                    _ => 0,
+                },
+                Ordering::Relaxed,
+            ),
             _ => {}
         }
     }
 }
 
+/// `kind=ckpt` (1) or `kind=native` (2): [`both`] measures only that pty.
+static ONLY_KIND: AtomicU8 = AtomicU8::new(0);
+
 /// Runs of `f` on ckpt_pty, then on the native pty; an error names the
 /// pty that failed.
 fn both<F: FnMut(Kind) -> R<f64>>(runs: Runs, mut f: F) -> R<(Stat, Stat)> {
-    let c = repeat(runs, || f(Kind::Ckpt)).map_err(|e| format!("on ckpt_pty: {e}"))?;
-    let n = repeat(runs, || f(Kind::Native)).map_err(|e| format!("on the native pty: {e}"))?;
-    Ok((c, n))
+    let mut on =
+        |kind: Kind, name: &str| repeat(runs, || f(kind)).map_err(|e| format!("on {name}: {e}"));
+    match ONLY_KIND.load(Ordering::Relaxed) {
+        1 => on(Kind::Ckpt, "ckpt_pty").map(|c| (c, c)),
+        2 => on(Kind::Native, "the native pty").map(|n| (n, n)),
+        _ => Ok((
+            on(Kind::Ckpt, "ckpt_pty")?,
+            on(Kind::Native, "the native pty")?,
+        )),
+    }
 }
 
 // ---------------------------------------------------------------------
@@ -942,7 +1014,29 @@ fn canon_group(opts: &Opts, out: &mut Out) {
         "lines/s",
         "higher",
     );
-    out.add_versus_native(figure, both(opts.runs(), |k| canon_throughput(k, lines)));
+    let lost = RefCell::new([Vec::new(), Vec::new()]);
+    let runs = both(opts.runs(), |k| {
+        let run = canon_throughput(k, lines)?;
+        lost.borrow_mut()[usize::from(k == Kind::Native)].push(run.echo_lost as f64);
+        Ok(run.lines_per_s)
+    });
+    let measured = runs.is_ok();
+    out.add_versus_native(figure, runs);
+    if measured {
+        let [ckpt, native] = lost.into_inner();
+        let figure = Figure::new(
+            "canon_echo_lost",
+            "throughput",
+            format!("echo bytes lost per run of canon_lines (of {}; n_tty drops echo when its echo buffer overruns)", lines * 81),
+            "bytes",
+            "lower",
+        );
+        out.add(
+            figure
+                .ckpt(Stat::of(ckpt))
+                .against(Some(Stat::of(native)), NATIVE_PTMX),
+        );
+    }
 }
 
 /// (3) Echo round trip.
