@@ -20,7 +20,7 @@ use super::sleepers::SleepQueue;
 use super::uaccess::{overrun, UserSink, UserSource};
 use crate::pty_core::bytes::ByteSource;
 use crate::pty_core::ldterm::{ReadDecision, ReadPolicy};
-use crate::pty_core::stream::{Effects, Io, Ready};
+use crate::pty_core::stream::{Effects, Io, Ready, Refill};
 use crate::pty_core::termios::{Termios, ICANON, TOSTOP};
 use crate::pty_core::End;
 use crate::seam::file::File;
@@ -296,7 +296,7 @@ fn read_continuation<O: PairOwner>(
     *more = false;
     let mut guard = pair.streams.lock();
     let mut fx = Effects::default();
-    let (io, go_on) = guard.pty.slave_read_part(buf, &mut fx);
+    let (io, go_on) = guard.pty.slave_read_piece(buf, Refill::WhenDrained, &mut fx);
     pair.settle(&guard, fx, Some(tty));
     match io {
         Io::Done(n) => {

@@ -159,6 +159,17 @@ pub struct Effects {
     pub signals: Signals,
 }
 
+/// When a slave read lets unprocessed input into ldterm
+/// ([`PtyPair::slave_read_piece`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refill {
+    /// After this piece (a read's first piece; every piece in canonical
+    /// mode).
+    Now,
+    /// When ldterm has nothing left to read, or the read ends.
+    WhenDrained,
+}
+
 /// Result of a read or write on one end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Io {
@@ -552,6 +563,23 @@ impl<S: Storage> PtyPair<S> {
     /// [`PtyPair::slave_read`], also saying whether the same `read(2)`
     /// may go on at once (see [`Ldterm::read_part`]).
     pub fn slave_read_part(&mut self, out: &mut [u8], fx: &mut Effects) -> (Io, bool) {
+        self.slave_read_piece(out, Refill::Now, fx)
+    }
+
+    /// [`PtyPair::slave_read_part`] for a piece of a `read(2)` that has
+    /// already taken one (the tty core reads in 64-byte pieces), where
+    /// `refill` may defer letting unprocessed input into ldterm: in
+    /// non-canonical mode, until ldterm has nothing left for the reader,
+    /// or the read ends (an empty `out`: the tty core's last call). Moving
+    /// 64 bytes after every 64-byte piece cost more than the copy; a read
+    /// that ends with the refill deferred leaves ldterm with bytes to
+    /// read, whose reading refills it.
+    pub fn slave_read_piece(
+        &mut self,
+        out: &mut [u8],
+        refill: Refill,
+        fx: &mut Effects,
+    ) -> (Io, bool) {
         if self.freeze.any() {
             return (Io::WouldBlock, false);
         }
@@ -564,8 +592,11 @@ impl<S: Storage> PtyPair<S> {
             (ReadOutcome::Empty, _) => return (Io::WouldBlock, false),
         };
         // Room in the read side: unprocessed input may go on.
-        self.run_input(fx);
-        let more = if self.slave.ldterm.termios().lflag(ICANON) {
+        let canonical = self.slave.ldterm.termios().lflag(ICANON);
+        if refill == Refill::Now || canonical || out.is_empty() || !self.slave.ldterm.has_input() {
+            self.run_input(fx);
+        }
+        let more = if canonical {
             more
         } else {
             self.slave.ldterm.has_input()

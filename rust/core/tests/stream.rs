@@ -2156,3 +2156,129 @@ proptest! {
         prop_assert_eq!(done, goal);
     }
 }
+
+/// One slave `read(2)` of `len` bytes as the tty core makes it: pieces of
+/// 64 bytes, the first letting input into ldterm at once, the others
+/// deferring it until ldterm drains, and a last call with no room that
+/// ends the read. The bytes read, or what the first piece got.
+fn tty_core_read(p: &mut Pair, len: usize, fx: &mut Effects) -> Result<Vec<u8>, Io> {
+    let mut got = Vec::new();
+    let mut piece = [0u8; 64];
+    let mut refill = Refill::Now;
+    loop {
+        let want = (len - got.len()).min(piece.len());
+        match p.slave_read_piece(&mut piece[..want], refill, fx) {
+            (Io::Done(n), more) => {
+                got.extend_from_slice(&piece[..n]);
+                if !more || n == 0 {
+                    break;
+                }
+            }
+            (other, _) if got.is_empty() => return Err(other),
+            _ => break,
+        }
+        refill = Refill::WhenDrained;
+    }
+    // The tty core's last call, with no room: the read ends.
+    let _ = p.slave_read_piece(&mut [], Refill::WhenDrained, fx);
+    if got.is_empty() {
+        return Err(Io::WouldBlock);
+    }
+    Ok(got)
+}
+
+#[test]
+fn deferred_refill_waits_for_ldterm_to_drain_or_the_read_to_end() {
+    let mut p = pair();
+    set(&mut p, raw());
+    let data: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+    type_in(&mut p, &data);
+    assert_eq!(p.slave_inq(), N_TTY_BUF_SIZE - 1, "ldterm takes what fits");
+    let mut fx = Effects::default();
+    let mut piece = [0u8; 64];
+    assert!(matches!(
+        p.slave_read_piece(&mut piece, Refill::Now, &mut fx),
+        (Io::Done(64), true)
+    ));
+    assert_eq!(
+        p.slave_inq(),
+        N_TTY_BUF_SIZE - 1,
+        "refilled after the first piece"
+    );
+    assert!(matches!(
+        p.slave_read_piece(&mut piece, Refill::WhenDrained, &mut fx),
+        (Io::Done(64), true)
+    ));
+    assert_eq!(
+        p.slave_inq(),
+        N_TTY_BUF_SIZE - 1 - 64,
+        "deferred while ldterm has bytes"
+    );
+    let _ = p.slave_read_piece(&mut [], Refill::WhenDrained, &mut fx);
+    assert_eq!(p.slave_inq(), N_TTY_BUF_SIZE - 1, "the read's end refills");
+    let mut read = piece.to_vec();
+    read.extend_from_slice(&piece);
+    while read.len() < data.len() {
+        let got = tty_core_read(&mut p, 4096, &mut fx).expect("input left");
+        read.extend_from_slice(&got);
+    }
+    assert_eq!(read[128..], data[128..], "every byte once, in order");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Raw mode, a master writer and a slave reader reading as the tty
+    /// core does (deferred refills): whatever the sizes and the
+    /// interleaving, every byte arrives once and in order, and the edges
+    /// the core reports never leave both asleep with work left.
+    #[test]
+    fn deferred_refill_loses_no_byte_and_no_sleeper(
+        writes in proptest::collection::vec(1usize..70_000, 1..6),
+        reads in proptest::collection::vec(1usize..9000, 1..8),
+        order in proptest::collection::vec(0usize..2, 1..50),
+    ) {
+        let mut p = pair();
+        set(&mut p, raw());
+        let total: usize = writes.iter().sum();
+        let data: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
+        let (mut written, mut read) = (0usize, Vec::new());
+        let mut awake = [true, true];
+        let mut w = 0usize;
+        for turn in 0..100_000usize {
+            if read.len() == total {
+                break;
+            }
+            let runnable: Vec<usize> = (0..2)
+                .filter(|&i| awake[i] && (i == 1 || written < total))
+                .collect();
+            prop_assert!(!runnable.is_empty(),
+                "both asleep: written {} read {} of {}, slave inq {}", written, read.len(), total, p.slave_inq());
+            let who = runnable[order[turn % order.len()] % runnable.len()];
+            let mut fx = Effects::default();
+            if who == 0 {
+                let end = (written + writes[w % writes.len()]).min(total);
+                w += 1;
+                match p.master_write(&data[written..end], &mut fx) {
+                    Io::Done(n) => written += n,
+                    Io::WouldBlock => awake[0] = false,
+                    other => prop_assert!(false, "master write: {:?}", other),
+                }
+            } else {
+                match tty_core_read(&mut p, reads[turn % reads.len()], &mut fx) {
+                    Ok(got) => read.extend_from_slice(&got),
+                    Err(Io::WouldBlock) => awake[1] = false,
+                    Err(other) => prop_assert!(false, "slave read: {:?}", other),
+                }
+            }
+            if fx.wake.intersects(Wake::MASTER_WRITE) {
+                awake[0] = true;
+            }
+            if fx.wake.intersects(Wake::SLAVE_READ) {
+                awake[1] = true;
+            }
+        }
+        prop_assert_eq!(read.len(), total);
+        prop_assert!(read == data, "bytes out of order");
+    }
+}
