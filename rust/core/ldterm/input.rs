@@ -7,8 +7,8 @@ use super::super::queue::PushError;
 use super::super::storage::Storage;
 use super::super::termios::{
     DISABLED_CHAR, ECHO, ICANON, ICRNL, IEXTEN, IGNCR, INLCR, ISIG, ISTRIP, IUCLC, IXON, NOFLSH,
-    PARMRK, VEOF, VEOL, VEOL2, VERASE, VINTR, VKILL, VLNEXT, VQUIT, VREPRINT, VSTART, VSTOP, VSUSP,
-    VWERASE,
+    OLCUC, OPOST, PARMRK, VEOF, VEOL, VEOL2, VERASE, VINTR, VKILL, VLNEXT, VQUIT, VREPRINT, VSTART,
+    VSTOP, VSUSP, VWERASE,
 };
 use super::ctype::tolower;
 use super::echo::{Emit, Stage, Step};
@@ -143,6 +143,19 @@ impl<S: Storage> Ldterm<S> {
     /// the echo does not fit, so nothing is dropped: the unconsumed bytes
     /// stay in the caller's unprocessed-input queue.
     pub fn receive(&mut self, input: &[u8], echo: &mut dyn OutputSink) -> Receive {
+        self.receive_with(input, echo, true)
+    }
+
+    /// [`Self::receive`]; `plain_runs`: runs of plain printable characters
+    /// may be taken in bulk ([`Self::receive_plain_run`]), else every
+    /// byte takes the general path (the reference the bulk path is tested
+    /// against).
+    pub fn receive_with(
+        &mut self,
+        input: &[u8],
+        echo: &mut dyn OutputSink,
+        plain_runs: bool,
+    ) -> Receive {
         let mut r = Receive::default();
         let mut out = Emit {
             echo,
@@ -153,7 +166,10 @@ impl<S: Storage> Ldterm<S> {
             let taken = if self.is_raw() && !self.lnext {
                 self.receive_raw(rest, &mut out.events)
             } else {
-                self.receive_byte(c, &mut out).map(|()| 1)
+                match plain_runs.then(|| self.receive_plain_run(rest, &mut out)) {
+                    Some(n) if n > 0 => Ok(n),
+                    _ => self.receive_byte(c, &mut out).map(|()| 1),
+                }
             };
             match taken {
                 Ok(n) => {
@@ -212,6 +228,59 @@ impl<S: Storage> Ldterm<S> {
             self.lookahead = self.lookahead.saturating_sub(n);
         }
         Ok((n, ev))
+    }
+
+    /// A run of plain characters at the front of `bytes` in one go: what
+    /// [`Self::receive_byte`] does for each, byte by byte, when nothing
+    /// about them or the state asks for more than queueing and echoing
+    /// them as they are (a typed line's letters). Plain: printable ASCII
+    /// that is no special character of the settings; the state: no
+    /// pending `VLNEXT`, `ECHOPRT` erase or `IXANY` restart, a line
+    /// already started (its first character marks the canonical column),
+    /// no `ISTRIP`, `IUCLC`, `PARMRK` or `OLCUC`. Takes at most what
+    /// fits before the queue's room check would act and what the echo
+    /// sink takes; returns how many (0: take the general path).
+    fn receive_plain_run(&mut self, bytes: &[u8], out: &mut Emit<'_>) -> usize {
+        let t = self.termios;
+        if self.lnext
+            || self.erasing
+            || self.ixany_restarts()
+            || self.line_empty()
+            || t.iflag(ISTRIP)
+            || t.iflag(PARMRK)
+            || (t.iflag(IUCLC) && t.lflag(IEXTEN))
+            || (t.oflag(OPOST) && t.oflag(OLCUC))
+        {
+            return 0;
+        }
+        let echo = t.lflag(ECHO);
+        // `make_room` lets a byte in while two bytes are free.
+        let mut max = N_TTY_BUF_SIZE
+            .saturating_sub(self.input.len())
+            .saturating_sub(1);
+        if echo {
+            max = max.min(out.echo.room());
+        }
+        let (window, _) = split_at_most(bytes, max);
+        let n = window
+            .iter()
+            .position(|&c| !(0x20..0x7f).contains(&c) || self.is_special(c))
+            .unwrap_or(window.len());
+        let (run, _) = split_at_most(window, n);
+        if run.is_empty() || self.input.try_reserve(run.len()).is_err() {
+            return 0;
+        }
+        if echo {
+            let _ = out.echo.push(run);
+            if t.oflag(OPOST) {
+                let cols = u32::try_from(run.len()).unwrap_or(u32::MAX);
+                self.cursor.column = self.cursor.column.wrapping_add(cols);
+            }
+        }
+        self.put(run, &mut out.events);
+        self.partial = Partial::None;
+        self.lookahead = self.lookahead.saturating_sub(run.len());
+        run.len()
     }
 
     /// One byte through the discipline, all or nothing.

@@ -171,7 +171,10 @@ impl<S: Storage> PtyPair<S> {
             keep: marks.visible_before,
             flushed: false,
         };
-        let r = self.slave.ldterm.receive(piece, &mut sink);
+        let r = self
+            .slave
+            .ldterm
+            .receive_with(piece, &mut sink, !self.reference_paths);
         let flushed = sink.flushed;
         let whole = r.consumed == piece.len();
         self.slave.pts.input.discard(r.consumed);

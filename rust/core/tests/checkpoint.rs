@@ -343,6 +343,24 @@ fn arb_rawish_op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Typing: lines of plain letters with now and then a character that
+/// means something (erase, kill, newline, ^S/^Q, a tab, a control
+/// character, a byte past ASCII), so that runs of plain characters are
+/// taken in bulk and left often.
+fn arb_typing_op() -> impl Strategy<Value = Op> {
+    let plain = proptest::sample::select(b"abcdefxyz ABC~{}0123".to_vec());
+    let other = proptest::sample::select(vec![
+        b'\n', b'\r', b'\t', 0x7f, 0x15, 0x17, 0x16, 0x12, 0x13, 0x11, 0x03, 0x04, 0x01, 0xc3,
+        0xa9, 0xff,
+    ]);
+    let byte = prop_oneof![30 => plain, 1 => other];
+    prop_oneof![
+        8 => proptest::collection::vec(byte, 1..300).prop_map(Op::MasterWrite),
+        1 => (1usize..5000).prop_map(|n| Op::MasterWrite(vec![b'k'; n])),
+        4 => arb_op(),
+    ]
+}
+
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
@@ -386,6 +404,24 @@ proptest! {
             prop_assert_eq!(a, b, "step {}: {:?}", step, op);
             prop_assert_eq!(ckpt(&fast, End::Master), ckpt(&queued, End::Master));
             prop_assert_eq!(ckpt(&fast, End::Slave), ckpt(&queued, End::Slave));
+        }
+    }
+
+    /// Runs of plain characters taken in bulk do exactly what taking them
+    /// one at a time does: same results, effects and readiness after
+    /// every operation, in every mode, and the same images (echo,
+    /// columns, line state).
+    #[test]
+    fn plain_runs_match_byte_at_a_time(
+        ops in proptest::collection::vec(arb_typing_op(), 0..60),
+    ) {
+        let (mut bulk, mut bytewise) = (pair(), pair());
+        bytewise.reference_paths = true;
+        for (step, op) in ops.iter().enumerate() {
+            let (a, b) = (apply(&mut bulk, op), apply(&mut bytewise, op));
+            prop_assert_eq!(a, b, "step {}: {:?}", step, op);
+            prop_assert_eq!(ckpt(&bulk, End::Master), ckpt(&bytewise, End::Master));
+            prop_assert_eq!(ckpt(&bulk, End::Slave), ckpt(&bytewise, End::Slave));
         }
     }
 
