@@ -69,10 +69,22 @@ pub(crate) fn checkpoint_ioctl(pair: &Pair<Instance>, end: End, arg: usize) -> R
     }
     // An image fits in this whenever it fits in the caller's buffer.
     let room = (a.buf_len as usize).min(checkpoint::MAX_CHECKPOINT_LEN);
-    let mut image = KVVec::from_elem(0u8, room, GFP_KERNEL_ACCOUNT)?;
-    let mut guard = pair.streams.lock();
-    let meta = meta_of(pair, &guard);
-    let needed = image_len(pair, &guard, end, &meta)?;
+    // The buffer is sized by a first look under the lock, so that a large
+    // user buffer costs no large zeroed allocation; should the queues grow
+    // before the lock is taken again, it grows once more, to the caller's
+    // room. At most three rounds.
+    let mut image = KVVec::new();
+    let (mut guard, meta, needed) = loop {
+        let guard = pair.streams.lock();
+        let meta = meta_of(pair, &guard);
+        let needed = image_len(pair, &guard, end, &meta)?;
+        if needed > room || needed <= image.len() {
+            break (guard, meta, needed);
+        }
+        drop(guard);
+        let size = if image.is_empty() { needed } else { room };
+        image = KVVec::from_elem(0u8, size, GFP_KERNEL_ACCOUNT)?;
+    };
     if room < needed {
         drop(guard);
         a.image_len = needed as u32;
