@@ -1061,6 +1061,7 @@ fn checkpoint_one_group(opts: &Opts, out: &mut Out) {
     let creps = if opts.smoke { 10 } else { 200 };
     let native4k = native_reference(creps, out);
     one_pair_figures(creps, native4k, out);
+    ioctl_floor_figure(opts, out);
     blocked_window_figures(if opts.smoke { 10 } else { 50 }, out);
 }
 
@@ -1125,6 +1126,31 @@ fn one_pair_figures(reps: usize, native4k: Option<Stat>, out: &mut Out) {
         )
         .ckpt(Stat::of(vec![p.image_bytes as f64])),
     );
+}
+
+/// Microseconds of one `TIOCGPTN` on a master, the mean of `iters`: the
+/// floor any ioctl of that master pays (syscall, dispatch, user copies),
+/// to read the checkpoint figures against.
+fn ioctl_floor(kind: Kind, iters: usize) -> R<f64> {
+    let (m, _s, _) = open_pair(kind)?;
+    let t0 = now_ns();
+    for _ in 0..iters {
+        ptn(&m)?;
+    }
+    Ok((now_ns() - t0) as f64 / iters as f64 / 1e3)
+}
+
+/// The floor of an ioctl, both ptys.
+fn ioctl_floor_figure(opts: &Opts, out: &mut Out) {
+    let iters = if opts.smoke { 10 } else { 1000 };
+    let figure = Figure::new(
+        "ioctl_floor",
+        "checkpoint",
+        format!("one TIOCGPTN on the master (mean of {iters}): what any ioctl costs, for scale"),
+        "us",
+        "lower",
+    );
+    out.add_versus_native(figure, both(opts.runs(), |k| ioctl_floor(k, iters)));
 }
 
 fn blocked_window_figures(reps: usize, out: &mut Out) {
