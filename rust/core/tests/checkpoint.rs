@@ -361,6 +361,22 @@ fn arb_typing_op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// `ops` on a pair with its fast paths and on one with
+/// `reference_paths`: the same results, effects and readiness after every
+/// operation, and the same images, so every byte sits in the same queue
+/// and every column and line state is the same either way.
+fn fast_paths_match_reference(ops: &[Op]) -> Result<(), TestCaseError> {
+    let (mut fast, mut reference) = (pair(), pair());
+    reference.reference_paths = true;
+    for (step, op) in ops.iter().enumerate() {
+        let (a, b) = (apply(&mut fast, op), apply(&mut reference, op));
+        prop_assert_eq!(a, b, "step {}: {:?}", step, op);
+        prop_assert_eq!(ckpt(&fast, End::Master), ckpt(&reference, End::Master));
+        prop_assert_eq!(ckpt(&fast, End::Slave), ckpt(&reference, End::Slave));
+    }
+    Ok(())
+}
+
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
@@ -397,14 +413,7 @@ proptest! {
     fn raw_fast_paths_match_the_general_paths(
         ops in proptest::collection::vec(arb_rawish_op(), 0..60),
     ) {
-        let (mut fast, mut queued) = (pair(), pair());
-        queued.reference_paths = true;
-        for (step, op) in ops.iter().enumerate() {
-            let (a, b) = (apply(&mut fast, op), apply(&mut queued, op));
-            prop_assert_eq!(a, b, "step {}: {:?}", step, op);
-            prop_assert_eq!(ckpt(&fast, End::Master), ckpt(&queued, End::Master));
-            prop_assert_eq!(ckpt(&fast, End::Slave), ckpt(&queued, End::Slave));
-        }
+        fast_paths_match_reference(&ops)?;
     }
 
     /// Runs of plain characters taken in bulk do exactly what taking them
@@ -415,14 +424,7 @@ proptest! {
     fn plain_runs_match_byte_at_a_time(
         ops in proptest::collection::vec(arb_typing_op(), 0..60),
     ) {
-        let (mut bulk, mut bytewise) = (pair(), pair());
-        bytewise.reference_paths = true;
-        for (step, op) in ops.iter().enumerate() {
-            let (a, b) = (apply(&mut bulk, op), apply(&mut bytewise, op));
-            prop_assert_eq!(a, b, "step {}: {:?}", step, op);
-            prop_assert_eq!(ckpt(&bulk, End::Master), ckpt(&bytewise, End::Master));
-            prop_assert_eq!(ckpt(&bulk, End::Slave), ckpt(&bytewise, End::Slave));
-        }
+        fast_paths_match_reference(&ops)?;
     }
 
     /// The size query equals the written size, and nothing is written
