@@ -296,7 +296,9 @@ fn read_continuation<O: PairOwner>(
     *more = false;
     let mut guard = pair.streams.lock();
     let mut fx = Effects::default();
-    let (io, go_on) = guard.pty.slave_read_piece(buf, Refill::WhenDrained, &mut fx);
+    let (io, go_on) = guard
+        .pty
+        .slave_read_piece(buf, Refill::WhenDrained, &mut fx);
     pair.settle(&guard, fx, Some(tty));
     match io {
         Io::Done(n) => {
